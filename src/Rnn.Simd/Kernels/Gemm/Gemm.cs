@@ -1,0 +1,137 @@
+using System.Buffers;
+using Rnn.Simd.Internal;
+
+namespace Rnn.Simd.Kernels.Gemm;
+
+/// <summary>
+/// Single-precision matrix products for forward and backpropagation through time, on row-major
+/// views with row strides: C = A·Bᵀ (forward, X·Wᵀ), C = A·B (input gradients, dG·W) and
+/// C = Aᵀ·B (weight gradients, dGᵀ·X), each overwriting C or adding into it.
+/// </summary>
+/// <remarks>
+/// <para>Every element of C is one fused multiply-add chain over k = 0 … K−1 in order, starting from +0
+/// (overwrite) or from C (accumulate). That makes results bit-identical for every vector width, thread
+/// count and buffer address (DESIGN.md §4).</para>
+/// <para>Arguments are validated once here (ArgumentException naming the parameter); the driver and
+/// micro-kernels below only assert. C must not alias A or B. Scratch comes from <c>pool</c>
+/// (default <see cref="ArrayPool{T}.Shared"/>) and is returned before the call ends; nothing is allocated.</para>
+/// </remarks>
+internal static unsafe class Gemm
+{
+    /// <summary>The panel width NR that packed matrices use at <paramref name="width"/>.</summary>
+    public static int PanelWidth(VectorWidth width) => width switch
+    {
+        VectorWidth.V512 => MicroKernel512.NR,
+        VectorWidth.V256 => MicroKernel256.NR,
+        VectorWidth.V128 => MicroKernel128.NR,
+        _ => MicroKernelScalar.NR,
+    };
+
+    /// <summary>C[m, n] = (accumulate ? C : 0) + A[m, k] · B[n, k]ᵀ.</summary>
+    public static void MultiplyABt(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
+        => Multiply(false, true, m, n, k, a, lda, b, ldb, c, ldc, accumulate, team, pool, Isa.Best);
+
+    /// <summary>C[m, n] = (accumulate ? C : 0) + A[m, k] · B[k, n].</summary>
+    public static void MultiplyAB(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
+        => Multiply(false, false, m, n, k, a, lda, b, ldb, c, ldc, accumulate, team, pool, Isa.Best);
+
+    /// <summary>C[m, n] = (accumulate ? C : 0) + A[k, m]ᵀ · B[k, n].</summary>
+    public static void MultiplyAtB(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
+        => Multiply(true, false, m, n, k, a, lda, b, ldb, c, ldc, accumulate, team, pool, Isa.Best);
+
+    /// <summary>
+    /// C = op(A) · op(B) at an explicit vector width (tests compare widths in one process; the Vector APIs
+    /// run in software where a width is not accelerated). op(X) = Xᵀ when the trans flag is set.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate, ThreadTeam? team, ArrayPool<float>? pool, VectorWidth width)
+    {
+        ThrowHelper.ThrowIfNegative(m, nameof(m));
+        ThrowHelper.ThrowIfNegative(n, nameof(n));
+        ThrowHelper.ThrowIfNegative(k, nameof(k));
+        if (transA)
+        {
+            ThrowHelper.ThrowIfMatrixDoesNotFit(k, m, lda, a.Length, nameof(a), nameof(lda));
+        }
+        else
+        {
+            ThrowHelper.ThrowIfMatrixDoesNotFit(m, k, lda, a.Length, nameof(a), nameof(lda));
+        }
+
+        if (transB)
+        {
+            ThrowHelper.ThrowIfMatrixDoesNotFit(n, k, ldb, b.Length, nameof(b), nameof(ldb));
+        }
+        else
+        {
+            ThrowHelper.ThrowIfMatrixDoesNotFit(k, n, ldb, b.Length, nameof(b), nameof(ldb));
+        }
+
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, n, ldc, c.Length, nameof(c), nameof(ldc));
+
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            var problem = new GemmProblem
+            {
+                M = m, N = n, K = k,
+                A = pa, Lda = lda, TransA = transA,
+                B = pb, Ldb = ldb, TransB = transB,
+                C = pc, Ldc = ldc,
+                Accumulate = accumulate,
+            };
+            Dispatch(problem, team, pool ?? ArrayPool<float>.Shared, width);
+        }
+    }
+
+    /// <summary>
+    /// C[m, n] = (accumulate ? C : 0) + A[m, k] · op(B) with op(B) pre-packed (n = b.N, k = b.K). With
+    /// m = 1 and a contiguous row this is the batch-1 path: the packed panels stream through once.
+    /// Runs at the width <paramref name="b"/> was packed for.
+    /// </summary>
+    public static void MultiplyPacked(int m, ReadOnlySpan<float> a, int lda, PackedMatrix b, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
+    {
+        if (b is null)
+        {
+            ThrowHelper.ArgumentNull(nameof(b));
+        }
+
+        ThrowHelper.ThrowIfNegative(m, nameof(m));
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, b.K, lda, a.Length, nameof(a), nameof(lda));
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, b.N, ldc, c.Length, nameof(c), nameof(ldc));
+
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+        {
+            var problem = new GemmProblem
+            {
+                M = m, N = b.N, K = b.K,
+                A = pa, Lda = lda,
+                BPacked = b.Panels, BPanelStride = b.PanelStride,
+                C = pc, Ldc = ldc,
+                Accumulate = accumulate,
+            };
+            Dispatch(problem, team, pool ?? ArrayPool<float>.Shared, b.Width);
+            GC.KeepAlive(b);
+        }
+    }
+
+    private static void Dispatch(in GemmProblem problem, ThreadTeam? team, ArrayPool<float> pool, VectorWidth width)
+    {
+        switch (width)
+        {
+            case VectorWidth.V512:
+                GemmDriver<MicroKernel512>.Run(problem, team, pool);
+                break;
+            case VectorWidth.V256:
+                GemmDriver<MicroKernel256>.Run(problem, team, pool);
+                break;
+            case VectorWidth.V128:
+                GemmDriver<MicroKernel128>.Run(problem, team, pool);
+                break;
+            default:
+                GemmDriver<MicroKernelScalar>.Run(problem, team, pool);
+                break;
+        }
+    }
+}

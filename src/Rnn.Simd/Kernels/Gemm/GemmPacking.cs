@@ -1,0 +1,129 @@
+using System.Diagnostics;
+
+namespace Rnn.Simd.Kernels.Gemm;
+
+/// <summary>
+/// Copies blocks of A and B into the micro-kernels' panel layouts, zero-padding partial panels so that
+/// the micro-kernels always run full tiles. Shared by every width: MR and NR are parameters.
+/// </summary>
+internal static unsafe class GemmPacking
+{
+    /// <summary>
+    /// Packs A(rows i0…i0+mc−1, depth p0…p0+kc−1) as MR-row micro-panels:
+    /// <c>dst[(i / MR)·kc·MR + k·MR + i % MR] = A(i0 + i, p0 + k)</c>, zero for rows past mc.
+    /// A(i, k) is <c>a[i·lda + k]</c>, or <c>a[k·lda + i]</c> when <paramref name="transA"/>.
+    /// </summary>
+    public static void PackA(float* a, nint lda, bool transA, int mc, int kc, int mr, float* dst)
+    {
+        Debug.Assert(mc > 0 && kc > 0 && mr > 0);
+        for (int i0 = 0; i0 < mc; i0 += mr)
+        {
+            int rows = Math.Min(mr, mc - i0);
+            float* panel = dst + ((nint)i0 * kc);
+            if (transA)
+            {
+                // A stored [K, M]: the MR values of one depth k are contiguous in memory.
+                for (int k = 0; k < kc; k++)
+                {
+                    float* src = a + (k * lda) + i0;
+                    float* d = panel + ((nint)k * mr);
+                    int r = 0;
+                    for (; r < rows; r++)
+                    {
+                        d[r] = src[r];
+                    }
+
+                    for (; r < mr; r++)
+                    {
+                        d[r] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // A stored [M, K]: walk each source row once, scattering with stride MR.
+                for (int r = 0; r < rows; r++)
+                {
+                    float* src = a + ((i0 + r) * lda);
+                    float* d = panel + r;
+                    for (int k = 0; k < kc; k++)
+                    {
+                        d[(nint)k * mr] = src[k];
+                    }
+                }
+
+                for (int r = rows; r < mr; r++)
+                {
+                    float* d = panel + r;
+                    for (int k = 0; k < kc; k++)
+                    {
+                        d[(nint)k * mr] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs B(depth p0…p0+kc−1, columns j0…j0+nc−1) as NR-column panels, <paramref name="panelStride"/>
+    /// floats apart: <c>dst[(j / NR)·panelStride + k·NR + j % NR] = B(k, j)</c>, zero for columns past nc.
+    /// B(k, j) is <c>b[k·ldb + j]</c>, or <c>b[j·ldb + k]</c> when <paramref name="transB"/> (weights stored [N, K]).
+    /// </summary>
+    public static void PackB(float* b, nint ldb, bool transB, int kc, int nc, int nr, float* dst, nint panelStride)
+    {
+        Debug.Assert(nc > 0 && kc > 0 && nr > 0 && panelStride >= (nint)kc * nr);
+        for (int j0 = 0; j0 < nc; j0 += nr)
+        {
+            int cols = Math.Min(nr, nc - j0);
+            float* panel = dst + ((j0 / nr) * panelStride);
+            if (transB)
+            {
+                // B stored [N, K]: each source row is one output column; scatter it with stride NR.
+                for (int j = 0; j < cols; j++)
+                {
+                    float* src = b + ((j0 + j) * ldb);
+                    float* d = panel + j;
+                    for (int k = 0; k < kc; k++)
+                    {
+                        d[(nint)k * nr] = src[k];
+                    }
+                }
+
+                for (int j = cols; j < nr; j++)
+                {
+                    float* d = panel + j;
+                    for (int k = 0; k < kc; k++)
+                    {
+                        d[(nint)k * nr] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // B stored [K, N]: NR contiguous values per depth k.
+                for (int k = 0; k < kc; k++)
+                {
+                    float* src = b + (k * ldb) + j0;
+                    float* d = panel + ((nint)k * nr);
+                    if (cols == nr)
+                    {
+                        new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(d, nr));
+                    }
+                    else
+                    {
+                        int j = 0;
+                        for (; j < cols; j++)
+                        {
+                            d[j] = src[j];
+                        }
+
+                        for (; j < nr; j++)
+                        {
+                            d[j] = 0f;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Rnn.Simd.Kernels.Gemm;
+
+/// <summary>AVX2 micro-kernel: a 6×16 tile in 12 vector accumulators (2 vectors of B per k, 6 broadcasts of A).</summary>
+internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
+{
+    public static int MR => 6;
+
+    public static int NR => 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
+    {
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (loadC)
+        {
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
+            c10 = Vector256.Load(c + ldc); c11 = Vector256.Load(c + ldc + 8);
+            c20 = Vector256.Load(c + (2 * ldc)); c21 = Vector256.Load(c + (2 * ldc) + 8);
+            c30 = Vector256.Load(c + (3 * ldc)); c31 = Vector256.Load(c + (3 * ldc) + 8);
+            c40 = Vector256.Load(c + (4 * ldc)); c41 = Vector256.Load(c + (4 * ldc) + 8);
+            c50 = Vector256.Load(c + (5 * ldc)); c51 = Vector256.Load(c + (5 * ldc) + 8);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = Vector256<float>.Zero;
+        }
+
+        for (int k = 0; k < kc; k++)
+        {
+            // b0/b1: columns 0–7 and 8–15 of row k of the B panel; each a[r] is broadcast to all lanes.
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> ar = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00); c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10); c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20); c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30); c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40); c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50); c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            a += 6;
+            b += 16;
+        }
+
+        c00.Store(c); c01.Store(c + 8);
+        c10.Store(c + ldc); c11.Store(c + ldc + 8);
+        c20.Store(c + (2 * ldc)); c21.Store(c + (2 * ldc) + 8);
+        c30.Store(c + (3 * ldc)); c31.Store(c + (3 * ldc) + 8);
+        c40.Store(c + (4 * ldc)); c41.Store(c + (4 * ldc) + 8);
+        c50.Store(c + (5 * ldc)); c51.Store(c + (5 * ldc) + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Gemv(int kc, float* x, float* b, nint panelStride, int panelCount, float* y, bool loadY)
+    {
+        int p = 0;
+
+        // Four panels at once: eight independent FMA chains hide the FMA latency, and four streams keep
+        // the hardware prefetchers busy. Each chain still runs over k in order.
+        for (; p + 4 <= panelCount; p += 4)
+        {
+            float* b0 = b + (p * panelStride);
+            float* b1 = b0 + panelStride;
+            float* b2 = b1 + panelStride;
+            float* b3 = b2 + panelStride;
+            float* yp = y + (p * 16);
+            Vector256<float> y00, y01, y10, y11, y20, y21, y30, y31;
+            if (loadY)
+            {
+                y00 = Vector256.Load(yp); y01 = Vector256.Load(yp + 8);
+                y10 = Vector256.Load(yp + 16); y11 = Vector256.Load(yp + 24);
+                y20 = Vector256.Load(yp + 32); y21 = Vector256.Load(yp + 40);
+                y30 = Vector256.Load(yp + 48); y31 = Vector256.Load(yp + 56);
+            }
+            else
+            {
+                y00 = y01 = y10 = y11 = y20 = y21 = y30 = y31 = Vector256<float>.Zero;
+            }
+
+            for (nint k = 0; k < kc; k++)
+            {
+                Vector256<float> xk = Vector256.Create(x[k]);
+                nint o = k * 16;
+                y00 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b0 + o), y00);
+                y01 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b0 + o + 8), y01);
+                y10 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b1 + o), y10);
+                y11 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b1 + o + 8), y11);
+                y20 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b2 + o), y20);
+                y21 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b2 + o + 8), y21);
+                y30 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b3 + o), y30);
+                y31 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b3 + o + 8), y31);
+            }
+
+            y00.Store(yp); y01.Store(yp + 8);
+            y10.Store(yp + 16); y11.Store(yp + 24);
+            y20.Store(yp + 32); y21.Store(yp + 40);
+            y30.Store(yp + 48); y31.Store(yp + 56);
+        }
+
+        for (; p < panelCount; p++)
+        {
+            float* b0 = b + (p * panelStride);
+            float* yp = y + (p * 16);
+            Vector256<float> y00 = loadY ? Vector256.Load(yp) : Vector256<float>.Zero;
+            Vector256<float> y01 = loadY ? Vector256.Load(yp + 8) : Vector256<float>.Zero;
+            for (nint k = 0; k < kc; k++)
+            {
+                Vector256<float> xk = Vector256.Create(x[k]);
+                y00 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b0 + (k * 16)), y00);
+                y01 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b0 + (k * 16) + 8), y01);
+            }
+
+            y00.Store(yp); y01.Store(yp + 8);
+        }
+    }
+}
