@@ -62,17 +62,24 @@ public sealed class GemmContractTests
         }
 
         const int calls = 200;
-        long thread = GC.GetAllocatedBytesForCurrentThread();
-        long total = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < calls; i++)
+        long fewestProcessBytes = long.MaxValue;
+        for (int window = 0; window < 5; window++)
         {
-            Calls();
+            long thread = GC.GetAllocatedBytesForCurrentThread();
+            long total = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < calls; i++)
+            {
+                Calls();
+            }
+
+            // The calling thread allocates nothing at all, in every window.
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - thread);
+            fewestProcessBytes = Math.Min(fewestProcessBytes, GC.GetTotalAllocatedBytes(precise: true) - total);
         }
 
-        // The calling thread allocates nothing at all. The process-wide count also sees the test runner's own
-        // threads, so it is held to less than one byte per call: any per-call object in a worker would exceed it.
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - thread);
-        Assert.InRange(GC.GetTotalAllocatedBytes(precise: true) - total, 0, calls - 1);
+        // The process-wide count also sees the test runner's own threads now and then, so the quietest window
+        // is held to less than one byte per call: a per-call object on a worker thread would show in every window.
+        Assert.InRange(fewestProcessBytes, 0, calls - 1);
     }
 
     [Fact]

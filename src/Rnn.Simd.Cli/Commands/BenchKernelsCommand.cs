@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Gemm;
+
+namespace Rnn.Simd.Cli.Commands;
+
+/// <summary>
+/// <c>rnn-simd bench-kernels</c>: a quick look at GEMM and batch-1 throughput at RNN shapes, as ratios to
+/// the FMA peak and read bandwidth measured in the same run. BenchmarkDotNet (perf/Rnn.Simd.Benchmarks)
+/// remains the reference for published figures.
+/// </summary>
+internal static class BenchKernelsCommand
+{
+    public static Command Create()
+    {
+        var threads = new Option<int>("--threads") { Description = "Threads per product (1 = the calling thread only).", DefaultValueFactory = _ => 1 };
+        var seconds = new Option<double>("--seconds") { Description = "Measuring time per row, in seconds.", DefaultValueFactory = _ => 0.4 };
+        var all = new Option<bool>("--all") { Description = "Every shape M ∈ {1,16,64,3200} × N ∈ {1024,2048,4096} × K ∈ {256,512,1024} (slow)." };
+        var command = new Command("bench-kernels", "Measure GEMM and the batch-1 path at RNN shapes (GFLOP/s, fraction of peak).")
+        {
+            threads, seconds, all,
+        };
+        command.SetAction(result => Run(result.GetValue(threads), result.GetValue(seconds), result.GetValue(all)));
+        return command;
+    }
+
+    private static int Run(int threadCount, double seconds, bool all)
+    {
+        if (threadCount < 1)
+        {
+            throw new ArgumentException($"--threads must be at least 1, was {threadCount}.");
+        }
+
+        if (!(seconds > 0))
+        {
+            throw new ArgumentException($"--seconds must be positive, was {seconds}.");
+        }
+
+        using var team = threadCount > 1 ? new ThreadTeam(threadCount) : null;
+        double peak = MachineProbe.FmaPeakGflops(0.5) * threadCount;
+        double bandwidth = MachineProbe.ReadBandwidthGBps(2 << 20, 0.5);
+        Console.WriteLine($"width {Isa.Describe(Isa.Best)}, threads {threadCount}; measured here: FMA peak {peak:F1} GFLOP/s ({threadCount} thread(s)), read bandwidth 2 MiB {bandwidth:F1} GB/s (1 thread)");
+        Console.WriteLine();
+        Console.WriteLine($"{"kernel",-16} {"M",5} {"N",5} {"K",5} {"µs/call",10} {"GFLOP/s",8} {"of peak",8} {"GB/s",7} {"of bw",6}");
+
+        var shapes = new List<(string Kernel, int M, int N, int K)>();
+        int[] ms = all ? [1, 16, 64, 3200] : [1, 64, 3200];
+        int[] ns = all ? [1024, 2048, 4096] : [2048];
+        int[] ks = all ? [256, 512, 1024] : [512];
+        foreach (int m in ms)
+        {
+            foreach (int n in ns)
+            {
+                foreach (int k in ks)
+                {
+                    shapes.Add((m == 1 ? "gemv-packed" : "gemm-packed", m, n, k));
+                    if (m > 1)
+                    {
+                        shapes.Add(("gemm-a.bt", m, n, k));
+                    }
+                }
+            }
+        }
+
+        shapes.Add(("gemv-packed", 1, 1024, 512));
+        shapes.Add(("gemm-packed", 64, (6 * 512) + 7, 512));
+        shapes.Add(("gemm-a.b", 64, 1024, 1024));
+        shapes.Add(("gemm-at.b", 1024, 1024, 64));
+
+        foreach ((string kernel, int m, int n, int k) in shapes)
+        {
+            double micros = Measure(kernel, m, n, k, team, seconds);
+            double gflops = 2.0 * m * n * k / micros / 1e3;
+            double gbps = (double)n * k * sizeof(float) / micros / 1e3;
+            string bw = m == 1 ? $"{gbps,7:F1} {gbps / bandwidth,6:P0}" : "";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{kernel,-16} {m,5} {n,5} {k,5} {micros,10:F1} {gflops,8:F1} {gflops / peak,8:P0} {bw}"));
+        }
+
+        return 0;
+    }
+
+    /// <summary>Median µs per call over batches of about <paramref name="seconds"/>/10 each, after a warm-up.</summary>
+    private static double Measure(string kernel, int m, int n, int k, ThreadTeam? team, double seconds)
+    {
+        var random = new Random(1234);
+        float[] a = RandomArray(random, m * k), b = RandomArray(random, n * k), c = new float[m * n];
+        PackedMatrix? packed = kernel.Contains("packed", StringComparison.Ordinal) ? PackedMatrix.FromRowsAsColumns(b, n, k, k) : null;
+        Action call = kernel switch
+        {
+            "gemm-a.bt" => () => Gemm.MultiplyABt(m, n, k, a, k, b, k, c, n, accumulate: false, team),
+            "gemm-a.b" => () => Gemm.MultiplyAB(m, n, k, a, k, b, n, c, n, accumulate: false, team),
+            "gemm-at.b" => () => Gemm.MultiplyAtB(m, n, k, a, m, b, n, c, n, accumulate: false, team),
+            _ => () => Gemm.MultiplyPacked(m, a, k, packed!, c, n, accumulate: false, team),
+        };
+
+        var watch = Stopwatch.StartNew();
+        int calls = 0;
+        while (watch.Elapsed.TotalSeconds < Math.Min(0.2, seconds / 2) || calls < 3)
+        {
+            call();
+            calls++;
+        }
+
+        int perBatch = Math.Max(1, (int)(calls / watch.Elapsed.TotalSeconds * seconds / 10));
+        var batches = new double[10];
+        for (int batch = 0; batch < batches.Length; batch++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < perBatch; i++)
+            {
+                call();
+            }
+
+            batches[batch] = Stopwatch.GetElapsedTime(start).TotalMicroseconds / perBatch;
+        }
+
+        Array.Sort(batches);
+        return batches[batches.Length / 2];
+    }
+
+    private static float[] RandomArray(Random random, int length)
+    {
+        var data = new float[length];
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        return data;
+    }
+}
