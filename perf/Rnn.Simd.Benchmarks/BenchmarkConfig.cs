@@ -27,7 +27,9 @@ internal static class BenchmarkConfig
         return (rest.ToArray(), all);
     }
 
-    public static IConfig Create(bool allIsas)
+    /// <param name="allIsas">Add a job per instruction-set switch.</param>
+    /// <param name="jobFromCommandLine">The user passed --job: use that job instead of the default one.</param>
+    public static IConfig Create(bool allIsas, bool jobFromCommandLine)
     {
         ManualConfig config = DefaultConfig.Instance
             .AddDiagnoser(MemoryDiagnoser.Default)
@@ -35,8 +37,11 @@ internal static class BenchmarkConfig
             .WithOrderer(new BenchmarkDotNet.Order.DefaultOrderer(BenchmarkDotNet.Order.SummaryOrderPolicy.Declared))
             .WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(30));
 
-        Job best = Job.Default.WithId("best-width");
-        config.AddJob(best.AsBaseline());
+        if (!jobFromCommandLine)
+        {
+            config.AddJob(Job.Default.WithId("best-width").AsBaseline());
+        }
+
         if (allIsas)
         {
             config.AddJob(Job.Default.WithId("avx512-off").WithEnvironmentVariables(new EnvironmentVariable("DOTNET_EnableAVX512", "0")));

@@ -16,6 +16,6 @@ internal static class Program
     private static void Main(string[] args)
     {
         (string[] rest, bool allIsas) = BenchmarkConfig.TakeIsaOption(args);
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, BenchmarkConfig.Create(allIsas));
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, BenchmarkConfig.Create(allIsas, rest.Contains("--job") || rest.Contains("-j")));
     }
 }

@@ -192,22 +192,26 @@ internal static unsafe class GemmDriver<TKernel>
     private static void Macro(in GemmProblem p, int ic, int jc, int mc, int nc, int kc, float* aPack, float* bBlock, nint bPanelStride, float* tile, bool loadC)
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        for (int ir = 0; ir < mc; ir += mr)
+
+        // BLIS order: one B micro-panel [kc, NR] stays in L1 while the A micro-panels of the block stream
+        // past it from L2.
+        for (int jr = 0; jr < nc; jr += nr)
         {
-            float* aPanel = aPack + ((nint)ir * kc);
-            int rows = Math.Min(mr, mc - ir);
-            float* cRow = p.C + ((ic + ir) * p.Ldc) + jc;
-            for (int jr = 0; jr < nc; jr += nr)
+            float* bPanel = bBlock + ((jr / nr) * bPanelStride);
+            int cols = Math.Min(nr, nc - jr);
+            float* cColumn = p.C + (ic * p.Ldc) + jc + jr;
+            for (int ir = 0; ir < mc; ir += mr)
             {
-                float* bPanel = bBlock + ((jr / nr) * bPanelStride);
-                int cols = Math.Min(nr, nc - jr);
+                float* aPanel = aPack + ((nint)ir * kc);
+                int rows = Math.Min(mr, mc - ir);
+                float* c = cColumn + (ir * p.Ldc);
                 if (rows == mr && cols == nr)
                 {
-                    TKernel.Tile(kc, aPanel, bPanel, cRow + jr, p.Ldc, loadC);
+                    TKernel.Tile(kc, aPanel, bPanel, c, p.Ldc, loadC);
                 }
                 else
                 {
-                    EdgeTile(kc, aPanel, bPanel, cRow + jr, p.Ldc, rows, cols, tile, loadC);
+                    EdgeTile(kc, aPanel, bPanel, c, p.Ldc, rows, cols, tile, loadC);
                 }
             }
         }

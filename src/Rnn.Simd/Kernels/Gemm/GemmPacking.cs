@@ -78,23 +78,28 @@ internal static unsafe class GemmPacking
             float* panel = dst + ((j0 / nr) * panelStride);
             if (transB)
             {
-                // B stored [N, K]: each source row is one output column; scatter it with stride NR.
-                for (int j = 0; j < cols; j++)
+                // B stored [N, K]: each source row is one output column. Walk the depth in chunks of 16 so that
+                // the destination rows being scattered into ([16, NR], 2 KiB at NR = 32) stay in L1.
+                for (int k0 = 0; k0 < kc; k0 += 16)
                 {
-                    float* src = b + ((j0 + j) * ldb);
-                    float* d = panel + j;
-                    for (int k = 0; k < kc; k++)
+                    int chunk = Math.Min(16, kc - k0);
+                    for (int j = 0; j < cols; j++)
                     {
-                        d[(nint)k * nr] = src[k];
+                        float* src = b + ((j0 + j) * ldb) + k0;
+                        float* d = panel + ((nint)k0 * nr) + j;
+                        for (int k = 0; k < chunk; k++)
+                        {
+                            d[(nint)k * nr] = src[k];
+                        }
                     }
-                }
 
-                for (int j = cols; j < nr; j++)
-                {
-                    float* d = panel + j;
-                    for (int k = 0; k < kc; k++)
+                    for (int j = cols; j < nr; j++)
                     {
-                        d[(nint)k * nr] = 0f;
+                        float* d = panel + ((nint)k0 * nr) + j;
+                        for (int k = 0; k < chunk; k++)
+                        {
+                            d[(nint)k * nr] = 0f;
+                        }
                     }
                 }
             }

@@ -26,6 +26,10 @@ public sealed unsafe class ThreadTeam : IDisposable
     private static bool t_insideJob;
 
     private readonly Thread[] _workers;
+
+    // Bytes each worker thread had allocated when it last finished a job: lets tests prove the workers
+    // allocate nothing per call (process-wide counters also see the test runner's threads).
+    private readonly long[] _workerAllocatedBytes;
     private readonly Lock _runLock = new();
     private readonly object _gate = new();
 
@@ -51,6 +55,7 @@ public sealed unsafe class ThreadTeam : IDisposable
 
         ThreadCount = threadCount;
         _workers = new Thread[threadCount - 1];
+        _workerAllocatedBytes = new long[threadCount - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
             int part = i + 1;
@@ -65,6 +70,21 @@ public sealed unsafe class ThreadTeam : IDisposable
 
     /// <summary>The number of threads that run a job, the calling thread included.</summary>
     public int ThreadCount { get; }
+
+    /// <summary>Total bytes the worker threads had allocated when they last finished a job (diagnostics for tests).</summary>
+    internal long WorkerAllocatedBytes
+    {
+        get
+        {
+            long sum = 0;
+            for (int i = 0; i < _workerAllocatedBytes.Length; i++)
+            {
+                sum += Volatile.Read(ref _workerAllocatedBytes[i]);
+            }
+
+            return sum;
+        }
+    }
 
     /// <summary>Stops and joins the background threads. Idempotent.</summary>
     public void Dispose()
@@ -173,6 +193,7 @@ public sealed unsafe class ThreadTeam : IDisposable
                 }
             }
 
+            Volatile.Write(ref _workerAllocatedBytes[part - 1], GC.GetAllocatedBytesForCurrentThread());
             Interlocked.Decrement(ref _pending);
         }
     }
