@@ -1,0 +1,33 @@
+using System.Runtime.Intrinsics;
+
+namespace Rnn.Simd.Kernels;
+
+/// <summary>
+/// An element-wise function f(a, b) of two row elements, with per-row constants (a row's max, its
+/// sum) held in the struct. As for <see cref="IUnaryOperator"/>, every overload computes the same
+/// operations per lane, so the bits never depend on the width.
+/// </summary>
+internal interface IRowOperator
+{
+    float Invoke(float a, float b);
+
+    Vector128<float> Invoke(Vector128<float> a, Vector128<float> b);
+
+    Vector256<float> Invoke(Vector256<float> a, Vector256<float> b);
+
+    Vector512<float> Invoke(Vector512<float> a, Vector512<float> b);
+}
+
+/// <summary>An associative combining step of a row reduction (sum, max), with its identity element.</summary>
+internal interface IReduction
+{
+    static abstract float Identity { get; }
+
+    static abstract float Combine(float left, float right);
+
+    static abstract Vector128<float> Combine(Vector128<float> left, Vector128<float> right);
+
+    static abstract Vector256<float> Combine(Vector256<float> left, Vector256<float> right);
+
+    static abstract Vector512<float> Combine(Vector512<float> left, Vector512<float> right);
+}
