@@ -135,6 +135,8 @@ internal static class Activations
     /// <remarks>
     /// The max is subtracted first for range. A row with a NaN or +∞ anywhere, or with every element −∞,
     /// becomes all NaN (as PyTorch). The row sum has a fixed order, so results are bit-identical at every width.
+    /// Accuracy: a few ulps (the sum's share grows with √(cols/16)), plus the rounding of x − max to float,
+    /// which every float softmax shares: up to |x − max| ulps on outputs far below the row's max.
     /// </remarks>
     public static void SoftmaxRows(ReadOnlySpan<float> x, int xStride, Span<float> y, int yStride, int rows, int cols) =>
         SoftmaxRows(x, xStride, y, yStride, rows, cols, Isa.Best);
