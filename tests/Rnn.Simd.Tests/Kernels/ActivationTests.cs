@@ -983,6 +983,54 @@ public sealed class ActivationContractTests
         Assert.Equal(0, allocated);
     }
 
+    /// <summary>
+    /// Cross-process determinism: a hash of every kernel's output bits on fixed inputs is a committed constant,
+    /// so the default run and the DOTNET_EnableHWIntrinsic=0 / EnableAVX2=0 / EnableAVX512=0 runs must all agree,
+    /// not only the widths within one process. Update the constant only for a deliberate numerical change.
+    /// </summary>
+    [Fact]
+    public void ActivationOutputs_MatchTheGoldenHash_InEveryIsaMode()
+    {
+        const ulong Golden = 0xE3CC3A8B663A10F7UL;
+        float[] x = ActivationTestKit.MixedInputs(4099, seed: 2024);
+        float[] dy = ActivationTestKit.MixedInputs(4099, seed: 2025);
+        var y = new float[x.Length];
+        var dx = new float[x.Length];
+        ulong hash = 14695981039346656037UL;
+
+        void Mix(ReadOnlySpan<float> values)
+        {
+            foreach (float v in values)
+            {
+                hash = (hash ^ (uint)ActivationTestKit.Bits(v)) * 1099511628211UL;
+            }
+        }
+
+        Activations.Exp(x, y);
+        Mix(y);
+        foreach (ActivationKind kind in new[] { ActivationKind.Identity, ActivationKind.Sigmoid, ActivationKind.Tanh, ActivationKind.Relu })
+        {
+            Activations.Forward(kind, x, y);
+            Mix(y);
+            Activations.Backward(kind, y, dy, dx);
+            Mix(dx);
+            Activations.BackwardAdd(kind, y, dy, dx);
+            Mix(dx);
+        }
+
+        float[] moderate = [.. x.Select(v => float.IsFinite(v) ? Math.Clamp(v, -50f, 50f) : v)];
+        Activations.SoftmaxRows(moderate, 97, y, 97, 40, 95);
+        Mix(y);
+        Activations.SoftmaxRowsBackward(y, 97, dy, 97, dx, 97, 40, 95);
+        Mix(dx);
+        Activations.LogSoftmaxRows(moderate, 97, y, 97, 40, 95);
+        Mix(y);
+        Activations.LogSoftmaxRowsBackward(y, 97, dy, 97, dx, 97, 40, 95);
+        Mix(dx);
+
+        Assert.True(hash == Golden, $"Output hash 0x{hash:X16} at {Isa.Describe(Isa.Best)}; golden 0x{Golden:X16}.");
+    }
+
     /// <summary>The ISA switches of DESIGN.md §4 really took effect in this process (when set).</summary>
     [Fact]
     public void ActivationIsaSwitches_TookEffect()
