@@ -1,13 +1,14 @@
 using System.Security.Cryptography;
-using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
 using Rnn.Simd.Tests.Infrastructure;
+using Rnn.Simd.Tests.Kernels;
 
 namespace Rnn.Simd.Tests.Determinism;
 
 /// <summary>
-/// The determinism contract (DESIGN.md §4) pinned to a constant: products over a fixed, seeded set of shapes
-/// hash to the same SHA-256 at every vector width and thread count. CI runs this under
+/// The determinism contract (DESIGN.md §4) pinned to constants: products and activations over fixed, seeded
+/// inputs hash to the same SHA-256 at every vector width and thread count. CI runs this under
 /// DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and DOTNET_EnableHWIntrinsic=0 against the same constant.
 /// </summary>
 [Trait("Category", "Determinism")]
@@ -30,6 +31,45 @@ public sealed class KernelDeterminismTests
         string dual = HashGemm(team);
         Assert.Equal(single, dual);
         Assert.True(GemmHash == single, $"GEMM hash {single}, expected {GemmHash}.");
+    }
+
+    /// <summary>SHA-256 of every activation kernel's output on fixed inputs with special values mixed in.</summary>
+    private const string ActivationHash = "D2D201BAC0224FE1DC86EA9306E087DE3CC5440F95E4826A5A46318F56038DCA";
+
+    [Fact]
+    public void ActivationResults_HashToTheCommittedConstant()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        float[] x = ActivationTestKit.MixedInputs(4099, seed: 2024);
+        float[] dy = ActivationTestKit.MixedInputs(4099, seed: 2025);
+        var y = new float[x.Length];
+        var dx = new float[x.Length];
+
+        Activations.Exp(x, y);
+        Append(hash, y);
+        foreach (ActivationKind kind in Enum.GetValues<ActivationKind>())
+        {
+            Activations.Forward(kind, x, y);
+            Append(hash, y);
+            Activations.Backward(kind, y, dy, dx);
+            Append(hash, dx);
+            Activations.BackwardAdd(kind, y, dy, dx);
+            Append(hash, dx);
+        }
+
+        // Rows of 95 in a stride of 97; inputs clamped so that most rows are finite (NaN/±inf rows are covered too).
+        float[] moderate = [.. x.Select(v => float.IsFinite(v) ? Math.Clamp(v, -50f, 50f) : v)];
+        Activations.SoftmaxRows(moderate, 97, y, 97, 40, 95);
+        Append(hash, y);
+        Activations.SoftmaxRowsBackward(y, 97, dy, 97, dx, 97, 40, 95);
+        Append(hash, dx);
+        Activations.LogSoftmaxRows(moderate, 97, y, 97, 40, 95);
+        Append(hash, y);
+        Activations.LogSoftmaxRowsBackward(y, 97, dy, 97, dx, 97, 40, 95);
+        Append(hash, dx);
+
+        string actual = Convert.ToHexString(hash.GetHashAndReset());
+        Assert.True(ActivationHash == actual, $"Activation hash {actual}, expected {ActivationHash}.");
     }
 
     private static string HashGemm(ThreadTeam? team)

@@ -20,6 +20,7 @@ public sealed class IsaSwitchTests
             Assert.False(Vector256.IsHardwareAccelerated);
             Assert.False(Vector512.IsHardwareAccelerated);
             Assert.Equal(VectorWidth.Scalar, Simd.Internal.Isa.Best);
+            Assert.False(Simd.Internal.Isa.HardwareFma);
         }
 
         if (Switch("DOTNET_EnableAVX2"))
@@ -28,13 +29,17 @@ public sealed class IsaSwitchTests
             Assert.False(Vector512.IsHardwareAccelerated);
             Assert.NotEqual(VectorWidth.V256, Simd.Internal.Isa.Best);
             Assert.NotEqual(VectorWidth.V512, Simd.Internal.Isa.Best);
+            Assert.False(System.Runtime.Intrinsics.X86.Fma.IsSupported);
         }
 
         if (Switch("DOTNET_EnableAVX512"))
         {
             Assert.False(Vector512.IsHardwareAccelerated);
             Assert.NotEqual(VectorWidth.V512, Simd.Internal.Isa.Best);
+            Assert.False(System.Runtime.Intrinsics.X86.Avx512F.IsSupported);
         }
+
+        Assert.Contains(Simd.Internal.Isa.Best, Simd.Internal.Isa.Accelerated.ToArray());
     }
 
     /// <summary>
