@@ -1,7 +1,6 @@
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels;
+using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Tests.Reference;
 using Xunit;
 using Xunit.Abstractions;
@@ -972,7 +971,7 @@ public sealed class ActivationContractTests
             Activations.LogSoftmaxRowsBackward(y, 103, x, 103, dx, 103, 10, 100);
         }
 
-        CallEverything();
+        WarmUp.Run(CallEverything);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 50; i++)
         {

@@ -56,10 +56,7 @@ public sealed class GemmContractTests
             Gemm.MultiplyPacked(1, x, k, packed, y, n, accumulate: true, team);
         }
 
-        for (int i = 0; i < 20; i++)
-        {
-            Calls();
-        }
+        WarmUp.Run(Calls);
 
         long thread = GC.GetAllocatedBytesForCurrentThread();
         long workers = team.WorkerAllocatedBytes;
