@@ -116,6 +116,26 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>Packs op(B)[k, n] into the NR-wide panels of <paramref name="width"/>'s micro-kernel.</summary>
+    internal static void PackPanels(VectorWidth width, float* b, nint ldb, bool transB, int k, int n, float* panels, nint panelStride)
+    {
+        switch (width)
+        {
+            case VectorWidth.V512:
+                GemmPacking<MicroKernel512>.PackB(b, ldb, transB, k, n, panels, panelStride);
+                break;
+            case VectorWidth.V256:
+                GemmPacking<MicroKernel256>.PackB(b, ldb, transB, k, n, panels, panelStride);
+                break;
+            case VectorWidth.V128:
+                GemmPacking<MicroKernel128>.PackB(b, ldb, transB, k, n, panels, panelStride);
+                break;
+            default:
+                GemmPacking<MicroKernelScalar>.PackB(b, ldb, transB, k, n, panels, panelStride);
+                break;
+        }
+    }
+
     private static void Dispatch(in GemmProblem problem, ThreadTeam? team, ArrayPool<float> pool, VectorWidth width)
     {
         switch (width)

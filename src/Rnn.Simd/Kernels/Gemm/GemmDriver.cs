@@ -172,7 +172,7 @@ internal static unsafe class GemmDriver<TKernel>
                 {
                     float* bSrc = p.TransB ? p.B + (jc * p.Ldb) + pc : p.B + (pc * p.Ldb) + jc;
                     bPanelStride = (nint)kc * nr;
-                    GemmPacking.PackB(bSrc, p.Ldb, p.TransB, kc, nc, nr, bPack, bPanelStride);
+                    GemmPacking<TKernel>.PackB(bSrc, p.Ldb, p.TransB, kc, nc, bPack, bPanelStride);
                     bBlock = bPack;
                 }
 
@@ -180,7 +180,7 @@ internal static unsafe class GemmDriver<TKernel>
                 {
                     int mc = Math.Min(GemmBlocking.MC, p.M - ic);
                     float* aSrc = p.TransA ? p.A + (pc * p.Lda) + ic : p.A + (ic * p.Lda) + pc;
-                    GemmPacking.PackA(aSrc, p.Lda, p.TransA, mc, kc, mr, aPack);
+                    GemmPacking<TKernel>.PackA(aSrc, p.Lda, p.TransA, mc, kc, aPack);
                     Macro(p, ic, jc, mc, nc, kc, aPack, bBlock, bPanelStride, tile, loadC);
                 }
             }

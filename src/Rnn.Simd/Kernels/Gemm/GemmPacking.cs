@@ -1,21 +1,25 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Rnn.Simd.Kernels.Gemm;
 
 /// <summary>
 /// Copies blocks of A and B into the micro-kernels' panel layouts, zero-padding partial panels so that
-/// the micro-kernels always run full tiles. Shared by every width: MR and NR are parameters.
+/// the micro-kernels always run full tiles. Written once for every width; MR and NR come from
+/// <typeparamref name="TKernel"/>, so they are constants to the JIT.
 /// </summary>
-internal static unsafe class GemmPacking
+internal static unsafe class GemmPacking<TKernel>
+    where TKernel : struct, IGemmMicroKernel
 {
     /// <summary>
     /// Packs A(rows i0…i0+mc−1, depth p0…p0+kc−1) as MR-row micro-panels:
     /// <c>dst[(i / MR)·kc·MR + k·MR + i % MR] = A(i0 + i, p0 + k)</c>, zero for rows past mc.
     /// A(i, k) is <c>a[i·lda + k]</c>, or <c>a[k·lda + i]</c> when <paramref name="transA"/>.
     /// </summary>
-    public static void PackA(float* a, nint lda, bool transA, int mc, int kc, int mr, float* dst)
+    public static void PackA(float* a, nint lda, bool transA, int mc, int kc, float* dst)
     {
-        Debug.Assert(mc > 0 && kc > 0 && mr > 0);
+        Debug.Assert(mc > 0 && kc > 0);
+        int mr = TKernel.MR;
         for (int i0 = 0; i0 < mc; i0 += mr)
         {
             int rows = Math.Min(mr, mc - i0);
@@ -69,9 +73,10 @@ internal static unsafe class GemmPacking
     /// floats apart: <c>dst[(j / NR)·panelStride + k·NR + j % NR] = B(k, j)</c>, zero for columns past nc.
     /// B(k, j) is <c>b[k·ldb + j]</c>, or <c>b[j·ldb + k]</c> when <paramref name="transB"/> (weights stored [N, K]).
     /// </summary>
-    public static void PackB(float* b, nint ldb, bool transB, int kc, int nc, int nr, float* dst, nint panelStride)
+    public static void PackB(float* b, nint ldb, bool transB, int kc, int nc, float* dst, nint panelStride)
     {
-        Debug.Assert(nc > 0 && kc > 0 && nr > 0 && panelStride >= (nint)kc * nr);
+        int nr = TKernel.NR;
+        Debug.Assert(nc > 0 && kc > 0 && panelStride >= (nint)kc * nr);
         for (int j0 = 0; j0 < nc; j0 += nr)
         {
             int cols = Math.Min(nr, nc - j0);
@@ -105,14 +110,15 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                // B stored [K, N]: NR contiguous values per depth k.
+                // B stored [K, N]: NR contiguous values per depth k, copied as one block (the copy's size is a
+                // constant of the micro-kernel, so the JIT emits vector moves for it).
                 for (int k = 0; k < kc; k++)
                 {
                     float* src = b + (k * ldb) + j0;
                     float* d = panel + ((nint)k * nr);
                     if (cols == nr)
                     {
-                        new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(d, nr));
+                        Unsafe.CopyBlockUnaligned(d, src, (uint)(TKernel.NR * sizeof(float)));
                     }
                     else
                     {

@@ -4,7 +4,7 @@ namespace Rnn.Simd.Kernels.Gemm;
 /// A register-blocked GEMM micro-kernel of one vector width: the only code that differs per width.
 /// </summary>
 /// <remarks>
-/// Both operands come packed (see <see cref="GemmPacking"/>):
+/// Both operands come packed (see <see cref="GemmPacking{TKernel}"/>):
 /// <code>
 ///   A micro-panel  a[k·MR + r]  = A(row r, depth k),  r &lt; MR   (zero rows past M)
 ///   B micro-panel  b[k·NR + j]  = B(depth k, col j),  j &lt; NR   (zero columns past N)

@@ -28,12 +28,15 @@ internal readonly unsafe struct MicroKernel512 : IGemmMicroKernel
             c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = Vector512<float>.Zero;
         }
 
-        for (int k = 0; k < kc; k++)
+        // Two depths per iteration (half the loop overhead); b0/b1 are columns 0–15 and 16–31 of one row of the
+        // B panel, and each a[r] is broadcast to all lanes. The chains still advance one k at a time, in order.
+        Vector512<float> b0, b1, ar;
+        int k = 0;
+        for (; k + 2 <= kc; k += 2)
         {
-            // b0/b1: columns 0–15 and 16–31 of row k of the B panel; each a[r] is broadcast to all lanes.
-            Vector512<float> b0 = Vector512.Load(b);
-            Vector512<float> b1 = Vector512.Load(b + 16);
-            Vector512<float> ar = Vector512.Create(a[0]);
+            b0 = Vector512.Load(b);
+            b1 = Vector512.Load(b + 16);
+            ar = Vector512.Create(a[0]);
             c00 = Vector512.FusedMultiplyAdd(ar, b0, c00); c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
             ar = Vector512.Create(a[1]);
             c10 = Vector512.FusedMultiplyAdd(ar, b0, c10); c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
@@ -45,8 +48,40 @@ internal readonly unsafe struct MicroKernel512 : IGemmMicroKernel
             c40 = Vector512.FusedMultiplyAdd(ar, b0, c40); c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
             ar = Vector512.Create(a[5]);
             c50 = Vector512.FusedMultiplyAdd(ar, b0, c50); c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
-            a += 6;
-            b += 32;
+            b0 = Vector512.Load(b + 32);
+            b1 = Vector512.Load(b + 48);
+            ar = Vector512.Create(a[6]);
+            c00 = Vector512.FusedMultiplyAdd(ar, b0, c00); c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector512.Create(a[7]);
+            c10 = Vector512.FusedMultiplyAdd(ar, b0, c10); c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector512.Create(a[8]);
+            c20 = Vector512.FusedMultiplyAdd(ar, b0, c20); c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector512.Create(a[9]);
+            c30 = Vector512.FusedMultiplyAdd(ar, b0, c30); c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector512.Create(a[10]);
+            c40 = Vector512.FusedMultiplyAdd(ar, b0, c40); c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector512.Create(a[11]);
+            c50 = Vector512.FusedMultiplyAdd(ar, b0, c50); c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
+            a += 12;
+            b += 64;
+        }
+
+        if (k < kc)
+        {
+            b0 = Vector512.Load(b);
+            b1 = Vector512.Load(b + 16);
+            ar = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(ar, b0, c00); c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(ar, b0, c10); c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(ar, b0, c20); c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(ar, b0, c30); c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(ar, b0, c40); c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(ar, b0, c50); c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
         }
 
         c00.Store(c); c01.Store(c + 16);

@@ -88,7 +88,7 @@ internal sealed unsafe class PackedMatrix
         {
             fixed (float* src = source)
             {
-                GemmPacking.PackB(src, ld, transposed, k, n, packed.Nr, packed.Panels, packed.PanelStride);
+                Gemm.PackPanels(packed.Width, src, ld, transposed, k, n, packed.Panels, packed.PanelStride);
             }
         }
 
