@@ -19,8 +19,21 @@ public class GemmBenchmarks : IThroughput
     private PackedMatrix? _packed;
     private ThreadTeam? _team;
 
-    /// <summary>M ∈ {1, 16, 64, 3200} × N ∈ {1024, 2048, 4096} × K ∈ {256, 512, 1024}, plus an odd N = 6·512+7.</summary>
+    /// <summary>
+    /// M ∈ {16, 64, 3200} × N ∈ {1024, 2048, 4096} × K ∈ {256, 512, 1024}, an odd N = 6·512+7 and 1024³ (M = 1 is
+    /// <see cref="GemvBenchmarks"/>). RNN_BENCH_QUICK=1 keeps a representative handful.
+    /// </summary>
     public static IEnumerable<GemmShape> Shapes()
+    {
+        if (Environment.GetEnvironmentVariable("RNN_BENCH_QUICK") == "1")
+        {
+            return [new(16, 2048, 512), new(64, 2048, 1024), new(64, (6 * 512) + 7, 512), new(3200, 2048, 512), new(1024, 1024, 1024)];
+        }
+
+        return AllShapes();
+    }
+
+    private static IEnumerable<GemmShape> AllShapes()
     {
         foreach (int m in new[] { 16, 64, 3200 })
         {
