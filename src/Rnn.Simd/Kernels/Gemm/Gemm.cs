@@ -116,6 +116,48 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>
+    /// C[m, n] = (accumulate ? C : 0) + A[m, depthCount] · op(B)[depthStart … depthStart+depthCount−1, 0 … n−1]: a product
+    /// with a block of the packed matrix's depth and its first <paramref name="n"/> columns. Layers use it to
+    /// multiply the input part and the recurrent part of one fused [W_x | W_h] matrix separately.
+    /// </summary>
+    public static void MultiplyPackedRange(int m, ReadOnlySpan<float> a, int lda, PackedMatrix b, int depthStart, int depthCount, int n, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
+    {
+        if (b is null)
+        {
+            ThrowHelper.ArgumentNull(nameof(b));
+        }
+
+        ThrowHelper.ThrowIfNegative(m, nameof(m));
+        if ((uint)depthStart > (uint)b.K || (uint)depthCount > (uint)(b.K - depthStart))
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(depthCount), $"Depth range [{depthStart}, {depthStart + depthCount}) is outside the matrix's depth {b.K}.");
+        }
+
+        if ((uint)n > (uint)b.N)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(n), $"{n} columns requested of a matrix with {b.N}.");
+        }
+
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, depthCount, lda, a.Length, nameof(a), nameof(lda));
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, n, ldc, c.Length, nameof(c), nameof(ldc));
+
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+        {
+            var problem = new GemmProblem
+            {
+                M = m, N = n, K = depthCount,
+                A = pa, Lda = lda,
+                BPacked = b.Panels + ((nint)depthStart * b.Nr), BPanelStride = b.PanelStride,
+                C = pc, Ldc = ldc,
+                Accumulate = accumulate,
+            };
+            Dispatch(problem, team, pool ?? ArrayPool<float>.Shared, b.Width);
+            GC.KeepAlive(b);
+        }
+    }
+
     /// <summary>Packs op(B)[k, n] into the NR-wide panels of <paramref name="width"/>'s micro-kernel.</summary>
     internal static void PackPanels(VectorWidth width, float* b, nint ldb, bool transB, int k, int n, float* panels, nint panelStride)
     {

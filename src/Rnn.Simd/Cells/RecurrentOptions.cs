@@ -1,0 +1,129 @@
+using Rnn.Simd.Internal;
+
+namespace Rnn.Simd;
+
+/// <summary>The recurrent cell of a network.</summary>
+public enum CellType
+{
+    /// <summary>Elman's simple recurrent network: h_t = f(W_in x_t + W_rec h_{t−1} + b).</summary>
+    Rnn,
+
+    /// <summary>Long short-term memory with the four gates in one fused matrix (gate rows i, f, o, g).</summary>
+    Lstm,
+
+    /// <summary>Gated recurrent unit (gate rows r, z, n); see <see cref="GruVariant"/>.</summary>
+    Gru,
+}
+
+/// <summary>The hidden nonlinearity f of an Elman cell.</summary>
+public enum Nonlinearity
+{
+    /// <summary>tanh (PyTorch's <c>nonlinearity='tanh'</c>).</summary>
+    Tanh,
+
+    /// <summary>max(0, x) (PyTorch's <c>nonlinearity='relu'</c>).</summary>
+    Relu,
+
+    /// <summary>The logistic sigmoid 1 / (1 + e^−x).</summary>
+    Sigmoid,
+
+    /// <summary>f(x) = x: a linear recurrence.</summary>
+    Identity,
+}
+
+/// <summary>Where a GRU applies its reset gate: the two published variants, chosen explicitly.</summary>
+public enum GruVariant
+{
+    /// <summary>n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)): PyTorch, ONNX linear_before_reset=1, Keras reset_after=True.</summary>
+    ResetAfter,
+
+    /// <summary>n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): the ONNX default (linear_before_reset=0) and Cho et al. (2014).</summary>
+    ResetBefore,
+}
+
+/// <summary>How the two directions of a bidirectional layer are combined.</summary>
+public enum DirectionMerge
+{
+    /// <summary>[forward | reverse] along the feature axis, as PyTorch does (2·Hout features).</summary>
+    Concatenate,
+
+    /// <summary>forward + reverse (Hout features).</summary>
+    Sum,
+}
+
+/// <summary>The architecture of a <see cref="RecurrentNetwork"/>: sizes, cell, stacking and directions.</summary>
+public sealed record RecurrentNetworkOptions
+{
+    /// <summary>The cell of every layer.</summary>
+    public CellType Cell { get; init; } = CellType.Lstm;
+
+    /// <summary>Features per time step of the input (X).</summary>
+    public int InputSize { get; init; }
+
+    /// <summary>Hidden size H (the cell state size for LSTM).</summary>
+    public int HiddenSize { get; init; }
+
+    /// <summary>LSTM only: when positive, h_t = W_hr (o ⊙ tanh c_t) has this size (PyTorch's proj_size); 0 = none.</summary>
+    public int ProjectionSize { get; init; }
+
+    /// <summary>Stacked layers (≥ 1); layer l &gt; 0 reads the outputs of layer l − 1.</summary>
+    public int Layers { get; init; } = 1;
+
+    /// <summary>Whether every layer also runs backwards over time.</summary>
+    public bool Bidirectional { get; init; }
+
+    /// <summary>How a bidirectional layer merges its directions.</summary>
+    public DirectionMerge Merge { get; init; } = DirectionMerge.Concatenate;
+
+    /// <summary>Elman cells only: the hidden nonlinearity.</summary>
+    public Nonlinearity Nonlinearity { get; init; } = Nonlinearity.Tanh;
+
+    /// <summary>GRU only: where the reset gate applies. There is no default guess: PyTorch models use <see cref="GruVariant.ResetAfter"/>.</summary>
+    public GruVariant GruVariant { get; init; } = GruVariant.ResetAfter;
+
+    /// <summary>Size of h_t: <see cref="ProjectionSize"/> when set, else <see cref="HiddenSize"/>.</summary>
+    public int OutputSize => ProjectionSize > 0 ? ProjectionSize : HiddenSize;
+
+    /// <summary>1, or 2 when <see cref="Bidirectional"/>.</summary>
+    public int Directions => Bidirectional ? 2 : 1;
+
+    /// <summary>Features per step of a layer's output: D·Hout when concatenating, Hout when summing.</summary>
+    public int LayerOutputSize => Bidirectional && Merge == DirectionMerge.Concatenate ? 2 * OutputSize : OutputSize;
+
+    /// <summary>Gate blocks in the fused matrix: 4 (LSTM), 3 (GRU), 1 (Elman).</summary>
+    internal int Gates => Cell switch { CellType.Lstm => 4, CellType.Gru => 3, _ => 1 };
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    internal void Validate(string paramName)
+    {
+        if (!Enum.IsDefined(Cell))
+        {
+            ThrowHelper.Argument(paramName, $"Cell {Cell} is not a cell type.");
+        }
+
+        if (InputSize < 1 || HiddenSize < 1)
+        {
+            ThrowHelper.Argument(paramName, $"InputSize and HiddenSize must be at least 1 (were {InputSize} and {HiddenSize}).");
+        }
+
+        if (Layers < 1)
+        {
+            ThrowHelper.Argument(paramName, $"Layers must be at least 1, was {Layers}.");
+        }
+
+        if (ProjectionSize < 0 || (ProjectionSize > 0 && Cell != CellType.Lstm) || ProjectionSize >= HiddenSize && ProjectionSize > 0)
+        {
+            ThrowHelper.Argument(paramName, $"ProjectionSize {ProjectionSize} is invalid: LSTM only, and 0 < ProjectionSize < HiddenSize ({HiddenSize}).");
+        }
+
+        if (!Enum.IsDefined(Nonlinearity) || !Enum.IsDefined(GruVariant) || !Enum.IsDefined(Merge))
+        {
+            ThrowHelper.Argument(paramName, "Nonlinearity, GruVariant or Merge is out of range.");
+        }
+
+        if ((long)Gates * HiddenSize * (InputSize + OutputSize) > int.MaxValue / 2)
+        {
+            ThrowHelper.Argument(paramName, "The layer is too large for one weight matrix.");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Gemm;
+
+namespace Rnn.Simd.Layers;
+
+/// <summary>One direction of one layer run over a batch of sequences (DESIGN.md §3, layer 4).</summary>
+internal ref struct DirectionRun
+{
+    private readonly RecurrentNetworkOptions _o;
+    private readonly DirectionWeights _w;
+    private readonly ForwardPlan _plan;
+    private readonly Span<float> _all;
+    private readonly int _steps;
+    private readonly int _batch;
+    private readonly ThreadTeam? _team;
+    private readonly ArrayPool<float> _pool;
+
+    public DirectionRun(RecurrentNetworkOptions options, DirectionWeights weights, ForwardPlan plan, Span<float> scratch, int steps, int batch, ThreadTeam? team, ArrayPool<float> pool)
+    {
+        _o = options;
+        _w = weights;
+        _plan = plan;
+        _all = scratch;
+        _steps = steps;
+        _batch = batch;
+        _team = team;
+        _pool = pool;
+    }
+
+    /// <summary>Runs from t = T − 1 down to 0 instead of up.</summary>
+    public bool Reverse { get; init; }
+
+    /// <summary>Feature offset of this direction within an output row.</summary>
+    public int OutputOffset { get; init; }
+
+    /// <summary>Add h_t into the output instead of writing it (DirectionMerge.Sum, second direction).</summary>
+    public bool AddToOutput { get; init; }
+
+    /// <summary>
+    /// x [T·B, inputSize] time-major → layerOut [T·B, F] (this direction's features), with optional lengths,
+    /// initial states (empty = zeros) and final-state destinations (empty = not wanted).
+    /// </summary>
+    public readonly void Execute(
+        ReadOnlySpan<float> x, int inputSize, Span<float> layerOut, ReadOnlySpan<int> lengths,
+        ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN)
+    {
+        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        bool lstm = _o.Cell == CellType.Lstm;
+        Span<float> gx = _plan.Gx(_all);
+        Span<float> hPrev = _plan.H(_all, 0), hNext = _plan.H(_all, 1);
+        Span<float> cPrev = _plan.C(_all, 0), cNext = _plan.C(_all, 1);
+        Start(h0, hPrev);
+        if (lstm)
+        {
+            Start(c0, cPrev);
+        }
+
+        // The input projection of every step at once: gx[T·B, G·H] = X · W_xᵀ (the first inputSize columns of the
+        // fused matrix). Each step then continues the same FMA chains with the recurrent columns.
+        if (steps > 0)
+        {
+            Gemm.MultiplyPackedRange(steps * batch, x, inputSize, _w.Fused, 0, inputSize, gh, gx, gh, accumulate: false, _team, _pool);
+        }
+
+        for (int s = 0; s < steps; s++)
+        {
+            int t = Reverse ? steps - 1 - s : s;
+            Span<float> gates = gx.Slice(t * batch * gh, batch * gh);
+            Step(gates, inputSize, hPrev, cPrev, hNext, cNext);
+
+            for (int b = 0; b < batch; b++)
+            {
+                bool active = lengths.IsEmpty || t < lengths[b];
+                if (!active)
+                {
+                    // Past this sequence's end: the state carries through unchanged and the output is 0.
+                    hPrev.Slice(b * hOut, hOut).CopyTo(hNext.Slice(b * hOut, hOut));
+                    if (lstm)
+                    {
+                        cPrev.Slice(b * h, h).CopyTo(cNext.Slice(b * h, h));
+                    }
+                }
+
+                Span<float> destination = layerOut.Slice((((t * batch) + b) * features) + OutputOffset, hOut);
+                if (AddToOutput)
+                {
+                    if (active)
+                    {
+                        TensorPrimitives.Add(destination, hNext.Slice(b * hOut, hOut), destination);
+                    }
+                }
+                else if (active)
+                {
+                    hNext.Slice(b * hOut, hOut).CopyTo(destination);
+                }
+                else
+                {
+                    destination.Clear();
+                }
+            }
+
+            Swap(ref hPrev, ref hNext);
+            Swap(ref cPrev, ref cNext);
+        }
+
+        if (!hN.IsEmpty)
+        {
+            hPrev.CopyTo(hN);
+        }
+
+        if (lstm && !cN.IsEmpty)
+        {
+            cPrev.CopyTo(cN);
+        }
+    }
+
+    /// <summary>One time step for the whole batch: recurrent product(s), then the cell update per row.</summary>
+    private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> cPrev, Span<float> hNext, Span<float> cNext)
+    {
+        int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
+        Span<float> row0 = _plan.Row(_all, 0), row1 = _plan.Row(_all, 1);
+        switch (_o.Cell)
+        {
+            case CellType.Rnn:
+            {
+                Gemm.MultiplyPackedRange(batch, hPrev, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
+                ActivationKind activation = ToActivation(_o.Nonlinearity);
+                for (int b = 0; b < batch; b++)
+                {
+                    CellUpdates.Elman(gates.Slice(b * gh, h), _w.Bias, activation, hNext.Slice(b * hOut, hOut));
+                }
+
+                break;
+            }
+
+            case CellType.Lstm:
+            {
+                Gemm.MultiplyPackedRange(batch, hPrev, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
+                bool projected = _w.Projection is not null;
+                Span<float> hCell = projected ? _plan.HCell(_all) : hNext;
+                for (int b = 0; b < batch; b++)
+                {
+                    CellUpdates.Lstm(gates.Slice(b * gh, gh), _w.Bias, cPrev.Slice(b * h, h), cNext.Slice(b * h, h), hCell.Slice(b * h, h), row0);
+                }
+
+                if (projected)
+                {
+                    Gemm.MultiplyPacked(batch, hCell, h, _w.Projection!, hNext, hOut, accumulate: false, _team, _pool);
+                }
+
+                break;
+            }
+
+            default:
+                GruStep(gates, inputSize, hPrev, hNext, row0, row1);
+                break;
+        }
+    }
+
+    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hNext, Span<float> row0, Span<float> row1)
+    {
+        int batch = _batch, h = _o.HiddenSize, gh = _o.Gates * h;
+        Span<float> recurrent = _plan.Gh(_all);
+        if (_o.GruVariant == GruVariant.ResetAfter)
+        {
+            // recurrent[B, 3H] = h · W_hᵀ for r, z and n; r then gates the whole W_hn h + b_hn.
+            Gemm.MultiplyPackedRange(batch, hPrev, h, _w.Fused, inputSize, h, gh, recurrent, gh, accumulate: false, _team, _pool);
+            for (int b = 0; b < batch; b++)
+            {
+                Span<float> g = gates.Slice(b * gh, gh);
+                ReadOnlySpan<float> rec = recurrent.Slice(b * gh, gh);
+                CellUpdates.GruResetUpdate(g, rec, _w.Bias);
+                CellUpdates.GruResetAfterProduct(g[..h], rec.Slice(GateLayout.GruNew * h, h), _w.RecurrentNewBias, row0);
+                CellUpdates.GruNew(g, _w.Bias, row0, hPrev.Slice(b * h, h), hNext.Slice(b * h, h), row1);
+            }
+
+            return;
+        }
+
+        // Reset-before: r, z first (recurrent columns of their 2H rows only), then W_hn (r ⊙ h).
+        Gemm.MultiplyPackedRange(batch, hPrev, h, _w.Fused, inputSize, h, 2 * h, recurrent, gh, accumulate: false, _team, _pool);
+        Span<float> resetH = _plan.HCell(_all);
+        for (int b = 0; b < batch; b++)
+        {
+            Span<float> g = gates.Slice(b * gh, gh);
+            CellUpdates.GruResetUpdate(g, recurrent.Slice(b * gh, gh), _w.Bias);
+            TensorPrimitives.Multiply(g[..h], hPrev.Slice(b * h, h), resetH.Slice(b * h, h));
+        }
+
+        Span<float> recurrentNew = _plan.RecurrentNew(_all);
+        Gemm.MultiplyPacked(batch, resetH, h, _w.RecurrentNew!, recurrentNew, h, accumulate: false, _team, _pool);
+        for (int b = 0; b < batch; b++)
+        {
+            CellUpdates.GruNew(gates.Slice(b * gh, gh), _w.Bias, recurrentNew.Slice(b * h, h), hPrev.Slice(b * h, h), hNext.Slice(b * h, h), row1);
+        }
+    }
+
+    private static void Start(ReadOnlySpan<float> initial, Span<float> state)
+    {
+        if (initial.IsEmpty)
+        {
+            state.Clear();
+        }
+        else
+        {
+            initial.CopyTo(state);
+        }
+    }
+
+    private static void Swap(ref Span<float> a, ref Span<float> b)
+    {
+        Span<float> t = a;
+        a = b;
+        b = t;
+    }
+
+    private static ActivationKind ToActivation(Nonlinearity nonlinearity) => nonlinearity switch
+    {
+        Nonlinearity.Relu => ActivationKind.Relu,
+        Nonlinearity.Sigmoid => ActivationKind.Sigmoid,
+        Nonlinearity.Identity => ActivationKind.Identity,
+        _ => ActivationKind.Tanh,
+    };
+}

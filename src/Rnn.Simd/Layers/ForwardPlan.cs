@@ -1,0 +1,68 @@
+namespace Rnn.Simd.Layers;
+
+/// <summary>
+/// The one scratch allocation of a forward call, sliced into named views (llm.c's single allocation).
+/// Each view starts on a 16-float boundary.
+/// </summary>
+internal readonly struct ForwardPlan
+{
+    private readonly View _x, _layerOut0, _layerOut1, _gx, _gh, _h0, _h1, _c0, _c1, _hCell, _recurrentNew, _row0, _row1;
+
+    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch)
+    {
+        long rows = (long)steps * batch;
+        int g = o.Gates, h = o.HiddenSize, hOut = o.OutputSize;
+        long offset = 0;
+        View Take(long floats)
+        {
+            var view = new View(offset, floats);
+            offset += (floats + 15) & ~15L;
+            return view;
+        }
+
+        _x = Take(rows * o.InputSize);                  // [T, B, X]    time-major input
+        _layerOut0 = Take(rows * o.LayerOutputSize);    // [T, B, F]    outputs of even layers
+        _layerOut1 = Take(rows * o.LayerOutputSize);    // [T, B, F]    outputs of odd layers
+        _gx = Take(rows * g * h);                       // [T, B, G·H]  gate pre-activations, input part first
+        _gh = Take((long)batch * g * h);                // [B, G·H]     GRU recurrent products
+        _h0 = Take((long)batch * hOut);                 // [B, Hout]    h ping-pong
+        _h1 = Take((long)batch * hOut);
+        _c0 = Take((long)batch * h);                    // [B, H]       c ping-pong
+        _c1 = Take((long)batch * h);
+        _hCell = Take((long)batch * h);                 // [B, H]       o ⊙ tanh(c) before projection; GRU r ⊙ h
+        _recurrentNew = Take((long)batch * h);          // [B, H]       GRU reset-before: W_hn (r ⊙ h)
+        _row0 = Take(h);                                // [H]          per-row temporaries
+        _row1 = Take(h);
+        if (offset > Array.MaxLength)
+        {
+            throw new ArgumentException($"This call needs {offset} floats of scratch, more than one array holds; split the batch or the sequence.", "steps");
+        }
+
+        TotalFloats = (int)offset;
+    }
+
+    public int TotalFloats { get; }
+
+    public Span<float> Input(Span<float> all) => _x.Of(all);
+
+    public Span<float> LayerOutput(Span<float> all, int layer) => (layer % 2 == 0 ? _layerOut0 : _layerOut1).Of(all);
+
+    public Span<float> Gx(Span<float> all) => _gx.Of(all);
+
+    public Span<float> Gh(Span<float> all) => _gh.Of(all);
+
+    public Span<float> H(Span<float> all, int which) => (which == 0 ? _h0 : _h1).Of(all);
+
+    public Span<float> C(Span<float> all, int which) => (which == 0 ? _c0 : _c1).Of(all);
+
+    public Span<float> HCell(Span<float> all) => _hCell.Of(all);
+
+    public Span<float> RecurrentNew(Span<float> all) => _recurrentNew.Of(all);
+
+    public Span<float> Row(Span<float> all, int which) => (which == 0 ? _row0 : _row1).Of(all);
+
+    private readonly record struct View(long Offset, long Length)
+    {
+        public Span<float> Of(Span<float> all) => all.Slice((int)Offset, (int)Length);
+    }
+}

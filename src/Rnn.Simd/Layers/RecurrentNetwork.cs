@@ -1,0 +1,234 @@
+using System.Buffers;
+using CommunityToolkit.HighPerformance.Buffers;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Layers;
+
+namespace Rnn.Simd;
+
+/// <summary>
+/// A stack of recurrent layers (Elman, LSTM or GRU; optionally bidirectional) with its weights packed once.
+/// Immutable after construction: one instance may serve many threads at once, each call with its own buffers.
+/// </summary>
+/// <remarks>
+/// <para>A forward call runs, per layer and direction, one GEMM for the input projection of all T steps
+/// (<c>gx[T·B, G·H] = X · W_xᵀ</c>) and then T sequential recurrent products with the fused cell update
+/// (see <see cref="GateLayout"/> for the fused matrix and the gate order).</para>
+/// <para>Semantics follow PyTorch's <c>nn.RNN/LSTM/GRU</c>: per-sequence lengths leave outputs at padded steps
+/// exactly 0 and h_n (c_n) the state after each sequence's last valid step; the reverse direction runs from
+/// t = len − 1 down to 0; states are indexed [layer · D + direction, batch, features].</para>
+/// <para>Contracts (DESIGN.md §4): no allocation per call (scratch is rented from <see cref="Pool"/> and
+/// returned); results bit-identical for every vector width and thread count; arguments validated up front.</para>
+/// </remarks>
+public sealed class RecurrentNetwork
+{
+    private readonly DirectionWeights[] _weights; // [layer · D + direction]
+
+    private RecurrentNetwork(RecurrentNetworkOptions options, DirectionWeights[] weights, ArrayPool<float> pool)
+    {
+        Options = options;
+        _weights = weights;
+        Pool = pool;
+    }
+
+    /// <summary>The architecture.</summary>
+    public RecurrentNetworkOptions Options { get; }
+
+    /// <summary>The pool scratch buffers are rented from (every rental is returned before a call ends).</summary>
+    public ArrayPool<float> Pool { get; }
+
+    /// <summary>
+    /// Builds a network from parameters in PyTorch's layout and names: <c>{prefix}weight_ih_l{k}</c>,
+    /// <c>weight_hh_l{k}</c>, <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c>, <c>weight_hr_l{k}</c>, with the suffix
+    /// <c>_reverse</c> for the reverse direction; PyTorch's gate order (LSTM i, f, g, o; GRU r, z, n). Biases may be
+    /// absent (bias=False). Each array is row-major and must have exactly the size the options imply.
+    /// </summary>
+    /// <exception cref="ArgumentException">A parameter is missing or has the wrong size (the message names it).</exception>
+    public static RecurrentNetwork FromPyTorch(RecurrentNetworkOptions options, IReadOnlyDictionary<string, float[]> parameters, string prefix = "", ArrayPool<float>? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(prefix);
+        options.Validate(nameof(options));
+        if (options.Bidirectional && options.Merge != DirectionMerge.Concatenate && options.Layers > 1)
+        {
+            ThrowHelper.Argument(nameof(options), "PyTorch layouts stack bidirectional layers on concatenated outputs; use DirectionMerge.Concatenate.");
+        }
+
+        int d = options.Directions, g = options.Gates, h = options.HiddenSize, hOut = options.OutputSize;
+        var weights = new DirectionWeights[options.Layers * d];
+        for (int layer = 0; layer < options.Layers; layer++)
+        {
+            int inputSize = layer == 0 ? options.InputSize : options.LayerOutputSize;
+            for (int dir = 0; dir < d; dir++)
+            {
+                string suffix = $"l{layer}{(dir == 1 ? "_reverse" : "")}";
+                float[] Required(string name, long size) => Take(parameters, prefix + name + suffix, size, required: true)!;
+                float[] weightIh = Required("weight_ih_", (long)g * h * inputSize);
+                float[] weightHh = Required("weight_hh_", (long)g * h * hOut);
+                float[] biasIh = Take(parameters, $"{prefix}bias_ih_{suffix}", (long)g * h, required: false) ?? [];
+                float[] biasHh = Take(parameters, $"{prefix}bias_hh_{suffix}", (long)g * h, required: false) ?? [];
+                float[]? weightHr = options.ProjectionSize > 0 ? Required("weight_hr_", (long)hOut * h) : null;
+                weights[(layer * d) + dir] = DirectionWeights.FromPyTorch(options, inputSize, weightIh, weightHh, biasIh, biasHh, weightHr);
+            }
+        }
+
+        return new RecurrentNetwork(options, weights, pool ?? ArrayPool<float>.Shared);
+    }
+
+    /// <summary>
+    /// Runs the network over a batch of sequences.
+    /// </summary>
+    /// <param name="input">[T, B, X] time-major, or [B, T, X] when <paramref name="batchFirst"/>.</param>
+    /// <param name="steps">T ≥ 0.</param>
+    /// <param name="batch">B ≥ 1.</param>
+    /// <param name="output">Receives the last layer's outputs, [T, B, F] (or [B, T, F]) with F = <see cref="RecurrentNetworkOptions.LayerOutputSize"/>.</param>
+    /// <param name="h0">Initial h [L·D, B, Hout], or empty for zeros.</param>
+    /// <param name="c0">LSTM: initial c [L·D, B, H], or empty for zeros.</param>
+    /// <param name="hN">Receives the final h [L·D, B, Hout], or empty.</param>
+    /// <param name="cN">LSTM: receives the final c [L·D, B, H], or empty.</param>
+    /// <param name="lengths">Per-sequence lengths [B], each in [0, T], or empty for all T.</param>
+    /// <param name="batchFirst">Whether input and output are [B, T, ·].</param>
+    /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
+    public void Forward(
+        ReadOnlySpan<float> input, int steps, int batch, Span<float> output,
+        ReadOnlySpan<float> h0 = default, ReadOnlySpan<float> c0 = default,
+        Span<float> hN = default, Span<float> cN = default,
+        ReadOnlySpan<int> lengths = default, bool batchFirst = false, ThreadTeam? threads = null)
+    {
+        RecurrentNetworkOptions o = Options;
+        ThrowHelper.ThrowIfNegative(steps, nameof(steps));
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        int states = o.Layers * o.Directions;
+        bool lstm = o.Cell == CellType.Lstm;
+        RequireLength(input.Length, (long)steps * batch * o.InputSize, nameof(input), "T·B·X");
+        RequireLength(output.Length, (long)steps * batch * o.LayerOutputSize, nameof(output), "T·B·F");
+        RequireOptional(h0.Length, (long)states * batch * o.OutputSize, nameof(h0), "L·D·B·Hout");
+        RequireOptional(hN.Length, (long)states * batch * o.OutputSize, nameof(hN), "L·D·B·Hout");
+        RequireOptional(c0.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(c0), "L·D·B·H (LSTM only)");
+        RequireOptional(cN.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(cN), "L·D·B·H (LSTM only)");
+        if (!lengths.IsEmpty)
+        {
+            RequireLength(lengths.Length, batch, nameof(lengths), "B");
+            foreach (int length in lengths)
+            {
+                if ((uint)length > (uint)steps)
+                {
+                    ThrowHelper.ArgumentOutOfRange(nameof(lengths), $"Every length must be in [0, {steps}]; found {length}.");
+                }
+            }
+        }
+
+        var plan = new ForwardPlan(o, steps, batch);
+        using SpanOwner<float> scratch = SpanOwner<float>.Allocate(plan.TotalFloats, Pool);
+        Span<float> all = scratch.Span;
+        Span<float> x = plan.Input(all);
+        if (batchFirst)
+        {
+            ToTimeMajor(input, x, steps, batch, o.InputSize);
+        }
+        else
+        {
+            input.CopyTo(x);
+        }
+
+        Span<float> layerIn = x;
+        int layerInSize = o.InputSize;
+        for (int layer = 0; layer < o.Layers; layer++)
+        {
+            Span<float> layerOut = plan.LayerOutput(all, layer);
+            for (int dir = 0; dir < o.Directions; dir++)
+            {
+                int state = (layer * o.Directions) + dir;
+                var run = new DirectionRun(o, _weights[state], plan, all, steps, batch, threads, Pool)
+                {
+                    Reverse = dir == 1,
+                    OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
+                    AddToOutput = dir == 1 && o.Merge == DirectionMerge.Sum,
+                };
+                run.Execute(
+                    layerIn, layerInSize, layerOut, lengths,
+                    h0.IsEmpty ? default : h0.Slice(state * batch * o.OutputSize, batch * o.OutputSize),
+                    c0.IsEmpty ? default : c0.Slice(state * batch * o.HiddenSize, batch * o.HiddenSize),
+                    hN.IsEmpty ? default : hN.Slice(state * batch * o.OutputSize, batch * o.OutputSize),
+                    cN.IsEmpty ? default : cN.Slice(state * batch * o.HiddenSize, batch * o.HiddenSize));
+            }
+
+            layerIn = layerOut;
+            layerInSize = o.LayerOutputSize;
+        }
+
+        if (batchFirst)
+        {
+            ToBatchFirst(layerIn, output, steps, batch, o.LayerOutputSize);
+        }
+        else
+        {
+            layerIn.CopyTo(output);
+        }
+    }
+
+    private static void ToTimeMajor(ReadOnlySpan<float> batchFirst, Span<float> timeMajor, int steps, int batch, int features)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            for (int t = 0; t < steps; t++)
+            {
+                batchFirst.Slice(((b * steps) + t) * features, features).CopyTo(timeMajor.Slice(((t * batch) + b) * features, features));
+            }
+        }
+    }
+
+    private static void ToBatchFirst(ReadOnlySpan<float> timeMajor, Span<float> batchFirst, int steps, int batch, int features)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                timeMajor.Slice(((t * batch) + b) * features, features).CopyTo(batchFirst.Slice(((b * steps) + t) * features, features));
+            }
+        }
+    }
+
+    private static float[]? Take(IReadOnlyDictionary<string, float[]> parameters, string name, long size, bool required)
+    {
+        if (!parameters.TryGetValue(name, out float[]? data) || data is null)
+        {
+            if (required)
+            {
+                ThrowHelper.Argument("parameters", $"Parameter '{name}' is missing.");
+            }
+
+            return null;
+        }
+
+        if (data.Length != size)
+        {
+            ThrowHelper.Argument("parameters", $"Parameter '{name}' has {data.Length} elements; the options imply {size}.");
+        }
+
+        return data;
+    }
+
+    private static void RequireLength(int actual, long expected, string name, string shape)
+    {
+        if (actual != expected)
+        {
+            ThrowHelper.Argument(name, $"Expected {expected} elements ({shape}), got {actual}.");
+        }
+    }
+
+    private static void RequireOptional(int actual, long expected, string name, string shape)
+    {
+        if (actual != 0 && actual != expected)
+        {
+            ThrowHelper.Argument(name, $"Expected empty or {expected} elements ({shape}), got {actual}.");
+        }
+    }
+}
