@@ -174,6 +174,48 @@ public sealed class RecurrentNetwork
         }
     }
 
+    /// <summary>A zero state for <paramref name="batch"/> streams, for <see cref="Step"/> and <see cref="Process"/>.</summary>
+    /// <exception cref="InvalidOperationException">The network is bidirectional: a stream has no future to run backwards from.</exception>
+    public RecurrentState CreateState(int batch = 1)
+    {
+        if (Options.Bidirectional)
+        {
+            ThrowHelper.InvalidOperation("A bidirectional network needs whole sequences; use Forward.");
+        }
+
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        return new RecurrentState(Options, batch);
+    }
+
+    /// <summary>
+    /// One time step of every stream in <paramref name="state"/>: x [B, X] → y [B, Hout]; the state advances.
+    /// Equal, bit for bit, to the same step inside a whole-sequence <see cref="Forward"/> call.
+    /// </summary>
+    public void Step(RecurrentState state, ReadOnlySpan<float> x, Span<float> y, ThreadTeam? threads = null) =>
+        Process(state, x, 1, y, threads);
+
+    /// <summary>
+    /// A chunk of <paramref name="steps"/> time steps: x [T, B, X] time-major → y [T, B, Hout]; the state advances.
+    /// Any split of a sequence into chunks gives the bits of one whole-sequence call.
+    /// </summary>
+    public void Process(RecurrentState state, ReadOnlySpan<float> x, int steps, Span<float> y, ThreadTeam? threads = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (!ReferenceEquals(state.Options, Options) && !state.Options.Equals(Options))
+        {
+            ThrowHelper.Argument(nameof(state), "The state was created for another architecture.");
+        }
+
+        // The state is both the initial and the final state: each layer reads its slice before it writes it.
+        Span<float> cell = state.Cell;
+        Forward(x, steps, state.Batch, y, state.Hidden, cell, state.Hidden, cell, default, batchFirst: false, threads);
+        state.Steps += steps;
+    }
+
     private static void ToTimeMajor(ReadOnlySpan<float> batchFirst, Span<float> timeMajor, int steps, int batch, int features)
     {
         for (int b = 0; b < batch; b++)

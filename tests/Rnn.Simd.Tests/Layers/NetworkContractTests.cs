@@ -1,0 +1,93 @@
+using Rnn.Simd.Tests.Infrastructure;
+
+namespace Rnn.Simd.Tests.Layers;
+
+/// <summary>Allocation, pooling, width and argument contracts of <see cref="RecurrentNetwork"/>.</summary>
+[Trait("Category", "Layers")]
+[Collection(NonParallelCollection.Name)]
+public sealed class NetworkContractTests
+{
+    [Fact]
+    public void StepChunkAndSequenceCalls_AllocateNothing_AfterWarmUp()
+    {
+        using var team = new ThreadTeam(2);
+        foreach (RecurrentNetworkOptions o in TestNetworks.Architectures(input: 24, hidden: 40))
+        {
+            RecurrentNetwork network = TestNetworks.Create(o);
+            var random = new TestRandom(3);
+            const int steps = 7, batch = 2;
+            float[] x = random.Array(steps * batch * o.InputSize), y = new float[steps * batch * o.OutputSize];
+            float[] hN = new float[o.Layers * batch * o.OutputSize], cN = o.Cell == CellType.Lstm ? new float[o.Layers * batch * o.HiddenSize] : [];
+            int[] lengths = [7, 3];
+            RecurrentState state = network.CreateState(batch);
+
+            void Calls()
+            {
+                network.Step(state, x.AsSpan(0, batch * o.InputSize), y.AsSpan(0, batch * o.OutputSize));
+                network.Process(state, x, steps, y);
+                network.Forward(x, steps, batch, y, hN: hN, cN: cN, lengths: lengths);
+                network.Forward(x, steps, batch, y, lengths: lengths, batchFirst: true, threads: team);
+            }
+
+            WarmUp.Run(Calls);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            long workers = team.WorkerAllocatedBytes;
+            for (int i = 0; i < 20; i++)
+            {
+                Calls();
+            }
+
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(0, team.WorkerAllocatedBytes - workers);
+        }
+    }
+
+    [Fact]
+    public void EveryRental_IsReturned()
+    {
+        var pool = new TrackingArrayPool<float>();
+        RecurrentNetworkOptions o = TestNetworks.Architectures().ElementAt(3);
+        RecurrentNetwork network = RecurrentNetwork.FromPyTorch(o, TestNetworks.PyTorchParameters(o, 1), pool: pool);
+        float[] x = new float[5 * 2 * o.InputSize], y = new float[5 * 2 * o.OutputSize];
+        network.Forward(x, 5, 2, y);
+        network.Step(network.CreateState(2), x.AsSpan(0, 2 * o.InputSize), y.AsSpan(0, 2 * o.OutputSize));
+        Assert.True(pool.Rented > 0);
+        Assert.Equal(0, pool.Outstanding);
+    }
+
+    public static TheoryData<string, Action> InvalidCalls()
+    {
+        var o = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 3, HiddenSize = 4, Layers = 2 };
+        RecurrentNetwork n = TestNetworks.Create(o);
+        float[] x = new float[5 * 2 * 3], y = new float[5 * 2 * 4];
+        return new TheoryData<string, Action>
+        {
+            { "steps", () => n.Forward(x, -1, 2, y) },
+            { "batch", () => n.Forward(x, 5, 0, y) },
+            { "input", () => n.Forward(new float[29], 5, 2, y) },
+            { "output", () => n.Forward(x, 5, 2, new float[39]) },
+            { "h0", () => n.Forward(x, 5, 2, y, h0: new float[15]) },
+            { "c0", () => n.Forward(x, 5, 2, y, c0: new float[17]) },
+            { "hN", () => n.Forward(x, 5, 2, y, hN: new float[1]) },
+            { "cN", () => n.Forward(x, 5, 2, y, cN: new float[1]) },
+            { "lengths", () => n.Forward(x, 5, 2, y, lengths: new[] { 5 }) },
+            { "lengths", () => n.Forward(x, 5, 2, y, lengths: new[] { 6, 1 }) },
+            { "lengths", () => n.Forward(x, 5, 2, y, lengths: new[] { -1, 1 }) },
+            { "state", () => n.Step(TestNetworks.Create(o with { HiddenSize = 5 }).CreateState(), x.AsSpan(0, 3), y.AsSpan(0, 4)) },
+            { "batch", () => n.CreateState(0) },
+            { "options", () => TestNetworks.Create(o with { HiddenSize = 0 }) },
+            { "options", () => TestNetworks.Create(o with { Cell = CellType.Gru, ProjectionSize = 2 }) },
+            { "options", () => TestNetworks.Create(o with { ProjectionSize = 4 }) },
+            { "parameters", () => RecurrentNetwork.FromPyTorch(o, new Dictionary<string, float[]>()) },
+            { "parameters", () => RecurrentNetwork.FromPyTorch(o, TestNetworks.PyTorchParameters(o with { InputSize = 4 }, 1)) },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(InvalidCalls))]
+    public void InvalidArguments_ThrowArgumentException_NamingTheParameter(string parameter, Action call)
+    {
+        ArgumentException error = Assert.ThrowsAny<ArgumentException>(call);
+        Assert.Equal(parameter, error.ParamName);
+    }
+}
