@@ -14,12 +14,26 @@ namespace Rnn.Simd.IO;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Every file is untrusted. The header is validated completely when the file is opened (rules in the remarks of
-/// the header parser: exact fields, known dtypes, sizes that match shapes, tensors that tile the data region with
-/// no overlap and no hole, as the reference implementation requires); any violation throws
-/// <see cref="InvalidDataException"/> naming the problem and the tensor. Headers above 100 MB are refused before
-/// they are read, and nothing is allocated beyond what the file's own length justifies.
+/// Every file is untrusted. The header is validated completely when the file is opened; any violation throws
+/// <see cref="InvalidDataException"/> naming the problem and the tensor. Nothing is allocated beyond what the
+/// file's own length justifies. The rules:
 /// </para>
+/// <list type="number">
+/// <item>The file is at least 8 bytes; the header length is at most 100,000,000 (the reference implementation's
+/// cap, checked before anything is read) and at most the number of bytes that follow it.</item>
+/// <item>The header is valid UTF-8 and starts with <c>{</c>; after the root object only JSON whitespace
+/// (writers pad with spaces) may follow. No comments, no trailing commas.</item>
+/// <item>The root is an object of tensor entries plus at most one <c>"__metadata__"</c> object whose values are
+/// all strings (<c>null</c> is refused too). Names are compared after unescaping; a repeated name (tensor, field or metadata key) is an error.</item>
+/// <item>A tensor entry has exactly the fields <c>dtype</c> (a known string), <c>shape</c> (an array of integers
+/// 0 ≤ d ≤ 2^63−1) and <c>data_offsets</c> (an array of exactly two such integers, begin ≤ end).</item>
+/// <item>The element count (product of the shape, checked for overflow left to right like the reference
+/// implementation) times the dtype's size equals end − begin.</item>
+/// <item>The tensors, ordered by offset, tile the data region exactly: the first begins at 0, each begins where
+/// the previous ends (no overlap, no hole; an empty tensor may sit at a boundary) and the last ends at the end of
+/// the file. The reference implementation (huggingface/safetensors) requires the same, so no padding or unused
+/// bytes can hide in a file.</item>
+/// </list>
 /// <para>
 /// <see cref="Open"/> keeps the file handle and reads each tensor on request with positional reads, so a large
 /// checkpoint costs memory only for the tensors asked for, files beyond 2 GB work, and reads from several threads

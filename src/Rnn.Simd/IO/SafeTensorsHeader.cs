@@ -9,22 +9,7 @@ namespace Rnn.Simd.IO;
 /// Parses and validates a safetensors header (the JSON between the 8-byte length and the data region).
 /// Everything it reads is untrusted: every way the bytes can be wrong ends in an <see cref="InvalidDataException"/>.
 /// </summary>
-/// <remarks>
-/// Rules, in the order they are checked:
-/// <list type="number">
-/// <item>The header is valid UTF-8 and starts with <c>{</c>; after the root object only JSON whitespace
-/// (writers pad with spaces) may follow. No comments, no trailing commas.</item>
-/// <item>The root is an object of tensor entries plus at most one <c>"__metadata__"</c> object whose values are
-/// all strings. Names are compared after unescaping; a repeated name (tensor, field or metadata key) is an error.</item>
-/// <item>A tensor entry has exactly the fields <c>dtype</c> (a known string), <c>shape</c> (an array of integers
-/// 0 ≤ d ≤ 2^63−1) and <c>data_offsets</c> (an array of exactly two such integers, begin ≤ end).</item>
-/// <item>The element count (product of the shape, checked for overflow left to right like the reference
-/// implementation) times the dtype's size equals end − begin.</item>
-/// <item>The tensors, ordered by offset, tile the data region exactly: the first begins at 0, each begins where
-/// the previous ends (no overlap, no hole) and the last ends at the end of the file. This is what the reference
-/// implementation (huggingface/safetensors) requires, so every file this reader accepts, it accepts too.</item>
-/// </list>
-/// </remarks>
+/// <remarks>The rules are listed on <see cref="SafeTensorsFile"/>, the public face of this parser.</remarks>
 internal static class SafeTensorsHeader
 {
     /// <summary>The reference implementation's cap on the header length (100 MB); larger headers are refused unread.</summary>

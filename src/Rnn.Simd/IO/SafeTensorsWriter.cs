@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Rnn.Simd.Internal;
@@ -127,6 +128,8 @@ public sealed class SafeTensorsWriter
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
+        ThrowIfNotWellFormed(key, nameof(key));
+        ThrowIfNotWellFormed(value, nameof(value));
         _metadata[key] = value;
         return this;
     }
@@ -159,6 +162,9 @@ public sealed class SafeTensorsWriter
     /// to disk, then renamed over the target. A failure at any point leaves an existing file at
     /// <paramref name="path"/> untouched and removes the temporary file.
     /// </summary>
+    /// <remarks>Readers see either the old file or the complete new one, never a partial write. That the rename
+    /// itself survives a power loss is up to the file system (the directory entry is not fsynced; .NET has no
+    /// portable way to).</remarks>
     /// <param name="path">The destination; its directory must exist.</param>
     public void Save(string path) => SaveCore(path, static s => s);
 
@@ -216,9 +222,25 @@ public sealed class SafeTensorsWriter
         return (ushort)(rounded >> 16);
     }
 
+    /// <summary>A lone surrogate has no UTF-8 encoding: the header could not hold it (and readers refuse it).</summary>
+    private static void ThrowIfNotWellFormed(string text, string paramName)
+    {
+        ReadOnlySpan<char> rest = text;
+        while (!rest.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf16(rest, out _, out int consumed) != System.Buffers.OperationStatus.Done)
+            {
+                ThrowHelper.Argument(paramName, $"The string holds a lone surrogate at index {text.Length - rest.Length}; it has no UTF-8 encoding.");
+            }
+
+            rest = rest[consumed..];
+        }
+    }
+
     private byte[] Prepare(string name, int length, int elementSize, ReadOnlySpan<long> shape)
     {
         ArgumentNullException.ThrowIfNull(name);
+        ThrowIfNotWellFormed(name, nameof(name));
         if (name == SafeTensorsHeader.MetadataKey)
         {
             ThrowHelper.Argument(nameof(name), $"'{SafeTensorsHeader.MetadataKey}' is reserved for metadata.");
@@ -229,6 +251,8 @@ public sealed class SafeTensorsWriter
             ThrowHelper.Argument(nameof(name), $"A tensor named '{name}' was already added.");
         }
 
+        // Left to right with overflow checks, exactly as the reader counts, so every shape the writer accepts
+        // reads back (a running product that overflows is refused even if a later dimension is 0).
         long count = 1;
         foreach (long d in shape)
         {
@@ -237,13 +261,17 @@ public sealed class SafeTensorsWriter
                 ThrowHelper.Argument(nameof(shape), $"Dimensions must be non-negative; shape is [{string.Join(", ", shape.ToArray())}].");
             }
 
-            // Saturate: any count above the data's length is a mismatch anyway.
-            count = d == 0 || count <= int.MaxValue / d ? count * d : long.MaxValue;
+            if (count > long.MaxValue / Math.Max(d, 1))
+            {
+                ThrowHelper.Argument(nameof(shape), $"The element count of shape [{string.Join(", ", shape.ToArray())}] overflows.");
+            }
+
+            count *= d;
         }
 
         if (count != length)
         {
-            ThrowHelper.Argument("data", $"Shape [{string.Join(", ", shape.ToArray())}] has {(count == long.MaxValue ? "more than 2^31" : count)} elements; the data has {length}.");
+            ThrowHelper.Argument("data", $"Shape [{string.Join(", ", shape.ToArray())}] has {count} elements; the data has {length}.");
         }
 
         if ((long)length * elementSize > Array.MaxLength)

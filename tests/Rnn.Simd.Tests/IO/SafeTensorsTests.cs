@@ -572,6 +572,26 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void A_File_Truncated_After_Open_Throws_InvalidDataException_On_Read()
+    {
+        string path = Path.Combine(_directory, "model.safetensors");
+        new SafeTensorsWriter().Add("a", new float[100], 100).Add("b", new double[100], 100).Save(path);
+        using SafeTensorsFile file = SafeTensorsFile.Open(path);
+        if (OperatingSystem.IsWindows())
+        {
+            return; // the reader's FileShare.Read forbids the writer below there, so this cannot happen
+        }
+
+        using (var other = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            other.SetLength(other.Length - 10);
+        }
+
+        Assert.Equal(100, file.ReadDouble("b").Length); // stored first, still complete
+        Assert.Contains("ended early", Assert.Throws<InvalidDataException>(() => file.ReadSingle("a")).Message);
+    }
+
+    [Fact]
     public void Concurrent_Reads_From_One_Open_File_Agree()
     {
         string path = Path.Combine(_directory, "model.safetensors");
@@ -945,6 +965,10 @@ public sealed class SafeTensorsTests : IDisposable
             { "name", () => new SafeTensorsWriter().Add("a", [1f]).Add("a", [1.0]) },
             { "shape", () => new SafeTensorsWriter().Add("a", [1f], -1) },
             { "shape", () => new SafeTensorsWriter().Add("a", ReadOnlySpan<long>.Empty, 0, -1) },
+            { "shape", () => new SafeTensorsWriter().Add("a", ReadOnlySpan<float>.Empty, 1L << 40, 1L << 40, 0) }, // the reader would refuse it
+            { "name", () => new SafeTensorsWriter().Add("w\ud800", [1f]) },
+            { "key", () => new SafeTensorsWriter().SetMetadata("\udc00k", "v") },
+            { "value", () => new SafeTensorsWriter().SetMetadata("k", "v\ud800") },
             { "data", () => new SafeTensorsWriter().Add("a", [1f, 2f], 3) },
             { "data", () => new SafeTensorsWriter().Add("a", [1f, 2f]) },
             { "data", () => new SafeTensorsWriter().Add("a", [1L], 1 << 20, 1 << 20, 1 << 20) },
