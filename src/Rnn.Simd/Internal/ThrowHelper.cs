@@ -25,6 +25,11 @@ internal static class ThrowHelper
     public static void InvalidOperation(string message) =>
         throw new InvalidOperationException(message);
 
+    /// <summary>A file (or bytes claiming to be one) broke its format; <paramref name="message"/> says how.</summary>
+    [DoesNotReturn]
+    public static void InvalidData(string message) =>
+        throw new InvalidDataException(message);
+
     /// <summary>Throws unless <paramref name="value"/> ≥ 0.</summary>
     public static void ThrowIfNegative(int value, string paramName)
     {
