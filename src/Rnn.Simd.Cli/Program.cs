@@ -6,21 +6,37 @@ namespace Rnn.Simd.Cli;
 /// <summary>The <c>rnn-simd</c> command-line tool.</summary>
 internal static class Program
 {
-    private static int Main(string[] args)
+    private static int Main(string[] args) => Run(args);
+
+    /// <summary>Runs the tool; every failure is one line on standard error and a non-zero exit code.</summary>
+    internal static int Run(string[] args)
     {
         var root = new RootCommand("Rnn.Simd: SIMD recurrent neural networks for .NET.")
         {
+            InferCommand.Create(),
             BenchKernelsCommand.Create(),
         };
 
         try
         {
-            return root.Parse(args).Invoke();
+            ParseResult parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                Console.Error.WriteLine($"rnn-simd: {OneLine(parsed.Errors[0].Message)} (see --help)");
+                return 2;
+            }
+
+            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+            return parsed.Invoke(configuration);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException or InvalidDataException)
         {
-            Console.Error.WriteLine($"rnn-simd: {e.Message}");
+            string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            Console.Error.WriteLine($"rnn-simd: {OneLine(message)}");
             return 1;
         }
     }
+
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -1,0 +1,119 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Rnn.Simd.IO;
+using Rnn.Simd.Tests.Infrastructure;
+using Rnn.Simd.Tests.Layers;
+
+namespace Rnn.Simd.Tests.Cli;
+
+/// <summary>
+/// <c>rnn-simd infer</c> end to end on every PyTorch fixture: results within 4× PyTorch float32's own error,
+/// output files byte-identical with --threads 2 and, pinned by a hash, under every CI ISA setting.
+/// </summary>
+[Trait("Category", "Layers")]
+[Collection(NonParallelCollection.Name)]
+public sealed class InferCommandTests : IDisposable
+{
+    /// <summary>SHA-256 over every fixture's output file bytes, in manifest order.</summary>
+    private const string OutputFilesHash = "15E135D91B0CBF4D02D442817EF40146499E94B75235F9B598A57499B740C61A";
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("rnn-simd-infer-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void EveryFixture_ThroughTheCommandLine_MatchesPyTorch_AndIsByteIdenticalOnTwoThreads()
+    {
+        string root = Path.Combine(AppContext.BaseDirectory, "Golden");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (JsonElement golden in GoldenForwardTests.Manifest().GetProperty("cases").EnumerateArray())
+        {
+            string name = golden.GetProperty("name").GetString()!;
+            string directory = Path.Combine(root, name);
+            string one = Path.Combine(_directory, name + ".1.safetensors"), two = Path.Combine(_directory, name + ".2.safetensors");
+            string[] common =
+            [
+                "infer", "--model", Path.Combine(directory, "model.safetensors"), "--input", Path.Combine(directory, "input.safetensors"),
+                "--prefix", golden.GetProperty("prefix").GetString()!,
+            ];
+            Assert.Equal(0, Simd.Cli.Program.Run([.. common, "--output", one]));
+            Assert.Equal(0, Simd.Cli.Program.Run([.. common, "--output", two, "--threads", "2"]));
+            byte[] bytes = File.ReadAllBytes(one);
+            Assert.Equal(bytes, File.ReadAllBytes(two));
+            hash.AppendData(bytes);
+
+            using SafeTensorsFile actual = SafeTensorsFile.Open(one);
+            using SafeTensorsFile expected = SafeTensorsFile.Open(Path.Combine(directory, "expected.safetensors"));
+            foreach (string tensor in new[] { "output", "h_n", "c_n" }.Where(expected.Contains))
+            {
+                Assert.Equal(expected.GetEntry(tensor).Shape.ToArray(), actual.GetEntry(tensor).Shape.ToArray());
+                double[] reference = expected.ReadDouble(tensor + ".f64");
+                float[] ours = actual.ReadSingle(tensor), theirs = expected.ReadSingle(tensor);
+                double ourError = 0, theirError = 1e-9;
+                for (int i = 0; i < reference.Length; i++)
+                {
+                    ourError = Math.Max(ourError, Math.Abs(ours[i] - reference[i]));
+                    theirError = Math.Max(theirError, Math.Abs(theirs[i] - reference[i]));
+                }
+
+                Assert.True(ourError <= 4 * theirError, $"{name} {tensor}: {ourError:E3} vs PyTorch float32 {theirError:E3}.");
+            }
+        }
+
+        string digest = Convert.ToHexString(hash.GetHashAndReset());
+        Assert.True(digest == OutputFilesHash, $"Output files hash {digest}, expected {OutputFilesHash}.");
+    }
+
+    public static TheoryData<string[]> BadInvocations() => new()
+    {
+        new[] { "infer", "--model", "missing.safetensors", "--input", "x", "--output", "y" },
+        new[] { "infer", "--input", "x", "--output", "y" },
+        new[] { "infer", "--model", "m", "--input", "x", "--output", "y", "--cell", "transformer" },
+        new[] { "infer", "--model", "m", "--input", "x", "--output", "y", "--threads", "0" },
+        new[] { "no-such-command" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInvocations))]
+    public void BadInvocations_ExitNonZero_WithOneLine(string[] args)
+    {
+        var error = new StringWriter();
+        TextWriter previous = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.NotEqual(0, Simd.Cli.Program.Run(args));
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+
+        string text = error.ToString().TrimEnd();
+        Assert.StartsWith("rnn-simd: ", text);
+        Assert.DoesNotContain('\n', text);
+    }
+
+    [Fact]
+    public void CorruptInputFile_IsAnErrorLine_NotACrash()
+    {
+        string root = Path.Combine(AppContext.BaseDirectory, "Golden", "lstm_basic");
+        string bad = Path.Combine(_directory, "bad.safetensors");
+        byte[] bytes = File.ReadAllBytes(Path.Combine(root, "input.safetensors"));
+        File.WriteAllBytes(bad, bytes[..(bytes.Length / 2)]);
+        var error = new StringWriter();
+        TextWriter previous = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.NotEqual(0, Simd.Cli.Program.Run(["infer", "--model", Path.Combine(root, "model.safetensors"), "--input", bad, "--output", Path.Combine(_directory, "o.safetensors")]));
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+
+        Assert.StartsWith("rnn-simd: ", error.ToString());
+        Assert.False(File.Exists(Path.Combine(_directory, "o.safetensors")));
+    }
+}
