@@ -9,7 +9,7 @@ namespace Rnn.Simd;
 /// <remarks>
 /// A state is plain data: <see cref="CopyFrom"/>, <see cref="Clone"/> and the raw <see cref="Hidden"/> and
 /// <see cref="Cell"/> spans let a service snapshot a stream, move it to another process (see
-/// <c>RecurrentStateSerializer</c>) and continue it there with bit-identical results.
+/// <see cref="RecurrentStateSerializer"/>) and continue it there with bit-identical results.
 /// </remarks>
 public sealed class RecurrentState
 {
