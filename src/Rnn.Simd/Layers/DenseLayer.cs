@@ -1,0 +1,109 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Gemm;
+
+namespace Rnn.Simd;
+
+/// <summary>The output nonlinearity f_out of a dense layer.</summary>
+public enum OutputActivation
+{
+    /// <summary>y = z (regression).</summary>
+    Identity,
+
+    /// <summary>y = σ(z), element-wise (independent binary outputs).</summary>
+    Sigmoid,
+
+    /// <summary>y = softmax(z) over each row (a distribution over classes).</summary>
+    Softmax,
+}
+
+/// <summary>
+/// A dense layer y = f_out(W z + b), W [outputs, inputs] packed once: the output layer of an Elman or Jordan
+/// network (seed 003, y_t = f_out(W_out h_t + b_out)) or any head on a recurrent network's outputs. Immutable.
+/// </summary>
+public sealed class DenseLayer
+{
+    private readonly PackedMatrix _weight;
+    private readonly float[] _bias;
+
+    /// <summary>Creates the layer from W [outputs, inputs] row-major and b [outputs] (empty = no bias).</summary>
+    public DenseLayer(int inputs, int outputs, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, OutputActivation activation)
+    {
+        if (inputs < 1 || outputs < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(inputs < 1 ? nameof(inputs) : nameof(outputs), "Sizes must be at least 1.");
+        }
+
+        if (weight.Length != (long)inputs * outputs)
+        {
+            ThrowHelper.Argument(nameof(weight), $"Expected {(long)inputs * outputs} elements (outputs × inputs), got {weight.Length}.");
+        }
+
+        if (!bias.IsEmpty && bias.Length != outputs)
+        {
+            ThrowHelper.Argument(nameof(bias), $"Expected empty or {outputs} elements, got {bias.Length}.");
+        }
+
+        if (!Enum.IsDefined(activation))
+        {
+            ThrowHelper.Argument(nameof(activation), $"{activation} is not an output activation.");
+        }
+
+        Inputs = inputs;
+        Outputs = outputs;
+        Activation = activation;
+        _weight = PackedMatrix.FromRowsAsColumns(weight, outputs, inputs, inputs);
+        _bias = bias.IsEmpty ? new float[outputs] : bias.ToArray();
+    }
+
+    /// <summary>Features per input row.</summary>
+    public int Inputs { get; }
+
+    /// <summary>Features per output row.</summary>
+    public int Outputs { get; }
+
+    /// <summary>f_out.</summary>
+    public OutputActivation Activation { get; }
+
+    /// <summary>y[rows, Outputs] = f_out(z[rows, Inputs] · Wᵀ + b). Allocates nothing.</summary>
+    public void Forward(ReadOnlySpan<float> z, int rows, Span<float> y, ThreadTeam? threads = null, ArrayPool<float>? pool = null)
+    {
+        ThrowHelper.ThrowIfNegative(rows, nameof(rows));
+        if (z.Length != (long)rows * Inputs)
+        {
+            ThrowHelper.Argument(nameof(z), $"Expected {(long)rows * Inputs} elements (rows × {Inputs}), got {z.Length}.");
+        }
+
+        if (y.Length != (long)rows * Outputs)
+        {
+            ThrowHelper.Argument(nameof(y), $"Expected {(long)rows * Outputs} elements (rows × {Outputs}), got {y.Length}.");
+        }
+
+        Gemm.MultiplyPacked(rows, z, Inputs, _weight, y, Outputs, accumulate: false, threads, pool);
+        Finish(y, rows);
+    }
+
+    /// <summary>Adds the bias and applies f_out to rows already holding W z.</summary>
+    internal void Finish(Span<float> y, int rows)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> row = y.Slice(r * Outputs, Outputs);
+            TensorPrimitives.Add(row, _bias, row);
+            if (Activation == OutputActivation.Sigmoid)
+            {
+                Activations.Forward(ActivationKind.Sigmoid, row, row);
+            }
+        }
+
+        if (Activation == OutputActivation.Softmax && rows > 0)
+        {
+            Activations.SoftmaxRows(y, Outputs, y, Outputs, rows, Outputs);
+        }
+    }
+
+    /// <summary>The packed weights (for products that accumulate into a buffer of their own).</summary>
+    internal PackedMatrix Weight => _weight;
+}

@@ -1,0 +1,248 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using CommunityToolkit.HighPerformance.Buffers;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Gemm;
+
+namespace Rnn.Simd;
+
+/// <summary>The sizes and nonlinearities of a <see cref="JordanNetwork"/>.</summary>
+public sealed record JordanNetworkOptions
+{
+    /// <summary>X: features per input step.</summary>
+    public int InputSize { get; init; }
+
+    /// <summary>H: hidden units.</summary>
+    public int HiddenSize { get; init; }
+
+    /// <summary>O: output features, fed back to the hidden layer at the next step.</summary>
+    public int OutputSize { get; init; }
+
+    /// <summary>f_hid.</summary>
+    public Nonlinearity HiddenActivation { get; init; } = Nonlinearity.Tanh;
+
+    /// <summary>f_out.</summary>
+    public OutputActivation OutputActivation { get; init; } = OutputActivation.Identity;
+}
+
+/// <summary>
+/// Output-to-hidden recurrence (Jordan, 1986; seed 002): h_t = f_hid(W_in x_t + W_rec y_{t−1} + b),
+/// y_t = f_out(W_out h_t + b_out). In training or for generation with known targets, y_{t−1} can be the
+/// target instead (teacher forcing). Immutable and shareable, like <see cref="RecurrentNetwork"/>.
+/// </summary>
+/// <remarks>The hidden pre-activation is one FMA chain over [x; y_{t−1}] through one fused matrix
+/// [W_in | W_rec], so the input terms of all steps are one GEMM and a streamed step gives the same bits.</remarks>
+public sealed class JordanNetwork
+{
+    private readonly PackedMatrix _fused;      // [H, X + O] = [W_in | W_rec]
+    private readonly float[] _bias;            // [H]
+    private readonly DenseLayer _output;       // W_out [O, H], b_out, f_out
+
+    private JordanNetwork(JordanNetworkOptions options, PackedMatrix fused, float[] bias, DenseLayer output, ArrayPool<float> pool)
+    {
+        Options = options;
+        _fused = fused;
+        _bias = bias;
+        _output = output;
+        Pool = pool;
+    }
+
+    /// <summary>The architecture.</summary>
+    public JordanNetworkOptions Options { get; }
+
+    /// <summary>The pool scratch is rented from.</summary>
+    public ArrayPool<float> Pool { get; }
+
+    /// <summary>
+    /// Builds the network from W_in [H, X], W_rec [H, O], b [H], W_out [O, H] and b_out [O] (row-major; empty
+    /// biases are zeros).
+    /// </summary>
+    public static JordanNetwork Create(
+        JordanNetworkOptions options, ReadOnlySpan<float> inputWeight, ReadOnlySpan<float> recurrentWeight, ReadOnlySpan<float> bias,
+        ReadOnlySpan<float> outputWeight, ReadOnlySpan<float> outputBias, ArrayPool<float>? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        int x = options.InputSize, h = options.HiddenSize, o = options.OutputSize;
+        if (x < 1 || h < 1 || o < 1 || !Enum.IsDefined(options.HiddenActivation))
+        {
+            ThrowHelper.Argument(nameof(options), $"Sizes must be at least 1 (X={x}, H={h}, O={o}) and the activations defined.");
+        }
+
+        Require(inputWeight.Length, (long)h * x, nameof(inputWeight));
+        Require(recurrentWeight.Length, (long)h * o, nameof(recurrentWeight));
+        if (!bias.IsEmpty)
+        {
+            Require(bias.Length, h, nameof(bias));
+        }
+
+        var fused = new float[h * (x + o)];
+        for (int r = 0; r < h; r++)
+        {
+            inputWeight.Slice(r * x, x).CopyTo(fused.AsSpan(r * (x + o), x));
+            recurrentWeight.Slice(r * o, o).CopyTo(fused.AsSpan((r * (x + o)) + x, o));
+        }
+
+        return new JordanNetwork(
+            options,
+            PackedMatrix.FromRowsAsColumns(fused, h, x + o, x + o),
+            bias.IsEmpty ? new float[h] : bias.ToArray(),
+            new DenseLayer(h, o, outputWeight, outputBias, options.OutputActivation),
+            pool ?? ArrayPool<float>.Shared);
+    }
+
+    /// <summary>A zero state (y_{−1} = 0) for <paramref name="batch"/> streams.</summary>
+    public JordanState CreateState(int batch = 1)
+    {
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        return new JordanState(Options, batch);
+    }
+
+    /// <summary>One step of every stream: x [B, X] → y [B, O]; the state's previous output advances.</summary>
+    public void Step(JordanState state, ReadOnlySpan<float> x, Span<float> y, ThreadTeam? threads = null) => Process(state, x, 1, y, threads);
+
+    /// <summary>A chunk of steps: x [T, B, X] → y [T, B, O]; bit-identical to the same steps inside one longer call.</summary>
+    public void Process(JordanState state, ReadOnlySpan<float> x, int steps, Span<float> y, ThreadTeam? threads = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (!state.Options.Equals(Options))
+        {
+            ThrowHelper.Argument(nameof(state), "The state was created for another architecture.");
+        }
+
+        Forward(x, steps, state.Batch, y, state.Previous, threads: threads);
+        if (steps > 0)
+        {
+            y.Slice((steps - 1) * state.Batch * Options.OutputSize, state.Batch * Options.OutputSize).CopyTo(state.Previous);
+        }
+
+        state.Steps += steps;
+    }
+
+    /// <summary>
+    /// Runs T steps for B sequences (time-major).
+    /// </summary>
+    /// <param name="input">x [T, B, X].</param>
+    /// <param name="steps">T ≥ 0.</param>
+    /// <param name="batch">B ≥ 1.</param>
+    /// <param name="output">Receives y [T, B, O].</param>
+    /// <param name="previousOutput">y_{−1} [B, O], or empty for zeros.</param>
+    /// <param name="hidden">Receives h [T, B, H], or empty.</param>
+    /// <param name="teacher">Teacher forcing: targets [T, B, O]; step t &gt; 0 is fed teacher[t − 1] instead of y_{t−1}. Empty = free running.</param>
+    /// <param name="threads">Threads for the products.</param>
+    public void Forward(
+        ReadOnlySpan<float> input, int steps, int batch, Span<float> output, ReadOnlySpan<float> previousOutput = default,
+        Span<float> hidden = default, ReadOnlySpan<float> teacher = default, ThreadTeam? threads = null)
+    {
+        int x = Options.InputSize, h = Options.HiddenSize, o = Options.OutputSize;
+        ThrowHelper.ThrowIfNegative(steps, nameof(steps));
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        Require(input.Length, (long)steps * batch * x, nameof(input));
+        Require(output.Length, (long)steps * batch * o, nameof(output));
+        RequireOptional(previousOutput.Length, (long)batch * o, nameof(previousOutput));
+        RequireOptional(hidden.Length, (long)steps * batch * h, nameof(hidden));
+        RequireOptional(teacher.Length, (long)steps * batch * o, nameof(teacher));
+        if (steps == 0)
+        {
+            return;
+        }
+
+        // [T·B, H] pre-activations | [B, O] y_{t−1} | [B, H] h_t
+        int gxLength = steps * batch * h;
+        using SpanOwner<float> scratch = SpanOwner<float>.Allocate(gxLength + (batch * o) + (batch * h), Pool);
+        Span<float> gx = scratch.Span[..gxLength];
+        Span<float> previous = scratch.Span.Slice(gxLength, batch * o);
+        Span<float> hStep = scratch.Span.Slice(gxLength + (batch * o), batch * h);
+        if (previousOutput.IsEmpty)
+        {
+            previous.Clear();
+        }
+        else
+        {
+            previousOutput.CopyTo(previous);
+        }
+
+        Gemm.MultiplyPackedRange(steps * batch, input, x, _fused, 0, x, h, gx, h, accumulate: false, threads, Pool);
+        ActivationKind activation = Options.HiddenActivation switch
+        {
+            Nonlinearity.Relu => ActivationKind.Relu,
+            Nonlinearity.Sigmoid => ActivationKind.Sigmoid,
+            Nonlinearity.Identity => ActivationKind.Identity,
+            _ => ActivationKind.Tanh,
+        };
+
+        for (int t = 0; t < steps; t++)
+        {
+            Span<float> gates = gx.Slice(t * batch * h, batch * h);
+            Gemm.MultiplyPackedRange(batch, previous, o, _fused, x, o, h, gates, h, accumulate: true, threads, Pool);
+            Span<float> hT = hidden.IsEmpty ? hStep : hidden.Slice(t * batch * h, batch * h);
+            for (int b = 0; b < batch; b++)
+            {
+                Span<float> row = gates.Slice(b * h, h);
+                TensorPrimitives.Add(row, _bias, row);
+                Activations.Forward(activation, row, hT.Slice(b * h, h));
+            }
+
+            Span<float> yT = output.Slice(t * batch * o, batch * o);
+            Gemm.MultiplyPacked(batch, hT, h, _output.Weight, yT, o, accumulate: false, threads, Pool);
+            _output.Finish(yT, batch);
+            (teacher.IsEmpty ? yT : teacher.Slice(t * batch * o, batch * o)).CopyTo(previous);
+        }
+    }
+
+    private static void Require(int actual, long expected, string name)
+    {
+        if (actual != expected)
+        {
+            ThrowHelper.Argument(name, $"Expected {expected} elements, got {actual}.");
+        }
+    }
+
+    private static void RequireOptional(int actual, long expected, string name)
+    {
+        if (actual != 0 && actual != expected)
+        {
+            ThrowHelper.Argument(name, $"Expected empty or {expected} elements, got {actual}.");
+        }
+    }
+}
+
+/// <summary>The state of Jordan streams: the previous outputs y_{t−1} [B, O].</summary>
+public sealed class JordanState
+{
+    private readonly float[] _previous;
+
+    internal JordanState(JordanNetworkOptions options, int batch)
+    {
+        Options = options;
+        Batch = batch;
+        _previous = new float[batch * options.OutputSize];
+    }
+
+    /// <summary>The architecture this state belongs to.</summary>
+    public JordanNetworkOptions Options { get; }
+
+    /// <summary>Streams (B).</summary>
+    public int Batch { get; }
+
+    /// <summary>Steps processed since creation or <see cref="Reset"/>.</summary>
+    public long Steps { get; internal set; }
+
+    /// <summary>y_{t−1} [B, O]; writable, e.g. to seed a generator or to force a known previous output.</summary>
+    public Span<float> Previous => _previous;
+
+    /// <summary>Back to y_{−1} = 0.</summary>
+    public void Reset()
+    {
+        Array.Clear(_previous);
+        Steps = 0;
+    }
+}
