@@ -1,0 +1,95 @@
+using BenchmarkDotNet.Attributes;
+
+namespace Rnn.Simd.Benchmarks;
+
+/// <summary>A row of ../shared/peers/configs.tsv: cell, hidden size (= input size), batch and steps.</summary>
+public readonly record struct RnnRow(CellType Cell, int Hidden, int Batch, int Steps)
+{
+    public override string ToString() => $"{Cell.ToString().ToLowerInvariant()} H={Hidden} B={Batch} T={Steps}";
+
+    public RecurrentNetworkOptions Options => new() { Cell = Cell, InputSize = Hidden, HiddenSize = Hidden };
+
+    /// <summary>The peers' FLOP count: 2·G·H·(X+H)·B·T.</summary>
+    public double Flops => 2.0 * Options.Gates * Hidden * 2.0 * Hidden * Batch * Steps;
+}
+
+/// <summary>Shared set-up: a seeded network in PyTorch layout, its inputs, a thread team.</summary>
+public abstract class NetworkBenchmarkBase : IThroughput
+{
+    protected RecurrentNetwork Network = null!;
+    protected float[] Input = [], Output = [];
+    protected ThreadTeam? Team;
+
+    public abstract RnnRow Row { get; set; }
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    public double Flops => Row.Flops;
+
+    public double Bytes => Row.Batch == 1 ? 4.0 * Row.Options.Gates * Row.Hidden * 2 * Row.Hidden : 0;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        RecurrentNetworkOptions o = Row.Options;
+        var random = new Random(5);
+        float bound = 1f / MathF.Sqrt(o.HiddenSize);
+        float[] Uniform(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2 - 1) * bound))];
+        int gh = o.Gates * o.HiddenSize;
+        Network = RecurrentNetwork.FromPyTorch(o, new Dictionary<string, float[]>
+        {
+            ["weight_ih_l0"] = Uniform(gh * o.InputSize),
+            ["weight_hh_l0"] = Uniform(gh * o.HiddenSize),
+            ["bias_ih_l0"] = Uniform(gh),
+            ["bias_hh_l0"] = Uniform(gh),
+        });
+        Input = Uniform(Row.Steps * Row.Batch * o.InputSize);
+        Output = new float[Row.Steps * Row.Batch * o.OutputSize];
+        Team = Threads > 1 ? new ThreadTeam(Threads) : null;
+        AfterSetup();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => Team?.Dispose();
+
+    protected virtual void AfterSetup()
+    {
+    }
+}
+
+/// <summary>Streaming latency: one time step at B = 1, the state carried from the previous call (the peers' step rows).</summary>
+public class StepBenchmarks : NetworkBenchmarkBase
+{
+    private RecurrentState _state = null!;
+
+    public static IEnumerable<RnnRow> Rows() =>
+    [
+        new(CellType.Lstm, 128, 1, 1), new(CellType.Lstm, 256, 1, 1), new(CellType.Lstm, 512, 1, 1), new(CellType.Lstm, 1024, 1, 1),
+        new(CellType.Gru, 256, 1, 1), new(CellType.Gru, 512, 1, 1), new(CellType.Rnn, 256, 1, 1), new(CellType.Rnn, 512, 1, 1),
+    ];
+
+    [ParamsSource(nameof(Rows))]
+    public override RnnRow Row { get; set; }
+
+    protected override void AfterSetup() => _state = Network.CreateState();
+
+    [Benchmark]
+    public void Step() => Network.Step(_state, Input, Output, Team);
+}
+
+/// <summary>Whole sequences from a zero state, all T outputs (the peers' seq rows).</summary>
+public class SequenceBenchmarks : NetworkBenchmarkBase
+{
+    public static IEnumerable<RnnRow> Rows() =>
+    [
+        new(CellType.Lstm, 512, 1, 100), new(CellType.Lstm, 512, 16, 100), new(CellType.Lstm, 512, 64, 100),
+        new(CellType.Gru, 512, 16, 100), new(CellType.Rnn, 512, 16, 100),
+    ];
+
+    [ParamsSource(nameof(Rows))]
+    public override RnnRow Row { get; set; }
+
+    [Benchmark]
+    public void Sequence() => Network.Forward(Input, Row.Steps, Row.Batch, Output, threads: Team);
+}
