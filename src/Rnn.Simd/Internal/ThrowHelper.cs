@@ -39,6 +39,24 @@ internal static class ThrowHelper
         }
     }
 
+    /// <summary>Throws unless a buffer has exactly <paramref name="expected"/> elements (<paramref name="shape"/> names them).</summary>
+    public static void ThrowIfLengthIsNot(int actual, long expected, string paramName, string shape)
+    {
+        if (actual != expected)
+        {
+            Argument(paramName, $"Expected {expected} elements ({shape}), got {actual}.");
+        }
+    }
+
+    /// <summary>Throws unless an optional buffer is empty or has exactly <paramref name="expected"/> elements.</summary>
+    public static void ThrowIfLengthIsNotEmptyOr(int actual, long expected, string paramName, string shape)
+    {
+        if (actual != 0 && actual != expected)
+        {
+            Argument(paramName, $"Expected empty or {expected} elements ({shape}), got {actual}.");
+        }
+    }
+
     /// <summary>
     /// Throws unless a row-major matrix view of <paramref name="rows"/> × <paramref name="cols"/> with row
     /// stride <paramref name="stride"/> fits in a buffer of <paramref name="length"/> elements.

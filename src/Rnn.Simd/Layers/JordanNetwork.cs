@@ -69,12 +69,9 @@ public sealed class JordanNetwork
             ThrowHelper.Argument(nameof(options), $"Sizes must be at least 1 (X={x}, H={h}, O={o}) and the activations defined.");
         }
 
-        Require(inputWeight.Length, (long)h * x, nameof(inputWeight));
-        Require(recurrentWeight.Length, (long)h * o, nameof(recurrentWeight));
-        if (!bias.IsEmpty)
-        {
-            Require(bias.Length, h, nameof(bias));
-        }
+        ThrowHelper.ThrowIfLengthIsNot(inputWeight.Length, (long)h * x, nameof(inputWeight), "H·X");
+        ThrowHelper.ThrowIfLengthIsNot(recurrentWeight.Length, (long)h * o, nameof(recurrentWeight), "H·O");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(bias.Length, h, nameof(bias), "H");
 
         var fused = new float[h * (x + o)];
         for (int r = 0; r < h; r++)
@@ -145,11 +142,11 @@ public sealed class JordanNetwork
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
-        Require(input.Length, (long)steps * batch * x, nameof(input));
-        Require(output.Length, (long)steps * batch * o, nameof(output));
-        RequireOptional(previousOutput.Length, (long)batch * o, nameof(previousOutput));
-        RequireOptional(hidden.Length, (long)steps * batch * h, nameof(hidden));
-        RequireOptional(teacher.Length, (long)steps * batch * o, nameof(teacher));
+        ThrowHelper.ThrowIfLengthIsNot(input.Length, (long)steps * batch * x, nameof(input), "T·B·X");
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)steps * batch * o, nameof(output), "T·B·O");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(previousOutput.Length, (long)batch * o, nameof(previousOutput), "B·O");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(hidden.Length, (long)steps * batch * h, nameof(hidden), "T·B·H");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(teacher.Length, (long)steps * batch * o, nameof(teacher), "T·B·O");
         if (steps == 0)
         {
             return;
@@ -198,21 +195,7 @@ public sealed class JordanNetwork
         }
     }
 
-    private static void Require(int actual, long expected, string name)
-    {
-        if (actual != expected)
-        {
-            ThrowHelper.Argument(name, $"Expected {expected} elements, got {actual}.");
-        }
-    }
 
-    private static void RequireOptional(int actual, long expected, string name)
-    {
-        if (actual != 0 && actual != expected)
-        {
-            ThrowHelper.Argument(name, $"Expected empty or {expected} elements, got {actual}.");
-        }
-    }
 }
 
 /// <summary>The state of Jordan streams: the previous outputs y_{t−1} [B, O].</summary>

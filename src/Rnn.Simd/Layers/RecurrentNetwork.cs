@@ -107,15 +107,15 @@ public sealed class RecurrentNetwork
 
         int states = o.Layers * o.Directions;
         bool lstm = o.Cell == CellType.Lstm;
-        RequireLength(input.Length, (long)steps * batch * o.InputSize, nameof(input), "T·B·X");
-        RequireLength(output.Length, (long)steps * batch * o.LayerOutputSize, nameof(output), "T·B·F");
-        RequireOptional(h0.Length, (long)states * batch * o.OutputSize, nameof(h0), "L·D·B·Hout");
-        RequireOptional(hN.Length, (long)states * batch * o.OutputSize, nameof(hN), "L·D·B·Hout");
-        RequireOptional(c0.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(c0), "L·D·B·H (LSTM only)");
-        RequireOptional(cN.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(cN), "L·D·B·H (LSTM only)");
+        ThrowHelper.ThrowIfLengthIsNot(input.Length, (long)steps * batch * o.InputSize, nameof(input), "T·B·X");
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)steps * batch * o.LayerOutputSize, nameof(output), "T·B·F");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(h0.Length, (long)states * batch * o.OutputSize, nameof(h0), "L·D·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(hN.Length, (long)states * batch * o.OutputSize, nameof(hN), "L·D·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(c0.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(c0), "L·D·B·H (LSTM only)");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(cN.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(cN), "L·D·B·H (LSTM only)");
         if (!lengths.IsEmpty)
         {
-            RequireLength(lengths.Length, batch, nameof(lengths), "B");
+            ThrowHelper.ThrowIfLengthIsNot(lengths.Length, batch, nameof(lengths), "B");
             foreach (int length in lengths)
             {
                 if ((uint)length > (uint)steps)
@@ -258,19 +258,5 @@ public sealed class RecurrentNetwork
         return data;
     }
 
-    private static void RequireLength(int actual, long expected, string name, string shape)
-    {
-        if (actual != expected)
-        {
-            ThrowHelper.Argument(name, $"Expected {expected} elements ({shape}), got {actual}.");
-        }
-    }
 
-    private static void RequireOptional(int actual, long expected, string name, string shape)
-    {
-        if (actual != 0 && actual != expected)
-        {
-            ThrowHelper.Argument(name, $"Expected empty or {expected} elements ({shape}), got {actual}.");
-        }
-    }
 }

@@ -46,27 +46,27 @@ public sealed class KernelDeterminismTests
         var dx = new float[x.Length];
 
         Activations.Exp(x, y);
-        Append(hash, y);
+        BitHash.Append(hash, y);
         foreach (ActivationKind kind in Enum.GetValues<ActivationKind>())
         {
             Activations.Forward(kind, x, y);
-            Append(hash, y);
+            BitHash.Append(hash, y);
             Activations.Backward(kind, y, dy, dx);
-            Append(hash, dx);
+            BitHash.Append(hash, dx);
             Activations.BackwardAdd(kind, y, dy, dx);
-            Append(hash, dx);
+            BitHash.Append(hash, dx);
         }
 
         // Rows of 95 in a stride of 97; inputs clamped so that most rows are finite (NaN/±inf rows are covered too).
         float[] moderate = [.. x.Select(v => float.IsFinite(v) ? Math.Clamp(v, -50f, 50f) : v)];
         Activations.SoftmaxRows(moderate, 97, y, 97, 40, 95);
-        Append(hash, y);
+        BitHash.Append(hash, y);
         Activations.SoftmaxRowsBackward(y, 97, dy, 97, dx, 97, 40, 95);
-        Append(hash, dx);
+        BitHash.Append(hash, dx);
         Activations.LogSoftmaxRows(moderate, 97, y, 97, 40, 95);
-        Append(hash, y);
+        BitHash.Append(hash, y);
         Activations.LogSoftmaxRowsBackward(y, 97, dy, 97, dx, 97, 40, 95);
-        Append(hash, dx);
+        BitHash.Append(hash, dx);
 
         string actual = Convert.ToHexString(hash.GetHashAndReset());
         Assert.True(ActivationHash == actual, $"Activation hash {actual}, expected {ActivationHash}.");
@@ -82,43 +82,23 @@ public sealed class KernelDeterminismTests
             float[] c = new float[m * n];
 
             Gemm.MultiplyABt(m, n, k, a, k, b, k, c, n, accumulate: false, team);
-            Append(hash, c);
+            BitHash.Append(hash, c);
 
             c0.CopyTo(c, 0);
             Gemm.MultiplyAB(m, n, k, a, k, b, n, c, n, accumulate: true, team);
-            Append(hash, c);
+            BitHash.Append(hash, c);
 
             Gemm.MultiplyAtB(m, n, k, a, m, b, n, c, n, accumulate: false, team);
-            Append(hash, c);
+            BitHash.Append(hash, c);
 
             c0.CopyTo(c, 0);
             Gemm.MultiplyPacked(m, a, k, PackedMatrix.FromRowsAsColumns(b, n, k, k), c, n, accumulate: true, team);
-            Append(hash, c);
+            BitHash.Append(hash, c);
 
             Gemm.MultiplyPacked(1, a, k, PackedMatrix.FromRowsAsColumns(b, n, k, k), c, n, accumulate: false, team);
-            Append(hash, c.AsSpan(0, n));
+            BitHash.Append(hash, c.AsSpan(0, n));
         }
 
         return Convert.ToHexString(hash.GetHashAndReset());
-    }
-
-    /// <summary>
-    /// Hashes the bits of <paramref name="values"/>, every NaN as the one canonical quiet NaN: the contract covers
-    /// every bit of every number, but not NaN payloads and signs, which hardware and software FMA choose differently.
-    /// </summary>
-    private static void Append(IncrementalHash hash, ReadOnlySpan<float> values)
-    {
-        Span<int> bits = stackalloc int[256];
-        for (int start = 0; start < values.Length; start += bits.Length)
-        {
-            int count = Math.Min(bits.Length, values.Length - start);
-            for (int i = 0; i < count; i++)
-            {
-                float v = values[start + i];
-                bits[i] = float.IsNaN(v) ? 0x7FC0_0000 : BitConverter.SingleToInt32Bits(v);
-            }
-
-            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bits[..count]));
-        }
     }
 }

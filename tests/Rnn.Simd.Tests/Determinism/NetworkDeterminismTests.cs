@@ -38,8 +38,8 @@ public sealed class NetworkDeterminismTests
                 float[] y = new float[steps * batch * o.LayerOutputSize];
                 float[] hN = new float[o.Layers * o.Directions * batch * o.OutputSize];
                 network.Forward(x, steps, batch, y, hN: hN, lengths: [9, 4, 1, 7], threads: team);
-                hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(y.AsSpan()));
-                hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(hN.AsSpan()));
+                BitHash.Append(hash, y);
+                BitHash.Append(hash, hN);
             }
         }
 

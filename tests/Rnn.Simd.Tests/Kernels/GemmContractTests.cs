@@ -56,18 +56,7 @@ public sealed class GemmContractTests
             Gemm.MultiplyPacked(1, x, k, packed, y, n, accumulate: true, team);
         }
 
-        WarmUp.Run(Calls);
-
-        long thread = GC.GetAllocatedBytesForCurrentThread();
-        long workers = team.WorkerAllocatedBytes;
-        for (int i = 0; i < 100; i++)
-        {
-            Calls();
-        }
-
-        // Per thread, not process-wide: the test runner's own threads allocate now and then.
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - thread);
-        Assert.Equal(0, team.WorkerAllocatedBytes - workers);
+        AllocationAssert.None(Calls, team, repeats: 100);
     }
 
     [Fact]

@@ -29,16 +29,7 @@ public sealed class NetworkContractTests
                 network.Forward(x, steps, batch, y, lengths: lengths, batchFirst: true, threads: team);
             }
 
-            WarmUp.Run(Calls);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            long workers = team.WorkerAllocatedBytes;
-            for (int i = 0; i < 20; i++)
-            {
-                Calls();
-            }
-
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-            Assert.Equal(0, team.WorkerAllocatedBytes - workers);
+            AllocationAssert.None(Calls, team);
         }
     }
 
