@@ -84,7 +84,8 @@ public sealed class RecurrentNetwork
     /// <param name="input">[T, B, X] time-major, or [B, T, X] when <paramref name="batchFirst"/>.</param>
     /// <param name="steps">T ≥ 0.</param>
     /// <param name="batch">B ≥ 1.</param>
-    /// <param name="output">Receives the last layer's outputs, [T, B, F] (or [B, T, F]) with F = <see cref="RecurrentNetworkOptions.LayerOutputSize"/>.</param>
+    /// <param name="output">Receives the last layer's outputs, [T, B, F] (or [B, T, F]) with F = <see cref="RecurrentNetworkOptions.LayerOutputSize"/>;
+    /// with <paramref name="lastStepOnly"/>, [B, F].</param>
     /// <param name="h0">Initial h [L·D, B, Hout], or empty for zeros.</param>
     /// <param name="c0">LSTM: initial c [L·D, B, H], or empty for zeros.</param>
     /// <param name="hN">Receives the final h [L·D, B, Hout], or empty.</param>
@@ -92,11 +93,16 @@ public sealed class RecurrentNetwork
     /// <param name="lengths">Per-sequence lengths [B], each in [0, T], or empty for all T.</param>
     /// <param name="batchFirst">Whether input and output are [B, T, ·].</param>
     /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
+    /// <param name="lastStepOnly">
+    /// Many-to-one: write only each sequence's output row at its last valid step (t = length − 1; zeros for an empty
+    /// sequence) into <paramref name="output"/> [B, F]. For a bidirectional network the reverse half of that row has
+    /// seen only the last input; use <paramref name="hN"/> for both directions' summaries.
+    /// </param>
     public void Forward(
         ReadOnlySpan<float> input, int steps, int batch, Span<float> output,
         ReadOnlySpan<float> h0 = default, ReadOnlySpan<float> c0 = default,
         Span<float> hN = default, Span<float> cN = default,
-        ReadOnlySpan<int> lengths = default, bool batchFirst = false, ThreadTeam? threads = null)
+        ReadOnlySpan<int> lengths = default, bool batchFirst = false, ThreadTeam? threads = null, bool lastStepOnly = false)
     {
         RecurrentNetworkOptions o = Options;
         ThrowHelper.ThrowIfNegative(steps, nameof(steps));
@@ -108,7 +114,7 @@ public sealed class RecurrentNetwork
         int states = o.Layers * o.Directions;
         bool lstm = o.Cell == CellType.Lstm;
         ThrowHelper.ThrowIfLengthIsNot(input.Length, (long)steps * batch * o.InputSize, nameof(input), "T·B·X");
-        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)steps * batch * o.LayerOutputSize, nameof(output), "T·B·F");
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, (lastStepOnly ? 1L : steps) * batch * o.LayerOutputSize, nameof(output), lastStepOnly ? "B·F" : "T·B·F");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(h0.Length, (long)states * batch * o.OutputSize, nameof(h0), "L·D·B·Hout");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(hN.Length, (long)states * batch * o.OutputSize, nameof(hN), "L·D·B·Hout");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(c0.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(c0), "L·D·B·H (LSTM only)");
@@ -164,9 +170,26 @@ public sealed class RecurrentNetwork
             layerInSize = o.LayerOutputSize;
         }
 
-        if (batchFirst)
+        int features = o.LayerOutputSize;
+        if (lastStepOnly)
         {
-            ToBatchFirst(layerIn, output, steps, batch, o.LayerOutputSize);
+            for (int b = 0; b < batch; b++)
+            {
+                int last = (lengths.IsEmpty ? steps : lengths[b]) - 1;
+                Span<float> row = output.Slice(b * features, features);
+                if (last < 0)
+                {
+                    row.Clear();
+                }
+                else
+                {
+                    layerIn.Slice(((last * batch) + b) * features, features).CopyTo(row);
+                }
+            }
+        }
+        else if (batchFirst)
+        {
+            ToBatchFirst(layerIn, output, steps, batch, features);
         }
         else
         {

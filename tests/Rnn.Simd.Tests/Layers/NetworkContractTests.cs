@@ -46,6 +46,29 @@ public sealed class NetworkContractTests
         Assert.Equal(0, pool.Outstanding);
     }
 
+    [Fact]
+    public void LastStepOnly_IsEachSequencesRowAtItsLastValidStep()
+    {
+        foreach (RecurrentNetworkOptions baseOptions in TestNetworks.Architectures())
+        {
+            RecurrentNetworkOptions o = baseOptions with { Bidirectional = true };
+            RecurrentNetwork network = TestNetworks.Create(o);
+            const int steps = 6, batch = 4;
+            float[] x = new TestRandom(2).Array(steps * batch * o.InputSize);
+            int[] lengths = [6, 2, 0, 5];
+            float[] all = new float[steps * batch * o.LayerOutputSize], last = new float[batch * o.LayerOutputSize];
+            network.Forward(x, steps, batch, all, lengths: lengths);
+            network.Forward(x, steps, batch, last, lengths: lengths, lastStepOnly: true);
+            for (int b = 0; b < batch; b++)
+            {
+                float[] expected = lengths[b] == 0 ? new float[o.LayerOutputSize] : all.AsSpan((((lengths[b] - 1) * batch) + b) * o.LayerOutputSize, o.LayerOutputSize).ToArray();
+                StreamingTests.AssertBits(expected, last.AsSpan(b * o.LayerOutputSize, o.LayerOutputSize).ToArray(), $"{o.Cell} sequence {b}");
+            }
+
+            Assert.Equal("output", Assert.Throws<ArgumentException>(() => network.Forward(x, steps, batch, all, lastStepOnly: true)).ParamName);
+        }
+    }
+
     public static TheoryData<string, Action> InvalidCalls()
     {
         var o = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 3, HiddenSize = 4, Layers = 2 };
