@@ -69,6 +69,32 @@ public sealed class NetworkContractTests
         }
     }
 
+    [Fact]
+    public void SummedDirections_AreTheSumOfTheConcatenatedHalves()
+    {
+        foreach (RecurrentNetworkOptions baseOptions in TestNetworks.Architectures(layers: 1))
+        {
+            RecurrentNetworkOptions concat = baseOptions with { Bidirectional = true };
+            RecurrentNetworkOptions sum = concat with { Merge = DirectionMerge.Sum };
+            Dictionary<string, float[]> parameters = TestNetworks.PyTorchParameters(concat, 3);
+            RecurrentNetwork a = RecurrentNetwork.FromPyTorch(concat, parameters), b = RecurrentNetwork.FromPyTorch(sum, parameters);
+            const int steps = 5, batch = 3;
+            float[] x = new TestRandom(6).Array(steps * batch * concat.InputSize);
+            float[] both = new float[steps * batch * 2 * concat.OutputSize], summed = new float[steps * batch * concat.OutputSize];
+            a.Forward(x, steps, batch, both, lengths: [5, 3, 1]);
+            b.Forward(x, steps, batch, summed, lengths: [5, 3, 1]);
+            int hOut = concat.OutputSize;
+            for (int row = 0; row < steps * batch; row++)
+            {
+                for (int j = 0; j < hOut; j++)
+                {
+                    float expected = both[(row * 2 * hOut) + j] + both[(row * 2 * hOut) + hOut + j];
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(summed[(row * hOut) + j]));
+                }
+            }
+        }
+    }
+
     public static TheoryData<string, Action> InvalidCalls()
     {
         var o = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 3, HiddenSize = 4, Layers = 2 };
