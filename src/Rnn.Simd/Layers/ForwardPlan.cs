@@ -8,7 +8,7 @@ internal readonly struct ForwardPlan
 {
     private readonly View _x, _layerOut0, _layerOut1, _gx, _gh, _h0, _h1, _c0, _c1, _hCell, _recurrentNew, _row0, _row1;
 
-    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch)
+    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch, bool batchFirst)
     {
         long rows = (long)steps * batch;
         int g = o.Gates, h = o.HiddenSize, hOut = o.OutputSize;
@@ -20,9 +20,9 @@ internal readonly struct ForwardPlan
             return view;
         }
 
-        _x = Take(rows * o.InputSize);                  // [T, B, X]    time-major input
+        _x = Take(batchFirst ? rows * o.InputSize : 0); // [T, B, X]    time-major copy of a batch-first input
         _layerOut0 = Take(rows * o.LayerOutputSize);    // [T, B, F]    outputs of even layers
-        _layerOut1 = Take(rows * o.LayerOutputSize);    // [T, B, F]    outputs of odd layers
+        _layerOut1 = Take(o.Layers > 1 ? rows * o.LayerOutputSize : 0); // [T, B, F] outputs of odd layers
         _gx = Take(rows * g * h);                       // [T, B, G·H]  gate pre-activations, input part first
         _gh = Take((long)batch * g * h);                // [B, G·H]     GRU recurrent products
         _h0 = Take((long)batch * hOut);                 // [B, Hout]    h ping-pong
@@ -43,7 +43,7 @@ internal readonly struct ForwardPlan
 
     public int TotalFloats { get; }
 
-    public Span<float> Input(Span<float> all) => _x.Of(all);
+    public Span<float> TimeMajorInput(Span<float> all) => _x.Of(all);
 
     public Span<float> LayerOutput(Span<float> all, int layer) => (layer % 2 == 0 ? _layerOut0 : _layerOut1).Of(all);
 

@@ -131,20 +131,17 @@ public sealed class RecurrentNetwork
             }
         }
 
-        var plan = new ForwardPlan(o, steps, batch);
+        var plan = new ForwardPlan(o, steps, batch, batchFirst);
         using SpanOwner<float> scratch = SpanOwner<float>.Allocate(plan.TotalFloats, Pool);
         Span<float> all = scratch.Span;
-        Span<float> x = plan.Input(all);
+        ReadOnlySpan<float> layerIn = input;
         if (batchFirst)
         {
+            Span<float> x = plan.TimeMajorInput(all);
             ToTimeMajor(input, x, steps, batch, o.InputSize);
-        }
-        else
-        {
-            input.CopyTo(x);
+            layerIn = x;
         }
 
-        Span<float> layerIn = x;
         int layerInSize = o.InputSize;
         for (int layer = 0; layer < o.Layers; layer++)
         {
