@@ -157,7 +157,7 @@ public static class PyTorchImport
     /// <summary>Parses a cell name as the CLI and the metadata spell it.</summary>
     private static (CellType, Nonlinearity, GruVariant) ParseCell(string? name, CellType fromShapes, bool fromOption)
     {
-        (CellType Cell, Nonlinearity Nonlinearity, GruVariant Variant) parsed = name switch
+        (CellType Cell, Nonlinearity Nonlinearity, GruVariant Variant) parsed = name?.Trim().ToLowerInvariant() switch
         {
             null => (fromShapes, Nonlinearity.Tanh, GruVariant.ResetAfter),
             "rnn_tanh" or "rnn" => (CellType.Rnn, Nonlinearity.Tanh, GruVariant.ResetAfter),

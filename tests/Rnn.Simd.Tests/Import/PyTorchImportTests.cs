@@ -48,7 +48,7 @@ public sealed class PyTorchImportTests
     public void Metadata_GivesTheNonlinearityAndBatchFirst_OptionsWin()
     {
         var o = new RecurrentNetworkOptions { Cell = CellType.Rnn, InputSize = 4, HiddenSize = 6 };
-        using SafeTensorsFile file = File(o, edit: (w, _) => w.SetMetadata("cell", "rnn_relu").SetMetadata("batch_first", "true"));
+        using SafeTensorsFile file = File(o, edit: (w, _) => w.SetMetadata("cell", "RNN_RELU").SetMetadata("batch_first", "True"));
         PyTorchModel fromMetadata = PyTorchImport.Load(file);
         Assert.Equal(Nonlinearity.Relu, fromMetadata.Network.Options.Nonlinearity);
         Assert.True(fromMetadata.BatchFirst);
