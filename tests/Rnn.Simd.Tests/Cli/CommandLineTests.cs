@@ -7,12 +7,12 @@ using Rnn.Simd.Tests.Layers;
 namespace Rnn.Simd.Tests.Cli;
 
 /// <summary>
-/// <c>rnn-simd infer</c> end to end on every PyTorch fixture: results within 4× PyTorch float32's own error,
+/// The command line. <c>rnn-simd infer</c> end to end on every PyTorch fixture: results within 4× PyTorch float32's own error,
 /// output files byte-identical with --threads 2 and, pinned by a hash, under every CI ISA setting.
 /// </summary>
 [Trait("Category", "Layers")]
 [Collection(NonParallelCollection.Name)]
-public sealed class InferCommandTests : IDisposable
+public sealed class CommandLineTests : IDisposable
 {
     /// <summary>SHA-256 over every fixture's output file bytes, in manifest order.</summary>
     private const string OutputFilesHash = "15E135D91B0CBF4D02D442817EF40146499E94B75235F9B598A57499B740C61A";
@@ -64,6 +64,35 @@ public sealed class InferCommandTests : IDisposable
         Assert.True(digest == OutputFilesHash, $"Output files hash {digest}, expected {OutputFilesHash}.");
     }
 
+    [Fact]
+    public void Bench_WritesOnePeersStyleJsonLinePerRow()
+    {
+        string configs = Path.Combine(_directory, "rows.tsv"), json = Path.Combine(_directory, "rnn-simd.jsonl");
+        File.WriteAllText(configs, "# cell mode X H B T\nrnn step 8 8 1 1\ngru seq 6 8 2 3  # a comment\nlstm train 4 4 2 2\n");
+        Environment.SetEnvironmentVariable("BENCH_TOTAL_S", "0.05");
+        Environment.SetEnvironmentVariable("BENCH_WARMUP_S", "0.01");
+        try
+        {
+            Assert.Equal(0, Simd.Cli.Program.Run(["bench", "--configs", configs, "--json", json]));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("BENCH_TOTAL_S", null);
+            Environment.SetEnvironmentVariable("BENCH_WARMUP_S", null);
+        }
+
+        string[] lines = File.ReadAllLines(json);
+        Assert.Equal(2, lines.Length);   // the train row waits for the training issue
+        using JsonDocument step = JsonDocument.Parse(lines[0]), seq = JsonDocument.Parse(lines[1]);
+        Assert.Equal("rnn-simd", step.RootElement.GetProperty("engine").GetString());
+        Assert.Equal("step", step.RootElement.GetProperty("mode").GetString());
+        Assert.Equal("gru", seq.RootElement.GetProperty("cell").GetString());
+        Assert.Equal(3, seq.RootElement.GetProperty("T").GetInt32());
+        Assert.True(seq.RootElement.GetProperty("median_us").GetDouble() > 0);
+        Assert.True(seq.RootElement.GetProperty("batches").GetInt32() >= 7);
+        Assert.Equal(0, step.RootElement.GetProperty("alloc_bytes").GetDouble());
+    }
+
     public static TheoryData<string[]> BadInvocations() => new()
     {
         new[] { "infer", "--model", "missing.safetensors", "--input", "x", "--output", "y" },
@@ -71,6 +100,7 @@ public sealed class InferCommandTests : IDisposable
         new[] { "infer", "--model", "m", "--input", "x", "--output", "y", "--cell", "transformer" },
         new[] { "infer", "--model", "m", "--input", "x", "--output", "y", "--threads", "0" },
         new[] { "no-such-command" },
+        new[] { "bench", "--configs", "missing.tsv" },
     };
 
     [Theory]
