@@ -172,7 +172,10 @@ public sealed unsafe class ThreadTeam : IDisposable
     private void WorkerLoop(int part)
     {
         t_insideJob = true;
-        int seen = Volatile.Read(ref _generation);
+
+        // Generation 0 is the constructor's. Reading _generation here instead would race with a Run that starts
+        // before this thread does: the worker would take that job's generation as already seen and never run it.
+        int seen = 0;
         while (true)
         {
             seen = WaitForGeneration(seen);
