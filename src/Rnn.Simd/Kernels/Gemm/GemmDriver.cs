@@ -101,34 +101,13 @@ internal static unsafe class GemmDriver<TKernel>
             GemmProblem p = Problem;
             if (Parts > 1)
             {
-                if (SplitColumns)
+                (int start, int end) = SplitColumns ? Share(p.N, TKernel.NR, part, Parts) : Share(p.M, TKernel.MR, part, Parts);
+                if (end <= start)
                 {
-                    int panels = CeilDiv(p.N, TKernel.NR);
-                    int first = (int)((long)panels * part / Parts);
-                    int last = (int)((long)panels * (part + 1) / Parts);
-                    int j0 = first * TKernel.NR;
-                    int j1 = Math.Min(last * TKernel.NR, p.N);
-                    if (j1 <= j0)
-                    {
-                        return;
-                    }
-
-                    p = p.Columns(j0, j1 - j0, TKernel.NR);
+                    return;
                 }
-                else
-                {
-                    int blocks = CeilDiv(p.M, TKernel.MR);
-                    int first = (int)((long)blocks * part / Parts);
-                    int last = (int)((long)blocks * (part + 1) / Parts);
-                    int i0 = first * TKernel.MR;
-                    int i1 = Math.Min(last * TKernel.MR, p.M);
-                    if (i1 <= i0)
-                    {
-                        return;
-                    }
 
-                    p = p.Rows(i0, i1 - i0);
-                }
+                p = SplitColumns ? p.Columns(start, end - start, TKernel.NR) : p.Rows(start, end - start);
             }
 
             if (UsesGemv(p))
@@ -265,6 +244,15 @@ internal static unsafe class GemmDriver<TKernel>
 
     /// <summary>One contiguous row of A against pre-packed B streams the panels instead of tiling.</summary>
     private static bool UsesGemv(in GemmProblem p) => p.M == 1 && p.BPacked != null && (!p.TransA || p.Lda == 1);
+
+    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of [0, length), cut at multiples of <paramref name="unit"/>.</summary>
+    private static (int Start, int End) Share(int length, int unit, int part, int parts)
+    {
+        int units = CeilDiv(length, unit);
+        int first = (int)((long)units * part / parts);
+        int last = (int)((long)units * (part + 1) / parts);
+        return (first * unit, Math.Min(last * unit, length));
+    }
 
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;
 
