@@ -93,6 +93,41 @@ public sealed record RecurrentNetworkOptions
     /// <summary>Gate blocks in the fused matrix: 4 (LSTM), 3 (GRU), 1 (Elman).</summary>
     internal int Gates => Cell switch { CellType.Lstm => 4, CellType.Gru => 3, _ => 1 };
 
+    /// <summary>
+    /// The parameters of this architecture under PyTorch's names and shapes, in PyTorch's state-dict order:
+    /// per layer and direction <c>weight_ih</c>, <c>weight_hh</c>, <c>bias_ih</c>, <c>bias_hh</c> (when
+    /// <paramref name="bias"/>) and <c>weight_hr</c> (projection), suffixed <c>_l{k}</c> and <c>_reverse</c>.
+    /// </summary>
+    public IReadOnlyList<Training.ParameterSpec> ParameterSpecs(string prefix = "", bool bias = true)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        Validate("this");
+        int g = Gates, h = HiddenSize, hOut = OutputSize;
+        var specs = new List<Training.ParameterSpec>();
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            int inputSize = layer == 0 ? InputSize : LayerOutputSize;
+            for (int dir = 0; dir < Directions; dir++)
+            {
+                string suffix = $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
+                specs.Add(new(prefix + "weight_ih" + suffix, [g * h, inputSize], Training.ParameterRole.InputWeight, g, Cell));
+                specs.Add(new(prefix + "weight_hh" + suffix, [g * h, hOut], Training.ParameterRole.RecurrentWeight, g, Cell));
+                if (bias)
+                {
+                    specs.Add(new(prefix + "bias_ih" + suffix, [g * h], Training.ParameterRole.InputBias, g, Cell));
+                    specs.Add(new(prefix + "bias_hh" + suffix, [g * h], Training.ParameterRole.RecurrentBias, g, Cell));
+                }
+
+                if (ProjectionSize > 0)
+                {
+                    specs.Add(new(prefix + "weight_hr" + suffix, [hOut, h], Training.ParameterRole.ProjectionWeight, 1, Cell));
+                }
+            }
+        }
+
+        return specs;
+    }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
     internal void Validate(string paramName)
     {
