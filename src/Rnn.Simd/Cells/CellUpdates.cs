@@ -23,9 +23,10 @@ internal static class CellUpdates
     /// <summary>
     /// LSTM, seed 004 / DESIGN.md §2: with a = W [x; h_{t−1}] in <paramref name="gates"/> [4H] (rows i, f, o, g),
     /// i, f, o = σ(a + b), g = tanh(a + b); c = f ⊙ c_{t−1} + i ⊙ g; hCell = o ⊙ tanh(c). The activated gates
-    /// stay in <paramref name="gates"/>; <paramref name="scratch"/> is [H].
+    /// stay in <paramref name="gates"/>; <paramref name="scratch"/> is [H]; <paramref name="tanhC"/> [H] receives tanh(c)
+    /// (training keeps it for backward; inference passes <paramref name="scratch"/>).
     /// </summary>
-    public static void Lstm(Span<float> gates, ReadOnlySpan<float> bias, ReadOnlySpan<float> cPrev, Span<float> c, Span<float> hCell, Span<float> scratch)
+    public static void Lstm(Span<float> gates, ReadOnlySpan<float> bias, ReadOnlySpan<float> cPrev, Span<float> c, Span<float> hCell, Span<float> scratch, Span<float> tanhC)
     {
         int h = c.Length;
         TensorPrimitives.Add(gates, bias, gates);
@@ -40,8 +41,8 @@ internal static class CellUpdates
         TensorPrimitives.Multiply(f, cPrev, c);          // f ⊙ c_{t−1}
         TensorPrimitives.Multiply(i, g, scratch);         // i ⊙ g
         TensorPrimitives.Add(c, scratch, c);
-        Activations.Forward(ActivationKind.Tanh, c, scratch);
-        TensorPrimitives.Multiply(o, scratch, hCell);     // o ⊙ tanh(c)
+        Activations.Forward(ActivationKind.Tanh, c, tanhC);
+        TensorPrimitives.Multiply(o, tanhC, hCell);       // o ⊙ tanh(c)
     }
 
     /// <summary>
@@ -76,10 +77,13 @@ internal static class CellUpdates
         TensorPrimitives.Add(n, scratch, h);
     }
 
-    /// <summary>Reset-after: <paramref name="result"/> = r ⊙ (W_hn h + b_hn).</summary>
-    public static void GruResetAfterProduct(ReadOnlySpan<float> r, ReadOnlySpan<float> recurrentNew, ReadOnlySpan<float> newBias, Span<float> result)
+    /// <summary>
+    /// Reset-after: <paramref name="hn"/> = W_hn h + b_hn, <paramref name="result"/> = r ⊙ hn (the two may be the same
+    /// span; training keeps hn apart for backward).
+    /// </summary>
+    public static void GruResetAfterProduct(ReadOnlySpan<float> r, ReadOnlySpan<float> recurrentNew, ReadOnlySpan<float> newBias, Span<float> hn, Span<float> result)
     {
-        TensorPrimitives.Add(recurrentNew, newBias, result);
-        TensorPrimitives.Multiply(r, result, result);
+        TensorPrimitives.Add(recurrentNew, newBias, hn);
+        TensorPrimitives.Multiply(r, hn, result);
     }
 }

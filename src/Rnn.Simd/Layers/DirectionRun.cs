@@ -43,15 +43,37 @@ internal ref struct DirectionRun
     /// x [T·B, inputSize] time-major → layerOut [T·B, F] (this direction's features), with optional lengths,
     /// initial states (empty = zeros) and final-state destinations (empty = not wanted).
     /// </summary>
+    /// <remarks>
+    /// With a recording <paramref name="record"/> (training), the gate activations, every state and the cell's
+    /// intermediate values stay in the record for backward; the results have the same bits either way.
+    /// </remarks>
     public readonly void Execute(
         ReadOnlySpan<float> x, int inputSize, Span<float> layerOut, ReadOnlySpan<int> lengths,
-        ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN)
+        ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, DirectionRecord record = default)
     {
         int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
         bool lstm = _o.Cell == CellType.Lstm;
-        Span<float> gx = _plan.Gx(_all);
-        Span<float> hPrev = _plan.H(_all, 0), hNext = _plan.H(_all, 1);
-        Span<float> cPrev = _plan.C(_all, 0), cNext = _plan.C(_all, 1);
+        bool recording = record.IsRecording;
+        Span<float> gx = recording ? record.Gates : _plan.Gx(_all);
+        Span<float> hPrev, hNext, cPrev = default, cNext = default;
+        if (recording)
+        {
+            // State slots: the state before step t is slot t (forward) or t + 1 (reverse); see DirectionRecord.
+            hPrev = record.HSlot(Reverse ? steps : 0, batch);
+            hNext = default;
+            if (lstm)
+            {
+                cPrev = record.CSlot(Reverse ? steps : 0, batch);
+            }
+        }
+        else
+        {
+            hPrev = _plan.H(_all, 0);
+            hNext = _plan.H(_all, 1);
+            cPrev = _plan.C(_all, 0);
+            cNext = _plan.C(_all, 1);
+        }
+
         Start(h0, hPrev);
         if (lstm)
         {
@@ -69,7 +91,20 @@ internal ref struct DirectionRun
         {
             int t = Reverse ? steps - 1 - s : s;
             Span<float> gates = gx.Slice(t * batch * gh, batch * gh);
-            Step(gates, inputSize, hPrev, cPrev, hNext, cNext);
+            StepRecord stepRecord = default;
+            if (recording)
+            {
+                int after = Reverse ? t : t + 1;
+                hNext = record.HSlot(after, batch);
+                if (lstm)
+                {
+                    cNext = record.CSlot(after, batch);
+                }
+
+                stepRecord = record.At(t, batch);
+            }
+
+            Step(gates, inputSize, hPrev, cPrev, hNext, cNext, stepRecord);
 
             for (int b = 0; b < batch; b++)
             {
@@ -106,6 +141,8 @@ internal ref struct DirectionRun
             Swap(ref cPrev, ref cNext);
         }
 
+        // hPrev (cPrev) is now the final state: a ping-pong buffer, or the last slot of the record.
+
         if (!hN.IsEmpty)
         {
             hPrev.CopyTo(hN);
@@ -118,7 +155,7 @@ internal ref struct DirectionRun
     }
 
     /// <summary>One time step for the whole batch: recurrent product(s), then the cell update per row.</summary>
-    private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> cPrev, Span<float> hNext, Span<float> cNext)
+    private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
     {
         int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         Span<float> row0 = _plan.Row(_all, 0), row1 = _plan.Row(_all, 1);
@@ -140,10 +177,11 @@ internal ref struct DirectionRun
             {
                 Gemm.MultiplyPackedRange(batch, hPrev, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
                 bool projected = _w.Projection is not null;
-                Span<float> hCell = projected ? _plan.HCell(_all) : hNext;
+                Span<float> hCell = !projected ? hNext : record.HCell.IsEmpty ? _plan.HCell(_all) : record.HCell;
                 for (int b = 0; b < batch; b++)
                 {
-                    CellUpdates.Lstm(gates.Slice(b * gh, gh), _w.Bias, cPrev.Slice(b * h, h), cNext.Slice(b * h, h), hCell.Slice(b * h, h), row0);
+                    Span<float> tanhC = record.TanhC.IsEmpty ? row0 : record.TanhC.Slice(b * h, h);
+                    CellUpdates.Lstm(gates.Slice(b * gh, gh), _w.Bias, cPrev.Slice(b * h, h), cNext.Slice(b * h, h), hCell.Slice(b * h, h), row0, tanhC);
                 }
 
                 if (projected)
@@ -155,12 +193,13 @@ internal ref struct DirectionRun
             }
 
             default:
-                GruStep(gates, inputSize, hPrev, hNext, row0, row1);
+                GruStep(gates, inputSize, hPrev, hNext, row0, row1, record.Extra);
                 break;
         }
     }
 
-    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hNext, Span<float> row0, Span<float> row1)
+    // extra — training: receives hn = W_hn h + b_hn (reset-after) or r ⊙ h (reset-before), [B, H]; else empty.
+    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hNext, Span<float> row0, Span<float> row1, Span<float> extra)
     {
         int batch = _batch, h = _o.HiddenSize, gh = _o.Gates * h;
         Span<float> recurrent = _plan.Gh(_all);
@@ -173,7 +212,8 @@ internal ref struct DirectionRun
                 Span<float> g = gates.Slice(b * gh, gh);
                 ReadOnlySpan<float> rec = recurrent.Slice(b * gh, gh);
                 CellUpdates.GruResetUpdate(g, rec, _w.Bias);
-                CellUpdates.GruResetAfterProduct(g[..h], rec.Slice(GateLayout.GruNew * h, h), _w.RecurrentNewBias, row0);
+                Span<float> hn = extra.IsEmpty ? row0 : extra.Slice(b * h, h);
+                CellUpdates.GruResetAfterProduct(g[..h], rec.Slice(GateLayout.GruNew * h, h), _w.RecurrentNewBias, hn, row0);
                 CellUpdates.GruNew(g, _w.Bias, row0, hPrev.Slice(b * h, h), hNext.Slice(b * h, h), row1);
             }
 
@@ -182,7 +222,7 @@ internal ref struct DirectionRun
 
         // Reset-before: r, z first (recurrent columns of their 2H rows only), then W_hn (r ⊙ h).
         Gemm.MultiplyPackedRange(batch, hPrev, h, _w.Fused, inputSize, h, 2 * h, recurrent, gh, accumulate: false, _team, _pool);
-        Span<float> resetH = _plan.HCell(_all);
+        Span<float> resetH = extra.IsEmpty ? _plan.HCell(_all) : extra;
         for (int b = 0; b < batch; b++)
         {
             Span<float> g = gates.Slice(b * gh, gh);

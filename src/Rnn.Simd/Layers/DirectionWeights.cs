@@ -4,83 +4,136 @@ using Rnn.Simd.Kernels.Gemm;
 namespace Rnn.Simd.Layers;
 
 /// <summary>
-/// The parameters of one direction of one layer in the engine's layout (<see cref="GateLayout"/>), packed
-/// once for the micro-kernels. Immutable; shared by every thread that runs the network.
+/// The parameters of one direction of one layer in the engine's layout (<see cref="GateLayout"/>), packed for the
+/// micro-kernels. An inference network packs them once and never changes them (safe to share between threads);
+/// a trainable network re-packs them in place with <see cref="Load"/> after each optimiser step.
 /// </summary>
 internal sealed class DirectionWeights
 {
+    private readonly float[] _fusedRows;   // [G·H, In + Hout] engine row order, unpacked
+    private readonly float[] _recurrentNewRows;   // GRU reset-before: W_hn [H, Hout]
+    private readonly int _gates, _hidden, _outputSize;
+    private readonly CellType _cell;
+    private readonly bool _resetAfter;
+
+    private DirectionWeights(RecurrentNetworkOptions options, int inputSize, bool backward)
+    {
+        _cell = options.Cell;
+        _gates = options.Gates;
+        _hidden = options.HiddenSize;
+        _outputSize = options.OutputSize;
+        _resetAfter = options.Cell == CellType.Gru && options.GruVariant == GruVariant.ResetAfter;
+        bool resetBefore = options.Cell == CellType.Gru && !_resetAfter;
+        int g = _gates, h = _hidden, hOut = _outputSize, depth = inputSize + hOut;
+        InputSize = inputSize;
+        _fusedRows = new float[g * h * depth];
+        _recurrentNewRows = resetBefore ? new float[h * hOut] : [];
+        Bias = new float[g * h];
+        RecurrentNewBias = _resetAfter ? new float[h] : [];
+        Fused = PackedMatrix.FromRowsAsColumns(_fusedRows, g * h, depth, depth);
+        RecurrentNew = resetBefore ? PackedMatrix.FromRowsAsColumns(_recurrentNewRows, h, hOut, hOut) : null;
+        bool projected = options.ProjectionSize > 0;
+        ProjectionRows = projected ? new float[hOut * h] : [];
+        Projection = projected ? PackedMatrix.FromRowsAsColumns(ProjectionRows, hOut, h, h) : null;
+        if (backward)
+        {
+            BackInput = PackedMatrix.FromMatrix(_fusedRows, g * h, inputSize, depth);
+            BackRecurrent = PackedMatrix.FromMatrix(_fusedRows.AsSpan(inputSize), g * h, hOut, depth);
+            BackRecurrentNew = resetBefore ? PackedMatrix.FromMatrix(_recurrentNewRows, h, hOut, hOut) : null;
+            BackProjection = projected ? PackedMatrix.FromMatrix(ProjectionRows, hOut, h, h) : null;
+        }
+    }
+
     /// <summary>[G·H, In + Hout] fused [W_x | W_h], packed for C = A · Wᵀ.</summary>
-    public required PackedMatrix Fused { get; init; }
+    public PackedMatrix Fused { get; }
 
     /// <summary>[G·H] folded biases: b_ih + b_hh per gate row, except GRU's n row under reset-after (b_in only).</summary>
-    public required float[] Bias { get; init; }
+    public float[] Bias { get; }
 
     /// <summary>GRU reset-after: b_hn [H], which stays inside the reset product. Empty otherwise.</summary>
-    public float[] RecurrentNewBias { get; init; } = [];
+    public float[] RecurrentNewBias { get; }
 
     /// <summary>GRU reset-before: W_hn [H, Hout] packed alone, applied to r ⊙ h. Null otherwise.</summary>
-    public PackedMatrix? RecurrentNew { get; init; }
+    public PackedMatrix? RecurrentNew { get; }
 
     /// <summary>LSTM with projection: W_hr [P, H] packed. Null otherwise.</summary>
-    public PackedMatrix? Projection { get; init; }
+    public PackedMatrix? Projection { get; }
+
+    /// <summary>LSTM with projection: W_hr [P, H] unpacked. Empty otherwise.</summary>
+    public float[] ProjectionRows { get; }
+
+    /// <summary>Backward only: W_x [G·H, In] packed as B for dX = dG · W_x.</summary>
+    public PackedMatrix? BackInput { get; }
+
+    /// <summary>Backward only: W_h [G·H, Hout] packed as B for dh_{t−1} = dG · W_h.</summary>
+    public PackedMatrix? BackRecurrent { get; }
+
+    /// <summary>Backward only, GRU reset-before: W_hn [H, Hout] packed as B for d(r ⊙ h) = da_n · W_hn.</summary>
+    public PackedMatrix? BackRecurrentNew { get; }
+
+    /// <summary>Backward only, LSTM projection: W_hr [P, H] packed as B for d(o ⊙ tanh c) = dh · W_hr.</summary>
+    public PackedMatrix? BackProjection { get; }
 
     /// <summary>Input features of this layer (X for layer 0).</summary>
-    public required int InputSize { get; init; }
+    public int InputSize { get; }
 
     /// <summary>
     /// Builds the engine layout from PyTorch's tensors of one (layer, direction): W_ih [G·H, In], W_hh [G·H, Hout],
     /// b_ih and b_hh [G·H] (either may be empty: no bias), W_hr [P, H] (LSTM projection only).
     /// </summary>
     public static DirectionWeights FromPyTorch(
-        RecurrentNetworkOptions options, int inputSize, float[] weightIh, float[] weightHh, float[] biasIh, float[] biasHh, float[]? weightHr)
+        RecurrentNetworkOptions options, int inputSize, float[] weightIh, float[] weightHh, float[] biasIh, float[] biasHh, float[]? weightHr, bool backward = false)
     {
-        int gates = options.Gates, h = options.HiddenSize, hOut = options.OutputSize;
-        int depth = inputSize + hOut;
-        var fused = new float[gates * h * depth];   // [G·H, In + Hout], engine row order
-        var bias = new float[gates * h];
-        var newBias = Array.Empty<float>();
-        bool resetAfter = options.Cell == CellType.Gru && options.GruVariant == GruVariant.ResetAfter;
-        if (resetAfter)
-        {
-            newBias = new float[h];
-        }
+        var weights = new DirectionWeights(options, inputSize, backward);
+        weights.Load(weightIh, weightHh, biasIh, biasHh, weightHr);
+        return weights;
+    }
 
+    /// <summary>
+    /// Replaces the values from PyTorch's tensors (sizes as in <see cref="FromPyTorch"/>) and re-packs every
+    /// matrix in place. Allocates nothing.
+    /// </summary>
+    public void Load(ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh, ReadOnlySpan<float> weightHr)
+    {
+        int gates = _gates, h = _hidden, hOut = _outputSize, inputSize = InputSize;
+        int depth = inputSize + hOut;
         for (int block = 0; block < gates; block++)
         {
-            int engineBlock = GateLayout.FromPyTorch(options.Cell, block);
+            int engineBlock = GateLayout.FromPyTorch(_cell, block);
             for (int r = 0; r < h; r++)
             {
                 int src = (block * h) + r, dst = (engineBlock * h) + r;
-                Array.Copy(weightIh, src * inputSize, fused, dst * depth, inputSize);
-                Array.Copy(weightHh, src * hOut, fused, (dst * depth) + inputSize, hOut);
-                float bIh = biasIh.Length > 0 ? biasIh[src] : 0f;
-                float bHh = biasHh.Length > 0 ? biasHh[src] : 0f;
-                if (resetAfter && engineBlock == GateLayout.GruNew)
+                weightIh.Slice(src * inputSize, inputSize).CopyTo(_fusedRows.AsSpan(dst * depth, inputSize));
+                weightHh.Slice(src * hOut, hOut).CopyTo(_fusedRows.AsSpan((dst * depth) + inputSize, hOut));
+                float bIh = biasIh.IsEmpty ? 0f : biasIh[src];
+                float bHh = biasHh.IsEmpty ? 0f : biasHh[src];
+                if (_resetAfter && engineBlock == GateLayout.GruNew)
                 {
-                    bias[dst] = bIh;
-                    newBias[r] = bHh;
+                    Bias[dst] = bIh;
+                    RecurrentNewBias[r] = bHh;
                 }
                 else
                 {
-                    bias[dst] = bIh + bHh;
+                    Bias[dst] = bIh + bHh;
                 }
             }
         }
 
-        PackedMatrix? recurrentNew = null;
-        if (options.Cell == CellType.Gru && options.GruVariant == GruVariant.ResetBefore)
+        Fused.Repack(_fusedRows, depth);
+        BackInput?.Repack(_fusedRows, depth);
+        BackRecurrent?.Repack(_fusedRows.AsSpan(inputSize), depth);
+        if (RecurrentNew is not null)
         {
-            recurrentNew = PackedMatrix.FromRowsAsColumns(weightHh.AsSpan(2 * h * hOut, h * hOut), h, hOut, hOut);
+            weightHh.Slice(2 * h * hOut, h * hOut).CopyTo(_recurrentNewRows);
+            RecurrentNew.Repack(_recurrentNewRows, hOut);
+            BackRecurrentNew?.Repack(_recurrentNewRows, hOut);
         }
 
-        return new DirectionWeights
+        if (Projection is not null)
         {
-            Fused = PackedMatrix.FromRowsAsColumns(fused, gates * h, depth, depth),
-            Bias = bias,
-            RecurrentNewBias = newBias,
-            RecurrentNew = recurrentNew,
-            Projection = weightHr is null ? null : PackedMatrix.FromRowsAsColumns(weightHr, hOut, h, h),
-            InputSize = inputSize,
-        };
+            weightHr.CopyTo(ProjectionRows);
+            Projection.Repack(ProjectionRows, h);
+            BackProjection?.Repack(ProjectionRows, h);
+        }
     }
 }

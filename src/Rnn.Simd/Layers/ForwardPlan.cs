@@ -8,9 +8,15 @@ internal readonly struct ForwardPlan
 {
     private readonly View _x, _layerOut0, _layerOut1, _gx, _gh, _h0, _h1, _c0, _c1, _hCell, _recurrentNew, _row0, _row1;
 
-    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch, bool batchFirst)
+    /// <param name="o">The architecture.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="batch">B.</param>
+    /// <param name="batchFirst">Whether the input needs a time-major copy.</param>
+    /// <param name="recording">Training: the tape holds the input copy, layer outputs, gates and states, so the plan leaves them out.</param>
+    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch, bool batchFirst, bool recording = false)
     {
-        long rows = (long)steps * batch;
+        long rows = recording ? 0 : (long)steps * batch;
+        long states = recording ? 0 : batch;
         int g = o.Gates, h = o.HiddenSize, hOut = o.OutputSize;
         long offset = 0;
         View Take(long floats)
@@ -20,15 +26,15 @@ internal readonly struct ForwardPlan
             return view;
         }
 
-        _x = Take(batchFirst ? rows * o.InputSize : 0); // [T, B, X]    time-major copy of a batch-first input
+        _x = Take(batchFirst && !recording ? rows * o.InputSize : 0); // [T, B, X]    time-major copy of a batch-first input
         _layerOut0 = Take(rows * o.LayerOutputSize);    // [T, B, F]    outputs of even layers
         _layerOut1 = Take(o.Layers > 1 ? rows * o.LayerOutputSize : 0); // [T, B, F] outputs of odd layers
         _gx = Take(rows * g * h);                       // [T, B, G·H]  gate pre-activations, input part first
         _gh = Take((long)batch * g * h);                // [B, G·H]     GRU recurrent products
-        _h0 = Take((long)batch * hOut);                 // [B, Hout]    h ping-pong
-        _h1 = Take((long)batch * hOut);
-        _c0 = Take((long)batch * h);                    // [B, H]       c ping-pong
-        _c1 = Take((long)batch * h);
+        _h0 = Take(states * hOut);                      // [B, Hout]    h ping-pong
+        _h1 = Take(states * hOut);
+        _c0 = Take(states * h);                         // [B, H]       c ping-pong
+        _c1 = Take(states * h);
         _hCell = Take((long)batch * h);                 // [B, H]       o ⊙ tanh(c) before projection; GRU r ⊙ h
         _recurrentNew = Take((long)batch * h);          // [B, H]       GRU reset-before: W_hn (r ⊙ h)
         _row0 = Take(h);                                // [H]          per-row temporaries

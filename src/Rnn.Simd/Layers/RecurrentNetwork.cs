@@ -105,32 +105,7 @@ public sealed class RecurrentNetwork
         ReadOnlySpan<int> lengths = default, bool batchFirst = false, ThreadTeam? threads = null, bool lastStepOnly = false)
     {
         RecurrentNetworkOptions o = Options;
-        ThrowHelper.ThrowIfNegative(steps, nameof(steps));
-        if (batch < 1)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
-        }
-
-        int states = o.Layers * o.Directions;
-        bool lstm = o.Cell == CellType.Lstm;
-        ThrowHelper.ThrowIfLengthIsNot(input.Length, (long)steps * batch * o.InputSize, nameof(input), "T·B·X");
-        ThrowHelper.ThrowIfLengthIsNot(output.Length, (lastStepOnly ? 1L : steps) * batch * o.LayerOutputSize, nameof(output), lastStepOnly ? "B·F" : "T·B·F");
-        ThrowHelper.ThrowIfLengthIsNotEmptyOr(h0.Length, (long)states * batch * o.OutputSize, nameof(h0), "L·D·B·Hout");
-        ThrowHelper.ThrowIfLengthIsNotEmptyOr(hN.Length, (long)states * batch * o.OutputSize, nameof(hN), "L·D·B·Hout");
-        ThrowHelper.ThrowIfLengthIsNotEmptyOr(c0.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(c0), "L·D·B·H (LSTM only)");
-        ThrowHelper.ThrowIfLengthIsNotEmptyOr(cN.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(cN), "L·D·B·H (LSTM only)");
-        if (!lengths.IsEmpty)
-        {
-            ThrowHelper.ThrowIfLengthIsNot(lengths.Length, batch, nameof(lengths), "B");
-            foreach (int length in lengths)
-            {
-                if ((uint)length > (uint)steps)
-                {
-                    ThrowHelper.ArgumentOutOfRange(nameof(lengths), $"Every length must be in [0, {steps}]; found {length}.");
-                }
-            }
-        }
-
+        ValidateForward(o, input.Length, steps, batch, output.Length, h0.Length, c0.Length, hN.Length, cN.Length, lengths, lastStepOnly);
         var plan = new ForwardPlan(o, steps, batch, batchFirst);
         using SpanOwner<float> scratch = SpanOwner<float>.Allocate(plan.TotalFloats, Pool);
         Span<float> all = scratch.Span;
@@ -167,31 +142,7 @@ public sealed class RecurrentNetwork
             layerInSize = o.LayerOutputSize;
         }
 
-        int features = o.LayerOutputSize;
-        if (lastStepOnly)
-        {
-            for (int b = 0; b < batch; b++)
-            {
-                int last = (lengths.IsEmpty ? steps : lengths[b]) - 1;
-                Span<float> row = output.Slice(b * features, features);
-                if (last < 0)
-                {
-                    row.Clear();
-                }
-                else
-                {
-                    layerIn.Slice(((last * batch) + b) * features, features).CopyTo(row);
-                }
-            }
-        }
-        else if (batchFirst)
-        {
-            ToBatchFirst(layerIn, output, steps, batch, features);
-        }
-        else
-        {
-            layerIn.CopyTo(output);
-        }
+        WriteOutput(layerIn, output, steps, batch, o.LayerOutputSize, lengths, batchFirst, lastStepOnly);
     }
 
     /// <summary>A zero state for <paramref name="batch"/> streams, for <see cref="Step"/> and <see cref="Process"/>.</summary>
@@ -236,7 +187,69 @@ public sealed class RecurrentNetwork
         state.Steps += steps;
     }
 
-    private static void ToTimeMajor(ReadOnlySpan<float> batchFirst, Span<float> timeMajor, int steps, int batch, int features)
+    /// <summary>Validates the arguments of a forward call (shared by inference and training), naming the parameter at fault.</summary>
+    internal static void ValidateForward(
+        RecurrentNetworkOptions o, int inputLength, int steps, int batch, int outputLength,
+        int h0Length, int c0Length, int hNLength, int cNLength, ReadOnlySpan<int> lengths, bool lastStepOnly)
+    {
+        ThrowHelper.ThrowIfNegative(steps, nameof(steps));
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        int states = o.Layers * o.Directions;
+        bool lstm = o.Cell == CellType.Lstm;
+        ThrowHelper.ThrowIfLengthIsNot(inputLength, (long)steps * batch * o.InputSize, "input", "T·B·X");
+        ThrowHelper.ThrowIfLengthIsNot(outputLength, (lastStepOnly ? 1L : steps) * batch * o.LayerOutputSize, "output", lastStepOnly ? "B·F" : "T·B·F");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(h0Length, (long)states * batch * o.OutputSize, "h0", "L·D·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(hNLength, (long)states * batch * o.OutputSize, "hN", "L·D·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(c0Length, lstm ? (long)states * batch * o.HiddenSize : 0, "c0", "L·D·B·H (LSTM only)");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(cNLength, lstm ? (long)states * batch * o.HiddenSize : 0, "cN", "L·D·B·H (LSTM only)");
+        if (!lengths.IsEmpty)
+        {
+            ThrowHelper.ThrowIfLengthIsNot(lengths.Length, batch, nameof(lengths), "B");
+            foreach (int length in lengths)
+            {
+                if ((uint)length > (uint)steps)
+                {
+                    ThrowHelper.ArgumentOutOfRange(nameof(lengths), $"Every length must be in [0, {steps}]; found {length}.");
+                }
+            }
+        }
+
+    }
+
+    /// <summary>The last layer's time-major outputs → the caller's layout (time-major, batch-first, or last step only).</summary>
+    internal static void WriteOutput(ReadOnlySpan<float> layerIn, Span<float> output, int steps, int batch, int features, ReadOnlySpan<int> lengths, bool batchFirst, bool lastStepOnly)
+    {
+        if (lastStepOnly)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                int last = (lengths.IsEmpty ? steps : lengths[b]) - 1;
+                Span<float> row = output.Slice(b * features, features);
+                if (last < 0)
+                {
+                    row.Clear();
+                }
+                else
+                {
+                    layerIn.Slice(((last * batch) + b) * features, features).CopyTo(row);
+                }
+            }
+        }
+        else if (batchFirst)
+        {
+            ToBatchFirst(layerIn, output, steps, batch, features);
+        }
+        else
+        {
+            layerIn.CopyTo(output);
+        }
+    }
+
+    internal static void ToTimeMajor(ReadOnlySpan<float> batchFirst, Span<float> timeMajor, int steps, int batch, int features)
     {
         for (int b = 0; b < batch; b++)
         {
@@ -247,7 +260,7 @@ public sealed class RecurrentNetwork
         }
     }
 
-    private static void ToBatchFirst(ReadOnlySpan<float> timeMajor, Span<float> batchFirst, int steps, int batch, int features)
+    internal static void ToBatchFirst(ReadOnlySpan<float> timeMajor, Span<float> batchFirst, int steps, int batch, int features)
     {
         for (int t = 0; t < steps; t++)
         {

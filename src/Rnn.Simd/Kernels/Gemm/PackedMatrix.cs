@@ -22,8 +22,9 @@ internal sealed unsafe class PackedMatrix
     private readonly float[] _storage;
     private readonly int _offset;
 
-    private PackedMatrix(int n, int k, VectorWidth width)
+    private PackedMatrix(int n, int k, VectorWidth width, bool transposed)
     {
+        Transposed = transposed;
         N = n;
         K = k;
         Width = width;
@@ -52,6 +53,9 @@ internal sealed unsafe class PackedMatrix
 
     /// <summary>The vector width whose micro-kernel this layout serves.</summary>
     public VectorWidth Width { get; }
+
+    /// <summary>Whether the source was W[N, K] (<see cref="FromRowsAsColumns"/>) rather than B[K, N].</summary>
+    public bool Transposed { get; }
 
     /// <summary>Panel width NR of <see cref="Width"/>.</summary>
     public int Nr { get; }
@@ -83,15 +87,33 @@ internal sealed unsafe class PackedMatrix
             ThrowHelper.ThrowIfMatrixDoesNotFit(k, n, ld, source.Length, "b", "ldb");
         }
 
-        var packed = new PackedMatrix(n, k, width ?? Isa.Best);
-        if (n > 0 && k > 0)
+        var packed = new PackedMatrix(n, k, width ?? Isa.Best, transposed);
+        packed.Repack(source, ld);
+        return packed;
+    }
+
+    /// <summary>
+    /// Packs new values of the same shape, in place and without allocating (training re-packs after every
+    /// optimiser step): <paramref name="source"/> is W[N, K] or B[K, N] as when this matrix was made.
+    /// Not safe while another thread multiplies with this matrix.
+    /// </summary>
+    public void Repack(ReadOnlySpan<float> source, int ld)
+    {
+        if (Transposed)
+        {
+            ThrowHelper.ThrowIfMatrixDoesNotFit(N, K, ld, source.Length, nameof(source), nameof(ld));
+        }
+        else
+        {
+            ThrowHelper.ThrowIfMatrixDoesNotFit(K, N, ld, source.Length, nameof(source), nameof(ld));
+        }
+
+        if (N > 0 && K > 0)
         {
             fixed (float* src = source)
             {
-                Gemm.PackPanels(packed.Width, src, ld, transposed, k, n, packed.Panels, packed.PanelStride);
+                Gemm.PackPanels(Width, src, ld, Transposed, K, N, Panels, PanelStride);
             }
         }
-
-        return packed;
     }
 }

@@ -1,0 +1,449 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Gemm;
+
+namespace Rnn.Simd.Layers;
+
+/// <summary>Where one direction's parameter gradients go: PyTorch's tensors of that (layer, direction), added into.</summary>
+internal readonly ref struct DirectionGradients
+{
+    public DirectionGradients(Span<float> weightIh, Span<float> weightHh, Span<float> biasIh, Span<float> biasHh, Span<float> weightHr)
+    {
+        WeightIh = weightIh;
+        WeightHh = weightHh;
+        BiasIh = biasIh;
+        BiasHh = biasHh;
+        WeightHr = weightHr;
+    }
+
+    public Span<float> WeightIh { get; }
+
+    public Span<float> WeightHh { get; }
+
+    public Span<float> BiasIh { get; }
+
+    public Span<float> BiasHh { get; }
+
+    public Span<float> WeightHr { get; }
+}
+
+/// <summary>The scratch of one direction's backward pass (views into the tape).</summary>
+internal readonly ref struct BackwardScratch
+{
+    public Span<float> GatesX { get; init; }        // [T, B, G·H]  dL/d(pre-activation), the input columns' view
+    public Span<float> GatesH { get; init; }        // [T, B, G·H]  GRU reset-after: the recurrent columns' view (n row differs)
+    public Span<float> HAll { get; init; }          // [T, B, Hout] LSTM projection: dL/dh_t of every step
+    public Span<float> H0 { get; init; }            // [B, Hout]    dL/dh ping-pong
+    public Span<float> H1 { get; init; }
+    public Span<float> C0 { get; init; }            // [B, H]       dL/dc ping-pong
+    public Span<float> C1 { get; init; }
+    public Span<float> Cell { get; init; }          // [B, H]       LSTM projection: dL/d(o ⊙ tanh c); GRU reset-before: dL/d(r ⊙ h)
+    public Span<float> Row0 { get; init; }          // [H]
+    public Span<float> Row1 { get; init; }          // [H]
+    public Span<float> BiasSum { get; init; }       // [G·H]
+}
+
+/// <summary>
+/// Backpropagation through time for one direction of one layer (seeds 003 and 004): walks the recorded steps
+/// backwards, turning dL/dh_t (from the layer above and from step t + 1) into dL/d(gate pre-activations), then
+/// forms the weight, bias and input gradients with one large product each.
+/// </summary>
+/// <remarks>
+/// Derivatives are taken from the recorded outputs (σ' = y(1 − y), tanh' = 1 − y²). At a step past a sequence's
+/// length the state passed through unchanged, so its gradient does too and the step's gates get none.
+/// Everything runs in a fixed order, so results have the same bits for every vector width and thread count.
+/// </remarks>
+internal ref struct DirectionBackward
+{
+    private readonly RecurrentNetworkOptions _o;
+    private readonly DirectionWeights _w;
+    private readonly DirectionRecord _r;
+    private readonly BackwardScratch _s;
+    private readonly int _steps, _batch;
+    private readonly ThreadTeam? _team;
+    private readonly ArrayPool<float> _pool;
+
+    public DirectionBackward(RecurrentNetworkOptions options, DirectionWeights weights, DirectionRecord record, BackwardScratch scratch, int steps, int batch, ThreadTeam? team, ArrayPool<float> pool)
+    {
+        _o = options;
+        _w = weights;
+        _r = record;
+        _s = scratch;
+        _steps = steps;
+        _batch = batch;
+        _team = team;
+        _pool = pool;
+    }
+
+    /// <summary>Whether this is the direction that ran from t = T − 1 down to 0.</summary>
+    public bool Reverse { get; init; }
+
+    /// <summary>This direction's feature offset within a row of the layer's output gradient.</summary>
+    public int OutputOffset { get; init; }
+
+    /// <summary>
+    /// Runs backward. <paramref name="x"/> [T·B, In] is the layer's input as forward saw it; <paramref name="dOut"/>
+    /// [T·B, F] is dL/d(layer output); <paramref name="dHN"/>, <paramref name="dCN"/> dL/d(final states) or empty.
+    /// Writes (<paramref name="accumulateDx"/> false) or adds dL/dx into <paramref name="dX"/> (may be empty: not
+    /// wanted); adds dL/dh0, dL/dc0 into <paramref name="dH0"/>, <paramref name="dC0"/> (may be empty) and the
+    /// parameter gradients into <paramref name="grads"/>.
+    /// </summary>
+    public readonly void Execute(
+        ReadOnlySpan<float> x, int inputSize, ReadOnlySpan<float> dOut, ReadOnlySpan<int> lengths,
+        ReadOnlySpan<float> dHN, ReadOnlySpan<float> dCN, Span<float> dX, bool accumulateDx,
+        Span<float> dH0, Span<float> dC0, DirectionGradients grads)
+    {
+        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        bool lstm = _o.Cell == CellType.Lstm;
+        bool resetAfter = _o.Cell == CellType.Gru && _o.GruVariant == GruVariant.ResetAfter;
+        bool projected = _w.Projection is not null;
+        Span<float> dH = _s.H0, dHPrev = _s.H1, dC = _s.C0, dCPrev = _s.C1;
+        Start(dHN, dH);
+        if (lstm)
+        {
+            Start(dCN, dC);
+        }
+
+        for (int s = 0; s < steps; s++)
+        {
+            int t = Reverse ? s : steps - 1 - s;
+            Span<float> dG = _s.GatesX.Slice(t * batch * gh, batch * gh);
+            Span<float> dGh = resetAfter ? _s.GatesH.Slice(t * batch * gh, batch * gh) : dG;
+            int before = Reverse ? t + 1 : t, after = Reverse ? t : t + 1;
+            ReadOnlySpan<float> hPrevAll = _r.HSlot(before, batch);
+
+            // dL/dh_t: what step t + 1 passed back, plus the layer output's gradient at active steps.
+            for (int b = 0; b < batch; b++)
+            {
+                if (Active(lengths, b, t))
+                {
+                    TensorPrimitives.Add(dH.Slice(b * hOut, hOut), dOut.Slice((((t * batch) + b) * features) + OutputOffset, hOut), dH.Slice(b * hOut, hOut));
+                }
+            }
+
+            if (projected)
+            {
+                Span<float> dHt = _s.HAll.Slice(t * batch * hOut, batch * hOut);
+                for (int b = 0; b < batch; b++)
+                {
+                    if (Active(lengths, b, t))
+                    {
+                        dH.Slice(b * hOut, hOut).CopyTo(dHt.Slice(b * hOut, hOut));
+                    }
+                    else
+                    {
+                        dHt.Slice(b * hOut, hOut).Clear();
+                    }
+                }
+            }
+
+            switch (_o.Cell)
+            {
+                case CellType.Rnn:
+                    ElmanStep(t, after, lengths, dH, dG, dHPrev);
+                    break;
+                case CellType.Lstm:
+                    LstmStep(t, before, lengths, dH, dC, dG, dCPrev);
+                    Gemm.MultiplyPacked(batch, dG, gh, _w.BackRecurrent!, dHPrev, hOut, accumulate: false, _team, _pool);
+                    break;
+                default:
+                    if (resetAfter)
+                    {
+                        GruResetAfterStep(t, lengths, hPrevAll, dH, dG, dGh, dHPrev);
+                    }
+                    else
+                    {
+                        GruResetBeforeStep(t, lengths, hPrevAll, dH, dG, dHPrev);
+                    }
+
+                    break;
+            }
+
+            // Past a sequence's end the state passed through unchanged: so does its gradient.
+            for (int b = 0; b < batch; b++)
+            {
+                if (!Active(lengths, b, t))
+                {
+                    dH.Slice(b * hOut, hOut).CopyTo(dHPrev.Slice(b * hOut, hOut));
+                    if (lstm)
+                    {
+                        dC.Slice(b * h, h).CopyTo(dCPrev.Slice(b * h, h));
+                    }
+                }
+            }
+
+            Swap(ref dH, ref dHPrev);
+            Swap(ref dC, ref dCPrev);
+        }
+
+        if (!dH0.IsEmpty)
+        {
+            TensorPrimitives.Add(dH0, dH, dH0);
+        }
+
+        if (lstm && !dC0.IsEmpty)
+        {
+            TensorPrimitives.Add(dC0, dC, dC0);
+        }
+
+        if (steps == 0)
+        {
+            return;
+        }
+
+        int rows = steps * batch;
+        Span<float> dGx = _s.GatesX[..(rows * gh)];
+        if (!dX.IsEmpty)
+        {
+            Gemm.MultiplyPacked(rows, dGx, gh, _w.BackInput!, dX, inputSize, accumulateDx, _team, _pool);
+        }
+
+        ParameterGradients(x, inputSize, rows, grads);
+    }
+
+    private readonly void ParameterGradients(ReadOnlySpan<float> x, int inputSize, int rows, DirectionGradients grads)
+    {
+        int h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, gates = _o.Gates;
+        bool resetAfter = _o.Cell == CellType.Gru && _o.GruVariant == GruVariant.ResetAfter;
+        bool resetBefore = _o.Cell == CellType.Gru && !resetAfter;
+        ReadOnlySpan<float> dGx = _s.GatesX[..(rows * gh)];
+        ReadOnlySpan<float> dGh = resetAfter ? _s.GatesH[..(rows * gh)] : dGx;
+
+        // The inputs of every step's recurrent product, in time order: one contiguous range of the state record.
+        ReadOnlySpan<float> hPrevAll = _r.H.Slice((Reverse ? 1 : 0) * _batch * hOut, rows * hOut);
+        for (int block = 0; block < gates; block++)
+        {
+            int e = GateLayout.FromPyTorch(_o.Cell, block);
+            Gemm.MultiplyAtB(h, inputSize, rows, dGx[(e * h)..], gh, x, inputSize, grads.WeightIh.Slice(block * h * inputSize, h * inputSize), inputSize, accumulate: true, _team, _pool);
+            if (resetBefore && e == GateLayout.GruNew)
+            {
+                // n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): W_hn sees r ⊙ h, kept in the record.
+                Gemm.MultiplyAtB(h, hOut, rows, dGx[(e * h)..], gh, _r.Extra, h, grads.WeightHh.Slice(block * h * hOut, h * hOut), hOut, accumulate: true, _team, _pool);
+            }
+            else
+            {
+                Gemm.MultiplyAtB(h, hOut, rows, dGh[(e * h)..], gh, hPrevAll, hOut, grads.WeightHh.Slice(block * h * hOut, h * hOut), hOut, accumulate: true, _team, _pool);
+            }
+        }
+
+        if (!grads.BiasIh.IsEmpty)
+        {
+            AddColumnSums(dGx, rows, grads.BiasIh);
+            AddColumnSums(dGh, rows, grads.BiasHh);
+        }
+
+        if (_w.Projection is not null)
+        {
+            // h_t = W_hr (o ⊙ tanh c_t): dW_hr = Σ_t dh_tᵀ (o ⊙ tanh c_t).
+            Gemm.MultiplyAtB(hOut, h, rows, _s.HAll, hOut, _r.HCell, h, grads.WeightHr, h, accumulate: true, _team, _pool);
+        }
+    }
+
+    /// <summary>bias[PyTorch row] += Σ over rows of dG[row, engine row], rows summed in order.</summary>
+    private readonly void AddColumnSums(ReadOnlySpan<float> dG, int rows, Span<float> bias)
+    {
+        int h = _o.HiddenSize, gh = _o.Gates * h;
+        Span<float> sum = _s.BiasSum[..gh];
+        sum.Clear();
+        for (int row = 0; row < rows; row++)
+        {
+            TensorPrimitives.Add(sum, dG.Slice(row * gh, gh), sum);
+        }
+
+        for (int block = 0; block < _o.Gates; block++)
+        {
+            int e = GateLayout.FromPyTorch(_o.Cell, block);
+            Span<float> destination = bias.Slice(block * h, h);
+            TensorPrimitives.Add(destination, sum.Slice(e * h, h), destination);
+        }
+    }
+
+    private readonly void ElmanStep(int t, int after, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dG, Span<float> dHPrev)
+    {
+        int batch = _batch, h = _o.HiddenSize;
+        ActivationKind activation = _o.Nonlinearity switch
+        {
+            Nonlinearity.Relu => ActivationKind.Relu,
+            Nonlinearity.Sigmoid => ActivationKind.Sigmoid,
+            Nonlinearity.Identity => ActivationKind.Identity,
+            _ => ActivationKind.Tanh,
+        };
+        ReadOnlySpan<float> hT = _r.HSlot(after, batch);
+        for (int b = 0; b < batch; b++)
+        {
+            Span<float> da = dG.Slice(b * h, h);
+            if (Active(lengths, b, t))
+            {
+                Activations.Backward(activation, hT.Slice(b * h, h), dH.Slice(b * h, h), da);
+            }
+            else
+            {
+                da.Clear();
+            }
+        }
+
+        Gemm.MultiplyPacked(batch, dG, h, _w.BackRecurrent!, dHPrev, h, accumulate: false, _team, _pool);
+    }
+
+    private readonly void LstmStep(int t, int before, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dC, Span<float> dG, Span<float> dCPrev)
+    {
+        int batch = _batch, h = _o.HiddenSize, gh = 4 * h;
+        Span<float> dHCell = dH;
+        if (_w.Projection is not null)
+        {
+            // h_t = W_hr hCell: dL/dhCell = dh · W_hr.
+            dHCell = _s.Cell;
+            Gemm.MultiplyPacked(batch, dH, _o.OutputSize, _w.BackProjection!, dHCell, h, accumulate: false, _team, _pool);
+        }
+
+        ReadOnlySpan<float> gatesT = _r.Gates.Slice(t * batch * gh, batch * gh);
+        ReadOnlySpan<float> tanhCT = _r.TanhC.Slice(t * batch * h, batch * h);
+        ReadOnlySpan<float> cPrevAll = _r.CSlot(before, batch);
+        Span<float> temp = _s.Row0[..h];
+        for (int b = 0; b < batch; b++)
+        {
+            Span<float> da = dG.Slice(b * gh, gh);
+            if (!Active(lengths, b, t))
+            {
+                da.Clear();
+                continue;
+            }
+
+            ReadOnlySpan<float> g = gatesT.Slice(b * gh, gh);
+            ReadOnlySpan<float> i = g.Slice(GateLayout.LstmInput * h, h), f = g.Slice(GateLayout.LstmForget * h, h);
+            ReadOnlySpan<float> o = g.Slice(GateLayout.LstmOutput * h, h), cand = g.Slice(GateLayout.LstmCell * h, h);
+            ReadOnlySpan<float> tc = tanhCT.Slice(b * h, h), dhc = dHCell.Slice(b * h, h);
+            Span<float> dc = dC.Slice(b * h, h);
+
+            // hCell = o ⊙ tanh(c): do = dhCell ⊙ tanh(c); dc += dhCell ⊙ o ⊙ (1 − tanh²(c)).
+            TensorPrimitives.Multiply(dhc, tc, temp);
+            Activations.Backward(ActivationKind.Sigmoid, o, temp, da.Slice(GateLayout.LstmOutput * h, h));
+            TensorPrimitives.Multiply(dhc, o, temp);
+            Activations.BackwardAdd(ActivationKind.Tanh, tc, temp, dc);
+
+            // c = f ⊙ c_{t−1} + i ⊙ g.
+            TensorPrimitives.Multiply(dc, cand, temp);
+            Activations.Backward(ActivationKind.Sigmoid, i, temp, da.Slice(GateLayout.LstmInput * h, h));
+            TensorPrimitives.Multiply(dc, cPrevAll.Slice(b * h, h), temp);
+            Activations.Backward(ActivationKind.Sigmoid, f, temp, da.Slice(GateLayout.LstmForget * h, h));
+            TensorPrimitives.Multiply(dc, i, temp);
+            Activations.Backward(ActivationKind.Tanh, cand, temp, da.Slice(GateLayout.LstmCell * h, h));
+            TensorPrimitives.Multiply(dc, f, dCPrev.Slice(b * h, h));
+        }
+    }
+
+    private readonly void GruResetAfterStep(int t, ReadOnlySpan<int> lengths, ReadOnlySpan<float> hPrevAll, Span<float> dH, Span<float> dG, Span<float> dGh, Span<float> dHPrev)
+    {
+        int batch = _batch, h = _o.HiddenSize, gh = 3 * h;
+        ReadOnlySpan<float> gatesT = _r.Gates.Slice(t * batch * gh, batch * gh);
+        ReadOnlySpan<float> hnT = _r.Extra.Slice(t * batch * h, batch * h);
+        for (int b = 0; b < batch; b++)
+        {
+            Span<float> da = dG.Slice(b * gh, gh), daH = dGh.Slice(b * gh, gh);
+            Span<float> direct = dHPrev.Slice(b * h, h);
+            if (!Active(lengths, b, t))
+            {
+                da.Clear();
+                daH.Clear();
+                direct.Clear();
+                continue;
+            }
+
+            ReadOnlySpan<float> g = gatesT.Slice(b * gh, gh);
+            ReadOnlySpan<float> r = g.Slice(GateLayout.GruReset * h, h);
+            Span<float> dnPre = da.Slice(GateLayout.GruNew * h, h);
+            UpdateAndCandidate(g, hPrevAll.Slice(b * h, h), dH.Slice(b * h, h), da, direct);
+
+            // n = tanh(W_in x + b_in + r ⊙ hn), hn = W_hn h + b_hn: dr = dn_pre ⊙ hn; d(hn) = dn_pre ⊙ r.
+            Span<float> temp = _s.Row0[..h];
+            TensorPrimitives.Multiply(dnPre, hnT.Slice(b * h, h), temp);
+            Activations.Backward(ActivationKind.Sigmoid, r, temp, da.Slice(GateLayout.GruReset * h, h));
+            da[..(2 * h)].CopyTo(daH);
+            TensorPrimitives.Multiply(dnPre, r, daH.Slice(GateLayout.GruNew * h, h));
+        }
+
+        Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, _team, _pool);
+    }
+
+    private readonly void GruResetBeforeStep(int t, ReadOnlySpan<int> lengths, ReadOnlySpan<float> hPrevAll, Span<float> dH, Span<float> dG, Span<float> dHPrev)
+    {
+        int batch = _batch, h = _o.HiddenSize, gh = 3 * h;
+        ReadOnlySpan<float> gatesT = _r.Gates.Slice(t * batch * gh, batch * gh);
+        for (int b = 0; b < batch; b++)
+        {
+            Span<float> da = dG.Slice(b * gh, gh);
+            Span<float> direct = dHPrev.Slice(b * h, h);
+            if (!Active(lengths, b, t))
+            {
+                da.Clear();
+                direct.Clear();
+                continue;
+            }
+
+            UpdateAndCandidate(gatesT.Slice(b * gh, gh), hPrevAll.Slice(b * h, h), dH.Slice(b * h, h), da, direct);
+        }
+
+        // n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): d(r ⊙ h) = dn_pre · W_hn.
+        Span<float> dResetH = _s.Cell;
+        Gemm.MultiplyPacked(batch, dG[(GateLayout.GruNew * h)..], gh, _w.BackRecurrentNew!, dResetH, h, accumulate: false, _team, _pool);
+        Span<float> temp = _s.Row0[..h];
+        for (int b = 0; b < batch; b++)
+        {
+            if (!Active(lengths, b, t))
+            {
+                continue;
+            }
+
+            ReadOnlySpan<float> r = gatesT.Slice((b * gh) + (GateLayout.GruReset * h), h);
+            ReadOnlySpan<float> dRh = dResetH.Slice(b * h, h);
+            TensorPrimitives.Multiply(dRh, hPrevAll.Slice(b * h, h), temp);
+            Activations.Backward(ActivationKind.Sigmoid, r, temp, dG.Slice((b * gh) + (GateLayout.GruReset * h), h));
+            TensorPrimitives.Multiply(dRh, r, temp);
+            Span<float> direct = dHPrev.Slice(b * h, h);
+            TensorPrimitives.Add(direct, temp, direct);
+        }
+
+        // r and z see h through W_h's first 2H rows; W_hn's part went through r ⊙ h above.
+        Gemm.MultiplyPackedRange(batch, dG, gh, _w.BackRecurrent!, 0, 2 * h, h, dHPrev, h, accumulate: true, _team, _pool);
+    }
+
+    /// <summary>
+    /// GRU's h = n + z ⊙ (h_{t−1} − n) for one row: writes dL/d(z pre-activation) and dL/d(n pre-activation) into
+    /// <paramref name="da"/> and the direct term dh ⊙ z into <paramref name="direct"/>.
+    /// </summary>
+    private readonly void UpdateAndCandidate(ReadOnlySpan<float> gates, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> dh, Span<float> da, Span<float> direct)
+    {
+        int h = _o.HiddenSize;
+        ReadOnlySpan<float> z = gates.Slice(GateLayout.GruUpdate * h, h), n = gates.Slice(GateLayout.GruNew * h, h);
+        Span<float> temp = _s.Row1[..h];
+        TensorPrimitives.Subtract(hPrev, n, temp);                 // dh/dz = h_{t−1} − n
+        TensorPrimitives.Multiply(dh, temp, temp);
+        Activations.Backward(ActivationKind.Sigmoid, z, temp, da.Slice(GateLayout.GruUpdate * h, h));
+        TensorPrimitives.Multiply(dh, z, direct);                  // dh/dh_{t−1} (direct) = z
+        TensorPrimitives.Subtract(dh, direct, temp);               // dh/dn = 1 − z: dh − dh ⊙ z
+        Activations.Backward(ActivationKind.Tanh, n, temp, da.Slice(GateLayout.GruNew * h, h));
+    }
+
+    private static bool Active(ReadOnlySpan<int> lengths, int b, int t) => lengths.IsEmpty || t < lengths[b];
+
+    private static void Start(ReadOnlySpan<float> initial, Span<float> state)
+    {
+        if (initial.IsEmpty)
+        {
+            state.Clear();
+        }
+        else
+        {
+            initial.CopyTo(state);
+        }
+    }
+
+    private static void Swap(ref Span<float> a, ref Span<float> b)
+    {
+        Span<float> t = a;
+        a = b;
+        b = t;
+    }
+}

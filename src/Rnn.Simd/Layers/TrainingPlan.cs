@@ -1,0 +1,153 @@
+namespace Rnn.Simd.Layers;
+
+/// <summary>
+/// The layout of a <see cref="Training.RecurrentTape"/>'s one buffer for a (T, B): what forward records and what backward
+/// needs as scratch. Offsets only; no allocation. Every view starts on a 16-float boundary.
+/// </summary>
+/// <remarks>
+/// <code>
+///   x           [T, B, X]        the input, time-major
+///   out[l]      [T, B, F]        every layer's output (layer l − 1's is layer l's input)
+///   record[s]   per (layer, direction) s: see DirectionRecord
+///   forward     ForwardPlan's per-step scratch
+///   dGx, dGh    [T, B, G·H]      gate gradients (dGh: GRU reset-after only)
+///   dHAll       [T, B, Hout]     LSTM projection: dL/dh_t of every step
+///   dOut0/1     [T, B, F]        dL/d(layer output), ping-pong between layers
+///   dIn         [T, B, X]        dL/dx, time-major
+///   small       dh, dc ping-pong, per-row temporaries, bias sums
+/// </code>
+/// </remarks>
+internal readonly struct TrainingPlan
+{
+    private readonly long _x, _out, _outStride, _records, _recordStride;
+    private readonly long _gates, _h, _c, _tanhC, _hCell, _extra;       // offsets within one record
+    private readonly long _gatesLength, _hLength, _cLength, _rowsH;
+    private readonly long _forward, _dGx, _dGh, _dHAll, _dOut0, _dOut1, _dIn, _dH0, _dH1, _dC0, _dC1, _dCell, _row0, _row1, _biasSum;
+    private readonly long _featureRows, _inputRows;
+
+    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch)
+    {
+        Steps = steps;
+        Batch = batch;
+        long rows = (long)steps * batch;
+        int g = o.Gates, h = o.HiddenSize, hOut = o.OutputSize;
+        bool lstm = o.Cell == CellType.Lstm, gru = o.Cell == CellType.Gru;
+        Forward = new ForwardPlan(o, steps, batch, batchFirst: false, recording: true);
+
+        long offset = 0;
+        long Take(long floats)
+        {
+            long start = offset;
+            offset += Round(floats);
+            return start;
+        }
+
+        _inputRows = rows * o.InputSize;
+        _featureRows = rows * o.LayerOutputSize;
+        _x = Take(_inputRows);
+        _outStride = Round(_featureRows);
+        _out = offset;
+        offset += _outStride * o.Layers;
+
+        _gatesLength = rows * g * h;
+        _hLength = (rows + batch) * hOut;
+        _cLength = lstm ? (rows + batch) * h : 0;
+        _rowsH = rows * h;
+        long inRecord = 0;
+        long TakeInRecord(long floats)
+        {
+            long start = inRecord;
+            inRecord += Round(floats);
+            return start;
+        }
+
+        _gates = TakeInRecord(_gatesLength);
+        _h = TakeInRecord(_hLength);
+        _c = TakeInRecord(_cLength);
+        _tanhC = TakeInRecord(lstm ? _rowsH : 0);
+        _hCell = TakeInRecord(lstm && o.ProjectionSize > 0 ? _rowsH : 0);
+        _extra = TakeInRecord(gru ? _rowsH : 0);
+        _recordStride = inRecord;
+        _records = offset;
+        offset += _recordStride * o.Layers * o.Directions;
+
+        _forward = Take(Forward.TotalFloats);
+        _dGx = Take(_gatesLength);
+        _dGh = Take(gru && o.GruVariant == GruVariant.ResetAfter ? _gatesLength : 0);
+        _dHAll = Take(o.ProjectionSize > 0 ? rows * hOut : 0);
+        _dOut0 = Take(_featureRows);
+        _dOut1 = Take(o.Layers > 1 ? _featureRows : 0);
+        _dIn = Take(_inputRows);
+        _dH0 = Take((long)batch * hOut);
+        _dH1 = Take((long)batch * hOut);
+        _dC0 = Take(lstm ? (long)batch * h : 0);
+        _dC1 = Take(lstm ? (long)batch * h : 0);
+        _dCell = Take((long)batch * h);
+        _row0 = Take(h);
+        _row1 = Take(h);
+        _biasSum = Take((long)g * h);
+        if (offset > Array.MaxLength)
+        {
+            throw new ArgumentException($"Training on this call needs {offset} floats of tape, more than one array holds; split the batch or the sequence.", "steps");
+        }
+
+        TotalFloats = (int)offset;
+    }
+
+    public int Steps { get; }
+
+    public int Batch { get; }
+
+    public int TotalFloats { get; }
+
+    public ForwardPlan Forward { get; }
+
+    public Span<float> Input(Span<float> all) => all.Slice((int)_x, (int)_inputRows);
+
+    public Span<float> LayerOutput(Span<float> all, int layer) => all.Slice((int)(_out + (layer * _outStride)), (int)_featureRows);
+
+    public Span<float> ForwardScratch(Span<float> all) => all.Slice((int)_forward, Forward.TotalFloats);
+
+    public DirectionRecord Record(Span<float> all, int state, RecurrentNetworkOptions o)
+    {
+        Span<float> r = all.Slice((int)(_records + (state * _recordStride)), (int)_recordStride);
+        bool lstm = o.Cell == CellType.Lstm, gru = o.Cell == CellType.Gru;
+        return new DirectionRecord(
+            r.Slice((int)_gates, (int)_gatesLength),
+            r.Slice((int)_h, (int)_hLength),
+            lstm ? r.Slice((int)_c, (int)_cLength) : default,
+            lstm ? r.Slice((int)_tanhC, (int)_rowsH) : default,
+            lstm && o.ProjectionSize > 0 ? r.Slice((int)_hCell, (int)_rowsH) : default,
+            gru ? r.Slice((int)_extra, (int)_rowsH) : default,
+            o.OutputSize,
+            o.HiddenSize);
+    }
+
+    public BackwardScratch Backward(Span<float> all, RecurrentNetworkOptions o)
+    {
+        int batch = Batch, h = o.HiddenSize, hOut = o.OutputSize;
+        bool lstm = o.Cell == CellType.Lstm;
+        return new BackwardScratch
+        {
+            GatesX = all.Slice((int)_dGx, (int)_gatesLength),
+            GatesH = o.Cell == CellType.Gru && o.GruVariant == GruVariant.ResetAfter ? all.Slice((int)_dGh, (int)_gatesLength) : default,
+            HAll = o.ProjectionSize > 0 ? all.Slice((int)_dHAll, Steps * batch * hOut) : default,
+            H0 = all.Slice((int)_dH0, batch * hOut),
+            H1 = all.Slice((int)_dH1, batch * hOut),
+            C0 = lstm ? all.Slice((int)_dC0, batch * h) : default,
+            C1 = lstm ? all.Slice((int)_dC1, batch * h) : default,
+            Cell = all.Slice((int)_dCell, batch * h),
+            Row0 = all.Slice((int)_row0, h),
+            Row1 = all.Slice((int)_row1, h),
+            BiasSum = all.Slice((int)_biasSum, o.Gates * h),
+        };
+    }
+
+    /// <summary>dL/d(output of a layer): layers alternate between two buffers; the top layer uses buffer 0.</summary>
+    public Span<float> OutputGradient(Span<float> all, int layer, int layers) =>
+        all.Slice((int)((layers - 1 - layer) % 2 == 0 ? _dOut0 : _dOut1), (int)_featureRows);
+
+    public Span<float> InputGradient(Span<float> all) => all.Slice((int)_dIn, (int)_inputRows);
+
+    private static long Round(long floats) => (floats + 15) & ~15L;
+}

@@ -1,0 +1,366 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Layers;
+
+namespace Rnn.Simd.Training;
+
+/// <summary>
+/// A recurrent stack (Elman, LSTM or GRU; stacked, bidirectional, with projection) whose parameters live in a
+/// <see cref="ParameterSet"/> under PyTorch's names and layout, with a recording forward pass and backpropagation
+/// through time (seeds 003, 004).
+/// </summary>
+/// <remarks>
+/// <para><see cref="Forward"/> computes exactly what <see cref="RecurrentNetwork.Forward"/> computes (the same bits)
+/// and records on a <see cref="RecurrentTape"/> what <see cref="Backward"/> needs. <see cref="Backward"/> adds
+/// dL/d(every parameter) into <see cref="ParameterSet.Gradients"/> and dL/d(input, h0, c0) into the caller's
+/// buffers: gradients only ever accumulate; zeroing them (<see cref="ParameterSet.ZeroGradients"/>) is separate.</para>
+/// <para>When the parameter values change (<see cref="ParameterSet.Version"/> moves: an optimiser step), the next
+/// forward call re-packs the weights in place. A trainable network is driven by one thread at a time; give every
+/// training thread its own network. For serving, take a snapshot with <see cref="ToInferenceNetwork"/>.</para>
+/// <para>No allocation per call once the tape has grown to the call's size; results are bit-identical for every
+/// vector width and thread count.</para>
+/// </remarks>
+public sealed class TrainableRecurrentNetwork
+{
+    private const int TensorsPerDirection = 5;   // weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
+    private readonly DirectionWeights[] _weights;
+    private readonly ParameterTensor?[] _tensors;
+    private long _packedVersion = -1;
+
+    /// <summary>
+    /// Binds a network to the tensors of <paramref name="parameters"/> named <c>{prefix}weight_ih_l{k}</c> and so on
+    /// (see <see cref="RecurrentNetworkOptions.ParameterSpecs"/>); the set may hold other modules' tensors too.
+    /// Biases are optional (both of a direction or neither).
+    /// </summary>
+    /// <exception cref="ArgumentException">A tensor is missing or has the wrong shape.</exception>
+    public TrainableRecurrentNetwork(RecurrentNetworkOptions options, ParameterSet parameters, string prefix = "", ArrayPool<float>? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(prefix);
+        options.Validate(nameof(options));
+        if (options.Bidirectional && options.Merge != DirectionMerge.Concatenate && options.Layers > 1)
+        {
+            ThrowHelper.Argument(nameof(options), "PyTorch layouts stack bidirectional layers on concatenated outputs; use DirectionMerge.Concatenate.");
+        }
+
+        Options = options;
+        Parameters = parameters;
+        Prefix = prefix;
+        Pool = pool ?? ArrayPool<float>.Shared;
+        int states = options.Layers * options.Directions;
+        _weights = new DirectionWeights[states];
+        _tensors = new ParameterTensor?[states * TensorsPerDirection];
+        var expected = options.ParameterSpecs(prefix, bias: true).ToDictionary(s => s.Name, StringComparer.Ordinal);
+        for (int layer = 0; layer < options.Layers; layer++)
+        {
+            int inputSize = layer == 0 ? options.InputSize : options.LayerOutputSize;
+            for (int dir = 0; dir < options.Directions; dir++)
+            {
+                int state = (layer * options.Directions) + dir;
+                string suffix = $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
+                ParameterTensor? Bind(string name, bool required)
+                {
+                    string full = prefix + name + suffix;
+                    if (!parameters.TryGet(full, out ParameterTensor tensor))
+                    {
+                        if (required)
+                        {
+                            ThrowHelper.Argument(nameof(parameters), $"Parameter '{full}' is missing.");
+                        }
+
+                        return null;
+                    }
+
+                    int[] shape = expected[full].Shape;
+                    if (!tensor.Shape.SequenceEqual(shape))
+                    {
+                        ThrowHelper.Argument(nameof(parameters), $"Parameter '{full}' has shape [{string.Join(", ", tensor.Shape)}]; the options imply [{string.Join(", ", shape)}].");
+                    }
+
+                    return tensor;
+                }
+
+                int at = state * TensorsPerDirection;
+                _tensors[at] = Bind("weight_ih", required: true);
+                _tensors[at + 1] = Bind("weight_hh", required: true);
+                _tensors[at + 2] = Bind("bias_ih", required: false);
+                _tensors[at + 3] = Bind("bias_hh", required: false);
+                _tensors[at + 4] = options.ProjectionSize > 0 ? Bind("weight_hr", required: true) : null;
+                if ((_tensors[at + 2] is null) != (_tensors[at + 3] is null))
+                {
+                    ThrowHelper.Argument(nameof(parameters), $"Layer {layer} has only one of bias_ih and bias_hh; give both or neither.");
+                }
+
+                float[] none = [];
+                _weights[state] = DirectionWeights.FromPyTorch(
+                    options, inputSize, new float[_tensors[at]!.Length], new float[_tensors[at + 1]!.Length], none, none,
+                    options.ProjectionSize > 0 ? new float[_tensors[at + 4]!.Length] : null, backward: true);
+            }
+        }
+    }
+
+    /// <summary>The architecture.</summary>
+    public RecurrentNetworkOptions Options { get; }
+
+    /// <summary>The parameters (values and gradients) this network reads and writes.</summary>
+    public ParameterSet Parameters { get; }
+
+    /// <summary>The name prefix of this network's tensors in <see cref="Parameters"/>.</summary>
+    public string Prefix { get; }
+
+    /// <summary>The pool tapes and scratch are rented from.</summary>
+    public ArrayPool<float> Pool { get; }
+
+    /// <summary>A network with its own parameter set (values zero until initialised or loaded).</summary>
+    public static TrainableRecurrentNetwork Create(RecurrentNetworkOptions options, string prefix = "", bool bias = true, ArrayPool<float>? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new TrainableRecurrentNetwork(options, ParameterSet.Create(options.ParameterSpecs(prefix, bias)), prefix, pool);
+    }
+
+    /// <summary>A network with its own parameter set, loaded from PyTorch-named arrays (as <see cref="RecurrentNetwork.FromPyTorch"/>).</summary>
+    public static TrainableRecurrentNetwork FromPyTorch(RecurrentNetworkOptions options, IReadOnlyDictionary<string, float[]> parameters, string prefix = "", ArrayPool<float>? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(prefix);
+        bool bias = parameters.ContainsKey(prefix + "bias_ih_l0");
+        TrainableRecurrentNetwork network = Create(options, prefix, bias, pool);
+        network.Parameters.Load(parameters);
+        return network;
+    }
+
+    /// <summary>A tape for this network (grows to the size of the calls it records).</summary>
+    public RecurrentTape CreateTape() => new(this, Pool);
+
+    /// <summary>An immutable inference network with the current parameter values (a copy).</summary>
+    public RecurrentNetwork ToInferenceNetwork() => RecurrentNetwork.FromPyTorch(Options, Parameters.ToDictionary(), Prefix, Pool);
+
+    /// <summary>
+    /// Runs the network as <see cref="RecurrentNetwork.Forward"/> does (same arguments, same results) and records the
+    /// call on <paramref name="tape"/> for <see cref="Backward"/>.
+    /// </summary>
+    public void Forward(
+        RecurrentTape tape, ReadOnlySpan<float> input, int steps, int batch, Span<float> output,
+        ReadOnlySpan<float> h0 = default, ReadOnlySpan<float> c0 = default,
+        Span<float> hN = default, Span<float> cN = default,
+        ReadOnlySpan<int> lengths = default, bool batchFirst = false, ThreadTeam? threads = null, bool lastStepOnly = false)
+    {
+        CheckTape(tape);
+        RecurrentNetworkOptions o = Options;
+        RecurrentNetwork.ValidateForward(o, input.Length, steps, batch, output.Length, h0.Length, c0.Length, hN.Length, cN.Length, lengths, lastStepOnly);
+        EnsurePacked();
+        var plan = new TrainingPlan(o, steps, batch);
+        Span<float> all = tape.Begin(plan, lengths, batchFirst, lastStepOnly, Parameters.Version);
+        Span<float> x = plan.Input(all);
+        if (batchFirst)
+        {
+            RecurrentNetwork.ToTimeMajor(input, x, steps, batch, o.InputSize);
+        }
+        else
+        {
+            input.CopyTo(x);
+        }
+
+        Span<float> forwardScratch = plan.ForwardScratch(all);
+        ReadOnlySpan<float> layerIn = x;
+        int layerInSize = o.InputSize;
+        for (int layer = 0; layer < o.Layers; layer++)
+        {
+            Span<float> layerOut = plan.LayerOutput(all, layer);
+            for (int dir = 0; dir < o.Directions; dir++)
+            {
+                int state = (layer * o.Directions) + dir;
+                var run = new DirectionRun(o, _weights[state], plan.Forward, forwardScratch, steps, batch, threads, Pool)
+                {
+                    Reverse = dir == 1,
+                    OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
+                    AddToOutput = dir == 1 && o.Merge == DirectionMerge.Sum,
+                };
+                run.Execute(
+                    layerIn, layerInSize, layerOut, lengths,
+                    StateSlice(h0, state, batch, o.OutputSize), StateSlice(c0, state, batch, o.HiddenSize),
+                    StateSlice(hN, state, batch, o.OutputSize), StateSlice(cN, state, batch, o.HiddenSize),
+                    plan.Record(all, state, o));
+            }
+
+            layerIn = layerOut;
+            layerInSize = o.LayerOutputSize;
+        }
+
+        RecurrentNetwork.WriteOutput(layerIn, output, steps, batch, o.LayerOutputSize, lengths, batchFirst, lastStepOnly);
+        tape.Complete();
+    }
+
+    /// <summary>
+    /// Backpropagation through time over the call recorded on <paramref name="tape"/>.
+    /// </summary>
+    /// <param name="tape">The tape of the latest <see cref="Forward"/> call (parameters unchanged since).</param>
+    /// <param name="gradOutput">dL/d(output), in the layout forward wrote <c>output</c> ([T, B, F], [B, T, F], or [B, F] for
+    /// last-step-only); empty for zero. Entries at padded steps are ignored: those outputs are constant 0.</param>
+    /// <param name="gradHN">dL/dh_n [L·D, B, Hout], or empty for zero.</param>
+    /// <param name="gradCN">LSTM: dL/dc_n [L·D, B, H], or empty for zero.</param>
+    /// <param name="gradInput">Receives (added into) dL/d(input) in the input's layout, or empty: not wanted.</param>
+    /// <param name="gradH0">Receives (added into) dL/dh0 [L·D, B, Hout], or empty.</param>
+    /// <param name="gradC0">LSTM: receives (added into) dL/dc0 [L·D, B, H], or empty.</param>
+    /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
+    /// <exception cref="InvalidOperationException">The tape holds no record, or the parameters changed since it was made.</exception>
+    public void Backward(
+        RecurrentTape tape, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> gradHN = default, ReadOnlySpan<float> gradCN = default,
+        Span<float> gradInput = default, Span<float> gradH0 = default, Span<float> gradC0 = default, ThreadTeam? threads = null)
+    {
+        CheckTape(tape);
+        if (!tape.IsRecorded)
+        {
+            ThrowHelper.InvalidOperation("The tape holds no forward call; run Forward with it first.");
+        }
+
+        if (tape.ParameterVersion != Parameters.Version)
+        {
+            ThrowHelper.InvalidOperation("The parameters changed after the forward call was recorded; run Forward again.");
+        }
+
+        RecurrentNetworkOptions o = Options;
+        TrainingPlan plan = tape.Plan;
+        int steps = plan.Steps, batch = plan.Batch, states = o.Layers * o.Directions, features = o.LayerOutputSize;
+        bool lstm = o.Cell == CellType.Lstm;
+        ReadOnlySpan<int> lengths = tape.Lengths;
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradOutput.Length, (tape.LastStepOnly ? 1L : steps) * batch * features, nameof(gradOutput), tape.LastStepOnly ? "B·F" : "T·B·F");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradHN.Length, (long)states * batch * o.OutputSize, nameof(gradHN), "L·D·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradCN.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(gradCN), "L·D·B·H (LSTM only)");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradInput.Length, (long)steps * batch * o.InputSize, nameof(gradInput), "T·B·X");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradH0.Length, (long)states * batch * o.OutputSize, nameof(gradH0), "L·D·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradC0.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(gradC0), "L·D·B·H (LSTM only)");
+
+        Span<float> all = tape.Buffer;
+        Span<float> top = plan.OutputGradient(all, o.Layers - 1, o.Layers);
+        if (gradOutput.IsEmpty)
+        {
+            top.Clear();
+        }
+        else if (tape.LastStepOnly)
+        {
+            top.Clear();
+            for (int b = 0; b < batch; b++)
+            {
+                int last = (lengths.IsEmpty ? steps : lengths[b]) - 1;
+                if (last >= 0)
+                {
+                    gradOutput.Slice(b * features, features).CopyTo(top.Slice(((last * batch) + b) * features, features));
+                }
+            }
+        }
+        else if (tape.BatchFirst)
+        {
+            RecurrentNetwork.ToTimeMajor(gradOutput, top, steps, batch, features);
+        }
+        else
+        {
+            gradOutput.CopyTo(top);
+        }
+
+        BackwardScratch scratch = plan.Backward(all, o);
+        for (int layer = o.Layers - 1; layer >= 0; layer--)
+        {
+            ReadOnlySpan<float> dOut = plan.OutputGradient(all, layer, o.Layers);
+            ReadOnlySpan<float> layerIn = layer == 0 ? plan.Input(all) : plan.LayerOutput(all, layer - 1);
+            int layerInSize = layer == 0 ? o.InputSize : features;
+            Span<float> dIn = layer > 0 ? plan.OutputGradient(all, layer - 1, o.Layers) : gradInput.IsEmpty ? default : plan.InputGradient(all);
+            for (int dir = 0; dir < o.Directions; dir++)
+            {
+                int state = (layer * o.Directions) + dir;
+                var run = new DirectionBackward(o, _weights[state], plan.Record(all, state, o), scratch, steps, batch, threads, Pool)
+                {
+                    Reverse = dir == 1,
+                    OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
+                };
+                run.Execute(
+                    layerIn, layerInSize, dOut, lengths,
+                    StateSlice(gradHN, state, batch, o.OutputSize), StateSlice(gradCN, state, batch, o.HiddenSize),
+                    dIn, accumulateDx: dir > 0,
+                    StateSlice(gradH0, state, batch, o.OutputSize), StateSlice(gradC0, state, batch, o.HiddenSize),
+                    Gradients(state));
+            }
+
+            if (steps == 0 && !dIn.IsEmpty)
+            {
+                dIn.Clear();
+            }
+        }
+
+        if (!gradInput.IsEmpty && steps > 0)
+        {
+            AddInputGradient(plan.InputGradient(all), gradInput, steps, batch, o.InputSize, tape.BatchFirst);
+        }
+    }
+
+    private DirectionGradients Gradients(int state)
+    {
+        int at = state * TensorsPerDirection;
+        ParameterSet p = Parameters;
+        return new DirectionGradients(
+            p.Gradient(_tensors[at]!),
+            p.Gradient(_tensors[at + 1]!),
+            _tensors[at + 2] is { } bih ? p.Gradient(bih) : default,
+            _tensors[at + 3] is { } bhh ? p.Gradient(bhh) : default,
+            _tensors[at + 4] is { } hr ? p.Gradient(hr) : default);
+    }
+
+    /// <summary>Re-packs the weights when the parameter values changed since the last pack.</summary>
+    private void EnsurePacked()
+    {
+        ParameterSet p = Parameters;
+        if (_packedVersion == p.Version)
+        {
+            return;
+        }
+
+        for (int state = 0; state < _weights.Length; state++)
+        {
+            int at = state * TensorsPerDirection;
+            _weights[state].Load(
+                p.Value(_tensors[at]!),
+                p.Value(_tensors[at + 1]!),
+                _tensors[at + 2] is { } bih ? p.Value(bih) : default,
+                _tensors[at + 3] is { } bhh ? p.Value(bhh) : default,
+                _tensors[at + 4] is { } hr ? p.Value(hr) : default);
+        }
+
+        _packedVersion = p.Version;
+    }
+
+    private void CheckTape(RecurrentTape tape)
+    {
+        ArgumentNullException.ThrowIfNull(tape);
+        if (!ReferenceEquals(tape.Owner, this))
+        {
+            ThrowHelper.Argument(nameof(tape), "The tape belongs to another network; create one with CreateTape().");
+        }
+    }
+
+    private static ReadOnlySpan<float> StateSlice(ReadOnlySpan<float> all, int state, int batch, int size) =>
+        all.IsEmpty ? default : all.Slice(state * batch * size, batch * size);
+
+    private static Span<float> StateSlice(Span<float> all, int state, int batch, int size) =>
+        all.IsEmpty ? default : all.Slice(state * batch * size, batch * size);
+
+    private static void AddInputGradient(ReadOnlySpan<float> timeMajor, Span<float> destination, int steps, int batch, int features, bool batchFirst)
+    {
+        if (!batchFirst)
+        {
+            TensorPrimitives.Add(destination, timeMajor, destination);
+            return;
+        }
+
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                Span<float> row = destination.Slice(((b * steps) + t) * features, features);
+                TensorPrimitives.Add(row, timeMajor.Slice(((t * batch) + b) * features, features), row);
+            }
+        }
+    }
+}
