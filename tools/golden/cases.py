@@ -106,3 +106,55 @@ def all_cases() -> List[Case]:
     names = [c.name for c in cases]
     assert len(set(names)) == len(names), "case names must be unique"
     return cases
+
+
+@dataclass(frozen=True)
+class ClipCase:
+    """A gradient fixture whose expected parameter gradients are clipped after autograd."""
+    case: Case
+    kind: str                       # "norm" (clip_grad_norm_, norm_type 2) | "value" (clip_grad_value_)
+    threshold: float                # max_norm or clip_value
+
+    @property
+    def name(self) -> str:
+        return self.case.name
+
+
+@dataclass(frozen=True)
+class TbpttCase:
+    """A truncated-BPTT fixture: chunks of `chunk` steps, state carried detached."""
+    case: Case
+    chunk: int
+
+    @property
+    def name(self) -> str:
+        return self.case.name
+
+
+def clip_cases() -> List[ClipCase]:
+    return [
+        # Two layers with given h0/c0; the global norm is far above max_norm, so clipping acts.
+        ClipCase(Case(name="clip_lstm", cell="lstm", layers=2, has_h0=True), "norm", 1.0),
+        # Tiny GRU whose global norm is below max_norm: clip_grad_norm_ is a no-op (coef 1).
+        ClipCase(Case(name="clip_gru_tiny", cell="gru", T=3, B=2, X=3, H=4), "norm", 10.0),
+        # Bidirectional tanh RNN clipped elementwise: every parameter has entries above and below.
+        ClipCase(Case(name="clip_value_rnn_tanh", cell="rnn_tanh", bidirectional=True),
+                 "value", 2.0),
+    ]
+
+
+def tbptt_cases() -> List[TbpttCase]:
+    return [
+        # T=12 in 3 chunks of 4, zero initial state.
+        TbpttCase(Case(name="tbptt_lstm", cell="lstm", T=12, B=2), chunk=4),
+        # Two layers, given h0, T=10 in chunks 4, 4, 2 (the last one shorter).
+        TbpttCase(Case(name="tbptt_gru", cell="gru", layers=2, has_h0=True, T=10, B=2), chunk=4),
+    ]
+
+
+def model_cases() -> List[Case]:
+    """Every Case with a model directory: the forward cases, then clip, then TBPTT."""
+    cases = all_cases() + [c.case for c in clip_cases()] + [c.case for c in tbptt_cases()]
+    names = [c.name for c in cases]
+    assert len(set(names)) == len(names) and "losses" not in names, "case names must be unique"
+    return cases

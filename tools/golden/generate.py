@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Regenerate tests/Rnn.Simd.Tests/Golden: PyTorch forward fixtures for RNN/LSTM/GRU layers.
+"""Regenerate tests/Rnn.Simd.Tests/Golden: PyTorch forward and gradient fixtures for RNN/LSTM/GRU.
 
 Run with Debian's interpreter (PyTorch 1.13 from python3-torch):
 
@@ -28,8 +28,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import grads  # noqa: E402
 import safetensors_io  # noqa: E402
-from cases import Case, all_cases  # noqa: E402
+from cases import Case, ClipCase, TbpttCase, all_cases, clip_cases, tbptt_cases  # noqa: E402
 from manual_gru import gru_forward  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,8 +104,10 @@ def run_pytorch(case: Case, module: nn.Module, inputs: Dict[str, torch.Tensor],
     return results
 
 
-def expected_shapes(case: Case) -> Dict[str, Tuple[int, ...]]:
-    """Shapes of every tensor of a case's three files (also used by check.py)."""
+def expected_shapes(case: Case, extra: Optional[object] = None) -> Dict[str, Tuple[int, ...]]:
+    """Shapes of every tensor of a case's five files, as "file:tensor" (used by check.py).
+
+    extra is the case's ClipCase or TbpttCase, if any."""
     ld = case.layers * case.directions
     shapes: Dict[str, Tuple[int, ...]] = {}
     gates = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}[case.cell]
@@ -132,6 +135,21 @@ def expected_shapes(case: Case) -> Dict[str, Tuple[int, ...]]:
         shapes[f"expected:h_n{suffix}"] = (ld, case.B, case.h_out)
         if case.is_lstm:
             shapes[f"expected:c_n{suffix}"] = (ld, case.B, case.H)
+    shapes["grad_output:output"] = shapes["expected:output"]
+    shapes["grad_output:h_n"] = shapes["expected:h_n"]
+    if case.is_lstm:
+        shapes["grad_output:c_n"] = shapes["expected:c_n"]
+    params = [(k.split(":", 1)[1], v) for k, v in shapes.items() if k.startswith("model:")]
+    for suffix in ("", ".f64"):
+        shapes[f"expected_grad:grad.input{suffix}"] = shapes["input:input"]
+        shapes[f"expected_grad:grad.h0{suffix}"] = (ld, case.B, case.h_out)
+        if case.is_lstm:
+            shapes[f"expected_grad:grad.c0{suffix}"] = (ld, case.B, case.H)
+        for name, shape in params:
+            shapes[f"expected_grad:grad.{name}{suffix}"] = shape
+        shapes[f"expected_grad:loss{suffix}"] = (1,)
+        if isinstance(extra, ClipCase) and extra.kind == "norm":
+            shapes[f"expected_grad:total_norm{suffix}"] = (1,)
     return shapes
 
 
@@ -144,7 +162,7 @@ def padding_mask(case: Case) -> Optional[np.ndarray]:
     return mask.T if case.batch_first else mask
 
 
-def generate_case(case: Case, out_dir: Path) -> dict:
+def generate_case(case: Case, out_dir: Path, extra: Optional[object] = None) -> dict:
     torch.manual_seed(case.seed)
     module = build_module(case)
     module.eval()
@@ -189,7 +207,7 @@ def generate_case(case: Case, out_dir: Path) -> dict:
             "max_abs_f64": float(np.max(np.abs(a64))),
         }
 
-    return {
+    entry = {
         "name": case.name,
         "cell": case.cell,
         "reference": reference_of(case),
@@ -209,6 +227,125 @@ def generate_case(case: Case, out_dir: Path) -> dict:
         "h_out": case.h_out,
         "seed": case.seed,
         "results": errors,
+    }
+    entry.update(generate_gradients(case, module, inputs, r32, r64, case_dir, extra))
+    return entry
+
+
+def grad_metadata(case: Case, extra: Optional[object]) -> Dict[str, str]:
+    """Metadata of expected_grad.safetensors (grad_output gets case and, for TBPTT, chunk)."""
+    reference = "torch.autograd through " + reference_of(case)
+    meta = {"case": case.name}
+    if isinstance(extra, ClipCase):
+        if extra.kind == "norm":
+            reference += ", then torch.nn.utils.clip_grad_norm_(parameters, max_norm, 2.0)"
+            meta["max_norm"] = repr(extra.threshold)
+        else:
+            reference += ", then torch.nn.utils.clip_grad_value_(parameters, clip_value)"
+            meta["clip_value"] = repr(extra.threshold)
+    elif isinstance(extra, TbpttCase):
+        reference += (", truncated BPTT: chunks of `chunk` steps from the carried state detached, "
+                      "backward per chunk, gradients accumulated")
+        meta["chunk"] = str(extra.chunk)
+    meta["reference"] = reference
+    return meta
+
+
+def grad_run(case: Case, module: nn.Module, inputs, grad_output, dtype: torch.dtype,
+             extra: Optional[object]) -> "grads.GradRun":
+    if isinstance(extra, TbpttCase):
+        return grads.run_tbptt(case, module, inputs, grad_output, dtype, extra.chunk)
+    run = grads.run_with_grad(case, module, inputs, grad_output, dtype)
+    if isinstance(extra, ClipCase):
+        total_norm = grads.clip(run, case, extra.kind, extra.threshold)
+        if total_norm is not None:
+            run.grads["total_norm"] = total_norm.detach().reshape(1)
+    return run
+
+
+def generate_gradients(case: Case, module: nn.Module, inputs, r32, r64, case_dir: Path,
+                       extra: Optional[object]) -> dict:
+    """Write grad_output.safetensors and expected_grad.safetensors; return manifest fields."""
+    grad_output = grads.make_grad_output(case)
+    meta = {"case": case.name}
+    if isinstance(extra, TbpttCase):
+        meta["chunk"] = str(extra.chunk)
+    safetensors_io.write(str(case_dir / "grad_output.safetensors"),
+                         [(name, t.numpy()) for name, t in grad_output.items()], meta)
+
+    g32 = grad_run(case, module, inputs, grad_output, torch.float32, extra)
+    g64 = grad_run(case, module, inputs, grad_output, torch.float64, extra)
+
+    # The differentiable forward (explicit zero state, chunked for TBPTT) reproduces the
+    # forward fixture bit for bit.
+    for run, ref in ((g32, r32), (g64, r64)):
+        for name, t in ref.items():
+            assert torch.equal(run.results[name], t), \
+                f"{case.name}: grad-path forward {name} differs from the forward fixture"
+
+    mask = padding_mask(case)
+    if mask is not None:
+        for run in (g32, g64):
+            padded = run.grads["grad.input"].numpy()[mask]
+            assert not padded.any(), f"{case.name}: input gradient not 0 at padded steps"
+
+    tensors32 = dict(g32.grads)
+    tensors32["loss"] = g32.loss.reshape(1)
+    tensors64 = dict(g64.grads)
+    tensors64["loss"] = g64.loss.reshape(1)
+    for name, t in tensors32.items():
+        assert t.dtype == torch.float32 and tensors64[name].dtype == torch.float64, name
+    expected = [(name, t.numpy()) for name, t in tensors32.items()]
+    expected += [(name + ".f64", t.numpy()) for name, t in tensors64.items()]
+    safetensors_io.write(str(case_dir / "expected_grad.safetensors"), expected,
+                         grad_metadata(case, extra))
+
+    fields: dict = {"grad_results": {name: error_stats(tensors32[name], tensors64[name])
+                                     for name in tensors32}}
+    if isinstance(extra, ClipCase):
+        fields["clip"] = {"kind": extra.kind,
+                          ("max_norm" if extra.kind == "norm" else "clip_value"): extra.threshold}
+    if isinstance(extra, TbpttCase):
+        fields["chunk"] = extra.chunk
+    return fields
+
+
+def error_stats(t32: torch.Tensor, t64: torch.Tensor) -> dict:
+    """max |f32 - f64| and max |f64|; NaN entries must agree and are left out (None if all)."""
+    a32 = t32.numpy().astype(np.float64)
+    a64 = t64.numpy()
+    nan = np.isnan(a64)
+    assert np.array_equal(nan, np.isnan(a32)), "NaN positions differ between float32 and float64"
+    if nan.all():
+        return {"max_abs_err_f32_vs_f64": None, "max_abs_f64": None}
+    return {
+        "max_abs_err_f32_vs_f64": float(np.max(np.abs(a32 - a64)[~nan])),
+        "max_abs_f64": float(np.max(np.abs(a64)[~nan])),
+    }
+
+
+def generate_losses(out_dir: Path) -> dict:
+    """losses/losses.safetensors: MSE and cross-entropy values and input gradients."""
+    inputs = grads.loss_inputs()
+    r32 = grads.loss_results(inputs, torch.float32)
+    r64 = grads.loss_results(inputs, torch.float64)
+    tensors = [(name, t.numpy()) for name, t in inputs.items()]
+    tensors += [(name, t.numpy()) for name, t in r32.items()]
+    tensors += [(name + ".f64", t.numpy()) for name, t in r64.items()]
+    directory = out_dir / "losses"
+    directory.mkdir()
+    safetensors_io.write(str(directory / "losses.safetensors"), tensors, {
+        "reference": "torch.nn.MSELoss(reduction) and torch.nn.CrossEntropyLoss(reduction, "
+                     "ignore_index=-100), gradients by torch.autograd",
+        "ignore_index": str(grads.IGNORE_INDEX),
+    })
+    return {
+        "N": grads.LOSS_N,
+        "C": grads.LOSS_C,
+        "ignore_index": grads.IGNORE_INDEX,
+        "ignored_rows": list(grads.IGNORED_ROWS),
+        "seed": grads.zlib.crc32(b"losses"),
+        "results": {name: error_stats(r32[name], r64[name]) for name in r32},
     }
 
 
@@ -251,9 +388,12 @@ def main(argv: List[str] | None = None) -> int:
 
     cases = all_cases()
     entries = [generate_case(case, out_dir) for case in cases]
+    clip_entries = [generate_case(c.case, out_dir, c) for c in clip_cases()]
+    tbptt_entries = [generate_case(c.case, out_dir, c) for c in tbptt_cases()]
+    losses_entry = generate_losses(out_dir)
 
     manifest = {
-        "description": "PyTorch forward fixtures for Rnn.Simd; regenerate with "
+        "description": "PyTorch forward and gradient fixtures for Rnn.Simd; regenerate with "
                        "/usr/bin/python3 tools/golden/generate.py",
         "torch_version": torch.__version__,
         "torch_package": debian_torch_package(),
@@ -268,16 +408,32 @@ def main(argv: List[str] | None = None) -> int:
             "expected.safetensors": "output, h_n, c_n (LSTM) from the float32 run; output.f64, "
                                     "h_n.f64, c_n.f64 from the same weights and inputs run in "
                                     "float64",
+            "grad_output.safetensors": "upstream gradients F32: output (shape and layout of "
+                                       "expected output, random at padded steps too), h_n, "
+                                       "c_n (LSTM); metadata case (and chunk for TBPTT)",
+            "expected_grad.safetensors": "gradients of loss = sum(output*G.output) + "
+                                         "sum(h_n*G.h_n) [+ sum(c_n*G.c_n)]: grad.input, "
+                                         "grad.h0, grad.c0 (LSTM; zeros state when the case "
+                                         "has none), grad.<prefix><param> for every "
+                                         "parameter, loss [1], total_norm [1] (clip by norm); "
+                                         "each with an F64 .f64 twin; metadata case, "
+                                         "reference, and max_norm | clip_value | chunk",
+            "losses/losses.safetensors": "MSE and cross-entropy fixtures (see README)",
         },
         "error_note": "results.<name>.max_abs_err_f32_vs_f64 is the reference's own float32 max "
-                      "abs error against its float64 twin",
+                      "abs error against its float64 twin; grad_results likewise for "
+                      "expected_grad.safetensors (null where the value is NaN)",
         "cases": entries,
+        "clip_cases": clip_entries,
+        "tbptt_cases": tbptt_entries,
+        "losses": losses_entry,
     }
     with open(out_dir / "manifest.json", "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
+        json.dump(manifest, f, indent=2, allow_nan=False)
         f.write("\n")
 
-    print(f"wrote {len(entries)} cases to {out_dir}")
+    print(f"wrote {len(entries)} cases, {len(clip_entries)} clip, {len(tbptt_entries)} TBPTT "
+          f"and the losses to {out_dir}")
     if not args.no_check:
         import check
         return check.main(["--dir", str(out_dir)])
