@@ -87,8 +87,10 @@ public sealed class GoldenForwardTests(ITestOutputHelper output)
 /// <summary>One fixture: its options from the manifest, the network, the inputs and the expected file.</summary>
 internal sealed class GoldenCase
 {
-    private GoldenCase(RecurrentNetworkOptions options, RecurrentNetwork network, SafeTensorsFile input, SafeTensorsFile expected, JsonElement manifest)
+    private GoldenCase(RecurrentNetworkOptions options, RecurrentNetwork network, SafeTensorsFile input, SafeTensorsFile expected, JsonElement manifest, Dictionary<string, float[]> parameters, string directory)
     {
+        Parameters = parameters;
+        Directory = directory;
         Options = options;
         Network = network;
         Input = input;
@@ -99,6 +101,13 @@ internal sealed class GoldenCase
     public RecurrentNetworkOptions Options { get; }
 
     public RecurrentNetwork Network { get; }
+
+    /// <summary>The state dict (PyTorch names, prefix included).</summary>
+    public Dictionary<string, float[]> Parameters { get; }
+
+    public string Directory { get; }
+
+    public string Prefix => Manifest.GetProperty("prefix").GetString()!;
 
     public SafeTensorsFile Input { get; }
 
@@ -114,7 +123,10 @@ internal sealed class GoldenCase
 
     public static GoldenCase Load(string root, string name)
     {
-        JsonElement manifest = GoldenForwardTests.Manifest().GetProperty("cases").EnumerateArray()
+        JsonElement all = GoldenForwardTests.Manifest();
+        JsonElement manifest = new[] { "cases", "clip_cases", "tbptt_cases" }
+            .Where(list => all.TryGetProperty(list, out _))
+            .SelectMany(list => all.GetProperty(list).EnumerateArray())
             .Single(c => c.GetProperty("name").GetString() == name);
         string cell = manifest.GetProperty("cell").GetString()!;
         var options = new RecurrentNetworkOptions
@@ -138,7 +150,9 @@ internal sealed class GoldenCase
             network,
             SafeTensorsFile.Open(Path.Combine(directory, "input.safetensors")),
             SafeTensorsFile.Open(Path.Combine(directory, "expected.safetensors")),
-            manifest);
+            manifest,
+            parameters,
+            directory);
     }
 
     /// <summary>Runs the fixture's input; returns output, h_n and c_n (empty unless LSTM).</summary>
