@@ -14,6 +14,7 @@ internal static class Program
         var root = new RootCommand("Rnn.Simd: SIMD recurrent neural networks for .NET.")
         {
             InferCommand.Create(),
+            BackwardCommand.Create(),
             BenchCommand.Create(),
             BenchKernelsCommand.Create(),
         };

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Rnn.Simd.Import;
 using Rnn.Simd.IO;
 
 namespace Rnn.Simd.Cli.Commands;
@@ -32,82 +31,13 @@ internal static class InferCommand
 
     private static int Run(FileInfo modelFile, FileInfo inputFile, FileInfo outputFile, string prefix, string? cell, bool batchFirstFlag, int threadCount)
     {
-        if (threadCount is < 1 or > 256)
-        {
-            throw new ArgumentException($"--threads must be between 1 and 256, was {threadCount}.");
-        }
-
-        PyTorchModel imported = PyTorchImport.Load(
-            modelFile.FullName,
-            new PyTorchImportOptions { Prefix = prefix, Cell = cell, BatchFirst = batchFirstFlag ? true : null });
-        RecurrentNetwork network = imported.Network;
-        RecurrentNetworkOptions o = network.Options;
-        bool batchFirst = imported.BatchFirst;
-
-        using SafeTensorsFile inputs = SafeTensorsFile.Open(inputFile.FullName);
-        SafeTensorsEntry x = Require(inputs, "input");
-        if (x.Shape.Length != 3 || x.Shape[2] != o.InputSize || x.Shape[0] < 0 || x.Shape[1] < 1)
-        {
-            throw new InvalidDataException($"'input' has shape [{string.Join(", ", x.Shape)}]; expected [{(batchFirst ? "B, T" : "T, B")}, {o.InputSize}] with B ≥ 1.");
-        }
-
-        int steps = (int)(batchFirst ? x.Shape[1] : x.Shape[0]);
-        int batch = (int)(batchFirst ? x.Shape[0] : x.Shape[1]);
-        int states = o.Layers * o.Directions;
-        float[] h0 = Optional(inputs, "h0", states, batch, o.OutputSize);
-        float[] c0 = o.Cell == CellType.Lstm ? Optional(inputs, "c0", states, batch, o.HiddenSize) : [];
-        int[] lengths = [];
-        if (inputs.Contains("lengths"))
-        {
-            SafeTensorsEntry entry = inputs.GetEntry("lengths");
-            if (entry.Shape.Length != 1 || entry.Shape[0] != batch || entry.DType != SafeTensorsDType.I64)
-            {
-                throw new InvalidDataException($"'lengths' must be I64 [{batch}]; it is {entry}.");
-            }
-
-            lengths = [.. inputs.ReadInt64("lengths").Select(l => l is < 0 || l > int.MaxValue ? throw new InvalidDataException($"'lengths' holds {l}, outside [0, {steps}].") : (int)l)];
-            if (lengths.Any(l => l > steps))
-            {
-                throw new InvalidDataException($"'lengths' holds a length above T = {steps}.");
-            }
-        }
-
-        float[] output = new float[(long)steps * batch * o.LayerOutputSize];
-        float[] hN = new float[states * batch * o.OutputSize];
-        float[] cN = o.Cell == CellType.Lstm ? new float[states * batch * o.HiddenSize] : [];
+        RecurrentCall call = RecurrentCall.Load(modelFile, inputFile, prefix, cell, batchFirstFlag, threadCount);
         using (ThreadTeam? team = threadCount > 1 ? new ThreadTeam(threadCount) : null)
         {
-            network.Forward(inputs.ReadSingle("input"), steps, batch, output, h0, c0, hN, cN, lengths, batchFirst, team);
+            call.Model.Network.Forward(call.Input, call.Steps, call.Batch, call.Output, call.H0, call.C0, call.HN, call.CN, call.Lengths, call.BatchFirst, team);
         }
 
-        var writer = new SafeTensorsWriter()
-            .Add("output", output, batchFirst ? [batch, steps, o.LayerOutputSize] : [steps, batch, o.LayerOutputSize])
-            .Add("h_n", hN, states, batch, o.OutputSize);
-        if (o.Cell == CellType.Lstm)
-        {
-            writer.Add("c_n", cN, states, batch, o.HiddenSize);
-        }
-
-        writer.Save(outputFile.FullName);
+        call.AddForwardResults(new SafeTensorsWriter()).Save(outputFile.FullName);
         return 0;
-    }
-
-    private static SafeTensorsEntry Require(SafeTensorsFile file, string name) =>
-        file.Contains(name) ? file.GetEntry(name) : throw new InvalidDataException($"The input file has no '{name}' tensor.");
-
-    private static float[] Optional(SafeTensorsFile file, string name, int states, int batch, int features)
-    {
-        if (!file.Contains(name))
-        {
-            return [];
-        }
-
-        SafeTensorsEntry entry = file.GetEntry(name);
-        if (entry.Shape.Length != 3 || entry.Shape[0] != states || entry.Shape[1] != batch || entry.Shape[2] != features)
-        {
-            throw new InvalidDataException($"'{name}' has shape [{string.Join(", ", entry.Shape)}]; expected [{states}, {batch}, {features}].");
-        }
-
-        return file.ReadSingle(name);
     }
 }

@@ -23,7 +23,25 @@ public sealed record PyTorchImportOptions
 /// <summary>A network imported from PyTorch, with the layout its inputs use.</summary>
 /// <param name="Network">The network, weights permuted into the engine's gate order and packed.</param>
 /// <param name="BatchFirst">Whether the model's tensors are [B, T, ·] (PyTorch's batch_first).</param>
-public sealed record PyTorchModel(RecurrentNetwork Network, bool BatchFirst);
+public sealed record PyTorchModel(RecurrentNetwork Network, bool BatchFirst)
+{
+    /// <summary>The parameters as read, under PyTorch's names without the prefix (e.g. <c>weight_ih_l0</c>).</summary>
+    public IReadOnlyDictionary<string, float[]> Parameters { get; init; } = new Dictionary<string, float[]>();
+
+    /// <summary>The architecture read from the shapes and metadata.</summary>
+    public RecurrentNetworkOptions Options => Network.Options;
+
+    /// <summary>
+    /// A trainable copy of the model (its own <see cref="Training.ParameterSet"/>), with tensors named
+    /// <paramref name="prefix"/> + PyTorch's name, so gradients come out under the file's names.
+    /// </summary>
+    public Training.TrainableRecurrentNetwork ToTrainable(string prefix = "")
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var named = Parameters.ToDictionary(p => prefix + p.Key, p => p.Value, StringComparer.Ordinal);
+        return Training.TrainableRecurrentNetwork.FromPyTorch(Options, named, prefix, Network.Pool);
+    }
+}
 
 /// <summary>
 /// Loads PyTorch <c>nn.RNN</c>, <c>nn.LSTM</c> and <c>nn.GRU</c> parameters saved as safetensors
@@ -151,7 +169,7 @@ public static class PyTorchImport
         }
 
         // Keys now carry no prefix.
-        return new PyTorchModel(RecurrentNetwork.FromPyTorch(network, parameters, "", pool), batchFirst);
+        return new PyTorchModel(RecurrentNetwork.FromPyTorch(network, parameters, "", pool), batchFirst) { Parameters = parameters };
     }
 
     /// <summary>Parses a cell name as the CLI and the metadata spell it.</summary>

@@ -17,6 +17,9 @@ public sealed class CommandLineTests : IDisposable
     /// <summary>SHA-256 over every fixture's output file bytes, in manifest order.</summary>
     private const string OutputFilesHash = "15E135D91B0CBF4D02D442817EF40146499E94B75235F9B598A57499B740C61A";
 
+    /// <summary>SHA-256 over every fixture's backward output file bytes, in manifest order.</summary>
+    private const string BackwardFilesHash = "D2A1133CFCF5079F263072ED99A58411C46A7DE64C56B0F289D7DA7B8F2FD50D";
+
     private readonly string _directory = Directory.CreateTempSubdirectory("rnn-simd-infer-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
@@ -93,8 +96,71 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(0, step.RootElement.GetProperty("alloc_bytes").GetDouble());
     }
 
+    [Fact]
+    public void Backward_OnEveryFixture_MatchesPyTorchAutograd_AndIsByteIdenticalOnTwoThreads()
+    {
+        string root = Path.Combine(AppContext.BaseDirectory, "Golden");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (JsonElement golden in GoldenForwardTests.Manifest().GetProperty("cases").EnumerateArray())
+        {
+            string name = golden.GetProperty("name").GetString()!;
+            string directory = Path.Combine(root, name);
+            string one = Path.Combine(_directory, name + ".1.safetensors"), two = Path.Combine(_directory, name + ".2.safetensors");
+            string[] common =
+            [
+                "backward", "--model", Path.Combine(directory, "model.safetensors"), "--input", Path.Combine(directory, "input.safetensors"),
+                "--grad-output", Path.Combine(directory, "grad_output.safetensors"), "--prefix", golden.GetProperty("prefix").GetString()!,
+            ];
+            Assert.Equal(0, Simd.Cli.Program.Run([.. common, "--output", one]));
+            Assert.Equal(0, Simd.Cli.Program.Run([.. common, "--output", two, "--threads", "2"]));
+            byte[] bytes = File.ReadAllBytes(one);
+            Assert.Equal(bytes, File.ReadAllBytes(two));
+            hash.AppendData(bytes);
+
+            using SafeTensorsFile actual = SafeTensorsFile.Open(one);
+            using SafeTensorsFile expected = SafeTensorsFile.Open(Path.Combine(directory, "expected_grad.safetensors"));
+            using SafeTensorsFile forward = SafeTensorsFile.Open(Path.Combine(directory, "expected.safetensors"));
+            var compared = expected.Tensors.Select(t => t.Name).Where(n => n.StartsWith("grad.", StringComparison.Ordinal) && !n.EndsWith(".f64", StringComparison.Ordinal))
+                .Select(n => (File: expected, Name: n))
+                .Concat(new[] { "output", "h_n", "c_n" }.Where(forward.Contains).Select(n => (File: forward, Name: n)))
+                .ToList();
+            Assert.Equal(compared.Count, actual.Tensors.Count);
+            foreach ((SafeTensorsFile file, string tensor) in compared)
+            {
+                Assert.Equal(file.GetEntry(tensor).Shape.ToArray(), actual.GetEntry(tensor).Shape.ToArray());
+                double[] reference = file.ReadDouble(tensor + ".f64");
+                float[] ours = actual.ReadSingle(tensor), theirs = file.ReadSingle(tensor);
+                double ourError = 0, theirError = reference.Length == 0 ? 0 : reference.Max(Math.Abs) * Math.Pow(2, -24);
+                for (int i = 0; i < reference.Length; i++)
+                {
+                    ourError = Math.Max(ourError, Math.Abs(ours[i] - reference[i]));
+                    theirError = Math.Max(theirError, Math.Abs(theirs[i] - reference[i]));
+                }
+
+                Assert.True(ourError <= 4 * theirError, $"{name} {tensor}: {ourError:E3} vs PyTorch float32 {theirError:E3}.");
+            }
+        }
+
+        string digest = Convert.ToHexString(hash.GetHashAndReset());
+        Assert.True(digest == BackwardFilesHash, $"Backward files hash {digest}, expected {BackwardFilesHash}.");
+    }
+
+    [Fact]
+    public void Backward_WithoutUpstreamGradients_WritesZeroGradients()
+    {
+        string directory = Path.Combine(AppContext.BaseDirectory, "Golden", "gru_basic");
+        string empty = Path.Combine(_directory, "empty.safetensors"), result = Path.Combine(_directory, "g.safetensors");
+        new SafeTensorsWriter().Save(empty);
+        Assert.Equal(0, Simd.Cli.Program.Run(["backward", "--model", Path.Combine(directory, "model.safetensors"), "--input", Path.Combine(directory, "input.safetensors"), "--grad-output", empty, "--output", result]));
+        using SafeTensorsFile actual = SafeTensorsFile.Open(result);
+        Assert.All(actual.Tensors.Where(t => t.Name.StartsWith("grad.", StringComparison.Ordinal)), t => Assert.All(actual.ReadSingle(t.Name), v => Assert.Equal(0f, v)));
+        Assert.Contains(actual.Tensors, t => t.Name == "grad.weight_hh_l0");
+    }
+
     public static TheoryData<string[]> BadInvocations() => new()
     {
+        new[] { "backward", "--model", "m", "--input", "x", "--output", "y" },
+        new[] { "backward", "--model", "missing.safetensors", "--input", "x", "--grad-output", "g", "--output", "y" },
         new[] { "infer", "--model", "missing.safetensors", "--input", "x", "--output", "y" },
         new[] { "infer", "--input", "x", "--output", "y" },
         new[] { "infer", "--model", "m", "--input", "x", "--output", "y", "--cell", "transformer" },
