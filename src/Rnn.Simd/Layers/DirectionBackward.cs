@@ -88,12 +88,13 @@ internal ref struct DirectionBackward
     /// [T·B, F] is dL/d(layer output); <paramref name="dHN"/>, <paramref name="dCN"/> dL/d(final states) or empty.
     /// Writes (<paramref name="accumulateDx"/> false) or adds dL/dx into <paramref name="dX"/> (may be empty: not
     /// wanted); adds dL/dh0, dL/dc0 into <paramref name="dH0"/>, <paramref name="dC0"/> (may be empty) and the
-    /// parameter gradients into <paramref name="grads"/>.
+    /// parameter gradients into <paramref name="grads"/>; writes ‖dL/dh_t‖ into <paramref name="hiddenGradientNorms"/>[t]
+    /// when it is not empty.
     /// </summary>
     public readonly void Execute(
         ReadOnlySpan<float> x, int inputSize, ReadOnlySpan<float> dOut, ReadOnlySpan<int> lengths,
         ReadOnlySpan<float> dHN, ReadOnlySpan<float> dCN, Span<float> dX, bool accumulateDx,
-        Span<float> dH0, Span<float> dC0, DirectionGradients grads)
+        Span<float> dH0, Span<float> dC0, DirectionGradients grads, Span<float> hiddenGradientNorms = default)
     {
         int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
         bool lstm = _o.Cell == CellType.Lstm;
@@ -121,6 +122,18 @@ internal ref struct DirectionBackward
                 {
                     TensorPrimitives.Add(dH.Slice(b * hOut, hOut), dOut.Slice((((t * batch) + b) * features) + OutputOffset, hOut), dH.Slice(b * hOut, hOut));
                 }
+            }
+
+            if (!hiddenGradientNorms.IsEmpty)
+            {
+                // Diagnostics (seeds 002, 004): ‖dL/dh_t‖ over the batch, summed in double in a fixed order.
+                double sum = 0;
+                foreach (float v in dH)
+                {
+                    sum += (double)v * v;
+                }
+
+                hiddenGradientNorms[t] = (float)Math.Sqrt(sum);
             }
 
             if (projected)

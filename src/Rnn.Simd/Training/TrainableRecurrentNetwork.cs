@@ -206,10 +206,16 @@ public sealed class TrainableRecurrentNetwork
     /// <param name="gradH0">Receives (added into) dL/dh0 [L·D, B, Hout], or empty.</param>
     /// <param name="gradC0">LSTM: receives (added into) dL/dc0 [L·D, B, H], or empty.</param>
     /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
+    /// <param name="hiddenGradientNorms">
+    /// Diagnostics, or empty: receives ‖dL/dh_t‖₂ (over the batch and features) for every layer, direction and step,
+    /// [L·D, T], t in time order. Falling norms with distance from the loss are vanishing gradients; growing ones,
+    /// exploding gradients (seeds 002, 004).
+    /// </param>
     /// <exception cref="InvalidOperationException">The tape holds no record, or the parameters changed since it was made.</exception>
     public void Backward(
         RecurrentTape tape, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> gradHN = default, ReadOnlySpan<float> gradCN = default,
-        Span<float> gradInput = default, Span<float> gradH0 = default, Span<float> gradC0 = default, ThreadTeam? threads = null)
+        Span<float> gradInput = default, Span<float> gradH0 = default, Span<float> gradC0 = default, ThreadTeam? threads = null,
+        Span<float> hiddenGradientNorms = default)
     {
         CheckTape(tape);
         if (!tape.IsRecorded)
@@ -233,6 +239,7 @@ public sealed class TrainableRecurrentNetwork
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradInput.Length, (long)steps * batch * o.InputSize, nameof(gradInput), "T·B·X");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradH0.Length, (long)states * batch * o.OutputSize, nameof(gradH0), "L·D·B·Hout");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradC0.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(gradC0), "L·D·B·H (LSTM only)");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(hiddenGradientNorms.Length, (long)states * steps, nameof(hiddenGradientNorms), "L·D·T");
 
         Span<float> all = tape.Buffer;
         Span<float> top = plan.OutputGradient(all, o.Layers - 1, o.Layers);
@@ -281,7 +288,8 @@ public sealed class TrainableRecurrentNetwork
                     StateSlice(gradHN, state, batch, o.OutputSize), StateSlice(gradCN, state, batch, o.HiddenSize),
                     dIn, accumulateDx: dir > 0,
                     StateSlice(gradH0, state, batch, o.OutputSize), StateSlice(gradC0, state, batch, o.HiddenSize),
-                    Gradients(state));
+                    Gradients(state),
+                    hiddenGradientNorms.IsEmpty ? default : hiddenGradientNorms.Slice(state * steps, steps));
             }
 
             if (steps == 0 && !dIn.IsEmpty)
@@ -293,6 +301,27 @@ public sealed class TrainableRecurrentNetwork
         if (!gradInput.IsEmpty && steps > 0)
         {
             AddInputGradient(plan.InputGradient(all), gradInput, steps, batch, o.InputSize, tape.BatchFirst);
+        }
+    }
+
+    /// <summary>
+    /// Copies the recorded state after <paramref name="stepsDone"/> steps of the tape's call (slot 0 = the initial state)
+    /// into h [L, B, Hout] and (LSTM) c [L, B, H]. Unidirectional networks only (truncated BPTT carries these).
+    /// </summary>
+    internal void ReadRecordedState(RecurrentTape tape, int stepsDone, Span<float> h, Span<float> c)
+    {
+        RecurrentNetworkOptions o = Options;
+        TrainingPlan plan = tape.Plan;
+        Span<float> all = tape.Buffer;
+        int batch = plan.Batch;
+        for (int layer = 0; layer < o.Layers; layer++)
+        {
+            DirectionRecord record = plan.Record(all, layer, o);
+            record.HSlot(stepsDone, batch).CopyTo(h.Slice(layer * batch * o.OutputSize, batch * o.OutputSize));
+            if (o.Cell == CellType.Lstm)
+            {
+                record.CSlot(stepsDone, batch).CopyTo(c.Slice(layer * batch * o.HiddenSize, batch * o.HiddenSize));
+            }
         }
     }
 

@@ -1,0 +1,174 @@
+using Rnn.Simd.Internal;
+
+namespace Rnn.Simd.Training;
+
+/// <summary>
+/// Truncated backpropagation through time over an unbounded stream, TBPTT(k1, k2): every k1 new steps, backward runs
+/// over the last k2 steps, with the state at the start of that window carried over from earlier steps and cut from
+/// the graph (a constant, like PyTorch's <c>h.detach()</c>). k1 = k2 = k splits the stream into independent chunks;
+/// k1 = k2 = 1 is Elman's (1990) simple recurrent network rule, the previous hidden state a constant "context" input
+/// (seed 003).
+/// </summary>
+/// <remarks>
+/// <para>Use: <see cref="Forward"/> with the next ≤ k1 steps, compute the loss gradients for those steps' outputs,
+/// <see cref="Backward"/>, then an optimiser step. When k2 &gt; k1 the window's older steps are run forward again
+/// from the carried state with the current weights (outputs of older steps get no loss gradient: their loss was
+/// already counted). Unidirectional networks only. All buffers are allocated once: no allocation per step.</para>
+/// <para>Without weight changes in between, the outputs equal those of one forward pass over the whole stream, bit
+/// for bit.</para>
+/// </remarks>
+public sealed class TruncatedBptt : IDisposable
+{
+    private readonly TrainableRecurrentNetwork _network;
+    private readonly RecurrentTape _tape;
+    private readonly float[] _window;        // [k2, B, X] the window's inputs
+    private readonly float[] _windowOutput;  // [k2, B, F]
+    private readonly float[] _windowGrad;    // [k2, B, F]
+    private readonly float[] _h, _c, _hN, _cN;
+    private int _windowSteps;
+    private int _newSteps;
+
+    /// <summary>Creates a driver for <paramref name="batch"/> parallel streams.</summary>
+    /// <exception cref="ArgumentException">The network is bidirectional, or k1, k2, batch are out of range (1 ≤ k1 ≤ k2).</exception>
+    public TruncatedBptt(TrainableRecurrentNetwork network, int k1, int k2, int batch)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        RecurrentNetworkOptions o = network.Options;
+        if (o.Bidirectional)
+        {
+            ThrowHelper.Argument(nameof(network), "Truncated BPTT streams forward in time; a bidirectional network needs whole sequences.");
+        }
+
+        if (k1 < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(k1), $"Must be at least 1, was {k1}.");
+        }
+
+        if (k2 < k1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(k2), $"Must be at least k1 = {k1}, was {k2}.");
+        }
+
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        _network = network;
+        K1 = k1;
+        K2 = k2;
+        Batch = batch;
+        _tape = network.CreateTape();
+        _window = new float[(long)k2 * batch * o.InputSize];
+        _windowOutput = new float[(long)k2 * batch * o.LayerOutputSize];
+        _windowGrad = new float[_windowOutput.Length];
+        _h = new float[o.Layers * batch * o.OutputSize];
+        _hN = new float[_h.Length];
+        _c = o.Cell == CellType.Lstm ? new float[o.Layers * batch * o.HiddenSize] : [];
+        _cN = new float[_c.Length];
+    }
+
+    /// <summary>New steps per update.</summary>
+    public int K1 { get; }
+
+    /// <summary>Steps backward runs over.</summary>
+    public int K2 { get; }
+
+    /// <summary>Parallel streams.</summary>
+    public int Batch { get; }
+
+    /// <summary>The state at the start of the current window, h [L, B, Hout] (constant for backward).</summary>
+    public ReadOnlySpan<float> WindowStartHidden => _h;
+
+    /// <summary>The state after the latest step, h [L, B, Hout].</summary>
+    public ReadOnlySpan<float> Hidden => _hN;
+
+    /// <summary>LSTM: the cell state after the latest step [L, B, H].</summary>
+    public ReadOnlySpan<float> Cell => _cN;
+
+    /// <summary>Starts new streams: zero state (or the given one), empty window.</summary>
+    public void Reset(ReadOnlySpan<float> h0 = default, ReadOnlySpan<float> c0 = default)
+    {
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(h0.Length, _h.Length, nameof(h0), "L·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(c0.Length, _c.Length, nameof(c0), "L·B·H (LSTM only)");
+        Fill(h0, _h);
+        Fill(c0, _c);
+        Fill(h0, _hN);
+        Fill(c0, _cN);
+        _windowSteps = 0;
+        _newSteps = 0;
+    }
+
+    /// <summary>
+    /// Runs the next <paramref name="steps"/> (1 … k1) steps x [steps, B, X] time-major; writes their outputs
+    /// [steps, B, F] into <paramref name="output"/>. The window (the last ≤ k2 steps) is run forward from its carried
+    /// start state and recorded for <see cref="Backward"/>.
+    /// </summary>
+    public void Forward(ReadOnlySpan<float> x, int steps, Span<float> output, ThreadTeam? threads = null)
+    {
+        RecurrentNetworkOptions o = _network.Options;
+        if (steps < 1 || steps > K1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(steps), $"Must be in [1, k1 = {K1}], was {steps}.");
+        }
+
+        int inRow = Batch * o.InputSize, outRow = Batch * o.LayerOutputSize;
+        ThrowHelper.ThrowIfLengthIsNot(x.Length, (long)steps * inRow, nameof(x), "steps·B·X");
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)steps * outRow, nameof(output), "steps·B·F");
+
+        // Slide the window: drop the oldest steps so that it ends with the new ones and holds at most k2; the
+        // state after the dropped steps (as the previous forward computed it) becomes the new start state.
+        int drop = Math.Max(0, _windowSteps + steps - K2);
+        if (drop > 0)
+        {
+            _network.ReadRecordedState(_tape, drop, _h, _c);
+            _window.AsSpan(drop * inRow, (_windowSteps - drop) * inRow).CopyTo(_window);
+            _windowSteps -= drop;
+        }
+
+        x.CopyTo(_window.AsSpan(_windowSteps * inRow));
+        _windowSteps += steps;
+        _newSteps = steps;
+        int n = _windowSteps;
+        _network.Forward(_tape, _window.AsSpan(0, n * inRow), n, Batch, _windowOutput.AsSpan(0, n * outRow), _h, _c, _hN, _cN, threads: threads);
+        _windowOutput.AsSpan((n - steps) * outRow, steps * outRow).CopyTo(output);
+    }
+
+    /// <summary>
+    /// Backward over the window for dL/d(outputs of the latest <see cref="Forward"/> steps) [steps, B, F]; adds the
+    /// parameter gradients into the network's <see cref="ParameterSet"/>.
+    /// </summary>
+    /// <param name="gradOutput">dL/d(output) of the new steps.</param>
+    /// <param name="threads">Threads for the matrix products.</param>
+    /// <param name="hiddenGradientNorms">Optional diagnostics [L, window steps]: ‖dL/dh_t‖ over the window.</param>
+    public void Backward(ReadOnlySpan<float> gradOutput, ThreadTeam? threads = null, Span<float> hiddenGradientNorms = default)
+    {
+        int outRow = Batch * _network.Options.LayerOutputSize;
+        if (_newSteps == 0)
+        {
+            ThrowHelper.InvalidOperation("Run Forward first.");
+        }
+
+        ThrowHelper.ThrowIfLengthIsNot(gradOutput.Length, (long)_newSteps * outRow, nameof(gradOutput), "steps·B·F of the latest Forward");
+        int n = _windowSteps;
+        Span<float> grad = _windowGrad.AsSpan(0, n * outRow);
+        grad[..((n - _newSteps) * outRow)].Clear();
+        gradOutput.CopyTo(grad[((n - _newSteps) * outRow)..]);
+        _network.Backward(_tape, grad, threads: threads, hiddenGradientNorms: hiddenGradientNorms);
+    }
+
+    /// <summary>Returns the tape's buffer to the pool.</summary>
+    public void Dispose() => _tape.Dispose();
+
+    private static void Fill(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        if (source.IsEmpty)
+        {
+            destination.Clear();
+        }
+        else
+        {
+            source.CopyTo(destination);
+        }
+    }
+}
