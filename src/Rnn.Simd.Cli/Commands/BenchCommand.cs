@@ -19,7 +19,7 @@ internal static class BenchCommand
         var configs = new Option<FileInfo>("--configs") { Description = "Rows: 'cell mode X H B T' per line (# comments), as ../shared/peers/configs.tsv.", Required = true };
         var threads = new Option<int>("--threads") { Description = "Threads per call.", DefaultValueFactory = _ => 1 };
         var json = new Option<FileInfo?>("--json") { Description = "Also append the JSON lines to this file (e.g. ../shared/peers/results/rnn-simd.jsonl)." };
-        var command = new Command("bench", "Time the peers' rows (step, seq) and print one JSON line per row.") { configs, threads, json };
+        var command = new Command("bench", "Time the peers' rows (step, seq, train) and print one JSON line per row.") { configs, threads, json };
         command.SetAction(result => Run(result.GetValue(configs)!, result.GetValue(threads), result.GetValue(json)));
         return command;
     }
@@ -56,19 +56,22 @@ internal static class BenchCommand
         using StreamWriter? sink = json is null ? null : new StreamWriter(json.FullName, append: true);
         foreach (var row in rows)
         {
-            if (row.Mode == "train")
-            {
-                Console.Error.WriteLine($"  skipped {row.Cell} train: training lands with the training issue");
-                continue;
-            }
-
             var options = new RecurrentNetworkOptions { Cell = s_cells[row.Cell], InputSize = row.X, HiddenSize = row.H };
-            RecurrentNetwork network = Seeded(options);
+            Dictionary<string, float[]> parameters = Seeded(options);
+            RecurrentNetwork network = RecurrentNetwork.FromPyTorch(options, parameters);
             var random = new Random(7);
             float[] input = [.. Enumerable.Range(0, row.T * row.B * row.X).Select(_ => (float)((random.NextDouble() * 2) - 1))];
             float[] output = new float[row.T * row.B * row.H];
             Action call;
-            if (row.Mode == "step")
+            using TrainingRow? trainable = row.Mode == "train" ? new TrainingRow(options, parameters, row.T, row.B) : null;
+            if (row.Mode == "train")
+            {
+                // The peers' training step: loss = sum of all outputs, zero initial state, gradients for weights,
+                // biases and inputs. Like oneDNN's row, every call re-packs the weights (they change in training)
+                // and zeroes the weight gradients (backward accumulates).
+                call = () => trainable!.Run(input, output, team);
+            }
+            else if (row.Mode == "step")
             {
                 // One time step per call, the state carried from the previous call (x is [B, X], T is 1 in the rows).
                 RecurrentState state = network.CreateState(row.B);
@@ -80,7 +83,7 @@ internal static class BenchCommand
             }
 
             (double median, double min, int perBatch, int batches, double allocated) = Measure(call);
-            double flops = 2.0 * options.Gates * row.H * (row.X + row.H) * row.B * row.T;
+            double flops = 2.0 * options.Gates * row.H * (row.X + row.H) * row.B * row.T * (row.Mode == "train" ? 3 : 1);
             double gflops = flops / median / 1e3;
             var record = new Dictionary<string, object?>
             {
@@ -135,18 +138,49 @@ internal static class BenchCommand
     private static double Setting(string name, double fallback) =>
         double.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out double v) && v > 0 ? v : fallback;
 
-    private static RecurrentNetwork Seeded(RecurrentNetworkOptions o)
+    private static Dictionary<string, float[]> Seeded(RecurrentNetworkOptions o)
     {
         var random = new Random(5);
         float bound = 1f / MathF.Sqrt(o.HiddenSize);
         float[] Uniform(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(((random.NextDouble() * 2) - 1) * bound))];
         int gh = o.Gates * o.HiddenSize;
-        return RecurrentNetwork.FromPyTorch(o, new Dictionary<string, float[]>
+        return new Dictionary<string, float[]>
         {
             ["weight_ih_l0"] = Uniform(gh * o.InputSize),
             ["weight_hh_l0"] = Uniform(gh * o.HiddenSize),
             ["bias_ih_l0"] = Uniform(gh),
             ["bias_hh_l0"] = Uniform(gh),
-        });
+        };
+    }
+
+    /// <summary>One forward + full backward through time of a single-layer network, as the peers' train rows time it.</summary>
+    private sealed class TrainingRow : IDisposable
+    {
+        private readonly Training.TrainableRecurrentNetwork _network;
+        private readonly Training.RecurrentTape _tape;
+        private readonly float[] _ones, _gradInput;
+        private readonly int _steps, _batch;
+
+        public TrainingRow(RecurrentNetworkOptions options, Dictionary<string, float[]> parameters, int steps, int batch)
+        {
+            _network = Training.TrainableRecurrentNetwork.FromPyTorch(options, parameters);
+            _tape = _network.CreateTape();
+            _steps = steps;
+            _batch = batch;
+            _ones = new float[steps * batch * options.HiddenSize];
+            _ones.AsSpan().Fill(1f);
+            _gradInput = new float[steps * batch * options.InputSize];
+        }
+
+        public void Run(float[] input, float[] output, ThreadTeam? team)
+        {
+            _network.Parameters.ZeroGradients();
+            _network.Parameters.MarkChanged();
+            _gradInput.AsSpan().Clear();
+            _network.Forward(_tape, input, _steps, _batch, output, threads: team);
+            _network.Backward(_tape, _ones, gradInput: _gradInput, threads: team);
+        }
+
+        public void Dispose() => _tape.Dispose();
     }
 }
