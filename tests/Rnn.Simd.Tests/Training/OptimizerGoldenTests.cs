@@ -7,9 +7,11 @@ namespace Rnn.Simd.Tests.Training;
 
 /// <summary>
 /// The optimisers and schedules against PyTorch 1.13 (tools/golden/optim.py): the same seeded parameters and
-/// gradients, every parameter after every step bit for bit, and every schedule's rates per epoch.
+/// gradients, every parameter after every step bit for bit, and every schedule's rates per epoch. Also in the
+/// Determinism category, so CI re-runs it with AVX-512, AVX2 (hardware FMA) and all intrinsics switched off.
 /// </summary>
 [Trait("Category", "Training")]
+[Trait("Category", "Determinism")]
 public sealed class OptimizerGoldenTests(ITestOutputHelper output)
 {
     private static readonly string s_path = Path.Combine(AppContext.BaseDirectory, "GoldenOptim", "optim.safetensors");
