@@ -14,6 +14,8 @@ closed (_get_closed_form_lr). See README.md, "Optimiser fixtures".
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import math
 import sys
@@ -65,6 +67,39 @@ SCHEDULES = [
     ("cosine_no_min", "CosineAnnealingLR", dict(T_max=7), 0.3),
     ("linear_warmup", "LinearLR", dict(start_factor=0.25, end_factor=1.0, total_iters=4), 0.02),
 ]
+
+
+def check_kernel_rounding() -> None:
+    """Checks, element by element, that this PyTorch build rounds the ops the optimisers use as the C# code
+    assumes (see README.md): add(alpha) and addcmul fused, addcdiv not, scalar div a true division. A build
+    that rounds otherwise (another CPU dispatch, no FMA) would produce fixtures the C# test cannot match."""
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    libm.fmaf.restype = ctypes.c_float
+    libm.fmaf.argtypes = [ctypes.c_float] * 3
+
+    def fma(a: np.ndarray, b, c: np.ndarray) -> np.ndarray:
+        b = np.broadcast_to(np.float32(b), a.shape) if np.ndim(b) == 0 else b
+        return np.array([libm.fmaf(float(x), float(y), float(z)) for x, y, z in zip(a, b, c)], dtype=np.float32)
+
+    g = torch.Generator().manual_seed(1)
+    n = 1037                                   # 64 vector blocks of 16 and a scalar tail of 13
+    a, b = torch.randn(n, generator=g), torch.randn(n, generator=g)
+    c = torch.rand(n, generator=g) + 0.1
+    A, B, C = a.numpy(), b.numpy(), c.numpy()
+    f = np.float32
+    checks = {
+        "add(alpha) = fma(b, alpha, a)": (a.add(b, alpha=0.3), fma(B, 0.3, A)),
+        "addcmul = fma(v*b, c, a)": (a.addcmul(b, c, value=0.001), fma(f(0.001) * B, C, A)),
+        "addcdiv = a + (v*b)/c": (a.addcdiv(b, c, value=-0.01), A + (f(-0.01) * B) / C),
+        "mul(scalar)": (a.mul(0.9), A * f(0.9)),
+        "div(scalar) = true division": (c.div(0.7), C / f(0.7)),
+        "sqrt": (c.sqrt(), np.sqrt(C)),
+    }
+    for name, (actual, expected) in checks.items():
+        mismatches = int((actual.numpy() != expected).sum())
+        if mismatches:
+            raise SystemExit(f"this PyTorch build rounds differently: {name}: {mismatches} of {n} elements differ")
+    print(f"kernel rounding as assumed: {', '.join(checks)}")
 
 
 def learning_rates(kind: str, lr: float) -> List[float]:
@@ -123,6 +158,7 @@ def main(argv: List[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
+    check_kernel_rounding()
 
     generator = torch.Generator().manual_seed(SEED)
     initial = [torch.randn(shape, generator=generator).numpy() for shape in SHAPES]
