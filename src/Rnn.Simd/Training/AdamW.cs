@@ -6,10 +6,8 @@ namespace Rnn.Simd.Training;
 /// <c>p = p · (1 − lr · weight_decay)</c> with the factor computed in double and rounded to float, then the Adam update
 /// with the shrunk p. The default weight decay is PyTorch's 0.01.
 /// </remarks>
-public sealed class AdamW : Optimizer
+public sealed class AdamW : AdaptiveMomentOptimizer
 {
-    private readonly AdamMoments _moments;
-
     /// <summary>Creates the optimiser; the defaults are PyTorch's.</summary>
     /// <param name="learningRate">lr ≥ 0.</param>
     /// <param name="beta1">β₁ in [0, 1): decay of the first moment.</param>
@@ -19,30 +17,10 @@ public sealed class AdamW : Optimizer
     /// <param name="amsgrad">Normalise by the running maximum of the second moment.</param>
     /// <exception cref="ArgumentOutOfRangeException">A hyperparameter is out of its range, NaN or infinite.</exception>
     public AdamW(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 1e-2, bool amsgrad = false)
-        : base(learningRate, weightDecay)
+        : base(learningRate, beta1, beta2, epsilon, weightDecay, amsgrad)
     {
-        ValidateUnitInterval(beta1, nameof(beta1));
-        ValidateUnitInterval(beta2, nameof(beta2));
-        ValidateNonNegative(epsilon, nameof(epsilon));
-        _moments = new AdamMoments(beta1, beta2, epsilon, amsgrad);
     }
 
-    /// <summary>β₁, the decay of the first moment.</summary>
-    public double Beta1 => _moments.Beta1;
-
-    /// <summary>β₂, the decay of the second moment.</summary>
-    public double Beta2 => _moments.Beta2;
-
-    /// <summary>ε, added to the denominator.</summary>
-    public double Epsilon => _moments.Epsilon;
-
-    /// <summary>Whether the AMSGrad variant is on.</summary>
-    public bool Amsgrad => _moments.Amsgrad;
-
-    private protected override void AllocateState(int length) => _moments.Allocate(length);
-
-    private protected override void BeginStep(long step) => _moments.Begin(step, LearningRate);
-
     private protected override void Update(int offset, Span<float> values, ReadOnlySpan<float> gradients, double weightDecay) =>
-        _moments.Update(offset, values, gradients, l2: 0f, shrink: (float)(1 - (LearningRate * weightDecay)));
+        UpdateMoments(offset, values, gradients, l2: 0f, shrink: (float)(1 - (LearningRate * weightDecay)));
 }

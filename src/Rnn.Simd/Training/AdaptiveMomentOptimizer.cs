@@ -1,10 +1,11 @@
 namespace Rnn.Simd.Training;
 
 /// <summary>
-/// The state and element update shared by <see cref="Adam"/> and <see cref="AdamW"/>: first and second moments, the
-/// AMSGrad maximum, and the per-step scalars, all as PyTorch 1.13's <c>_single_tensor_adam(w)</c> rounds them.
+/// What <see cref="Adam"/> and <see cref="AdamW"/> share: the hyperparameters, the first and second moments, the
+/// AMSGrad maximum and the element update, all as PyTorch 1.13's <c>_single_tensor_adam(w)</c> rounds them. The two
+/// differ only in how the weight decay enters.
 /// </summary>
-internal sealed class AdamMoments(double beta1, double beta2, double epsilon, bool amsgrad)
+public abstract class AdaptiveMomentOptimizer : Optimizer
 {
     private float[] _mean = [];        // exp_avg
     private float[] _square = [];      // exp_avg_sq
@@ -12,15 +13,31 @@ internal sealed class AdamMoments(double beta1, double beta2, double epsilon, bo
 
     private float _beta1, _oneMinusBeta1, _beta2, _oneMinusBeta2, _epsilon, _correction2Sqrt, _negStepSize;
 
-    public double Beta1 { get; } = beta1;
+    private protected AdaptiveMomentOptimizer(double learningRate, double beta1, double beta2, double epsilon, double weightDecay, bool amsgrad)
+        : base(learningRate, weightDecay)
+    {
+        ValidateUnitInterval(beta1, nameof(beta1));
+        ValidateUnitInterval(beta2, nameof(beta2));
+        ValidateNonNegative(epsilon, nameof(epsilon));
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        Amsgrad = amsgrad;
+    }
 
-    public double Beta2 { get; } = beta2;
+    /// <summary>β₁, the decay of the first moment.</summary>
+    public double Beta1 { get; }
 
-    public double Epsilon { get; } = epsilon;
+    /// <summary>β₂, the decay of the second moment.</summary>
+    public double Beta2 { get; }
 
-    public bool Amsgrad { get; } = amsgrad;
+    /// <summary>ε, added to the denominator.</summary>
+    public double Epsilon { get; }
 
-    public void Allocate(int length)
+    /// <summary>Whether the AMSGrad variant (Reddi et al., 2018) is on: normalise by the running maximum of the second moment.</summary>
+    public bool Amsgrad { get; }
+
+    private protected override void AllocateState(int length)
     {
         _mean = new float[length];
         _square = new float[length];
@@ -31,11 +48,11 @@ internal sealed class AdamMoments(double beta1, double beta2, double epsilon, bo
     }
 
     /// <summary>The step's scalars, in double as Python computes them, rounded to float where the kernels take them.</summary>
-    public void Begin(long step, double learningRate)
+    private protected override void BeginStep(long step)
     {
         double correction1 = 1 - Math.Pow(Beta1, step);         // bias_correction1 = 1 - beta1 ** step
         double correction2 = 1 - Math.Pow(Beta2, step);         // bias_correction2 = 1 - beta2 ** step
-        double stepSize = learningRate / correction1;           // step_size = lr / bias_correction1
+        double stepSize = LearningRate / correction1;           // step_size = lr / bias_correction1
         _correction2Sqrt = (float)Math.Sqrt(correction2);       // math.sqrt(bias_correction2), a divisor scalar
         _negStepSize = (float)-stepSize;                        // addcdiv_ value=-step_size
         _beta1 = (float)Beta1;
@@ -46,11 +63,11 @@ internal sealed class AdamMoments(double beta1, double beta2, double epsilon, bo
     }
 
     /// <summary>
-    /// Updates <paramref name="values"/> (starting at <paramref name="offset"/> of the set) with L2 weight decay
-    /// <paramref name="l2"/> added to the gradient (Adam) and the values first multiplied by <paramref name="shrink"/>
-    /// (AdamW's decoupled decay; exactly 1 for none).
+    /// The Adam update of <paramref name="values"/> (starting at <paramref name="offset"/> of the set), with L2 weight
+    /// decay <paramref name="l2"/> added to the gradient (Adam) and the values first multiplied by
+    /// <paramref name="shrink"/> (AdamW's decoupled decay; exactly 1 for none).
     /// </summary>
-    public void Update(int offset, Span<float> values, ReadOnlySpan<float> gradients, float l2, float shrink)
+    private protected void UpdateMoments(int offset, Span<float> values, ReadOnlySpan<float> gradients, float l2, float shrink)
     {
         Span<float> mean = _mean.AsSpan(offset, values.Length);
         Span<float> square = _square.AsSpan(offset, values.Length);
