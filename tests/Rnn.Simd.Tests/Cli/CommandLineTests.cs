@@ -85,8 +85,10 @@ public sealed class CommandLineTests : IDisposable
         }
 
         string[] lines = File.ReadAllLines(json);
-        Assert.Equal(2, lines.Length);   // the train row waits for the training issue
-        using JsonDocument step = JsonDocument.Parse(lines[0]), seq = JsonDocument.Parse(lines[1]);
+        Assert.Equal(3, lines.Length);
+        using JsonDocument step = JsonDocument.Parse(lines[0]), seq = JsonDocument.Parse(lines[1]), train = JsonDocument.Parse(lines[2]);
+        Assert.Equal("train", train.RootElement.GetProperty("mode").GetString());
+        Assert.Equal(0, train.RootElement.GetProperty("alloc_bytes").GetDouble());
         Assert.Equal("rnn-simd", step.RootElement.GetProperty("engine").GetString());
         Assert.Equal("step", step.RootElement.GetProperty("mode").GetString());
         Assert.Equal("gru", seq.RootElement.GetProperty("cell").GetString());
