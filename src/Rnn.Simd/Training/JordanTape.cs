@@ -25,17 +25,15 @@ namespace Rnn.Simd.Training;
 /// </remarks>
 public sealed class JordanTape : IDisposable
 {
-    private readonly ArrayPool<float> _pool;
-    private float[]? _buffer;
+    private readonly TapeBuffer _buffer;
     private bool[] _forced = [];
-    private bool _disposed;
     private int _x, _h, _o;
     private int _fed, _hidden, _output, _dOut, _dHid, _dH, _dFed, _sum;   // offsets, in the order of the remarks
 
     internal JordanTape(TrainableJordanNetwork owner, ArrayPool<float> pool)
     {
         Owner = owner;
-        _pool = pool;
+        _buffer = new TapeBuffer(pool, nameof(JordanTape));
     }
 
     internal TrainableJordanNetwork Owner { get; }
@@ -50,7 +48,7 @@ public sealed class JordanTape : IDisposable
     public int Batch { get; private set; }
 
     /// <summary>Floats currently held (the tape's size).</summary>
-    public int Capacity => _buffer?.Length ?? 0;
+    public int Capacity => _buffer.Capacity;
 
     internal long ParameterVersion { get; private set; }
 
@@ -77,28 +75,28 @@ public sealed class JordanTape : IDisposable
 
     internal Span<bool> Forced => _forced.AsSpan(0, Steps);
 
-    internal Span<float> Input => _buffer.AsSpan(0, Steps * Batch * _x);
+    internal Span<float> Input => _buffer.Slice(0, Steps * Batch * _x);
 
-    internal Span<float> Fed => _buffer.AsSpan(_fed, Steps * Batch * _o);
+    internal Span<float> Fed => _buffer.Slice(_fed, Steps * Batch * _o);
 
-    internal Span<float> Hidden => _buffer.AsSpan(_hidden, Steps * Batch * _h);
+    internal Span<float> Hidden => _buffer.Slice(_hidden, Steps * Batch * _h);
 
-    internal Span<float> Output => _buffer.AsSpan(_output, Steps * Batch * _o);
+    internal Span<float> Output => _buffer.Slice(_output, Steps * Batch * _o);
 
-    internal Span<float> OutputGradient => _buffer.AsSpan(_dOut, Steps * Batch * _o);
+    internal Span<float> OutputGradient => _buffer.Slice(_dOut, Steps * Batch * _o);
 
-    internal Span<float> HiddenGradient => _buffer.AsSpan(_dHid, Steps * Batch * _h);
+    internal Span<float> HiddenGradient => _buffer.Slice(_dHid, Steps * Batch * _h);
 
-    internal Span<float> StepHiddenGradient => _buffer.AsSpan(_dH, Batch * _h);
+    internal Span<float> StepHiddenGradient => _buffer.Slice(_dH, Batch * _h);
 
-    internal Span<float> StepFedGradient => _buffer.AsSpan(_dFed, Batch * _o);
+    internal Span<float> StepFedGradient => _buffer.Slice(_dFed, Batch * _o);
 
-    internal Span<float> Sums => _buffer.AsSpan(_sum, Math.Max(_h, _o));
+    internal Span<float> Sums => _buffer.Slice(_sum, Math.Max(_h, _o));
 
     /// <summary>Sizes the tape for a call (old contents are not kept).</summary>
     internal void Begin(int steps, int batch, int inputSize, int hiddenSize, int outputSize, long version)
     {
-        if (_disposed)
+        if (_buffer.IsDisposed)
         {
             ThrowHelper.ObjectDisposed(nameof(JordanTape));
         }
@@ -122,16 +120,7 @@ public sealed class JordanTape : IDisposable
             ThrowHelper.Argument("steps", $"Training on this call needs {total} floats of tape, more than one array holds; split the batch or the sequence.");
         }
 
-        if (_buffer is null || _buffer.Length < total)
-        {
-            if (_buffer is not null)
-            {
-                _pool.Return(_buffer);
-                _buffer = null;
-            }
-
-            _buffer = _pool.Rent((int)Math.Max(total, 1));
-        }
+        _buffer.Reserve((int)total);
 
         if (_forced.Length < steps)
         {
@@ -152,17 +141,7 @@ public sealed class JordanTape : IDisposable
     /// <summary>Returns the buffer to the pool. The tape can not be used afterwards.</summary>
     public void Dispose()
     {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
         IsRecorded = false;
-        if (_buffer is not null)
-        {
-            _pool.Return(_buffer);
-            _buffer = null;
-        }
+        _buffer.Dispose();
     }
 }
