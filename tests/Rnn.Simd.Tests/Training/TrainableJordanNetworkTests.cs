@@ -208,6 +208,30 @@ public sealed class TrainableJordanNetworkTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void EveryRental_IsReturned()
+    {
+        var pool = new TrackingArrayPool<float>();
+        var o = new JordanNetworkOptions { InputSize = 30, HiddenSize = 40, OutputSize = 20, OutputActivation = OutputActivation.Softmax };
+        TrainableJordanNetwork network = TrainableJordanNetwork.Create(o, pool: pool);
+        new TestRandom(18).Fill(network.Parameters.Values, -0.2f, 0.2f);
+        network.Parameters.MarkChanged();
+        const int steps = 12, batch = 16;
+        var random = new TestRandom(19);
+        float[] x = random.Array(steps * batch * 30), targets = random.Array(steps * batch * 20), g = random.Array(steps * batch * 20);
+        using var team = new ThreadTeam(2);
+        JordanTape tape = network.CreateTape();
+        network.Forward(tape, x, steps, batch, new float[g.Length], targets, 0.5, 1, threads: team);
+        network.Backward(tape, g, new float[x.Length], threads: team);
+        network.Output.Backward(new float[batch * 40], new float[batch * 20], g.AsSpan(0, batch * 20), batch, threads: team);
+        Assert.Equal(1, pool.Outstanding);   // the tape's buffer
+        network.Forward(tape, x.AsSpan(0, 2 * batch * 30), 2, batch, new float[2 * batch * 20]);   // smaller: no new rental
+        Assert.Equal(1, pool.Outstanding);
+        tape.Dispose();
+        Assert.Equal(0, pool.Outstanding);
+        Assert.True(pool.Rented > 1);
+    }
+
+    [Fact]
     public void TwoThreads_GiveTheSameBits()
     {
         // The products over all T·B rows are large enough to split (GemmBlocking.MinParallelMacs).
