@@ -26,7 +26,7 @@ public enum OutputActivation
 public sealed class DenseLayer
 {
     private readonly PackedMatrix _weight;
-    private readonly float[] _bias;
+    private readonly float[] _bias;        // [outputs], or empty
 
     /// <summary>Creates the layer from W [outputs, inputs] row-major and b [outputs] (empty = no bias).</summary>
     public DenseLayer(int inputs, int outputs, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, OutputActivation activation)
@@ -55,7 +55,7 @@ public sealed class DenseLayer
         Outputs = outputs;
         Activation = activation;
         _weight = PackedMatrix.FromRowsAsColumns(weight, outputs, inputs, inputs);
-        _bias = bias.IsEmpty ? new float[outputs] : bias.ToArray();
+        _bias = bias.ToArray();   // empty: no bias (nothing added, so −0 stays −0 as in PyTorch's bias=False)
     }
 
     /// <summary>Features per input row.</summary>
@@ -86,21 +86,31 @@ public sealed class DenseLayer
     }
 
     /// <summary>Adds the bias and applies f_out to rows already holding W z.</summary>
-    internal void Finish(Span<float> y, int rows)
+    internal void Finish(Span<float> y, int rows) => Finish(y, rows, Outputs, _bias, Activation);
+
+    /// <summary>
+    /// Adds <paramref name="bias"/> (empty: none) to each of <paramref name="rows"/> rows of <paramref name="outputs"/>
+    /// features holding W z, then applies <paramref name="activation"/>: the one finish every dense head shares.
+    /// </summary>
+    internal static void Finish(Span<float> y, int rows, int outputs, ReadOnlySpan<float> bias, OutputActivation activation)
     {
         for (int r = 0; r < rows; r++)
         {
-            Span<float> row = y.Slice(r * Outputs, Outputs);
-            TensorPrimitives.Add(row, _bias, row);
-            if (Activation == OutputActivation.Sigmoid)
+            Span<float> row = y.Slice(r * outputs, outputs);
+            if (!bias.IsEmpty)
+            {
+                TensorPrimitives.Add(row, bias, row);
+            }
+
+            if (activation == OutputActivation.Sigmoid)
             {
                 Activations.Forward(ActivationKind.Sigmoid, row, row);
             }
         }
 
-        if (Activation == OutputActivation.Softmax && rows > 0)
+        if (activation == OutputActivation.Softmax && rows > 0)
         {
-            Activations.SoftmaxRows(y, Outputs, y, Outputs, rows, Outputs);
+            Activations.SoftmaxRows(y, outputs, y, outputs, rows, outputs);
         }
     }
 

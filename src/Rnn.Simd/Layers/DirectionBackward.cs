@@ -276,13 +276,7 @@ internal ref struct DirectionBackward
     private readonly void ElmanStep(int t, int after, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dG, Span<float> dHPrev)
     {
         int batch = _batch, h = _o.HiddenSize;
-        ActivationKind activation = _o.Nonlinearity switch
-        {
-            Nonlinearity.Relu => ActivationKind.Relu,
-            Nonlinearity.Sigmoid => ActivationKind.Sigmoid,
-            Nonlinearity.Identity => ActivationKind.Identity,
-            _ => ActivationKind.Tanh,
-        };
+        ActivationKind activation = _o.Nonlinearity.ToActivationKind();
         ReadOnlySpan<float> hT = _r.HSlot(after, batch);
         for (int b = 0; b < batch; b++)
         {

@@ -164,7 +164,7 @@ internal ref struct DirectionRun
             case CellType.Rnn:
             {
                 Gemm.MultiplyPackedRange(batch, hPrev, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
-                ActivationKind activation = ToActivation(_o.Nonlinearity);
+                ActivationKind activation = _o.Nonlinearity.ToActivationKind();
                 for (int b = 0; b < batch; b++)
                 {
                     CellUpdates.Elman(gates.Slice(b * gh, h), _w.Bias, activation, hNext.Slice(b * hOut, hOut));
@@ -256,12 +256,4 @@ internal ref struct DirectionRun
         a = b;
         b = t;
     }
-
-    private static ActivationKind ToActivation(Nonlinearity nonlinearity) => nonlinearity switch
-    {
-        Nonlinearity.Relu => ActivationKind.Relu,
-        Nonlinearity.Sigmoid => ActivationKind.Sigmoid,
-        Nonlinearity.Identity => ActivationKind.Identity,
-        _ => ActivationKind.Tanh,
-    };
 }

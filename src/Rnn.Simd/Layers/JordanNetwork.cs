@@ -24,6 +24,20 @@ public sealed record JordanNetworkOptions
 
     /// <summary>f_out.</summary>
     public OutputActivation OutputActivation { get; init; } = OutputActivation.Identity;
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="paramName"/> unless the sizes are at least 1 and both activations defined.</summary>
+    internal void Validate(string paramName)
+    {
+        if (InputSize < 1 || HiddenSize < 1 || OutputSize < 1 || !Enum.IsDefined(HiddenActivation) || !Enum.IsDefined(OutputActivation))
+        {
+            ThrowHelper.Argument(paramName, $"Sizes must be at least 1 (X={InputSize}, H={HiddenSize}, O={OutputSize}) and the activations defined.");
+        }
+
+        if ((long)HiddenSize * (InputSize + OutputSize) > int.MaxValue / 2 || (long)OutputSize * HiddenSize > int.MaxValue / 2)
+        {
+            ThrowHelper.Argument(paramName, "The network is too large for one weight matrix.");
+        }
+    }
 }
 
 /// <summary>
@@ -36,7 +50,7 @@ public sealed record JordanNetworkOptions
 public sealed class JordanNetwork
 {
     private readonly PackedMatrix _fused;      // [H, X + O] = [W_in | W_rec]
-    private readonly float[] _bias;            // [H]
+    private readonly float[] _bias;            // [H], or empty: none
     private readonly DenseLayer _output;       // W_out [O, H], b_out, f_out
 
     private JordanNetwork(JordanNetworkOptions options, PackedMatrix fused, float[] bias, DenseLayer output, ArrayPool<float> pool)
@@ -63,11 +77,8 @@ public sealed class JordanNetwork
         ReadOnlySpan<float> outputWeight, ReadOnlySpan<float> outputBias, ArrayPool<float>? pool = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate(nameof(options));
         int x = options.InputSize, h = options.HiddenSize, o = options.OutputSize;
-        if (x < 1 || h < 1 || o < 1 || !Enum.IsDefined(options.HiddenActivation))
-        {
-            ThrowHelper.Argument(nameof(options), $"Sizes must be at least 1 (X={x}, H={h}, O={o}) and the activations defined.");
-        }
 
         ThrowHelper.ThrowIfLengthIsNot(inputWeight.Length, (long)h * x, nameof(inputWeight), "H·X");
         ThrowHelper.ThrowIfLengthIsNot(recurrentWeight.Length, (long)h * o, nameof(recurrentWeight), "H·O");
@@ -83,7 +94,7 @@ public sealed class JordanNetwork
         return new JordanNetwork(
             options,
             PackedMatrix.FromRowsAsColumns(fused, h, x + o, x + o),
-            bias.IsEmpty ? new float[h] : bias.ToArray(),
+            bias.ToArray(),
             new DenseLayer(h, o, outputWeight, outputBias, options.OutputActivation),
             pool ?? ArrayPool<float>.Shared);
     }
@@ -168,13 +179,7 @@ public sealed class JordanNetwork
         }
 
         Gemm.MultiplyPackedRange(steps * batch, input, x, _fused, 0, x, h, gx, h, accumulate: false, threads, Pool);
-        ActivationKind activation = Options.HiddenActivation switch
-        {
-            Nonlinearity.Relu => ActivationKind.Relu,
-            Nonlinearity.Sigmoid => ActivationKind.Sigmoid,
-            Nonlinearity.Identity => ActivationKind.Identity,
-            _ => ActivationKind.Tanh,
-        };
+        ActivationKind activation = Options.HiddenActivation.ToActivationKind();
 
         for (int t = 0; t < steps; t++)
         {
@@ -184,7 +189,11 @@ public sealed class JordanNetwork
             for (int b = 0; b < batch; b++)
             {
                 Span<float> row = gates.Slice(b * h, h);
-                TensorPrimitives.Add(row, _bias, row);
+                if (_bias.Length != 0)
+                {
+                    TensorPrimitives.Add(row, _bias, row);
+                }
+
                 Activations.Forward(activation, row, hT.Slice(b * h, h));
             }
 

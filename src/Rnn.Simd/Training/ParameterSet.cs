@@ -171,6 +171,30 @@ public sealed class ParameterSet
         return found;
     }
 
+    /// <summary>
+    /// The tensor a layer binds to: <paramref name="name"/> with exactly <paramref name="shape"/>, or null when it is absent
+    /// and not <paramref name="required"/>. Throws an <see cref="ArgumentException"/> naming <paramref name="paramName"/> otherwise.
+    /// </summary>
+    internal ParameterTensor? Bind(string name, int[] shape, bool required, string paramName)
+    {
+        if (!_byName.TryGetValue(name, out ParameterTensor? tensor))
+        {
+            if (required)
+            {
+                ThrowHelper.Argument(paramName, $"Parameter '{name}' is missing.");
+            }
+
+            return null;
+        }
+
+        if (!tensor.Shape.SequenceEqual(shape))
+        {
+            ThrowHelper.Argument(paramName, $"Parameter '{name}' has shape [{string.Join(", ", tensor.Shape)}]; expected [{string.Join(", ", shape)}].");
+        }
+
+        return tensor;
+    }
+
     /// <summary>The values of one tensor.</summary>
     public Span<float> Value(ParameterTensor tensor) => _values.AsSpan(Check(tensor).Offset, tensor.Length);
 

@@ -16,15 +16,13 @@ namespace Rnn.Simd.Training;
 /// </remarks>
 public sealed class RecurrentTape : IDisposable
 {
-    private readonly ArrayPool<float> _pool;
-    private float[]? _buffer;
+    private readonly TapeBuffer _buffer;
     private int[] _lengths = [];
-    private bool _disposed;
 
     internal RecurrentTape(TrainableRecurrentNetwork owner, ArrayPool<float> pool)
     {
         Owner = owner;
-        _pool = pool;
+        _buffer = new TapeBuffer(pool, nameof(RecurrentTape));
     }
 
     internal TrainableRecurrentNetwork Owner { get; }
@@ -39,7 +37,7 @@ public sealed class RecurrentTape : IDisposable
     public int Batch => Plan.Batch;
 
     /// <summary>Floats currently held (the tape's size).</summary>
-    public int Capacity => _buffer?.Length ?? 0;
+    public int Capacity => _buffer.Capacity;
 
     internal TrainingPlan Plan { get; private set; }
 
@@ -56,22 +54,8 @@ public sealed class RecurrentTape : IDisposable
     /// <summary>Sizes the tape for a call and returns its buffer (old contents are not kept).</summary>
     internal Span<float> Begin(TrainingPlan plan, ReadOnlySpan<int> lengths, bool batchFirst, bool lastStepOnly, long version)
     {
-        if (_disposed)
-        {
-            ThrowHelper.ObjectDisposed(nameof(RecurrentTape));
-        }
-
+        _buffer.Reserve(plan.TotalFloats);
         IsRecorded = false;
-        if (_buffer is null || _buffer.Length < plan.TotalFloats)
-        {
-            if (_buffer is not null)
-            {
-                _pool.Return(_buffer);
-                _buffer = null;
-            }
-
-            _buffer = _pool.Rent(Math.Max(plan.TotalFloats, 1));
-        }
 
         if (_lengths.Length < plan.Batch && !lengths.IsEmpty)
         {
@@ -84,27 +68,17 @@ public sealed class RecurrentTape : IDisposable
         BatchFirst = batchFirst;
         LastStepOnly = lastStepOnly;
         ParameterVersion = version;
-        return _buffer.AsSpan(0, plan.TotalFloats);
+        return _buffer.Slice(0, plan.TotalFloats);
     }
 
     internal void Complete() => IsRecorded = true;
 
-    internal Span<float> Buffer => _buffer.AsSpan(0, Plan.TotalFloats);
+    internal Span<float> Buffer => _buffer.Slice(0, Plan.TotalFloats);
 
     /// <summary>Returns the buffer to the pool. The tape can not be used afterwards.</summary>
     public void Dispose()
     {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
         IsRecorded = false;
-        if (_buffer is not null)
-        {
-            _pool.Return(_buffer);
-            _buffer = null;
-        }
+        _buffer.Dispose();
     }
 }

@@ -63,23 +63,7 @@ public sealed class TrainableRecurrentNetwork
                 ParameterTensor? Bind(string name, bool required)
                 {
                     string full = prefix + name + suffix;
-                    if (!parameters.TryGet(full, out ParameterTensor tensor))
-                    {
-                        if (required)
-                        {
-                            ThrowHelper.Argument(nameof(parameters), $"Parameter '{full}' is missing.");
-                        }
-
-                        return null;
-                    }
-
-                    int[] shape = expected[full].Shape;
-                    if (!tensor.Shape.SequenceEqual(shape))
-                    {
-                        ThrowHelper.Argument(nameof(parameters), $"Parameter '{full}' has shape [{string.Join(", ", tensor.Shape)}]; the options imply [{string.Join(", ", shape)}].");
-                    }
-
-                    return tensor;
+                    return parameters.Bind(full, expected[full].Shape, required, nameof(parameters));
                 }
 
                 int at = state * TensorsPerDirection;

@@ -12,7 +12,11 @@ internal static class ReferenceJordan
     };
 
     /// <summary>y = f_out(W z + b) for one row: W [O, In] row-major.</summary>
-    public static double[] Dense(float[] w, float[] b, OutputActivation f, ReadOnlySpan<double> z, int outputs)
+    public static double[] Dense(float[] w, float[] b, OutputActivation f, ReadOnlySpan<double> z, int outputs) =>
+        Dense(ToDouble(w), ToDouble(b), f, z, outputs);
+
+    /// <summary>y = f_out(W z + b) for one row: W [O, In] row-major; b empty for none.</summary>
+    public static double[] Dense(ReadOnlySpan<double> w, ReadOnlySpan<double> b, OutputActivation f, ReadOnlySpan<double> z, int outputs)
     {
         int inputs = z.Length;
         var y = new double[outputs];
@@ -51,19 +55,37 @@ internal static class ReferenceJordan
     /// </summary>
     public static double[] Forward(
         JordanNetworkOptions o, float[] wIn, float[] wRec, float[] bias, float[] wOut, float[] bOut,
-        float[] input, int steps, int batch, float[]? teacher)
+        float[] input, int steps, int batch, float[]? teacher) =>
+        Forward(o, ToDouble(wIn), ToDouble(wRec), ToDouble(bias), ToDouble(wOut), ToDouble(bOut), ToDouble(input), steps, batch, null, teacher, teacher is null ? null : t => true);
+
+    /// <summary>
+    /// Step by step: h_t = f_hid(W_in x_t + W_rec ŷ_{t−1} + b), y_t = f_out(W_out h_t + b_out) (empty biases: none), where
+    /// ŷ_{−1} is <paramref name="initial"/> [B, O] (null: zeros) and, for t ≥ 1, ŷ_{t−1} = targets[t−1] when
+    /// <paramref name="forced"/>(t), else the network's own y_{t−1}. Returns y [T, B, O].
+    /// </summary>
+    public static double[] Forward(
+        JordanNetworkOptions o, double[] wIn, double[] wRec, double[] bias, double[] wOut, double[] bOut,
+        double[] input, int steps, int batch, double[]? initial, float[]? targets, Func<int, bool>? forced)
     {
         int x = o.InputSize, h = o.HiddenSize, n = o.OutputSize;
         var output = new double[steps * batch * n];
         for (int b = 0; b < batch; b++)
         {
-            var previous = new double[n];
+            double[] previous = initial is null ? new double[n] : initial.AsSpan(b * n, n).ToArray();
             for (int t = 0; t < steps; t++)
             {
+                if (t > 0 && forced is not null && forced(t))
+                {
+                    for (int k = 0; k < n; k++)
+                    {
+                        previous[k] = targets![((((t - 1) * batch) + b) * n) + k];
+                    }
+                }
+
                 var hidden = new double[h];
                 for (int i = 0; i < h; i++)
                 {
-                    double a = bias[i];
+                    double a = bias.Length > 0 ? bias[i] : 0;
                     for (int k = 0; k < x; k++)
                     {
                         a += wIn[(i * x) + k] * input[(((t * batch) + b) * x) + k];
@@ -77,15 +99,13 @@ internal static class ReferenceJordan
                     hidden[i] = Activate(o.HiddenActivation, a);
                 }
 
-                double[] y = Dense(wOut, bOut, o.OutputActivation, hidden, n);
-                y.CopyTo(output, ((t * batch) + b) * n);
-                for (int k = 0; k < n; k++)
-                {
-                    previous[k] = teacher is null ? y[k] : teacher[(((t * batch) + b) * n) + k];
-                }
+                previous = Dense(wOut, bOut, o.OutputActivation, hidden, n);
+                previous.CopyTo(output, ((t * batch) + b) * n);
             }
         }
 
         return output;
     }
+
+    private static double[] ToDouble(float[] values) => [.. values.Select(v => (double)v)];
 }

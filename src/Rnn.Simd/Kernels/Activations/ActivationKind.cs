@@ -15,3 +15,16 @@ internal enum ActivationKind
     /// <summary>f(x) = max(x, 0).</summary>
     Relu = 3,
 }
+
+/// <summary>Maps the public nonlinearity options onto the kernels' activations.</summary>
+internal static class ActivationKinds
+{
+    /// <summary>The kernel activation computing <paramref name="nonlinearity"/>.</summary>
+    public static ActivationKind ToActivationKind(this Nonlinearity nonlinearity) => nonlinearity switch
+    {
+        Nonlinearity.Relu => ActivationKind.Relu,
+        Nonlinearity.Sigmoid => ActivationKind.Sigmoid,
+        Nonlinearity.Identity => ActivationKind.Identity,
+        _ => ActivationKind.Tanh,
+    };
+}
