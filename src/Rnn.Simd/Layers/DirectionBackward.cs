@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
@@ -42,7 +43,7 @@ internal readonly ref struct BackwardScratch
     public Span<float> Cell { get; init; }          // [B, H]       LSTM projection: dL/d(o ⊙ tanh c); GRU reset-before: dL/d(r ⊙ h)
     public Span<float> Row0 { get; init; }          // [H]
     public Span<float> Row1 { get; init; }          // [H]
-    public Span<float> BiasSum { get; init; }       // [G·H]
+    public Span<float> BiasSum { get; init; }       // [2·G·H] floats = [G·H] doubles
 }
 
 /// <summary>
@@ -243,8 +244,15 @@ internal ref struct DirectionBackward
 
         if (!grads.BiasIh.IsEmpty)
         {
-            AddColumnSums(dGx, rows, grads.BiasIh);
-            AddColumnSums(dGh, rows, grads.BiasHh);
+            // b_ih and b_hh sit in the same sums, except GRU reset-after's b_hn (inside r ⊙ (W_hn h + b_hn)).
+            ColumnSums(dGx, rows);
+            AddSums(grads.BiasIh);
+            if (resetAfter)
+            {
+                ColumnSums(dGh, rows);
+            }
+
+            AddSums(grads.BiasHh);
         }
 
         if (_w.Projection is not null)
@@ -254,22 +262,39 @@ internal ref struct DirectionBackward
         }
     }
 
-    /// <summary>bias[PyTorch row] += Σ over rows of dG[row, engine row], rows summed in order.</summary>
-    private readonly void AddColumnSums(ReadOnlySpan<float> dG, int rows, Span<float> bias)
+    /// <summary>
+    /// Σ over rows of dG[row, ·] into the bias scratch: summed in double, rows in order (the sum of T·B terms is
+    /// backward's one long reduction outside the products; in double it adds no error worth the name).
+    /// </summary>
+    private readonly void ColumnSums(ReadOnlySpan<float> dG, int rows)
     {
-        int h = _o.HiddenSize, gh = _o.Gates * h;
-        Span<float> sum = _s.BiasSum[..gh];
+        int gh = _o.Gates * _o.HiddenSize;
+        Span<double> sum = MemoryMarshal.Cast<float, double>(_s.BiasSum)[..gh];
         sum.Clear();
         for (int row = 0; row < rows; row++)
         {
-            TensorPrimitives.Add(sum, dG.Slice(row * gh, gh), sum);
+            ReadOnlySpan<float> values = dG.Slice(row * gh, gh);
+            for (int j = 0; j < values.Length; j++)
+            {
+                sum[j] += values[j];
+            }
         }
+    }
 
+    /// <summary>bias[PyTorch row] += the sums of <see cref="ColumnSums"/> (engine rows), rounded once.</summary>
+    private readonly void AddSums(Span<float> bias)
+    {
+        int h = _o.HiddenSize, gh = _o.Gates * h;
+        ReadOnlySpan<double> sum = MemoryMarshal.Cast<float, double>(_s.BiasSum)[..gh];
         for (int block = 0; block < _o.Gates; block++)
         {
             int e = GateLayout.FromPyTorch(_o.Cell, block);
             Span<float> destination = bias.Slice(block * h, h);
-            TensorPrimitives.Add(destination, sum.Slice(e * h, h), destination);
+            ReadOnlySpan<double> source = sum.Slice(e * h, h);
+            for (int j = 0; j < h; j++)
+            {
+                destination[j] = (float)(destination[j] + source[j]);
+            }
         }
     }
 

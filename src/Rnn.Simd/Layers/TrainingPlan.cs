@@ -85,7 +85,7 @@ internal readonly struct TrainingPlan
         _dCell = Take((long)batch * h);
         _row0 = Take(h);
         _row1 = Take(h);
-        _biasSum = Take((long)g * h);
+        _biasSum = Take(2L * g * h);                    // [G·H] doubles
         if (offset > Array.MaxLength)
         {
             throw new ArgumentException($"Training on this call needs {offset} floats of tape, more than one array holds; split the batch or the sequence.", "steps");
@@ -139,7 +139,7 @@ internal readonly struct TrainingPlan
             Cell = all.Slice((int)_dCell, batch * h),
             Row0 = all.Slice((int)_row0, h),
             Row1 = all.Slice((int)_row1, h),
-            BiasSum = all.Slice((int)_biasSum, o.Gates * h),
+            BiasSum = all.Slice((int)_biasSum, 2 * o.Gates * h),
         };
     }
 
