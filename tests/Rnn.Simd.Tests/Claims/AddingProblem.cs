@@ -90,7 +90,7 @@ internal static class AddingProblem
             }
         }
 
-        return new Result(sum / count, lastLoss, normsAtStart, normsAfter, clock.Elapsed.TotalSeconds);
+        return new Result(sum / count, lastLoss, normsAtStart, normsAfter, model.Fingerprint(), clock.Elapsed.TotalSeconds);
     }
 
     internal sealed record Config
@@ -122,6 +122,7 @@ internal static class AddingProblem
     /// <param name="LastTrainingLoss">The loss of the last training batch.</param>
     /// <param name="NormsAtStart">‖dL/dh_t‖ for t = 0 … T−1 at initialisation (first batch, before any update).</param>
     /// <param name="NormsAfter">‖dL/dh_t‖ on a held-out batch after training.</param>
+    /// <param name="Weights">The fingerprint of the trained weights (<see cref="RecurrentModel.Fingerprint"/>).</param>
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
-    internal sealed record Result(double TestMse, double LastTrainingLoss, float[] NormsAtStart, float[] NormsAfter, double Seconds);
+    internal sealed record Result(double TestMse, double LastTrainingLoss, float[] NormsAtStart, float[] NormsAfter, string Weights, double Seconds);
 }

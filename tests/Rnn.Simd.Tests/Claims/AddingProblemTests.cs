@@ -77,7 +77,7 @@ public sealed class AddingProblemTests(ITestOutputHelper output)
         AddingProblem.Result r = AddingProblem.Run(c);
         output.WriteLine(
             $"{name}: H {c.Hidden}, T {c.Steps}, batch {c.Batch}, {c.Updates} updates, Adam lr {c.LearningRate}, clip {c.MaxGradientNorm}, seed {c.Seed}: " +
-            $"test MSE {r.TestMse:F4} (mean predictor {AddingProblem.MeanPredictorMse:F4}), last training batch {r.LastTrainingLoss:F4}; {r.Seconds:F2} s");
+            $"test MSE {r.TestMse:F4} (mean predictor {AddingProblem.MeanPredictorMse:F4}), last training batch {r.LastTrainingLoss:F4}; weights {r.Weights}; {r.Seconds:F2} s");
         output.WriteLine($"  ‖dL/dh_t‖ at initialisation: {Curve(r.NormsAtStart)}");
         output.WriteLine($"  ‖dL/dh_t‖ after training:    {Curve(r.NormsAfter)}");
         return r;

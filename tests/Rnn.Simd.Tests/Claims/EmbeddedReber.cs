@@ -157,7 +157,7 @@ internal static class EmbeddedReber
 
         return new Result(
             (double)ranked / strings, (double)thresholded / strings, (double)penultimateRight / strings,
-            trainingStrings, strings, longest, firstFailure, clock.Elapsed.TotalSeconds);
+            trainingStrings, strings, longest, firstFailure, model.Fingerprint(), clock.Elapsed.TotalSeconds);
     }
 
     private static (bool Ranked, bool Thresholded) Score(ReadOnlySpan<float> scores, int legalMask)
@@ -269,8 +269,9 @@ internal static class EmbeddedReber
     /// <param name="TestStrings">Held-out strings scored.</param>
     /// <param name="LongestTestString">Symbols in the longest held-out string.</param>
     /// <param name="FirstFailure">The first held-out string not fully correct, or null.</param>
+    /// <param name="Weights">The fingerprint of the trained weights (<see cref="RecurrentModel.Fingerprint"/>).</param>
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
     internal sealed record Result(
         double StringsCorrect, double StringsCorrectAtHalf, double PenultimateAccuracy, int TrainingStrings, int TestStrings,
-        int LongestTestString, string? FirstFailure, double Seconds);
+        int LongestTestString, string? FirstFailure, string Weights, double Seconds);
 }

@@ -24,7 +24,7 @@ public sealed class EmbeddedReberTests(ITestOutputHelper output)
             $"clip {config.MaxGradientNorm}, seed {config.Seed}; {r.TestStrings} held-out strings (longest {r.LongestTestString} symbols):");
         output.WriteLine(
             $"  strings fully correct (legal above illegal at every step) {r.StringsCorrect:P1}; with the 0.5 threshold {r.StringsCorrectAtHalf:P1}; " +
-            $"penultimate symbol right {r.PenultimateAccuracy:P1}; {r.Seconds:F2} s");
+            $"penultimate symbol right {r.PenultimateAccuracy:P1}; weights {r.Weights}; {r.Seconds:F2} s");
         if (r.FirstFailure is not null)
         {
             output.WriteLine($"  first string not fully correct: {r.FirstFailure}");

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Tests.Claims;
@@ -25,6 +27,14 @@ internal sealed class RecurrentModel : IDisposable
 
     /// <summary>The tape of the latest forward call through <see cref="Network"/>.</summary>
     public RecurrentTape Tape { get; }
+
+    /// <summary>The first 16 hex digits of the SHA-256 of the parameter values' bits: the same on every run and vector width.</summary>
+    public string Fingerprint()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        BitHash.Append(hash, Parameters.Values);
+        return Convert.ToHexString(hash.GetHashAndReset())[..16];
+    }
 
     public void Dispose() => Tape.Dispose();
 }

@@ -124,7 +124,7 @@ internal static class TemporalXor
             }
         }
 
-        return new Result(predictable / predictableCount, random / randomCount, clock.Elapsed.TotalSeconds);
+        return new Result(predictable / predictableCount, random / randomCount, model.Fingerprint(), clock.Elapsed.TotalSeconds);
     }
 
     internal sealed record Config
@@ -152,6 +152,7 @@ internal static class TemporalXor
 
     /// <param name="PredictableMse">Mean squared error on the XOR bits (every third).</param>
     /// <param name="RandomMse">Mean squared error on the two random bits of each triple.</param>
+    /// <param name="Weights">The fingerprint of the trained weights (<see cref="RecurrentModel.Fingerprint"/>).</param>
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
-    internal sealed record Result(double PredictableMse, double RandomMse, double Seconds);
+    internal sealed record Result(double PredictableMse, double RandomMse, string Weights, double Seconds);
 }

@@ -45,5 +45,5 @@ public sealed class TemporalXorTests(ITestOutputHelper output)
             $"Elman (sigmoid, H = {c.Hidden}), TBPTT({c.Window}, {c.Window}), Adam lr {c.LearningRate}, clip {c.MaxGradientNorm}, " +
             $"{c.Batch} streams × {c.Updates} updates ({c.Updates * c.Window} bits each), seed {c.Seed}: " +
             $"MSE on the XOR bits {r.PredictableMse:F4}, on the random bits {r.RandomMse:F4} " +
-            $"(fresh {c.Batch} × {c.TestSteps}-bit streams); {r.Seconds:F2} s");
+            $"(fresh {c.Batch} × {c.TestSteps}-bit streams); weights {r.Weights}; {r.Seconds:F2} s");
 }
