@@ -24,7 +24,7 @@ internal static class CellUpdates
     /// LSTM, seed 004 / DESIGN.md §2: with a = W [x; h_{t−1}] in <paramref name="gates"/> [4H] (rows i, f, o, g),
     /// i, f, o = σ(a + b), g = tanh(a + b); c = f ⊙ c_{t−1} + i ⊙ g; hCell = o ⊙ tanh(c). The activated gates
     /// stay in <paramref name="gates"/>; <paramref name="scratch"/> is [H]; <paramref name="tanhC"/> [H] receives tanh(c)
-    /// (training keeps it for backward; inference passes <paramref name="scratch"/>).
+    /// (training keeps it for backward). <paramref name="scratch"/> and <paramref name="tanhC"/> may both be <paramref name="hCell"/>.
     /// </summary>
     public static void Lstm(Span<float> gates, ReadOnlySpan<float> bias, ReadOnlySpan<float> cPrev, Span<float> c, Span<float> hCell, Span<float> scratch, Span<float> tanhC)
     {

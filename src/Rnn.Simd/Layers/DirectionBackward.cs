@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Layers;
 
@@ -56,7 +57,7 @@ internal readonly ref struct BackwardScratch
 /// length the state passed through unchanged, so its gradient does too and the step's gates get none.
 /// Everything runs in a fixed order, so results have the same bits for every vector width and thread count.
 /// </remarks>
-internal ref struct DirectionBackward
+internal unsafe ref struct DirectionBackward
 {
     private readonly RecurrentNetworkOptions _o;
     private readonly DirectionWeights _w;
@@ -270,14 +271,12 @@ internal ref struct DirectionBackward
     {
         int gh = _o.Gates * _o.HiddenSize;
         Span<double> sum = MemoryMarshal.Cast<float, double>(_s.BiasSum)[..gh];
-        sum.Clear();
-        for (int row = 0; row < rows; row++)
+        fixed (float* g = dG)
+        fixed (double* total = sum)
         {
-            ReadOnlySpan<float> values = dG.Slice(row * gh, gh);
-            for (int j = 0; j < values.Length; j++)
-            {
-                sum[j] += values[j];
-            }
+            // Threads take disjoint column ranges; every column is still summed over the rows in order.
+            var work = new ColumnSumWork { Gates = g, Sum = total, Rows = rows, Width = gh };
+            RangeParallel.Run(_team, gh, 64, ref work);
         }
     }
 
@@ -333,36 +332,67 @@ internal ref struct DirectionBackward
         ReadOnlySpan<float> gatesT = _r.Gates.Slice(t * batch * gh, batch * gh);
         ReadOnlySpan<float> tanhCT = _r.TanhC.Slice(t * batch * h, batch * h);
         ReadOnlySpan<float> cPrevAll = _r.CSlot(before, batch);
-        Span<float> temp = _s.Row0[..h];
-        for (int b = 0; b < batch; b++)
+        fixed (float* gates = gatesT)
+        fixed (float* tanhC = tanhCT)
+        fixed (float* cPrev = cPrevAll)
+        fixed (float* dhCell = dHCell)
+        fixed (float* dc = dC)
+        fixed (float* dg = dG)
+        fixed (float* dcPrev = dCPrev)
+        fixed (int* lengthsPointer = lengths)
         {
-            Span<float> da = dG.Slice(b * gh, gh);
-            if (!Active(lengths, b, t))
+            var work = new LstmRows
             {
-                da.Clear();
-                continue;
+                Gates = gates, TanhC = tanhC, CPrev = cPrev, DHCell = dhCell, DC = dc, DG = dg, DCPrev = dcPrev,
+                Lengths = lengthsPointer, T = t, H = h,
+            };
+            RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
+        }
+    }
+
+    /// <summary>LSTM backward for the rows of one part (rows are independent; no shared temporaries).</summary>
+    private struct LstmRows : IRangeWork
+    {
+        public float* Gates, TanhC, CPrev, DHCell, DC, DG, DCPrev;
+        public int* Lengths;
+        public int T, H;
+
+        public readonly void Run(int start, int end)
+        {
+            int h = H, gh = 4 * h;
+            for (int b = start; b < end; b++)
+            {
+                var da = new Span<float>(DG + ((nint)b * gh), gh);
+                if (Lengths != null && T >= Lengths[b])
+                {
+                    da.Clear();
+                    continue;
+                }
+
+                var g = new ReadOnlySpan<float>(Gates + ((nint)b * gh), gh);
+                ReadOnlySpan<float> i = g.Slice(GateLayout.LstmInput * h, h), f = g.Slice(GateLayout.LstmForget * h, h);
+                ReadOnlySpan<float> o = g.Slice(GateLayout.LstmOutput * h, h), cand = g.Slice(GateLayout.LstmCell * h, h);
+                var tc = new ReadOnlySpan<float>(TanhC + ((nint)b * h), h);
+                var dhc = new ReadOnlySpan<float>(DHCell + ((nint)b * h), h);
+                var dc = new Span<float>(DC + ((nint)b * h), h);
+                Span<float> dI = da.Slice(GateLayout.LstmInput * h, h), dF = da.Slice(GateLayout.LstmForget * h, h);
+                Span<float> dO = da.Slice(GateLayout.LstmOutput * h, h), dCand = da.Slice(GateLayout.LstmCell * h, h);
+
+                // hCell = o ⊙ tanh(c): do = dhCell ⊙ tanh(c); dc += dhCell ⊙ o ⊙ (1 − tanh²(c)) (dI holds the product).
+                TensorPrimitives.Multiply(dhc, tc, dO);
+                Activations.Backward(ActivationKind.Sigmoid, o, dO, dO);
+                TensorPrimitives.Multiply(dhc, o, dI);
+                Activations.BackwardAdd(ActivationKind.Tanh, tc, dI, dc);
+
+                // c = f ⊙ c_{t−1} + i ⊙ g.
+                TensorPrimitives.Multiply(dc, cand, dI);
+                Activations.Backward(ActivationKind.Sigmoid, i, dI, dI);
+                TensorPrimitives.Multiply(dc, new ReadOnlySpan<float>(CPrev + ((nint)b * h), h), dF);
+                Activations.Backward(ActivationKind.Sigmoid, f, dF, dF);
+                TensorPrimitives.Multiply(dc, i, dCand);
+                Activations.Backward(ActivationKind.Tanh, cand, dCand, dCand);
+                TensorPrimitives.Multiply(dc, f, new Span<float>(DCPrev + ((nint)b * h), h));
             }
-
-            ReadOnlySpan<float> g = gatesT.Slice(b * gh, gh);
-            ReadOnlySpan<float> i = g.Slice(GateLayout.LstmInput * h, h), f = g.Slice(GateLayout.LstmForget * h, h);
-            ReadOnlySpan<float> o = g.Slice(GateLayout.LstmOutput * h, h), cand = g.Slice(GateLayout.LstmCell * h, h);
-            ReadOnlySpan<float> tc = tanhCT.Slice(b * h, h), dhc = dHCell.Slice(b * h, h);
-            Span<float> dc = dC.Slice(b * h, h);
-
-            // hCell = o ⊙ tanh(c): do = dhCell ⊙ tanh(c); dc += dhCell ⊙ o ⊙ (1 − tanh²(c)).
-            TensorPrimitives.Multiply(dhc, tc, temp);
-            Activations.Backward(ActivationKind.Sigmoid, o, temp, da.Slice(GateLayout.LstmOutput * h, h));
-            TensorPrimitives.Multiply(dhc, o, temp);
-            Activations.BackwardAdd(ActivationKind.Tanh, tc, temp, dc);
-
-            // c = f ⊙ c_{t−1} + i ⊙ g.
-            TensorPrimitives.Multiply(dc, cand, temp);
-            Activations.Backward(ActivationKind.Sigmoid, i, temp, da.Slice(GateLayout.LstmInput * h, h));
-            TensorPrimitives.Multiply(dc, cPrevAll.Slice(b * h, h), temp);
-            Activations.Backward(ActivationKind.Sigmoid, f, temp, da.Slice(GateLayout.LstmForget * h, h));
-            TensorPrimitives.Multiply(dc, i, temp);
-            Activations.Backward(ActivationKind.Tanh, cand, temp, da.Slice(GateLayout.LstmCell * h, h));
-            TensorPrimitives.Multiply(dc, f, dCPrev.Slice(b * h, h));
         }
     }
 
@@ -459,6 +489,28 @@ internal ref struct DirectionBackward
     }
 
     private static bool Active(ReadOnlySpan<int> lengths, int b, int t) => lengths.IsEmpty || t < lengths[b];
+
+    /// <summary>Σ over rows of dG[row, j] in double, for the columns j of one part.</summary>
+    private struct ColumnSumWork : IRangeWork
+    {
+        public float* Gates;
+        public double* Sum;
+        public int Rows;
+        public int Width;
+
+        public readonly void Run(int start, int end)
+        {
+            new Span<double>(Sum + start, end - start).Clear();
+            for (int row = 0; row < Rows; row++)
+            {
+                float* values = Gates + ((nint)row * Width);
+                for (int j = start; j < end; j++)
+                {
+                    Sum[j] += values[j];
+                }
+            }
+        }
+    }
 
     private static void Start(ReadOnlySpan<float> initial, Span<float> state)
     {

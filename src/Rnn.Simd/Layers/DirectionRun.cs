@@ -3,11 +3,12 @@ using System.Numerics.Tensors;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Layers;
 
 /// <summary>One direction of one layer run over a batch of sequences (DESIGN.md §3, layer 4).</summary>
-internal ref struct DirectionRun
+internal unsafe ref struct DirectionRun
 {
     private readonly RecurrentNetworkOptions _o;
     private readonly DirectionWeights _w;
@@ -178,10 +179,16 @@ internal ref struct DirectionRun
                 Gemm.MultiplyPackedRange(batch, hPrev, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
                 bool projected = _w.Projection is not null;
                 Span<float> hCell = !projected ? hNext : record.HCell.IsEmpty ? _plan.HCell(_all) : record.HCell;
-                for (int b = 0; b < batch; b++)
+                // Rows are independent and use no shared temporaries (hCell doubles as the scratch), so threads split them.
+                fixed (float* g = gates)
+                fixed (float* bias = _w.Bias)
+                fixed (float* c0 = cPrev)
+                fixed (float* c1 = cNext)
+                fixed (float* cell = hCell)
+                fixed (float* tanhC = record.TanhC)
                 {
-                    Span<float> tanhC = record.TanhC.IsEmpty ? row0 : record.TanhC.Slice(b * h, h);
-                    CellUpdates.Lstm(gates.Slice(b * gh, gh), _w.Bias, cPrev.Slice(b * h, h), cNext.Slice(b * h, h), hCell.Slice(b * h, h), row0, tanhC);
+                    var work = new LstmRows { Gates = g, Bias = bias, CPrev = c0, C = c1, HCell = cell, TanhC = tanhC, H = h };
+                    RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
                 }
 
                 if (projected)
@@ -255,5 +262,26 @@ internal ref struct DirectionRun
         Span<float> t = a;
         a = b;
         b = t;
+    }
+
+    /// <summary>The LSTM cell update of the rows of one part; tanh(c) kept for backward when <see cref="TanhC"/> is set.</summary>
+    private struct LstmRows : IRangeWork
+    {
+        public float* Gates, Bias, CPrev, C, HCell, TanhC;
+        public int H;
+
+        public readonly void Run(int start, int end)
+        {
+            int h = H, gh = 4 * h;
+            var bias = new ReadOnlySpan<float>(Bias, gh);
+            for (int b = start; b < end; b++)
+            {
+                var hCell = new Span<float>(HCell + ((nint)b * h), h);
+                Span<float> tanhC = TanhC == null ? hCell : new Span<float>(TanhC + ((nint)b * h), h);
+                CellUpdates.Lstm(
+                    new Span<float>(Gates + ((nint)b * gh), gh), bias, new ReadOnlySpan<float>(CPrev + ((nint)b * h), h),
+                    new Span<float>(C + ((nint)b * h), h), hCell, hCell, tanhC);
+            }
+        }
     }
 }
