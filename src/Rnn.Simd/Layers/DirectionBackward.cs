@@ -103,10 +103,10 @@ internal unsafe ref struct DirectionBackward
         bool resetAfter = _o.Cell == CellType.Gru && _o.GruVariant == GruVariant.ResetAfter;
         bool projected = _w.Projection is not null;
         Span<float> dH = _s.H0, dHPrev = _s.H1, dC = _s.C0, dCPrev = _s.C1;
-        Start(dHN, dH);
+        DirectionRun.Start(dHN, dH);
         if (lstm)
         {
-            Start(dCN, dC);
+            DirectionRun.Start(dCN, dC);
         }
 
         for (int s = 0; s < steps; s++)
@@ -189,8 +189,8 @@ internal unsafe ref struct DirectionBackward
                 }
             }
 
-            Swap(ref dH, ref dHPrev);
-            Swap(ref dC, ref dCPrev);
+            DirectionRun.Swap(ref dH, ref dHPrev);
+            DirectionRun.Swap(ref dC, ref dCPrev);
         }
 
         if (!dH0.IsEmpty)
@@ -510,24 +510,5 @@ internal unsafe ref struct DirectionBackward
                 }
             }
         }
-    }
-
-    private static void Start(ReadOnlySpan<float> initial, Span<float> state)
-    {
-        if (initial.IsEmpty)
-        {
-            state.Clear();
-        }
-        else
-        {
-            initial.CopyTo(state);
-        }
-    }
-
-    private static void Swap(ref Span<float> a, ref Span<float> b)
-    {
-        Span<float> t = a;
-        a = b;
-        b = t;
     }
 }

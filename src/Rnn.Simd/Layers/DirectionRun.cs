@@ -245,7 +245,8 @@ internal unsafe ref struct DirectionRun
         }
     }
 
-    private static void Start(ReadOnlySpan<float> initial, Span<float> state)
+    /// <summary>state = initial, or zeros when initial is empty (also the start of backward's gradients).</summary>
+    internal static void Start(ReadOnlySpan<float> initial, Span<float> state)
     {
         if (initial.IsEmpty)
         {
@@ -257,7 +258,7 @@ internal unsafe ref struct DirectionRun
         }
     }
 
-    private static void Swap(ref Span<float> a, ref Span<float> b)
+    internal static void Swap(ref Span<float> a, ref Span<float> b)
     {
         Span<float> t = a;
         a = b;

@@ -92,8 +92,8 @@ public static class GeneratorTeacherForcing
         Span<float> all = scratch.Span;
         Span<float> h = all[..stateSize], c = all.Slice(stateSize, cellSize);
         Span<float> features1 = all.Slice(stateSize + cellSize, batch * features), y = all.Slice(stateSize + cellSize + (batch * features), batch * x);
-        Start(h0, h);
-        Start(c0, c);
+        Layers.DirectionRun.Start(h0, h);
+        Layers.DirectionRun.Start(c0, c);
         int row = batch * x;
         for (int t = 0; t < steps; t++)
         {
@@ -141,18 +141,6 @@ public static class GeneratorTeacherForcing
             }
 
             x[(b * size) + best] = 1f;
-        }
-    }
-
-    private static void Start(ReadOnlySpan<float> initial, Span<float> state)
-    {
-        if (initial.IsEmpty)
-        {
-            state.Clear();
-        }
-        else
-        {
-            initial.CopyTo(state);
         }
     }
 }

@@ -91,10 +91,10 @@ public sealed class TruncatedBptt : IDisposable
     {
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(h0.Length, _h.Length, nameof(h0), "L·B·Hout");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(c0.Length, _c.Length, nameof(c0), "L·B·H (LSTM only)");
-        Fill(h0, _h);
-        Fill(c0, _c);
-        Fill(h0, _hN);
-        Fill(c0, _cN);
+        Layers.DirectionRun.Start(h0, _h);
+        Layers.DirectionRun.Start(c0, _c);
+        Layers.DirectionRun.Start(h0, _hN);
+        Layers.DirectionRun.Start(c0, _cN);
         _windowSteps = 0;
         _newSteps = 0;
     }
@@ -159,16 +159,4 @@ public sealed class TruncatedBptt : IDisposable
 
     /// <summary>Returns the tape's buffer to the pool.</summary>
     public void Dispose() => _tape.Dispose();
-
-    private static void Fill(ReadOnlySpan<float> source, Span<float> destination)
-    {
-        if (source.IsEmpty)
-        {
-            destination.Clear();
-        }
-        else
-        {
-            source.CopyTo(destination);
-        }
-    }
 }

@@ -69,7 +69,7 @@ public sealed class GoldenForwardTests(ITestOutputHelper output)
         return document.RootElement.Clone();
     }
 
-    private static double MaxAbsError(float[] actual, double[] reference)
+    internal static double MaxAbsError(float[] actual, double[] reference)
     {
         Assert.Equal(reference.Length, actual.Length);
         double max = 0;
@@ -81,7 +81,7 @@ public sealed class GoldenForwardTests(ITestOutputHelper output)
         return max;
     }
 
-    private static int[] Bits(float[] values) => [.. values.Select(BitConverter.SingleToInt32Bits)];
+    internal static int[] Bits(float[] values) => [.. values.Select(BitConverter.SingleToInt32Bits)];
 }
 
 /// <summary>One fixture: its options from the manifest, the network, the inputs and the expected file.</summary>

@@ -217,17 +217,7 @@ public sealed class GoldenGradientTests(ITestOutputHelper output)
         return data;
     }
 
-    private static double MaxAbsError(float[] actual, double[] reference)
-    {
-        Assert.Equal(reference.Length, actual.Length);
-        double max = 0;
-        for (int i = 0; i < actual.Length; i++)
-        {
-            max = Math.Max(max, Math.Abs(actual[i] - reference[i]));
-        }
+    private static double MaxAbsError(float[] actual, double[] reference) => GoldenForwardTests.MaxAbsError(actual, reference);
 
-        return max;
-    }
-
-    private static int[] Bits(float[] values) => [.. values.Select(BitConverter.SingleToInt32Bits)];
+    private static int[] Bits(float[] values) => GoldenForwardTests.Bits(values);
 }
