@@ -228,10 +228,19 @@ internal unsafe ref struct DirectionBackward
 
         // The inputs of every step's recurrent product, in time order: one contiguous range of the state record.
         ReadOnlySpan<float> hPrevAll = _r.H.Slice((Reverse ? 1 : 0) * _batch * hOut, rows * hOut);
-        for (int block = 0; block < gates; block++)
+        // One product per run of gate blocks that PyTorch and the engine store in the same order (Elman and GRU: one
+        // run; LSTM i, f | g | o: three), so the inputs are packed once per run rather than once per gate.
+        for (int block = 0, count; block < gates; block += count)
         {
             int e = GateLayout.FromPyTorch(_o.Cell, block);
-            Gemm.MultiplyAtB(h, inputSize, rows, dGx[(e * h)..], gh, x, inputSize, grads.WeightIh.Slice(block * h * inputSize, h * inputSize), inputSize, accumulate: true, _team, _pool);
+            count = RunOfBlocks(block, splitAtNew: false);
+            Gemm.MultiplyAtB(count * h, inputSize, rows, dGx[(e * h)..], gh, x, inputSize, grads.WeightIh.Slice(block * h * inputSize, count * h * inputSize), inputSize, accumulate: true, _team, _pool);
+        }
+
+        for (int block = 0, count; block < gates; block += count)
+        {
+            int e = GateLayout.FromPyTorch(_o.Cell, block);
+            count = RunOfBlocks(block, splitAtNew: resetBefore);
             if (resetBefore && e == GateLayout.GruNew)
             {
                 // n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): W_hn sees r ⊙ h, kept in the record.
@@ -239,7 +248,7 @@ internal unsafe ref struct DirectionBackward
             }
             else
             {
-                Gemm.MultiplyAtB(h, hOut, rows, dGh[(e * h)..], gh, hPrevAll, hOut, grads.WeightHh.Slice(block * h * hOut, h * hOut), hOut, accumulate: true, _team, _pool);
+                Gemm.MultiplyAtB(count * h, hOut, rows, dGh[(e * h)..], gh, hPrevAll, hOut, grads.WeightHh.Slice(block * h * hOut, count * h * hOut), hOut, accumulate: true, _team, _pool);
             }
         }
 
@@ -261,6 +270,23 @@ internal unsafe ref struct DirectionBackward
             // h_t = W_hr (o ⊙ tanh c_t): dW_hr = Σ_t dh_tᵀ (o ⊙ tanh c_t).
             Gemm.MultiplyAtB(hOut, h, rows, _s.HAll, hOut, _r.HCell, h, grads.WeightHr, h, accumulate: true, _team, _pool);
         }
+    }
+
+    /// <summary>
+    /// How many PyTorch gate blocks from <paramref name="block"/> on map to consecutive engine blocks (optionally
+    /// stopping at GRU's n block, whose recurrent gradient has its own input under reset-before).
+    /// </summary>
+    private readonly int RunOfBlocks(int block, bool splitAtNew)
+    {
+        int e = GateLayout.FromPyTorch(_o.Cell, block), count = 1;
+        while (block + count < _o.Gates
+            && GateLayout.FromPyTorch(_o.Cell, block + count) == e + count
+            && !(splitAtNew && (e + count == GateLayout.GruNew || e == GateLayout.GruNew)))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     /// <summary>

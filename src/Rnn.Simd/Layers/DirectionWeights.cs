@@ -77,6 +77,9 @@ internal sealed class DirectionWeights
     /// <summary>Input features of this layer (X for layer 0).</summary>
     public int InputSize { get; }
 
+    /// <summary>Weights of the given shape, all zero until <see cref="Load"/> (training binds them to a parameter set).</summary>
+    public static DirectionWeights Create(RecurrentNetworkOptions options, int inputSize, bool backward) => new(options, inputSize, backward);
+
     /// <summary>
     /// Builds the engine layout from PyTorch's tensors of one (layer, direction): W_ih [G·H, In], W_hh [G·H, Hout],
     /// b_ih and b_hh [G·H] (either may be empty: no bias), W_hr [P, H] (LSTM projection only).

@@ -77,10 +77,7 @@ public sealed class TrainableRecurrentNetwork
                     ThrowHelper.Argument(nameof(parameters), $"Layer {layer} has only one of bias_ih and bias_hh; give both or neither.");
                 }
 
-                float[] none = [];
-                _weights[state] = DirectionWeights.FromPyTorch(
-                    options, inputSize, new float[_tensors[at]!.Length], new float[_tensors[at + 1]!.Length], none, none,
-                    options.ProjectionSize > 0 ? new float[_tensors[at + 4]!.Length] : null, backward: true);
+                _weights[state] = DirectionWeights.Create(options, inputSize, backward: true);
             }
         }
     }
