@@ -25,6 +25,7 @@ public static class Initializers
     /// The hidden size H of PyTorch's default bound 1/√H is Shape[0] / GateBlocks for input and recurrent weights and
     /// biases, and Shape[1] for projection weights [P, H] (PyTorch uses the hidden size for every tensor of the
     /// module). A dense bias <c>….bias</c> takes its fan-in from the dense weight <c>….weight</c> of the same prefix.
+    /// Embedding tables (<see cref="ParameterRole.Embedding"/>) draw from N(0, 1) whatever the scheme, as nn.Embedding.
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The scheme holds an undefined choice, a non-positive gain or a non-finite value.</exception>
     /// <exception cref="ArgumentException">A tensor's shape does not fit its role (weights are 2-D, biases 1-D, rows a multiple of the gate blocks), or a dense bias has no weight.</exception>
@@ -58,6 +59,12 @@ public static class Initializers
                     Uniform(values, bound, random);
                 }
 
+                continue;
+            }
+
+            if (t.Role == ParameterRole.Embedding)
+            {
+                Normal(values, 1.0, random);   // nn.Embedding: N(0, 1)
                 continue;
             }
 
@@ -226,7 +233,7 @@ public static class Initializers
             ThrowHelper.Argument(nameof(set), $"Parameter {t} has role {t.Role} and must be {(bias ? "1-D" : "2-D")}.");
         }
 
-        if (t.Role is ParameterRole.ProjectionWeight or ParameterRole.DenseWeight or ParameterRole.DenseBias)
+        if (t.Role is ParameterRole.ProjectionWeight or ParameterRole.DenseWeight or ParameterRole.DenseBias or ParameterRole.Embedding)
         {
             blocks = 1;
         }

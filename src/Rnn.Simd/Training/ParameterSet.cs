@@ -25,6 +25,9 @@ public enum ParameterRole
 
     /// <summary>A dense layer's biases [out].</summary>
     DenseBias,
+
+    /// <summary>An embedding table [vocabulary, dimension], nn.Embedding's <c>weight</c>: one row per token.</summary>
+    Embedding,
 }
 
 /// <summary>The declaration of one parameter tensor: its PyTorch name, shape and role.</summary>

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Training;
+
+namespace Rnn.Simd.Networks;
+
+/// <summary>
+/// The architecture of a <see cref="SequenceModel"/>: which usage pattern, its recurrent stack, its embedding and
+/// head. Plain data: it round-trips through <see cref="ToJson"/> and <see cref="FromJson"/> (checkpoints store it so a
+/// model can be rebuilt), and <see cref="CreateModel"/> builds a model with these options and fresh parameters.
+/// </summary>
+/// <remarks>The set of patterns is closed: each derived record is one of this library's models.</remarks>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+public abstract record SequenceModelOptions
+{
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        WriteIndented = false,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        RespectRequiredConstructorParameters = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    private protected SequenceModelOptions()
+    {
+    }
+
+    /// <summary>The options as one line of JSON, with the pattern in the field <c>kind</c>.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, s_json);
+
+    /// <summary>Reads options written by <see cref="ToJson"/> and validates them.</summary>
+    /// <exception cref="InvalidDataException">The text is not such JSON, names an unknown pattern, or describes an invalid model.</exception>
+    public static SequenceModelOptions FromJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        SequenceModelOptions? options = null;
+        try
+        {
+            options = JsonSerializer.Deserialize<SequenceModelOptions>(json, s_json);
+        }
+        catch (JsonException e)
+        {
+            ThrowHelper.InvalidData($"The model architecture is not valid: {e.Message}");
+        }
+        catch (NotSupportedException e)
+        {
+            ThrowHelper.InvalidData($"The model architecture is not valid: {e.Message}");
+        }
+
+        if (options is null)
+        {
+            ThrowHelper.InvalidData("The model architecture is empty (JSON null).");
+        }
+
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            ThrowHelper.InvalidData($"The model architecture is not valid: {e.Message}");
+        }
+
+        return options;
+    }
+
+    /// <summary>The declarations of every parameter tensor of a model with these options, in the set's order.</summary>
+    /// <exception cref="ArgumentException">The options are not valid.</exception>
+    public abstract IReadOnlyList<ParameterSpec> ParameterSpecs();
+
+    /// <summary>Builds a model with these options and a new <see cref="ParameterSet"/> (values zero: initialise or load them).</summary>
+    /// <exception cref="ArgumentException">The options are not valid.</exception>
+    public abstract SequenceModel CreateModel();
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public abstract void Validate();
+}
+
+/// <summary>
+/// A network for one of the usage patterns of seeds 002 and 004 (many-to-one, many-to-many, one-to-many,
+/// encoder-decoder): its recurrent part, embedding and heads bound to one <see cref="ParameterSet"/>, so one
+/// optimiser trains the whole model and one checkpoint saves it.
+/// </summary>
+public abstract class SequenceModel
+{
+    private protected SequenceModel(SequenceModelOptions options, ParameterSet parameters)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(parameters);
+        Options = options;
+        Parameters = parameters;
+    }
+
+    /// <summary>The architecture.</summary>
+    public SequenceModelOptions Options { get; }
+
+    /// <summary>Every parameter of the model, under PyTorch's names with one prefix per module.</summary>
+    public ParameterSet Parameters { get; }
+}
