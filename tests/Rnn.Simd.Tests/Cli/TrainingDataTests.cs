@@ -22,8 +22,8 @@ public sealed class TrainingDataTests : IDisposable
 
         CharacterVocabulary restored = CharacterVocabulary.FromJson(vocabulary.ToJson());
         Assert.Equal(ids, restored.Encode(Text));
-        ArgumentException e = Assert.Throws<ArgumentException>(() => vocabulary.Encode("hex"));
-        Assert.Contains("'x'", e.Message, StringComparison.Ordinal);
+        ArgumentException e = Assert.Throws<ArgumentException>(() => vocabulary.Encode("hélx"));
+        Assert.Contains("'x' (U+0078) at symbol 3", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
