@@ -165,6 +165,9 @@ public abstract class Optimizer
         StateImported();
     }
 
+    /// <summary>Whether the optimiser's state is bound to <paramref name="set"/> (false before the first step).</summary>
+    internal bool IsBoundTo(ParameterSet set) => ReferenceEquals(_set, set);
+
     /// <summary>The allocated state arrays under PyTorch's state names.</summary>
     private protected abstract IEnumerable<(string Name, float[] Buffer)> StateBuffers();
 
