@@ -190,7 +190,7 @@ public static class Checkpoint
             int bad = FirstNonFinite(values);
             if (bad >= 0)
             {
-                ThrowHelper.Argument(nameof(content), $"Parameter '{t.Name}' holds {values[bad]} at index {bad}; a checkpoint of a broken run is refused (the last good one stays).");
+                ThrowHelper.Argument(nameof(content), string.Create(CultureInfo.InvariantCulture, $"Parameter '{t.Name}' holds {values[bad]} at index {bad}; a checkpoint of a broken run is refused (the last good one stays)."));
             }
 
             writer.Add(ParameterPrefix + t.Name, values, Shape(t));

@@ -312,7 +312,7 @@ public sealed class LoadedCheckpoint
                 int bad = Array.FindIndex(values, x => !float.IsFinite(x));
                 if (bad >= 0)
                 {
-                    throw Invalid($"parameter '{name}' holds {values[bad]} at index {bad}");
+                    throw Invalid(string.Create(CultureInfo.InvariantCulture, $"parameter '{name}' holds {values[bad]} at index {bad}"));
                 }
 
                 var parameter = new CheckpointParameter(name, shape, role);
