@@ -108,6 +108,17 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void The_Parameters_Read_As_A_PyTorch_State_Dict_Under_Their_Prefix()
+    {
+        string path = SaveSample("run.ckpt");
+        LoadedCheckpoint loaded = Checkpoint.Load(path);
+        Rnn.Simd.Import.PyTorchModel model = Rnn.Simd.Import.PyTorchImport.Load(path, new Rnn.Simd.Import.PyTorchImportOptions { Prefix = "param/rnn." });
+        Assert.Equal(Hidden, model.Options.HiddenSize);
+        Assert.Equal(loaded.ToDictionary()["rnn.weight_hh_l0"], model.Parameters["weight_hh_l0"]);
+        Assert.Equal(["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "head.weight", "head.bias"], loaded.Parameters.Select(p => p.Name));
+    }
+
+    [Fact]
     public void Generator_State_Round_Trips_And_Rejects_The_Zero_State()
     {
         var a = new DeterministicRandom(42);
