@@ -47,6 +47,16 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
         }
     }
 
+    private protected override IEnumerable<(string Name, float[] Buffer)> StateBuffers()
+    {
+        yield return ("exp_avg", _mean);
+        yield return ("exp_avg_sq", _square);
+        if (Amsgrad)
+        {
+            yield return ("max_exp_avg_sq", _maxSquare);
+        }
+    }
+
     /// <summary>The step's scalars, in double as Python computes them, rounded to float where the kernels take them.</summary>
     private protected override void BeginStep(long step)
     {

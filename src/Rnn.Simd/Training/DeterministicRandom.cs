@@ -1,4 +1,5 @@
 using System.Numerics;
+using Rnn.Simd.Internal;
 
 namespace Rnn.Simd.Training;
 
@@ -33,6 +34,34 @@ public sealed class DeterministicRandom
     internal DeterministicRandom(ulong s0, ulong s1, ulong s2, ulong s3)
     {
         (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    }
+
+    /// <summary>
+    /// The generator's whole state: the four xoshiro256** words and the normal kept for the next
+    /// <see cref="NextNormal"/>. Reading it and setting it on another generator makes the two produce the same
+    /// numbers from then on (checkpoints save and restore it).
+    /// </summary>
+    /// <exception cref="ArgumentException">Set to a state whose four words are all zero (xoshiro256** would then
+    /// produce only zeros; no seeded generator is ever in it) or whose kept normal is not finite.</exception>
+    public DeterministicRandomState State
+    {
+        get => new(_s0, _s1, _s2, _s3, _hasSpareNormal ? _spareNormal : null);
+        set
+        {
+            if ((value.S0 | value.S1 | value.S2 | value.S3) == 0)
+            {
+                ThrowHelper.Argument(nameof(value), "The four state words are all zero; xoshiro256** cannot leave that state.");
+            }
+
+            if (value.SpareNormal is { } spare && !double.IsFinite(spare))
+            {
+                ThrowHelper.Argument(nameof(value), $"The kept normal must be finite, was {spare}.");
+            }
+
+            (_s0, _s1, _s2, _s3) = (value.S0, value.S1, value.S2, value.S3);
+            _hasSpareNormal = value.SpareNormal.HasValue;
+            _spareNormal = value.SpareNormal.GetValueOrDefault();
+        }
     }
 
     /// <summary>The next 64 random bits.</summary>
@@ -134,3 +163,12 @@ public sealed class DeterministicRandom
         return (exponent * Ln2High) + ((exponent * Ln2Low) + lnM);
     }
 }
+
+/// <summary>A snapshot of a <see cref="DeterministicRandom"/>'s state (see <see cref="DeterministicRandom.State"/>).</summary>
+/// <param name="S0">xoshiro256** state word 0.</param>
+/// <param name="S1">xoshiro256** state word 1.</param>
+/// <param name="S2">xoshiro256** state word 2.</param>
+/// <param name="S3">xoshiro256** state word 3.</param>
+/// <param name="SpareNormal">The second normal of the last accepted pair, returned by the next
+/// <see cref="DeterministicRandom.NextNormal"/>; null when there is none.</param>
+public readonly record struct DeterministicRandomState(ulong S0, ulong S1, ulong S2, ulong S3, double? SpareNormal);

@@ -127,6 +127,55 @@ public abstract class Optimizer
         set.MarkChanged();
     }
 
+    /// <summary>
+    /// The state arrays once allocated (none before the first <see cref="Step"/>), under PyTorch's state names
+    /// (<c>exp_avg</c>, <c>momentum_buffer</c>, …), each indexed like the bound set's flat arrays. The arrays
+    /// themselves, not copies: a checkpoint reads them.
+    /// </summary>
+    internal IReadOnlyList<(string Name, float[] Buffer)> ExportState() => _set is null ? [] : [.. StateBuffers()];
+
+    /// <summary>
+    /// Makes a fresh optimiser continue a run that has taken <paramref name="stepCount"/> ≥ 1 steps on a set shaped
+    /// like <paramref name="set"/>: allocates the state, binds it to <paramref name="set"/>, lets
+    /// <paramref name="fill"/> write each state array (given its PyTorch name; indexed like the set) and sets
+    /// <see cref="StepCount"/>. The next <see cref="Step"/> then gives the bits the original's would have.
+    /// </summary>
+    internal void ImportState(ParameterSet set, long stepCount, Action<string, float[]> fill)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        ArgumentNullException.ThrowIfNull(fill);
+        if (_set is not null)
+        {
+            ThrowHelper.InvalidOperation("This optimiser has already taken steps; restore state into a fresh one.");
+        }
+
+        if (stepCount < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(stepCount), $"Must be at least 1 (a run with no steps has no state), was {stepCount}.");
+        }
+
+        AllocateState(set.Length);
+        foreach ((string name, float[] buffer) in StateBuffers())
+        {
+            fill(name, buffer);
+        }
+
+        _set = set;
+        StepCount = stepCount;
+        StateImported();
+    }
+
+    /// <summary>Whether the optimiser's state is bound to <paramref name="set"/> (false before the first step).</summary>
+    internal bool IsBoundTo(ParameterSet set) => ReferenceEquals(_set, set);
+
+    /// <summary>The allocated state arrays under PyTorch's state names.</summary>
+    private protected abstract IEnumerable<(string Name, float[] Buffer)> StateBuffers();
+
+    /// <summary>Called after <see cref="ImportState"/> filled the state (rebuilds flags that follow from it).</summary>
+    private protected virtual void StateImported()
+    {
+    }
+
     /// <summary>Allocates the state for a set of <paramref name="length"/> floats (zeros, as PyTorch's lazy state).</summary>
     private protected abstract void AllocateState(int length);
 

@@ -66,6 +66,20 @@ public sealed class RmsProp : Optimizer
         }
     }
 
+    private protected override IEnumerable<(string Name, float[] Buffer)> StateBuffers()
+    {
+        yield return ("square_avg", _square);
+        if (Centered)
+        {
+            yield return ("grad_avg", _mean);
+        }
+
+        if (Momentum > 0)
+        {
+            yield return ("momentum_buffer", _buffer);
+        }
+    }
+
     private protected override void BeginStep(long step) => _negLr = (float)-LearningRate;
 
     private protected override void Update(int offset, Span<float> values, ReadOnlySpan<float> gradients, double weightDecay)

@@ -64,6 +64,17 @@ public sealed class Sgd : Optimizer
         }
     }
 
+    private protected override IEnumerable<(string Name, float[] Buffer)> StateBuffers()
+    {
+        if (Momentum != 0)
+        {
+            yield return ("momentum_buffer", _momentumBuffer);
+        }
+    }
+
+    /// <summary>A restored run is past its first step: the buffer holds momentum, as after <see cref="EndStep"/>.</summary>
+    private protected override void StateImported() => _hasBuffer = Momentum != 0;
+
     private protected override void BeginStep(long step) => _negLr = (float)-LearningRate;
 
     private protected override void Update(int offset, Span<float> values, ReadOnlySpan<float> gradients, double weightDecay)

@@ -78,6 +78,13 @@ public sealed class Trainer
     /// <summary>Updates skipped for non-finite gradients so far.</summary>
     public long UpdatesSkipped { get; private set; }
 
+    /// <summary>Sets the counters of a resumed run (checkpoints).</summary>
+    internal void RestoreCounters(long applied, long skipped)
+    {
+        UpdatesApplied = applied;
+        UpdatesSkipped = skipped;
+    }
+
     /// <summary>
     /// Applies the accumulated gradients: checks them, clips them, steps the optimiser, then clears them.
     /// </summary>

@@ -1,0 +1,32 @@
+using Rnn.Simd.Training;
+
+namespace Rnn.Simd.IO;
+
+/// <summary>What <see cref="Checkpoint.Save"/> writes: the state of a training run at one moment.</summary>
+/// <remarks>
+/// Only <see cref="Parameters"/> is required. Give the <see cref="Trainer"/> when there is one: its optimiser, its
+/// options (clipping, non-finite policy) and its counters are saved with it. Give the generators whose future numbers
+/// the run depends on (data order, dropout masks, noise), so that a resumed run draws the same numbers.
+/// </remarks>
+public sealed record CheckpointContent
+{
+    /// <summary>The model's parameters (values only; gradients are not saved, a run resumes between updates).</summary>
+    public required ParameterSet Parameters { get; init; }
+
+    /// <summary>The optimiser (hyperparameters, current learning rate, step count, moments), or null. When
+    /// <see cref="Trainer"/> is given this may be null or must be the trainer's.</summary>
+    public Optimizer? Optimizer { get; init; }
+
+    /// <summary>The trainer (its optimiser, options and counters), or null. Its parameters must be <see cref="Parameters"/>.</summary>
+    public Trainer? Trainer { get; init; }
+
+    /// <summary>The caller's position in the run (an update or epoch count, ≥ 0), given back by <see cref="LoadedCheckpoint.Step"/>.</summary>
+    public long Step { get; init; }
+
+    /// <summary>Generators to save, by name (names non-empty), or null.</summary>
+    public IReadOnlyDictionary<string, DeterministicRandom>? Generators { get; init; }
+
+    /// <summary>The caller's own strings (an architecture description, a data set name), or null; given back by
+    /// <see cref="LoadedCheckpoint.Metadata"/>.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+}
