@@ -51,6 +51,7 @@ public static class Checkpoint
     internal const string OptimizerPrefix = "optim/";
     internal const string GeneratorPrefix = "rng/";
     internal const string UserPrefix = "user.";
+    internal const string UserTensorPrefix = "user/";
     internal const string FormatKey = "format";
     internal const string VersionKey = "format_version";
     internal const string ChecksumKey = "checksum";
@@ -256,6 +257,22 @@ public static class Checkpoint
         foreach (KeyValuePair<string, string> pair in content.Metadata ?? new Dictionary<string, string>())
         {
             writer.SetMetadata(UserPrefix + pair.Key, pair.Value);
+        }
+
+        foreach (KeyValuePair<string, float[]> pair in content.Tensors ?? new Dictionary<string, float[]>())
+        {
+            if (string.IsNullOrEmpty(pair.Key) || pair.Value is null || pair.Value.Length == 0)
+            {
+                ThrowHelper.Argument(nameof(content), "Every tensor needs a non-empty name and at least one value.");
+            }
+
+            int bad = FirstNonFinite(pair.Value);
+            if (bad >= 0)
+            {
+                ThrowHelper.Argument(nameof(content), string.Create(CultureInfo.InvariantCulture, $"Tensor '{pair.Key}' holds {pair.Value[bad]} at index {bad}; a checkpoint of a broken run is refused (the last good one stays)."));
+            }
+
+            writer.Add(UserTensorPrefix + pair.Key, pair.Value, pair.Value.Length);
         }
 
         return writer;

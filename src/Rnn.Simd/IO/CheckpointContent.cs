@@ -29,4 +29,9 @@ public sealed record CheckpointContent
     /// <summary>The caller's own strings (an architecture description, a data set name), or null; given back by
     /// <see cref="LoadedCheckpoint.Metadata"/>.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>The caller's own float tensors by name (state carried between chunks of a stream, a normaliser's
+    /// statistics), saved flat and exactly, or null; given back by <see cref="LoadedCheckpoint.Tensors"/>. Values must
+    /// be finite.</summary>
+    public IReadOnlyDictionary<string, float[]>? Tensors { get; init; }
 }

@@ -77,6 +77,7 @@ public sealed class LoadedCheckpoint
         }
 
         ReadGenerators(file, consumed);
+        Tensors = ReadUserTensors(file, consumed);
         foreach (SafeTensorsEntry entry in file.Tensors)
         {
             if (!consumed.Contains(entry.Name))
@@ -127,6 +128,9 @@ public sealed class LoadedCheckpoint
 
     /// <summary>The saved trainer's <see cref="Trainer.UpdatesSkipped"/> (0 when none was saved).</summary>
     public long UpdatesSkipped { get; }
+
+    /// <summary>The caller's tensors (<see cref="CheckpointContent.Tensors"/>), flat, by name.</summary>
+    public IReadOnlyDictionary<string, float[]> Tensors { get; }
 
     /// <summary>The names of the saved generators.</summary>
     public IReadOnlyCollection<string> GeneratorNames => _generators.Keys;
@@ -362,6 +366,34 @@ public sealed class LoadedCheckpoint
             _optimizerState.Add(key, file.ReadSingle(entry.Name));
             consumed.Add(entry.Name);
         }
+    }
+
+    private IReadOnlyDictionary<string, float[]> ReadUserTensors(SafeTensorsFile file, HashSet<string> consumed)
+    {
+        var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach (SafeTensorsEntry entry in file.Tensors)
+        {
+            if (!entry.Name.StartsWith(Checkpoint.UserTensorPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (entry.DType != SafeTensorsDType.F32 || entry.Shape.Length != 1 || entry.Shape[0] < 1)
+            {
+                throw Invalid($"tensor '{entry.Name}' must be F32 with one dimension of at least 1, is {entry}");
+            }
+
+            float[] values = file.ReadSingle(entry.Name);
+            if (Array.FindIndex(values, v => !float.IsFinite(v)) is int bad and >= 0)
+            {
+                throw Invalid($"tensor '{entry.Name}' holds a non-finite value at index {bad}");
+            }
+
+            tensors.Add(entry.Name[Checkpoint.UserTensorPrefix.Length..], values);
+            consumed.Add(entry.Name);
+        }
+
+        return tensors.AsReadOnly();
     }
 
     private void ReadGenerators(SafeTensorsFile file, HashSet<string> consumed)

@@ -59,12 +59,15 @@ public sealed class CheckpointTests : IDisposable
                 Step = before,
                 Generators = new Dictionary<string, DeterministicRandom> { ["data"] = data },
                 Metadata = new Dictionary<string, string> { ["architecture"] = "lstm 3-6 + dense 2" },
+                Tensors = new Dictionary<string, float[]> { ["carried.h"] = [1.5f, -0f, float.Epsilon, 3e38f] },
             });
         }
 
         LoadedCheckpoint loaded = Checkpoint.Load(path);
         Assert.Equal(before, loaded.Step);
         Assert.Equal("lstm 3-6 + dense 2", loaded.Metadata["architecture"]);
+        Assert.Equal(Bits([1.5f, -0f, float.Epsilon, 3e38f]), Bits(loaded.Tensors["carried.h"]));
+        Assert.Single(loaded.Tensors);
         Assert.Equal(before - 1, loaded.UpdatesApplied);
         Assert.Equal(1, loaded.UpdatesSkipped);
 
@@ -85,6 +88,25 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(straightTrainer.UpdatesSkipped, resumedTrainer.UpdatesSkipped);
         Assert.Equal(straightData.State, resumedData.State);
         Assert.Equal(straightData.NextNormal(), resumedData.NextNormal());
+    }
+
+    [Fact]
+    public void User_Tensors_Must_Be_Named_And_Finite()
+    {
+        using var model = NewModel(initialize: true);
+        string path = Path.Combine(_directory, "tensors.ckpt");
+        Checkpoint.Save(path, new CheckpointContent { Parameters = model.Parameters });
+        foreach (Dictionary<string, float[]> bad in new[]
+        {
+            new Dictionary<string, float[]> { [""] = [1f] },
+            new Dictionary<string, float[]> { ["empty"] = [] },
+            new Dictionary<string, float[]> { ["nan"] = [1f, float.NaN] },
+        })
+        {
+            Assert.Throws<ArgumentException>(() => Checkpoint.Save(path, new CheckpointContent { Parameters = model.Parameters, Tensors = bad }));
+        }
+
+        Assert.Empty(Checkpoint.Load(path).Tensors);   // the refused saves left the good file
     }
 
     [Fact]
