@@ -49,12 +49,9 @@ internal static class DemoCommand
 
         view.Results(runs);
         DemoRun tanh = runs.Single(r => r.Key == "adding-tanh"), lstm = runs.Single(r => r.Key == "adding-lstm");
-        var chart = new GradientChart()
-            .Add("tanh, initial", 't', tanh.NormsAtStart!)
-            .Add("tanh, trained", 'T', tanh.NormsAfter!)
-            .Add("LSTM, initial", 'l', lstm.NormsAtStart!)
-            .Add("LSTM, trained", 'L', lstm.NormsAfter!);
-        view.Chart("Vanishing gradient on the adding problem: ‖dL/dh_t‖ (log scale) by distance from the loss", chart);
+        const string Title = "log10 ‖dL/dh_t‖ on the adding problem by distance from the loss";
+        view.Chart($"{Title}, at initialisation:", new GradientChart().Add("tanh Elman", 'T', tanh.NormsAtStart!).Add("LSTM", 'L', lstm.NormsAtStart!));
+        view.Chart($"{Title}, after training:", new GradientChart().Add("tanh Elman", 'T', tanh.NormsAfter!).Add("LSTM", 'L', lstm.NormsAfter!));
         IReadOnlyList<DemoClaim> claims = DemoPlan.Claims(runs);
         view.Verdicts(claims);
         if (json is not null)

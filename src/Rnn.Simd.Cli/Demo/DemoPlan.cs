@@ -23,7 +23,7 @@ internal static class DemoPlan
         };
         var adding = new AddingProblem.Config
         {
-            Hidden = 32, Steps = 50, Batch = 32, Updates = quick ? 20 : 800, MaxGradientNorm = 1.0, TestBatches = quick ? 2 : 32, Seed = seed,
+            Hidden = 32, Steps = 50, Batch = 32, Updates = quick ? 20 : 1500, MaxGradientNorm = 1.0, TestBatches = quick ? 2 : 32, Seed = seed,
         };
         var reber = new EmbeddedReber.Config { Hidden = 16, Batch = 32, Updates = quick ? 30 : 1000, LearningRate = 1e-2, TestBatches = quick ? 2 : 32, Seed = seed };
         return

@@ -6,7 +6,7 @@ namespace Rnn.Simd.Cli.Demo;
 /// <summary>The demo on a terminal: a live progress bar per experiment with its current loss, a table, a coloured chart.</summary>
 internal sealed class RichDemoView(IAnsiConsole console) : DemoView
 {
-    private static readonly string[] s_colors = ["red", "yellow", "blue", "green", "fuchsia", "aqua"];
+    private static readonly string[] s_colors = ["red", "green", "blue", "yellow"];
 
     public override void Title(string text) => console.Write(new Rule($"[bold]{Markup.Escape(text)}[/]").LeftJustified());
 
