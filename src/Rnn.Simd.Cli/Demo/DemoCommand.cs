@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Spectre.Console;
 
@@ -66,7 +67,7 @@ internal static class DemoCommand
     private static void WriteReport(FileInfo file, ulong seed, bool quick, int threads, IReadOnlyList<DemoRun> runs, IReadOnlyList<DemoClaim> claims)
     {
         using FileStream stream = File.Create(file.FullName);
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });   // a file for people too: ‖ and ' as they are
         w.WriteStartObject();
         w.WriteNumber("seed", seed);
         w.WriteBoolean("quick", quick);

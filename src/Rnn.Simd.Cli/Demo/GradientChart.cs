@@ -13,6 +13,9 @@ internal sealed class GradientChart
     private const int LabelWidth = 7;
     private readonly List<(string Name, char Symbol, float[] Norms)> _series = [];
 
+    /// <summary>What the columns are.</summary>
+    public const string AxisCaption = "x: distance T-1-t from the loss";
+
     /// <summary>Decades of ‖dL/dh_t‖ per row of the chart.</summary>
     public int DecadesPerRow { get; private set; } = 1;
 
@@ -27,7 +30,7 @@ internal sealed class GradientChart
     public IEnumerable<(string Name, char Symbol, int Index)> Legend() => _series.Select((s, i) => (s.Name, s.Symbol, i));
 
     /// <summary>
-    /// The chart's lines, top (largest norm) first, then the distance axis. <paramref name="cell"/> renders one plotted
+    /// The chart's lines, top (largest norm) first, then the distance axis (its caption is <see cref="AxisCaption"/>). <paramref name="cell"/> renders one plotted
     /// symbol given its series index (later series draw over earlier ones); blank cells are spaces.
     /// </summary>
     public IEnumerable<string> Lines(Func<char, int, string> cell)
@@ -79,6 +82,6 @@ internal sealed class GradientChart
             axis.Remove(LabelWidth + d, label.Length).Insert(LabelWidth + d, label);
         }
 
-        yield return axis.ToString().TrimEnd() + "   distance from the loss (T - 1 - t)";
+        yield return axis.ToString().TrimEnd();
     }
 }

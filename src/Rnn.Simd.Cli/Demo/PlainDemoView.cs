@@ -49,7 +49,7 @@ internal sealed class PlainDemoView(TextWriter output) : DemoView
             output.WriteLine(line);
         }
 
-        output.WriteLine("        " + string.Join("   ", chart.Legend().Select(l => $"{l.Symbol} {l.Name}")));
+        output.WriteLine($"        {GradientChart.AxisCaption}   " + string.Join("   ", chart.Legend().Select(l => $"{l.Symbol} {l.Name}")));
         output.WriteLine();
     }
 

@@ -13,6 +13,8 @@ internal sealed class RichDemoView(IAnsiConsole console) : DemoView
     public override IReadOnlyList<DemoRun> Train(IReadOnlyList<DemoExperiment> experiments, ThreadTeam? threads)
     {
         var runs = new List<DemoRun>();
+        int width = experiments.Max(e => Title(e).Length);
+        string Label(DemoExperiment e, string loss) => $"{Markup.Escape(Title(e).PadRight(width))}  {loss}";
         console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -71,7 +73,7 @@ internal sealed class RichDemoView(IAnsiConsole console) : DemoView
             console.MarkupLine(line);
         }
 
-        console.MarkupLine("        " + string.Join("   ", chart.Legend().Select(l => $"[{s_colors[l.Index % s_colors.Length]}]{l.Symbol}[/] {Markup.Escape(l.Name)}")));
+        console.MarkupLine($"        {GradientChart.AxisCaption}   " + string.Join("   ", chart.Legend().Select(l => $"[{s_colors[l.Index % s_colors.Length]}]{l.Symbol}[/] {Markup.Escape(l.Name)}")));
         console.WriteLine();
     }
 
@@ -83,5 +85,5 @@ internal sealed class RichDemoView(IAnsiConsole console) : DemoView
         }
     }
 
-    private static string Label(DemoExperiment e, string loss) => $"{Markup.Escape($"{e.Name} · {e.Cell}"),-40} {loss}";
+    private static string Title(DemoExperiment e) => $"{e.Name} · {e.Cell}";
 }
