@@ -45,7 +45,7 @@ internal static class AddingProblem
         var clock = Stopwatch.StartNew();
         var options = new RecurrentNetworkOptions { Cell = c.Cell, Nonlinearity = c.Nonlinearity, InputSize = 2, HiddenSize = c.Hidden };
         using var model = new RecurrentModel(options, 1, OutputActivation.Identity);
-        Trainer trainer = model.Initialize(c.Initialization, c.Seed, c.LearningRate, c.MaxGradientNorm);
+        Trainer trainer = model.Initialize(c);
 
         int steps = c.Steps, batch = c.Batch, hidden = c.Hidden;
         var x = new float[steps * batch * 2];      // [T, B, 2]
@@ -105,29 +105,16 @@ internal static class AddingProblem
         return loss;
     }
 
-    internal sealed record Config
+    internal sealed record Config : TrainingBudget
     {
+        public Config() => Hidden = 32;
+
         public CellType Cell { get; init; } = CellType.Lstm;
 
         public Nonlinearity Nonlinearity { get; init; } = Nonlinearity.Tanh;
 
-        public RecurrentInitialization Initialization { get; init; } = RecurrentInitialization.PyTorch;
-
-        public int Hidden { get; init; } = 32;
-
+        /// <summary>The sequence length T.</summary>
         public int Steps { get; init; } = 50;
-
-        public int Batch { get; init; } = 32;
-
-        public int Updates { get; init; } = 1000;
-
-        public double LearningRate { get; init; } = 1e-2;
-
-        public double MaxGradientNorm { get; init; } = 1.0;
-
-        public int TestBatches { get; init; } = 32;
-
-        public ulong Seed { get; init; } = 1;
     }
 
     /// <param name="TestMse">MSE on the held-out set.</param>

@@ -76,7 +76,7 @@ internal static class EmbeddedReber
         var clock = Stopwatch.StartNew();
         var options = new RecurrentNetworkOptions { Cell = c.Cell, InputSize = Symbols, HiddenSize = c.Hidden };
         using var model = new RecurrentModel(options, Symbols, OutputActivation.Sigmoid);
-        Trainer trainer = model.Initialize(c.Initialization, c.Seed, c.LearningRate, c.MaxGradientNorm);
+        Trainer trainer = model.Initialize(c);
         DeterministicRandom trainData = DemoRandom.Stream(c.Seed, DemoRandom.Training);
         var batchBuffers = new BatchBuffers(c.Batch, c.Hidden);
         var samples = new Sample[c.Batch];
@@ -249,25 +249,11 @@ internal static class EmbeddedReber
         }
     }
 
-    internal sealed record Config
+    internal sealed record Config : TrainingBudget
     {
+        public Config() => Updates = 500;
+
         public CellType Cell { get; init; } = CellType.Lstm;
-
-        public RecurrentInitialization Initialization { get; init; } = RecurrentInitialization.PyTorch;
-
-        public int Hidden { get; init; } = 16;
-
-        public int Batch { get; init; } = 32;
-
-        public int Updates { get; init; } = 500;
-
-        public double LearningRate { get; init; } = 1e-2;
-
-        public double MaxGradientNorm { get; init; } = 1.0;
-
-        public int TestBatches { get; init; } = 32;
-
-        public ulong Seed { get; init; } = 1;
     }
 
     /// <param name="StringsCorrect">Held-out strings whose every step ranks all legal next symbols above all illegal ones.</param>

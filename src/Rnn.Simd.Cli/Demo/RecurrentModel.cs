@@ -29,13 +29,13 @@ internal sealed class RecurrentModel : IDisposable
     public RecurrentTape Tape { get; }
 
     /// <summary>
-    /// Draws the weights by <paramref name="initialization"/> from <paramref name="seed"/> and returns a trainer over all of
-    /// them: Adam at <paramref name="learningRate"/> with global-norm clipping at <paramref name="maxGradientNorm"/>.
+    /// Draws the weights by the budget's initialisation from its seed and returns a trainer over all of them: Adam at its
+    /// learning rate with global-norm clipping at its maximum norm.
     /// </summary>
-    public Trainer Initialize(RecurrentInitialization initialization, ulong seed, double learningRate, double maxGradientNorm)
+    public Trainer Initialize(TrainingBudget budget)
     {
-        Initializers.Apply(Parameters, initialization, seed);
-        return new Trainer(Parameters, new Adam(learningRate), new TrainerOptions { MaxGradientNorm = maxGradientNorm });
+        Initializers.Apply(Parameters, budget.Initialization, budget.Seed);
+        return new Trainer(Parameters, new Adam(budget.LearningRate), new TrainerOptions { MaxGradientNorm = budget.MaxGradientNorm });
     }
 
     /// <summary>The first 16 hex digits of the SHA-256 of the parameter values' bits: the same on every run and vector width.</summary>

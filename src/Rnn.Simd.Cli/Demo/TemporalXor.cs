@@ -25,7 +25,7 @@ internal static class TemporalXor
         var clock = Stopwatch.StartNew();
         var options = new RecurrentNetworkOptions { Cell = CellType.Rnn, Nonlinearity = c.Nonlinearity, InputSize = 1, HiddenSize = c.Hidden };
         using var model = new RecurrentModel(options, 1, OutputActivation.Sigmoid);
-        Trainer trainer = model.Initialize(c.Initialization, c.Seed, c.LearningRate, c.MaxGradientNorm);
+        Trainer trainer = model.Initialize(c);
 
         int k = c.Window, batch = c.Batch, hidden = c.Hidden;
         var x = new float[k * batch];              // [k, B, 1]
@@ -134,27 +134,17 @@ internal static class TemporalXor
         }
     }
 
-    internal sealed record Config
+    internal sealed record Config : TrainingBudget
     {
+        public Config() => Hidden = 8;
+
         public Nonlinearity Nonlinearity { get; init; } = Nonlinearity.Sigmoid;
 
-        public RecurrentInitialization Initialization { get; init; } = RecurrentInitialization.PyTorch;
-
-        public int Hidden { get; init; } = 8;
-
+        /// <summary>The truncation window k1 = k2.</summary>
         public int Window { get; init; } = 6;
 
-        public int Batch { get; init; } = 32;
-
-        public int Updates { get; init; } = 1000;
-
-        public double LearningRate { get; init; } = 1e-2;
-
-        public double MaxGradientNorm { get; init; } = 1.0;
-
+        /// <summary>Steps of each fresh held-out stream.</summary>
         public int TestSteps { get; init; } = 300;
-
-        public ulong Seed { get; init; } = 1;
     }
 
     /// <param name="PredictableMse">Mean squared error on the XOR bits (every third).</param>
