@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Rnn.Simd.Cli.Commands;
+using Rnn.Simd.Cli.Demo;
 
 namespace Rnn.Simd.Cli;
 
@@ -17,11 +18,12 @@ internal static class Program
             BackwardCommand.Create(),
             BenchCommand.Create(),
             BenchKernelsCommand.Create(),
+            DemoCommand.Create(),
         };
 
         try
         {
-            ParseResult parsed = root.Parse(args);
+            ParseResult parsed = root.Parse(WithDefaultCommand(args));
             if (parsed.Errors.Count > 0)
             {
                 Console.Error.WriteLine($"rnn-simd: {OneLine(parsed.Errors[0].Message)} (see --help)");
@@ -38,6 +40,9 @@ internal static class Program
             return 1;
         }
     }
+
+    /// <summary>No arguments run the demo, the product's main job.</summary>
+    internal static string[] WithDefaultCommand(string[] args) => args.Length == 0 ? ["demo"] : args;
 
     private static string OneLine(string message) =>
         string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

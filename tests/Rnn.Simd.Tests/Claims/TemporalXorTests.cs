@@ -1,3 +1,4 @@
+using Rnn.Simd.Cli.Demo;
 using Xunit.Abstractions;
 
 namespace Rnn.Simd.Tests.Claims;

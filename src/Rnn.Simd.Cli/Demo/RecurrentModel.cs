@@ -1,8 +1,8 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 
-namespace Rnn.Simd.Tests.Claims;
+namespace Rnn.Simd.Cli.Demo;
 
 /// <summary>
 /// A recurrent stack with a dense head, both bound to one <see cref="ParameterSet"/> (tensors <c>rnn.*</c> and
@@ -28,13 +28,18 @@ internal sealed class RecurrentModel : IDisposable
     /// <summary>The tape of the latest forward call through <see cref="Network"/>.</summary>
     public RecurrentTape Tape { get; }
 
-    /// <summary>The first 16 hex digits of the SHA-256 of the parameter values' bits: the same on every run and vector width.</summary>
-    public string Fingerprint()
+    /// <summary>
+    /// Draws the weights by the budget's initialisation from its seed and returns a trainer over all of them: Adam at its
+    /// learning rate with global-norm clipping at its maximum norm.
+    /// </summary>
+    public Trainer Initialize(TrainingBudget budget)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        BitHash.Append(hash, Parameters.Values);
-        return Convert.ToHexString(hash.GetHashAndReset())[..16];
+        Initializers.Apply(Parameters, budget.Initialization, budget.Seed);
+        return new Trainer(Parameters, new Adam(budget.LearningRate), new TrainerOptions { MaxGradientNorm = budget.MaxGradientNorm });
     }
+
+    /// <summary>The first 16 hex digits of the SHA-256 of the parameter values' bits: the same on every run and vector width.</summary>
+    public string Fingerprint() => Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(Parameters.Values)))[..16];
 
     public void Dispose() => Tape.Dispose();
 }

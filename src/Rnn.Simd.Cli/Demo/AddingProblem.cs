@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 
-namespace Rnn.Simd.Tests.Claims;
+namespace Rnn.Simd.Cli.Demo;
 
 /// <summary>
 /// The adding problem (Hochreiter and Schmidhuber 1997, experiment 4; in the form of Le, Jaitly and Hinton 2015):
@@ -15,7 +14,7 @@ internal static class AddingProblem
     public const double MeanPredictorMse = 2.0 / 12.0;
 
     /// <summary>Fills x [T, B, 2] (time-major: value, marker) and target [B].</summary>
-    public static void Batch(TestRandom random, int steps, int batch, Span<float> x, Span<float> target)
+    public static void Batch(DeterministicRandom random, int steps, int batch, Span<float> x, Span<float> target)
     {
         x.Clear();
         int half = steps / 2;
@@ -23,7 +22,7 @@ internal static class AddingProblem
         {
             for (int t = 0; t < steps; t++)
             {
-                x[((t * batch) + b) * 2] = random.NextFloat();
+                x[((t * batch) + b) * 2] = random.NextSingle();
             }
 
             int first = random.Next(half), second = half + random.Next(steps - half);
@@ -38,13 +37,15 @@ internal static class AddingProblem
     /// held-out set; the gradient norms ‖dL/dh_t‖ are taken on the first training batch before the first update and on
     /// a held-out batch after training.
     /// </summary>
-    public static Result Run(Config c)
+    /// <param name="c">The run's settings.</param>
+    /// <param name="progress">Called after every update with its index and the training loss.</param>
+    /// <param name="threads">The thread team for the matrix products, or null for the calling thread only.</param>
+    public static Result Run(Config c, Action<int, double>? progress = null, ThreadTeam? threads = null)
     {
         var clock = Stopwatch.StartNew();
         var options = new RecurrentNetworkOptions { Cell = c.Cell, Nonlinearity = c.Nonlinearity, InputSize = 2, HiddenSize = c.Hidden };
         using var model = new RecurrentModel(options, 1, OutputActivation.Identity);
-        Initializers.Apply(model.Parameters, c.Initialization, c.Seed);
-        var trainer = new Trainer(model.Parameters, new Adam(c.LearningRate), new TrainerOptions { MaxGradientNorm = c.MaxGradientNorm });
+        Trainer trainer = model.Initialize(c);
 
         int steps = c.Steps, batch = c.Batch, hidden = c.Hidden;
         var x = new float[steps * batch * 2];      // [T, B, 2]
@@ -54,68 +55,66 @@ internal static class AddingProblem
         var dy = new float[batch];
         var dh = new float[batch * hidden];
         var normsAtStart = new float[steps];       // [L·D = 1, T]
-        var trainData = new TestRandom(c.Seed * 0x9E3779B97F4A7C15UL + 1);
+        DeterministicRandom trainData = DemoRandom.Stream(c.Seed, DemoRandom.Training);
         double lastLoss = double.NaN;
         for (int update = 0; update < c.Updates; update++)
         {
             Batch(trainData, steps, batch, x, target);
-            model.Network.Forward(model.Tape, x, steps, batch, h, lastStepOnly: true);
-            model.Head.Forward(h, batch, y);
-            lastLoss = Losses.MeanSquaredError(y, target, dy);
-            Array.Clear(dh);
-            model.Head.Backward(h, y, dy, batch, dh);
-            model.Network.Backward(model.Tape, dh, hiddenGradientNorms: update == 0 ? normsAtStart : default);
+            lastLoss = ForwardBackward(model, x, target, steps, batch, h, y, dy, dh, update == 0 ? normsAtStart : default, threads);
             trainer.Update();
+            progress?.Invoke(update, lastLoss);
         }
 
-        // Held-out set: its own seed, evaluated in batches of the training size.
-        var testData = new TestRandom(c.Seed * 0x9E3779B97F4A7C15UL + 2);
+        // Held-out set: its own stream, evaluated in batches of the training size.
+        DeterministicRandom testData = DemoRandom.Stream(c.Seed, DemoRandom.Test);
         var normsAfter = new float[steps];
         double sum = 0;
         int count = 0;
         for (int k = 0; k < c.TestBatches; k++)
         {
             Batch(testData, steps, batch, x, target);
-            model.Network.Forward(model.Tape, x, steps, batch, h, lastStepOnly: true);
-            model.Head.Forward(h, batch, y);
-            double loss = Losses.MeanSquaredError(y, target, dy);
-            sum += loss * batch;
-            count += batch;
             if (k == 0)
             {
-                Array.Clear(dh);
-                model.Head.Backward(h, y, dy, batch, dh);
-                model.Network.Backward(model.Tape, dh, hiddenGradientNorms: normsAfter);
+                sum += batch * ForwardBackward(model, x, target, steps, batch, h, y, dy, dh, normsAfter, threads);
                 model.Parameters.ZeroGradients();
             }
+            else
+            {
+                model.Network.Forward(model.Tape, x, steps, batch, h, threads: threads, lastStepOnly: true);
+                model.Head.Forward(h, batch, y, threads);
+                sum += batch * Losses.MeanSquaredError(y, target, dy);
+            }
+
+            count += batch;
         }
 
         return new Result(sum / count, lastLoss, normsAtStart, normsAfter, model.Fingerprint(), clock.Elapsed.TotalSeconds);
     }
 
-    internal sealed record Config
+    /// <summary>One batch forward and backward (gradients added into the parameter set); returns the loss.</summary>
+    private static double ForwardBackward(
+        RecurrentModel model, float[] x, float[] target, int steps, int batch, float[] h, float[] y, float[] dy, float[] dh,
+        Span<float> hiddenGradientNorms, ThreadTeam? threads)
     {
+        model.Network.Forward(model.Tape, x, steps, batch, h, threads: threads, lastStepOnly: true);
+        model.Head.Forward(h, batch, y, threads);
+        double loss = Losses.MeanSquaredError(y, target, dy);
+        Array.Clear(dh);
+        model.Head.Backward(h, y, dy, batch, dh, threads);
+        model.Network.Backward(model.Tape, dh, threads: threads, hiddenGradientNorms: hiddenGradientNorms);
+        return loss;
+    }
+
+    internal sealed record Config : TrainingBudget
+    {
+        public Config() => Hidden = 32;
+
         public CellType Cell { get; init; } = CellType.Lstm;
 
         public Nonlinearity Nonlinearity { get; init; } = Nonlinearity.Tanh;
 
-        public RecurrentInitialization Initialization { get; init; } = RecurrentInitialization.PyTorch;
-
-        public int Hidden { get; init; } = 32;
-
+        /// <summary>The sequence length T.</summary>
         public int Steps { get; init; } = 50;
-
-        public int Batch { get; init; } = 32;
-
-        public int Updates { get; init; } = 1000;
-
-        public double LearningRate { get; init; } = 1e-2;
-
-        public double MaxGradientNorm { get; init; } = 1.0;
-
-        public int TestBatches { get; init; } = 32;
-
-        public ulong Seed { get; init; } = 1;
     }
 
     /// <param name="TestMse">MSE on the held-out set.</param>

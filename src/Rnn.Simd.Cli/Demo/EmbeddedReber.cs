@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 
-namespace Rnn.Simd.Tests.Claims;
+namespace Rnn.Simd.Cli.Demo;
 
 /// <summary>
 /// The embedded Reber grammar (Cleeremans, Servan-Schreiber and McClelland 1989; Hochreiter and Schmidhuber 1997,
@@ -36,7 +35,7 @@ internal static class EmbeddedReber
         public override string ToString() => new([.. Symbols.Select(s => Alphabet[s])]);
     }
 
-    public static Sample Generate(TestRandom random)
+    public static Sample Generate(DeterministicRandom random)
     {
         var symbols = new List<int>();
         var legal = new List<int>();
@@ -69,17 +68,20 @@ internal static class EmbeddedReber
     /// Trains an LSTM with a sigmoid output per symbol (multi-label: target 1 for every legal next symbol) by full BPTT
     /// over batches of whole strings (per-string lengths), MSE on the valid steps and Adam; then scores held-out strings.
     /// </summary>
-    public static Result Run(Config c)
+    /// <param name="c">The run's settings.</param>
+    /// <param name="progress">Called after every update with its index and the training loss.</param>
+    /// <param name="threads">The thread team for the matrix products, or null for the calling thread only.</param>
+    public static Result Run(Config c, Action<int, double>? progress = null, ThreadTeam? threads = null)
     {
         var clock = Stopwatch.StartNew();
         var options = new RecurrentNetworkOptions { Cell = c.Cell, InputSize = Symbols, HiddenSize = c.Hidden };
         using var model = new RecurrentModel(options, Symbols, OutputActivation.Sigmoid);
-        Initializers.Apply(model.Parameters, c.Initialization, c.Seed);
-        var trainer = new Trainer(model.Parameters, new Adam(c.LearningRate), new TrainerOptions { MaxGradientNorm = c.MaxGradientNorm });
-        var trainData = new TestRandom(c.Seed * 0x9E3779B97F4A7C15UL + 1);
+        Trainer trainer = model.Initialize(c);
+        DeterministicRandom trainData = DemoRandom.Stream(c.Seed, DemoRandom.Training);
         var batchBuffers = new BatchBuffers(c.Batch, c.Hidden);
         var samples = new Sample[c.Batch];
         int trainingStrings = 0;
+        double lastLoss = double.NaN;
         for (int update = 0; update < c.Updates; update++)
         {
             for (int b = 0; b < c.Batch; b++)
@@ -92,26 +94,32 @@ internal static class EmbeddedReber
             int steps = buffers.Steps, rows = steps * c.Batch;
             Span<float> h = buffers.H.AsSpan(0, rows * c.Hidden), y = buffers.Y.AsSpan(0, rows * Symbols);
             Span<float> dy = buffers.DY.AsSpan(0, rows * Symbols), dh = buffers.DH.AsSpan(0, rows * c.Hidden);
-            model.Network.Forward(model.Tape, buffers.X.AsSpan(0, rows * Symbols), steps, c.Batch, h, lengths: buffers.Lengths);
-            model.Head.Forward(h, rows, y);
+            model.Network.Forward(model.Tape, buffers.X.AsSpan(0, rows * Symbols), steps, c.Batch, h, lengths: buffers.Lengths, threads: threads);
+            model.Head.Forward(h, rows, y, threads);
 
             // MSE over the valid steps only: dL/dy = 2 (y − target) / (valid steps · 7), zero on padding.
             float scale = 2f / (buffers.ValidSteps * Symbols);
             ReadOnlySpan<float> target = buffers.Target.AsSpan(0, rows * Symbols);
+            double squares = 0;
             for (int i = 0; i < dy.Length; i++)
             {
-                dy[i] = buffers.Mask[i / Symbols] ? scale * (y[i] - target[i]) : 0f;
+                bool valid = buffers.Mask[i / Symbols];
+                float e = y[i] - target[i];
+                dy[i] = valid ? scale * e : 0f;
+                squares += valid ? (double)e * e : 0;
             }
 
+            lastLoss = squares / (buffers.ValidSteps * Symbols);
             dh.Clear();
-            model.Head.Backward(h, y, dy, rows, dh);
-            model.Network.Backward(model.Tape, dh);
+            model.Head.Backward(h, y, dy, rows, dh, threads);
+            model.Network.Backward(model.Tape, dh, threads: threads);
             trainer.Update();
+            progress?.Invoke(update, lastLoss);
         }
 
         // Held-out strings: a string is correct when at every step all legal next symbols score above all illegal
         // ones (the ranking criterion) — and, separately, when every legal one is above 0.5 and every illegal one below.
-        var testData = new TestRandom(c.Seed * 0x9E3779B97F4A7C15UL + 2);
+        DeterministicRandom testData = DemoRandom.Stream(c.Seed, DemoRandom.Test);
         int ranked = 0, thresholded = 0, penultimateRight = 0, strings = 0;
         int longest = 0;
         string? firstFailure = null;
@@ -126,8 +134,8 @@ internal static class EmbeddedReber
             BatchBuffers buffers = batchBuffers.Fill(samples);
             int steps = buffers.Steps, rows = steps * c.Batch;
             Span<float> h = buffers.H.AsSpan(0, rows * c.Hidden), y = buffers.Y.AsSpan(0, rows * Symbols);
-            model.Network.Forward(model.Tape, buffers.X.AsSpan(0, rows * Symbols), steps, c.Batch, h, lengths: buffers.Lengths);
-            model.Head.Forward(h, rows, y);
+            model.Network.Forward(model.Tape, buffers.X.AsSpan(0, rows * Symbols), steps, c.Batch, h, lengths: buffers.Lengths, threads: threads);
+            model.Head.Forward(h, rows, y, threads);
             for (int b = 0; b < c.Batch; b++)
             {
                 Sample sample = samples[b];
@@ -157,7 +165,7 @@ internal static class EmbeddedReber
 
         return new Result(
             (double)ranked / strings, (double)thresholded / strings, (double)penultimateRight / strings,
-            trainingStrings, strings, longest, firstFailure, model.Fingerprint(), clock.Elapsed.TotalSeconds);
+            trainingStrings, strings, longest, firstFailure, lastLoss, model.Fingerprint(), clock.Elapsed.TotalSeconds);
     }
 
     private static (bool Ranked, bool Thresholded) Score(ReadOnlySpan<float> scores, int legalMask)
@@ -241,25 +249,11 @@ internal static class EmbeddedReber
         }
     }
 
-    internal sealed record Config
+    internal sealed record Config : TrainingBudget
     {
+        public Config() => Updates = 500;
+
         public CellType Cell { get; init; } = CellType.Lstm;
-
-        public RecurrentInitialization Initialization { get; init; } = RecurrentInitialization.PyTorch;
-
-        public int Hidden { get; init; } = 16;
-
-        public int Batch { get; init; } = 32;
-
-        public int Updates { get; init; } = 500;
-
-        public double LearningRate { get; init; } = 1e-2;
-
-        public double MaxGradientNorm { get; init; } = 1.0;
-
-        public int TestBatches { get; init; } = 32;
-
-        public ulong Seed { get; init; } = 1;
     }
 
     /// <param name="StringsCorrect">Held-out strings whose every step ranks all legal next symbols above all illegal ones.</param>
@@ -269,9 +263,10 @@ internal static class EmbeddedReber
     /// <param name="TestStrings">Held-out strings scored.</param>
     /// <param name="LongestTestString">Symbols in the longest held-out string.</param>
     /// <param name="FirstFailure">The first held-out string not fully correct, or null.</param>
+    /// <param name="LastTrainingLoss">The loss (MSE over the valid steps) of the last training batch.</param>
     /// <param name="Weights">The fingerprint of the trained weights (<see cref="RecurrentModel.Fingerprint"/>).</param>
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
     internal sealed record Result(
         double StringsCorrect, double StringsCorrectAtHalf, double PenultimateAccuracy, int TrainingStrings, int TestStrings,
-        int LongestTestString, string? FirstFailure, string Weights, double Seconds);
+        int LongestTestString, string? FirstFailure, double LastTrainingLoss, string Weights, double Seconds);
 }
