@@ -43,14 +43,14 @@ internal sealed record HeadCase(string Name, bool Tagger, RecurrentHeadOptions O
         return (input, tokens, labels);
     }
 
-    public static ClassificationResult Train(SequenceModel model, float[] input, int[] tokens, int steps, int batch, int[] labels, int[]? lengths = null, int[]? predictions = null, ThreadTeam? threads = null)
+    public static ClassificationResult Train(SequenceModel model, float[] input, int[] tokens, int steps, int batch, int[] labels, int[]? lengths = null, int[]? predictions = null, ThreadTeam? threads = null, bool? useTokens = null)
     {
-        bool useTokens = model.Options is RecurrentHeadOptions { TokenInput: true };
+        useTokens ??= model.Options is RecurrentHeadOptions { TokenInput: true };
         return model switch
         {
-            SequenceClassifier c when useTokens => c.ForwardBackward(tokens, steps, batch, labels, lengths, predictions, threads),
+            SequenceClassifier c when useTokens.Value => c.ForwardBackward(tokens, steps, batch, labels, lengths, predictions, threads),
             SequenceClassifier c => c.ForwardBackward(input, steps, batch, labels, lengths, predictions, threads),
-            SequenceTagger t when useTokens => t.ForwardBackward(tokens, steps, batch, labels, lengths, predictions, threads),
+            SequenceTagger t when useTokens.Value => t.ForwardBackward(tokens, steps, batch, labels, lengths, predictions, threads),
             SequenceTagger t => t.ForwardBackward(input, steps, batch, labels, lengths, predictions, threads),
             _ => throw new ArgumentException("Not a head model.", nameof(model)),
         };
