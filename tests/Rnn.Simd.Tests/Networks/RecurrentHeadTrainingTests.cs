@@ -85,7 +85,7 @@ public sealed class RecurrentHeadTrainingTests(ITestOutputHelper output)
         {
             InputSize = vocabulary,
             Classes = vocabulary,
-            Recurrent = new RecurrentNetworkOptions { Cell = CellType.Lstm, HiddenSize = 16 },
+            Recurrent = new RecurrentNetworkOptions { Cell = CellType.Gru, HiddenSize = 12 },
         };
         var clock = Stopwatch.StartNew();
         using SequenceTagger model = SequenceTagger.Create(options, seed: 2);
@@ -94,7 +94,7 @@ public sealed class RecurrentHeadTrainingTests(ITestOutputHelper output)
         var input = new float[steps * batch * vocabulary];
         var labels = new int[steps * batch];
         ClassificationResult result = default;
-        for (int update = 0; update < 300; update++)
+        for (int update = 0; update < 100; update++)
         {
             DelayedCopyBatch(random, steps, batch, vocabulary, delay, input, labels);
             model.Parameters.ZeroGradients();
