@@ -45,15 +45,10 @@ internal sealed record HeadCase(string Name, bool Tagger, RecurrentHeadOptions O
 
     public static ClassificationResult Train(SequenceModel model, float[] input, int[] tokens, int steps, int batch, int[] labels, int[]? lengths = null, int[]? predictions = null, ThreadTeam? threads = null, bool? useTokens = null)
     {
-        useTokens ??= model.Options is RecurrentHeadOptions { TokenInput: true };
-        return model switch
-        {
-            SequenceClassifier c when useTokens.Value => c.ForwardBackward(tokens, steps, batch, labels, lengths, predictions, threads),
-            SequenceClassifier c => c.ForwardBackward(input, steps, batch, labels, lengths, predictions, threads),
-            SequenceTagger t when useTokens.Value => t.ForwardBackward(tokens, steps, batch, labels, lengths, predictions, threads),
-            SequenceTagger t => t.ForwardBackward(input, steps, batch, labels, lengths, predictions, threads),
-            _ => throw new ArgumentException("Not a head model.", nameof(model)),
-        };
+        var head = (RecurrentHeadModel)model;
+        return useTokens ?? head.Embedding is not null
+            ? head.ForwardBackward(tokens, steps, batch, labels, lengths, predictions, threads)
+            : head.ForwardBackward(input, steps, batch, labels, lengths, predictions, threads);
     }
 
     public static void Dispose(SequenceModel model) => ((IDisposable)model).Dispose();

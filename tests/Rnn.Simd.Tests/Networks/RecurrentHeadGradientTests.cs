@@ -76,7 +76,7 @@ public sealed class RecurrentHeadGradientTests(ITestOutputHelper output)
             for (int i = 0; i < once.Length; i++)
             {
                 // A tensor's gradient sums several terms (steps, directions), so the second call's sum rounds apart.
-                Assert.True(Math.Abs(twice[i] - (2 * once[i])) <= 1e-6 * Math.Abs(once[i]) + 1e-12, $"gradient {i}: once {once[i]:R}, twice {twice[i]:R}");
+                Assert.True(Math.Abs(twice[i] - (2 * once[i])) <= (1e-5 * Math.Abs(once[i])) + 1e-9, $"gradient {i}: once {once[i]:R}, twice {twice[i]:R}");
             }
         }
         finally

@@ -236,42 +236,19 @@ public sealed class RecurrentHeadServingTests
     private static Predict Predictor(SequenceModel model, out ClassifierStream stream, bool withStream = true, int batch = 3)
     {
         bool tokens = ((RecurrentHeadOptions)model.Options).TokenInput;
-        switch (model)
+        RecurrentHeadInference inference = model is SequenceClassifier classifier ? classifier.ToInference() : ((SequenceTagger)model).ToInference();
+        stream = withStream ? inference.CreateStream(batch) : null!;
+        return (x, ids, t, b, y, lengths, p) =>
         {
-            case SequenceClassifier classifier:
+            if (tokens)
             {
-                SequenceClassifierInference inference = classifier.ToInference();
-                stream = withStream ? inference.CreateStream(batch) : null!;
-                return (x, ids, t, b, y, lengths, p) =>
-                {
-                    if (tokens)
-                    {
-                        inference.Predict(ids, t, b, y, lengths, p);
-                    }
-                    else
-                    {
-                        inference.Predict(x, t, b, y, lengths, p);
-                    }
-                };
+                inference.Predict(ids, t, b, y, lengths, p);
             }
-
-            default:
+            else
             {
-                SequenceTaggerInference inference = ((SequenceTagger)model).ToInference();
-                stream = withStream ? inference.CreateStream(batch) : null!;
-                return (x, ids, t, b, y, lengths, p) =>
-                {
-                    if (tokens)
-                    {
-                        inference.Predict(ids, t, b, y, lengths, p);
-                    }
-                    else
-                    {
-                        inference.Predict(x, t, b, y, lengths, p);
-                    }
-                };
+                inference.Predict(x, t, b, y, lengths, p);
             }
-        }
+        };
     }
 
     private static float TensorMax(ReadOnlySpan<float> row)
