@@ -18,16 +18,7 @@ public sealed class RecurrentHeadGradientTests(ITestOutputHelper output)
 {
     private static readonly Dictionary<string, HeadCase> s_cases = BuildCases();
 
-    public static TheoryData<string> Cases()
-    {
-        var data = new TheoryData<string>();
-        foreach (string name in s_cases.Keys)
-        {
-            data.Add(name);
-        }
-
-        return data;
-    }
+    public static TheoryData<string> Cases() => new(s_cases.Keys);
 
     [Theory]
     [MemberData(nameof(Cases))]
