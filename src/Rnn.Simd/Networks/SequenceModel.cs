@@ -12,6 +12,8 @@ namespace Rnn.Simd.Networks;
 /// </summary>
 /// <remarks>The set of patterns is closed: each derived record is one of this library's models.</remarks>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+[JsonDerivedType(typeof(SequenceClassifierOptions), "classifier")]
+[JsonDerivedType(typeof(SequenceTaggerOptions), "tagger")]
 public abstract record SequenceModelOptions
 {
     private static readonly JsonSerializerOptions s_json = new()

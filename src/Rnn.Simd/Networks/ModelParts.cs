@@ -1,0 +1,268 @@
+using System.Buffers;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Training;
+
+namespace Rnn.Simd.Networks;
+
+/// <summary>
+/// The trainable parts of a model made of an input stage (features or an embedding), a recurrent stack and a dense
+/// head, bound to one <see cref="ParameterSet"/> under <c>embedding.</c>, <c>rnn.</c> and <c>head.</c>; with the tape
+/// and the pooled scratch that make a training step allocation-free after warm-up. Driven by one thread at a time.
+/// </summary>
+internal sealed class TrainableModelParts : IDisposable
+{
+    private readonly TapeBuffer _scratch;
+    private int[] _targets = [];
+
+    public TrainableModelParts(RecurrentHeadOptions options, ParameterSet parameters, ArrayPool<float> pool, string ownerName)
+    {
+        Stack = options.Stack;
+        Embedding = options.TokenInput ? new TrainableEmbedding(options.VocabularySize, options.EmbeddingSize, parameters, ModelParts.EmbeddingPrefix) : null;
+        Recurrent = new TrainableRecurrentNetwork(Stack, parameters, ModelParts.RecurrentPrefix, pool);
+        Head = new TrainableDenseLayer(options.HeadInputs, options.Classes, OutputActivation.Identity, parameters, ModelParts.HeadPrefix, pool);
+        Tape = Recurrent.CreateTape();
+        _scratch = new TapeBuffer(pool, ownerName);
+    }
+
+    public RecurrentNetworkOptions Stack { get; }
+
+    public TrainableEmbedding? Embedding { get; }
+
+    public TrainableRecurrentNetwork Recurrent { get; }
+
+    public TrainableDenseLayer Head { get; }
+
+    public RecurrentTape Tape { get; }
+
+    /// <summary>The model's float scratch, at least <paramref name="floats"/> long (contents undefined).</summary>
+    public Span<float> Scratch(int floats)
+    {
+        _scratch.Reserve(floats);
+        return _scratch.Slice(0, floats);
+    }
+
+    /// <summary>An int scratch of <paramref name="count"/> entries (contents undefined), grown only when a call needs more.</summary>
+    public Span<int> Targets(int count)
+    {
+        if (_targets.Length < count)
+        {
+            _targets = new int[count];
+        }
+
+        return _targets.AsSpan(0, count);
+    }
+
+    /// <summary>The step features of a call: the input itself, or the tokens' embedding rows written into <paramref name="embedded"/>.</summary>
+    public ReadOnlySpan<float> StepInput(ReadOnlySpan<float> features, ReadOnlySpan<int> tokens, Span<float> embedded)
+    {
+        if (Embedding is null)
+        {
+            return features;
+        }
+
+        Embedding.Forward(tokens, embedded);
+        return embedded;
+    }
+
+    /// <summary>Backward through the stack with dL/d(output) and dL/dh_n, then into the embedding when there is one.</summary>
+    public void Backward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> gradHN, ReadOnlySpan<int> tokens, Span<float> gradEmbedded, ThreadTeam? threads)
+    {
+        if (Embedding is null)
+        {
+            Recurrent.Backward(Tape, gradOutput, gradHN, threads: threads);
+            return;
+        }
+
+        gradEmbedded.Clear();
+        Recurrent.Backward(Tape, gradOutput, gradHN, gradInput: gradEmbedded, threads: threads);
+        Embedding.Backward(tokens, gradEmbedded);
+    }
+
+    public void Dispose()
+    {
+        Tape.Dispose();
+        _scratch.Dispose();
+    }
+}
+
+/// <summary>
+/// The immutable inference parts of such a model: the embedding (token input), the recurrent network and the head
+/// (identity activation: logits). Safe to share between threads.
+/// </summary>
+internal sealed class InferenceModelParts
+{
+    public InferenceModelParts(TrainableModelParts trainable)
+    {
+        Embedding = trainable.Embedding?.ToInferenceEmbedding();
+        Recurrent = trainable.Recurrent.ToInferenceNetwork();
+        Head = trainable.Head.ToInferenceLayer();
+    }
+
+    public Embedding? Embedding { get; }
+
+    public RecurrentNetwork Recurrent { get; }
+
+    public DenseLayer Head { get; }
+
+    public ArrayPool<float> Pool => Recurrent.Pool;
+
+    /// <summary>The step features: the input itself, or the tokens' rows written into <paramref name="embedded"/>.</summary>
+    public ReadOnlySpan<float> StepInput(ReadOnlySpan<float> features, ReadOnlySpan<int> tokens, Span<float> embedded)
+    {
+        if (Embedding is null)
+        {
+            return features;
+        }
+
+        Embedding.Lookup(tokens, embedded);
+        return embedded;
+    }
+
+    /// <summary>logits [rows, C] = head(z [rows, F]), then softmax over each row when <paramref name="probabilities"/>.</summary>
+    public void HeadForward(ReadOnlySpan<float> z, int rows, Span<float> output, bool probabilities, ThreadTeam? threads)
+    {
+        Head.Forward(z, rows, output, threads, Pool);
+        if (probabilities && rows > 0)
+        {
+            int c = Head.Outputs;
+            Kernels.Activations.SoftmaxRows(output, c, output, c, rows, c);
+        }
+    }
+}
+
+/// <summary>Names and checks shared by the models with an input stage, a recurrent stack and a dense head.</summary>
+internal static class ModelParts
+{
+    public const string EmbeddingPrefix = "embedding.";
+    public const string RecurrentPrefix = "rnn.";
+    public const string HeadPrefix = "head.";
+
+    /// <summary>The next <paramref name="length"/> floats of a workspace: a named view, the rest left in <paramref name="rest"/>.</summary>
+    public static Span<float> Take(ref Span<float> rest, int length)
+    {
+        Span<float> view = rest[..length];
+        rest = rest[length..];
+        return view;
+    }
+
+    /// <summary>
+    /// Checks a call's input against the model: the kind (features or tokens), T·B·X features or T·B tokens (each in the
+    /// vocabulary), steps ≥ 0, batch ≥ 1. Names the caller's parameter (<c>input</c> or <c>tokens</c>).
+    /// </summary>
+    public static void ValidateInput(RecurrentHeadOptions options, int featureLength, ReadOnlySpan<int> tokens, bool tokenCall, int steps, int batch)
+    {
+        ThrowHelper.ThrowIfNegative(steps, nameof(steps));
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        if (tokenCall != options.TokenInput)
+        {
+            ThrowHelper.Argument(
+                tokenCall ? nameof(tokens) : "input",
+                options.TokenInput ? "This model reads token ids; call the overload taking tokens." : "This model reads float features; call the overload taking input.");
+        }
+
+        if (tokenCall)
+        {
+            ThrowHelper.ThrowIfLengthIsNot(tokens.Length, (long)steps * batch, nameof(tokens), "T·B");
+            Embedding.ValidateTokens(tokens, options.VocabularySize, nameof(tokens));
+        }
+        else
+        {
+            ThrowHelper.ThrowIfLengthIsNot(featureLength, (long)steps * batch * options.InputSize, "input", "T·B·X");
+        }
+    }
+
+    /// <summary>Checks that lengths is empty or B values in [0, T].</summary>
+    public static void ValidateLengths(ReadOnlySpan<int> lengths, int steps, int batch)
+    {
+        if (lengths.IsEmpty)
+        {
+            return;
+        }
+
+        ThrowHelper.ThrowIfLengthIsNot(lengths.Length, batch, nameof(lengths), "B");
+        foreach (int length in lengths)
+        {
+            if ((uint)length > (uint)steps)
+            {
+                ThrowHelper.ArgumentOutOfRange(nameof(lengths), $"Every length must be in [0, {steps}]; found {length}.");
+            }
+        }
+    }
+
+    /// <summary>Checks that a label is a class in [0, C) or <see cref="Losses.DefaultIgnoreIndex"/>.</summary>
+    public static void ValidateLabel(int label, int classes, int position)
+    {
+        if (label != Losses.DefaultIgnoreIndex && (uint)label >= (uint)classes)
+        {
+            ThrowHelper.ArgumentOutOfRange("labels", $"Label {label} at position {position} is neither a class in [0, {classes}) nor the ignore index {Losses.DefaultIgnoreIndex}.");
+        }
+    }
+
+    /// <summary>
+    /// The head's input for classification: row b = [h_n of the last layer's forward direction | its reverse] for
+    /// sequence b, from h_n [L·D, B, Hout].
+    /// </summary>
+    public static void GatherFinalStates(ReadOnlySpan<float> hN, RecurrentNetworkOptions o, int batch, Span<float> summary)
+    {
+        int d = o.Directions, hOut = o.OutputSize, first = (o.Layers - 1) * d;
+        for (int dir = 0; dir < d; dir++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                hN.Slice((((first + dir) * batch) + b) * hOut, hOut).CopyTo(summary.Slice(((b * d) + dir) * hOut, hOut));
+            }
+        }
+    }
+
+    /// <summary>The reverse of <see cref="GatherFinalStates"/>: dL/dh_n [L·D, B, Hout], zero outside the last layer.</summary>
+    public static void ScatterFinalStates(ReadOnlySpan<float> gradSummary, RecurrentNetworkOptions o, int batch, Span<float> gradHN)
+    {
+        int d = o.Directions, hOut = o.OutputSize, first = (o.Layers - 1) * d;
+        gradHN.Clear();
+        for (int dir = 0; dir < d; dir++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                gradSummary.Slice(((b * d) + dir) * hOut, hOut).CopyTo(gradHN.Slice((((first + dir) * batch) + b) * hOut, hOut));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes each row's arg-max class (the first on ties) into <paramref name="predictions"/> when it is not empty, and
+    /// counts the rows whose target is not ignored and those among them predicted right.
+    /// </summary>
+    public static (int Correct, int Counted) Score(ReadOnlySpan<float> logits, int rows, int classes, ReadOnlySpan<int> targets, Span<int> predictions)
+    {
+        int correct = 0, counted = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> row = logits.Slice(r * classes, classes);
+            int best = 0;
+            for (int j = 1; j < classes; j++)
+            {
+                if (row[j] > row[best])
+                {
+                    best = j;
+                }
+            }
+
+            if (!predictions.IsEmpty)
+            {
+                predictions[r] = best;
+            }
+
+            if (targets[r] != Losses.DefaultIgnoreIndex)
+            {
+                counted++;
+                correct += best == targets[r] ? 1 : 0;
+            }
+        }
+
+        return (correct, counted);
+    }
+}
