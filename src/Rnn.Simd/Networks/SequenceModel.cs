@@ -12,6 +12,9 @@ namespace Rnn.Simd.Networks;
 /// </summary>
 /// <remarks>The set of patterns is closed: each derived record is one of this library's models.</remarks>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+[JsonDerivedType(typeof(LanguageModelOptions), "language_model")]
+[JsonDerivedType(typeof(EncoderDecoderOptions), "encoder_decoder")]
+[JsonDerivedType(typeof(ForecasterOptions), "forecaster")]
 public abstract record SequenceModelOptions
 {
     private static readonly JsonSerializerOptions s_json = new()
