@@ -17,7 +17,7 @@ public sealed class TokenSampler
 {
     private readonly float[] _scaled;        // [V] z / T, −∞ outside the top k; then the probabilities
     private readonly float[] _sorted;        // [V] scratch for the k-th largest logit
-    private DeterministicRandom _random;
+    private readonly DeterministicRandom _random;
 
     /// <summary>A sampler for <paramref name="vocabulary"/> tokens.</summary>
     /// <exception cref="ArgumentException">The vocabulary is below 1, or the options do not fit it (TopK &gt; V, Temperature ≤ 0 unless greedy).</exception>
@@ -44,7 +44,7 @@ public sealed class TokenSampler
     public SamplingOptions Options { get; }
 
     /// <summary>Restarts the random stream from the seed: the draws repeat.</summary>
-    public void Reset() => _random = new DeterministicRandom(Options.Seed);
+    public void Reset() => _random.Reset(Options.Seed);
 
     /// <summary>The index of the largest value, ties to the lowest index (NaN never wins).</summary>
     public static int ArgMax(ReadOnlySpan<float> values)
