@@ -45,36 +45,17 @@ public sealed record ForecasterOptions : GenerativeModelOptions
 /// T·B·X of (ŷ − target)², then backward, adding dL/d(every parameter) into <see cref="SequenceModel.Parameters"/>.
 /// Chunks of one size allocate nothing after the first; driven by one thread at a time.
 /// </remarks>
-public sealed class Forecaster : SequenceModel, IDisposable
+public sealed class Forecaster : StatefulSequenceModel
 {
-    private readonly StackWithHead _core;
-    private readonly CarriedState _state;
-
     /// <summary>Binds a forecaster to <c>rnn.*</c> and <c>head.*</c> of <paramref name="parameters"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or a tensor is missing or has the wrong shape.</exception>
     public Forecaster(ForecasterOptions options, ParameterSet parameters, ArrayPool<float>? pool = null)
-        : base(options, parameters)
+        : base(options, parameters, Valid(options).Recurrent(), options.InputSize, pool)
     {
-        options.Validate();
-        RecurrentNetworkOptions stack = options.Recurrent();
-        _core = new StackWithHead(stack, options.InputSize, parameters, "rnn.", "head.", pool);
-        _state = new CarriedState(stack);
     }
 
     /// <summary>The architecture.</summary>
     public new ForecasterOptions Options => (ForecasterOptions)base.Options;
-
-    /// <summary>The recurrent stack (<c>rnn.*</c>).</summary>
-    public TrainableRecurrentNetwork Network => _core.Network;
-
-    /// <summary>The linear head (<c>head.*</c>).</summary>
-    public TrainableDenseLayer Head => _core.Head;
-
-    /// <summary>The carried h [L, B, Hout] that the next chunk starts from (empty after <see cref="ResetState"/>).</summary>
-    public ReadOnlySpan<float> CarriedHidden => _state.Hidden;
-
-    /// <summary>LSTM: the carried c [L, B, H].</summary>
-    public ReadOnlySpan<float> CarriedCell => _state.Cell;
 
     /// <summary>A forecaster with its own parameter set (values zero: initialise them).</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
@@ -83,9 +64,6 @@ public sealed class Forecaster : SequenceModel, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         return new Forecaster(options, ParameterSet.Create(options.ParameterSpecs()), pool);
     }
-
-    /// <summary>Starts new streams: the next chunk starts from zero state and may have any batch size.</summary>
-    public void ResetState() => _state.Reset();
 
     /// <summary>One stateful training step: forward, mean squared error, backward (gradients added), state carried.</summary>
     /// <param name="inputs">x [T, B, X], time-major.</param>
@@ -100,21 +78,19 @@ public sealed class Forecaster : SequenceModel, IDisposable
         int x = Options.InputSize;
         LanguageModel.ValidateChunk(steps, batch, inputs.Length, x, nameof(inputs), "T·B·X");
         ThrowHelper.ThrowIfLengthIsNot(targets.Length, (long)steps * batch * x, nameof(targets), "T·B·X");
-        _state.Prepare(batch, nameof(batch));
+        State.Prepare(batch, nameof(batch));
 
-        inputs.CopyTo(_core.Input(steps, batch));
-        Span<float> prediction = _core.Forward(_state.Hidden, _state.Cell, _state.NextHidden, _state.NextCell, threads);
-        double loss = Losses.MeanSquaredError(prediction, targets, _core.OutputGradient);
-        _core.Backward(default, default, inputGradient: false, threads);
-        _state.Advance();
+        inputs.CopyTo(Core.Input(steps, batch));
+        Span<float> prediction = ForwardChunk(threads);
+        double loss = Losses.MeanSquaredError(prediction, targets, Core.OutputGradient);
+        Core.Backward(default, default, inputGradient: false, threads);
+        State.Advance();
         return loss;
     }
 
     /// <summary>An immutable snapshot of the current parameters for forecasting (safe to share between threads).</summary>
     public ForecasterInference ToInference() => new(Options, Network.ToInferenceNetwork(), Head.ToInferenceLayer());
 
-    /// <summary>Returns the tape's buffer to the pool.</summary>
-    public void Dispose() => _core.Dispose();
 }
 
 /// <summary>

@@ -14,24 +14,17 @@ namespace Rnn.Simd.Networks;
 /// cross-entropy over the counted positions, then backward, adding dL/d(every parameter) into
 /// <see cref="SequenceModel.Parameters"/> (zeroing and the optimiser step are the caller's, e.g. <see cref="Trainer"/>).</para>
 /// <para>The stack starts each chunk from the previous chunk's final state, a constant for backward (PyTorch's
-/// <c>h.detach()</c>): B parallel streams, each continuing where it stopped. <see cref="ResetState"/> starts new
+/// <c>h.detach()</c>): B parallel streams, each continuing where it stopped. <see cref="StatefulSequenceModel.ResetState"/> starts new
 /// streams from zeros. Chunks of one size allocate nothing after the first; driven by one thread at a time.</para>
 /// </remarks>
-public sealed class LanguageModel : SequenceModel, IDisposable
+public sealed class LanguageModel : StatefulSequenceModel
 {
-    private readonly StackWithHead _core;
-    private readonly CarriedState _state;
-
     /// <summary>Binds a model to <c>embedding.weight</c>, <c>rnn.*</c> and <c>head.*</c> of <paramref name="parameters"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or a tensor is missing or has the wrong shape.</exception>
     public LanguageModel(LanguageModelOptions options, ParameterSet parameters, ArrayPool<float>? pool = null)
-        : base(options, parameters)
+        : base(options, parameters, Valid(options).Recurrent(), options.VocabularySize, pool)
     {
-        options.Validate();
-        RecurrentNetworkOptions stack = options.Recurrent();
         Embedding = new TrainableEmbedding(options.VocabularySize, options.EmbeddingSize, parameters, "embedding.");
-        _core = new StackWithHead(stack, options.VocabularySize, parameters, "rnn.", "head.", pool);
-        _state = new CarriedState(stack);
     }
 
     /// <summary>The architecture.</summary>
@@ -40,18 +33,6 @@ public sealed class LanguageModel : SequenceModel, IDisposable
     /// <summary>The token embedding (<c>embedding.weight</c>).</summary>
     public TrainableEmbedding Embedding { get; }
 
-    /// <summary>The recurrent stack (<c>rnn.*</c>).</summary>
-    public TrainableRecurrentNetwork Network => _core.Network;
-
-    /// <summary>The head over the vocabulary (<c>head.*</c>).</summary>
-    public TrainableDenseLayer Head => _core.Head;
-
-    /// <summary>The carried h [L, B, Hout] that the next chunk starts from (empty after <see cref="ResetState"/>).</summary>
-    public ReadOnlySpan<float> CarriedHidden => _state.Hidden;
-
-    /// <summary>LSTM: the carried c [L, B, H] (empty otherwise or after a reset).</summary>
-    public ReadOnlySpan<float> CarriedCell => _state.Cell;
-
     /// <summary>A model with its own parameter set (values zero: initialise them, e.g. with <see cref="Initializers.Apply"/>).</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     public static LanguageModel Create(LanguageModelOptions options, ArrayPool<float>? pool = null)
@@ -59,9 +40,6 @@ public sealed class LanguageModel : SequenceModel, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         return new LanguageModel(options, ParameterSet.Create(options.ParameterSpecs()), pool);
     }
-
-    /// <summary>Starts new streams: the next chunk starts from zero state and may have any batch size.</summary>
-    public void ResetState() => _state.Reset();
 
     /// <summary>
     /// One stateful training step on a chunk: forward, mean cross-entropy, backward (gradients added), and the final
@@ -81,22 +59,19 @@ public sealed class LanguageModel : SequenceModel, IDisposable
         ThrowHelper.ThrowIfLengthIsNot(targets.Length, (long)steps * batch, nameof(targets), "T·B");
         Networks.Embedding.ValidateTokens(tokens, v, nameof(tokens));
         ValidateTargets(targets, v, nameof(targets));
-        _state.Prepare(batch, nameof(batch));
+        State.Prepare(batch, nameof(batch));
 
-        Embedding.Forward(tokens, _core.Input(steps, batch));
-        Span<float> logits = _core.Forward(_state.Hidden, _state.Cell, _state.NextHidden, _state.NextCell, threads);
-        double loss = Losses.SoftmaxCrossEntropy(logits, steps * batch, v, targets, _core.OutputGradient);
-        Embedding.Backward(tokens, _core.Backward(default, default, inputGradient: true, threads));
-        _state.Advance();
+        Embedding.Forward(tokens, Core.Input(steps, batch));
+        Span<float> logits = ForwardChunk(threads);
+        double loss = Losses.SoftmaxCrossEntropy(logits, steps * batch, v, targets, Core.OutputGradient);
+        Embedding.Backward(tokens, Core.Backward(default, default, inputGradient: true, threads));
+        State.Advance();
         return loss;
     }
 
     /// <summary>An immutable snapshot of the current parameters for generation and evaluation (safe to share between threads).</summary>
     public LanguageModelInference ToInference() =>
         new(Options, Embedding.ToInferenceEmbedding(), Network.ToInferenceNetwork(), Head.ToInferenceLayer());
-
-    /// <summary>Returns the tape's buffer to the pool.</summary>
-    public void Dispose() => _core.Dispose();
 
     /// <summary>Throws unless steps ≥ 1, batch ≥ 1 and the buffer holds steps·batch·features values.</summary>
     internal static void ValidateChunk(int steps, int batch, int length, int features, string paramName, string shape)
