@@ -14,6 +14,9 @@ namespace Rnn.Simd.Networks;
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
 [JsonDerivedType(typeof(SequenceClassifierOptions), "classifier")]
 [JsonDerivedType(typeof(SequenceTaggerOptions), "tagger")]
+[JsonDerivedType(typeof(LanguageModelOptions), "language_model")]
+[JsonDerivedType(typeof(EncoderDecoderOptions), "encoder_decoder")]
+[JsonDerivedType(typeof(ForecasterOptions), "forecaster")]
 public abstract record SequenceModelOptions
 {
     private static readonly JsonSerializerOptions s_json = new()

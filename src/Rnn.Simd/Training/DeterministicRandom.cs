@@ -21,19 +21,23 @@ public sealed class DeterministicRandom
     private bool _hasSpareNormal;
 
     /// <summary>Creates a generator from a seed; every seed (0 included) is valid.</summary>
-    public DeterministicRandom(ulong seed)
+    public DeterministicRandom(ulong seed) => Reset(seed);
+
+    /// <summary>A generator from the raw xoshiro256** state (not all zero); for known-answer tests.</summary>
+    internal DeterministicRandom(ulong s0, ulong s1, ulong s2, ulong s3)
+    {
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    }
+
+    /// <summary>Restarts the generator as if created from <paramref name="seed"/> (allocates nothing).</summary>
+    internal void Reset(ulong seed)
     {
         ulong x = seed;
         _s0 = SplitMix64(ref x);
         _s1 = SplitMix64(ref x);
         _s2 = SplitMix64(ref x);
         _s3 = SplitMix64(ref x);   // four outputs of a bijection of distinct counters: never all zero
-    }
-
-    /// <summary>A generator from the raw xoshiro256** state (not all zero); for known-answer tests.</summary>
-    internal DeterministicRandom(ulong s0, ulong s1, ulong s2, ulong s3)
-    {
-        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+        _hasSpareNormal = false;
     }
 
     /// <summary>

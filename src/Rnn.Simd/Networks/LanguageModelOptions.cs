@@ -1,0 +1,46 @@
+using Rnn.Simd.Training;
+
+namespace Rnn.Simd.Networks;
+
+/// <summary>
+/// A next-token language model (one-to-many when generating): token ids → embedding [V, E] → unidirectional recurrent
+/// stack → dense head [V, Hout] giving the logits of the next token. JSON kind <c>language_model</c>.
+/// </summary>
+/// <remarks>
+/// Parameters, in this order: <c>embedding.weight</c> [V, E]; the stack's PyTorch tensors <c>rnn.weight_ih_l0</c> …;
+/// <c>head.weight</c> [V, Hout], <c>head.bias</c> [V].
+/// </remarks>
+public sealed record LanguageModelOptions : GenerativeModelOptions
+{
+    /// <summary>Tokens V: valid ids are 0 … V − 1.</summary>
+    public required int VocabularySize { get; init; }
+
+    /// <summary>The length E of a token's embedding (the stack's input size).</summary>
+    public required int EmbeddingSize { get; init; }
+
+    /// <summary>The recurrent stack's options (input size E).</summary>
+    public RecurrentNetworkOptions Recurrent() => Stack(EmbeddingSize);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<ParameterSpec> ParameterSpecs()
+    {
+        Validate();
+        RecurrentNetworkOptions stack = Recurrent();
+        return [
+            .. TrainableEmbedding.Specs(VocabularySize, EmbeddingSize, "embedding."),
+            .. stack.ParameterSpecs("rnn."),
+            .. TrainableDenseLayer.Specs(stack.OutputSize, VocabularySize, "head."),
+        ];
+    }
+
+    /// <inheritdoc/>
+    public override SequenceModel CreateModel() => LanguageModel.Create(this);
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        RequirePositive(VocabularySize, nameof(VocabularySize));
+        RequirePositive(EmbeddingSize, nameof(EmbeddingSize));
+        ValidateStack(EmbeddingSize);
+    }
+}
