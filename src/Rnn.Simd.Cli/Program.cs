@@ -14,11 +14,13 @@ internal static class Program
     {
         var root = new RootCommand("Rnn.Simd: SIMD recurrent neural networks for .NET.")
         {
+            DemoCommand.Create(),
+            TrainCommand.Create(),
+            SampleCommand.Create(),
             InferCommand.Create(),
             BackwardCommand.Create(),
             BenchCommand.Create(),
             BenchKernelsCommand.Create(),
-            DemoCommand.Create(),
         };
 
         try

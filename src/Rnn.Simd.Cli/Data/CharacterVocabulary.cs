@@ -82,6 +82,20 @@ internal sealed class CharacterVocabulary
         return new CharacterVocabulary(symbols);
     }
 
+    /// <summary>Whether every symbol of <paramref name="text"/> is in the vocabulary.</summary>
+    public bool Contains(string text)
+    {
+        foreach (Rune r in text.EnumerateRunes())
+        {
+            if (!_ids.ContainsKey(r))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The id of every symbol of <paramref name="text"/>.</summary>
     /// <exception cref="ArgumentException">The text holds a symbol outside the vocabulary (named, with its position).</exception>
     public int[] Encode(string text)

@@ -17,7 +17,7 @@ public abstract class RecurrentHeadInference
     public Embedding? Embedding => Parts.Embedding;
 
     /// <summary>The recurrent stack.</summary>
-    public RecurrentNetwork Recurrent => Parts.Recurrent;
+    public RecurrentNetwork Network => Parts.Recurrent;
 
     /// <summary>The head (identity activation: logits).</summary>
     public DenseLayer Head => Parts.Head;

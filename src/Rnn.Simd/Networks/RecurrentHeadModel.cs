@@ -26,7 +26,7 @@ public abstract class RecurrentHeadModel : SequenceModel, IDisposable
     public TrainableEmbedding? Embedding => Parts.Embedding;
 
     /// <summary>The recurrent stack (<c>rnn.*</c>).</summary>
-    public TrainableRecurrentNetwork Recurrent => Parts.Recurrent;
+    public TrainableRecurrentNetwork Network => Parts.Recurrent;
 
     /// <summary>The head (<c>head.*</c>, identity activation: logits).</summary>
     public TrainableDenseLayer Head => Parts.Head;

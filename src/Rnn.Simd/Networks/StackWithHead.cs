@@ -141,6 +141,23 @@ internal sealed class CarriedState
         _c.AsSpan(0, c).Clear();
     }
 
+    /// <summary>Carries <paramref name="hidden"/> [L, B, Hout] and <paramref name="cell"/> [L, B, H] (LSTM) as B streams.</summary>
+    public void Restore(ReadOnlySpan<float> hidden, ReadOnlySpan<float> cell, int batch)
+    {
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        RecurrentNetworkOptions o = _options;
+        ThrowHelper.ThrowIfLengthIsNot(hidden.Length, (long)batch * o.Layers * o.OutputSize, nameof(hidden), "L·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNot(cell.Length, o.Cell == CellType.Lstm ? (long)batch * o.Layers * o.HiddenSize : 0, nameof(cell), "L·B·H (LSTM only)");
+        Reset();
+        Prepare(batch, nameof(batch));
+        hidden.CopyTo(_h);
+        cell.CopyTo(_c);
+    }
+
     /// <summary>The chunk's final state becomes the next chunk's start.</summary>
     public void Advance()
     {

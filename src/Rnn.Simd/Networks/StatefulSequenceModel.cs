@@ -36,6 +36,13 @@ public abstract class StatefulSequenceModel : SequenceModel, IDisposable
     /// <summary>Starts new streams: the next chunk starts from zero state and may have any batch size.</summary>
     public void ResetState() => State.Reset();
 
+    /// <summary>
+    /// Carries a saved state (<see cref="CarriedHidden"/> [L, B, Hout] and, for LSTM, <see cref="CarriedCell"/>
+    /// [L, B, H]) as <paramref name="batch"/> streams: the next chunk continues exactly where the saved run stopped.
+    /// </summary>
+    /// <exception cref="ArgumentException">A length does not match the batch and the stack's sizes.</exception>
+    public void RestoreState(ReadOnlySpan<float> hidden, ReadOnlySpan<float> cell, int batch) => State.Restore(hidden, cell, batch);
+
     /// <summary>Returns the tape's buffer to the pool.</summary>
     public void Dispose()
     {

@@ -1,5 +1,5 @@
 using Rnn.Simd.IO;
-using Rnn.Simd.Tests.Claims;
+using Rnn.Simd.Cli.Demo;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 

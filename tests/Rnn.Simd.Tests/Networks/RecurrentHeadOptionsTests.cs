@@ -85,7 +85,7 @@ public sealed class RecurrentHeadOptionsTests
         using var classifier = Assert.IsType<SequenceClassifier>(s_classifier.CreateModel());
         using var tagger = Assert.IsType<SequenceTagger>(s_tagger.CreateModel());
         Assert.All(classifier.Parameters.Values.ToArray(), v => Assert.Equal(0f, v));
-        Assert.Equal(4, classifier.Recurrent.Options.InputSize);   // the stack reads the embedding: E
+        Assert.Equal(4, classifier.Network.Options.InputSize);   // the stack reads the embedding: E
     }
 
     [Fact]

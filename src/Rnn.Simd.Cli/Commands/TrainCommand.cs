@@ -1,0 +1,162 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Rnn.Simd.Cli.Runs;
+using Rnn.Simd.IO;
+using Spectre.Console;
+
+namespace Rnn.Simd.Cli.Commands;
+
+/// <summary>
+/// <c>rnn-simd train</c>: a character-level language model on a text file, or a forecaster on one column of a CSV
+/// file, with checkpoints every N updates, a checkpoint on Ctrl+C, and <c>--resume</c> continuing bit for bit.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var text = new Option<FileInfo?>("--text") { Description = "Train a character-level language model on this UTF-8 text file." };
+        var csv = new Option<FileInfo?>("--csv") { Description = "Train a next-value forecaster on one column of this CSV file (with --column)." };
+        var column = new Option<string?>("--column") { Description = "The CSV column: a header name or a 0-based index." };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "The run's checkpoint directory (default: runs/<data file name>)." };
+        var resume = new Option<string?>("--resume") { Description = "Continue from the newest checkpoint of --out, or from the given checkpoint file.", Arity = ArgumentArity.ZeroOrOne };
+        var cell = new Option<string>("--cell") { Description = "The cell.", DefaultValueFactory = _ => "lstm" };
+        cell.AcceptOnlyFromAmong("rnn_tanh", "rnn_relu", "lstm", "gru");
+        var hidden = new Option<int>("--hidden") { Description = "Hidden size.", DefaultValueFactory = _ => 128 };
+        var layers = new Option<int>("--layers") { Description = "Stacked layers.", DefaultValueFactory = _ => 1 };
+        var embedding = new Option<int>("--embedding") { Description = "Character embedding size (text).", DefaultValueFactory = _ => 32 };
+        var steps = new Option<int>("--steps") { Description = "Steps per chunk: the truncation length of BPTT.", DefaultValueFactory = _ => 64 };
+        var batch = new Option<int>("--batch") { Description = "Parallel streams per update.", DefaultValueFactory = _ => 16 };
+        var learningRate = new Option<double>("--lr") { Description = "Adam's learning rate.", DefaultValueFactory = _ => 3e-3 };
+        var clip = new Option<double>("--clip") { Description = "Clip the gradients' global norm to this (0: off).", DefaultValueFactory = _ => 5 };
+        var updates = new Option<long>("--updates") { Description = "Train until this many updates (a resumed run may raise it).", DefaultValueFactory = _ => 2000 };
+        var every = new Option<long>("--every") { Description = "Save a checkpoint every this many updates.", DefaultValueFactory = _ => 250 };
+        var keep = new Option<int>("--keep") { Description = "Checkpoints kept (the newest).", DefaultValueFactory = _ => 3 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the initial weights and of the preview's sampling.", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "Threads for the matrix products (the results do not depend on it).", DefaultValueFactory = _ => 1 };
+        var plain = new Option<bool>("--plain") { Description = "Plain text output (also when the output is not a terminal)." };
+        var json = new Option<FileInfo?>("--json") { Description = "Write a JSON summary of the run to this file." };
+        var command = new Command("train", "Train a character-level language model on a text file, or a forecaster on a CSV column, with checkpoints; Ctrl+C saves one.")
+        {
+            text, csv, column, output, resume, cell, hidden, layers, embedding, steps, batch, learningRate, clip, updates, every, keep, seed, threads, plain, json,
+        };
+        command.SetAction(result =>
+        {
+            var settings = new TrainSettings
+            {
+                Cell = result.GetValue(cell)!, Hidden = result.GetValue(hidden), Layers = result.GetValue(layers), Embedding = result.GetValue(embedding),
+                Steps = result.GetValue(steps), Batch = result.GetValue(batch), LearningRate = result.GetValue(learningRate), Clip = result.GetValue(clip),
+                Updates = result.GetValue(updates), Every = result.GetValue(every), Keep = result.GetValue(keep), Seed = result.GetValue(seed),
+                Threads = result.GetValue(threads),
+            };
+            var request = new TrainRequest(
+                result.GetValue(text)?.FullName, result.GetValue(csv)?.FullName, result.GetValue(column), result.GetValue(output)?.FullName,
+                result.GetResult(resume) is not null, result.GetValue(resume), settings, result.GetValue(json)?.FullName);
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true;     // finish the update, save a checkpoint, then exit
+                cancel.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                bool rich = !result.GetValue(plain) && !Console.IsOutputRedirected;
+                TrainView view = rich ? new RichTrainView(AnsiConsole.Console) : new PlainTrainView(Console.Out);
+                return Execute(request, view, cancel.Token);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Runs (or resumes) a training run; 0 when it reached its update count, 130 when cancelled (after saving).</summary>
+    internal static int Execute(TrainRequest request, TrainView view, CancellationToken cancel)
+    {
+        if ((request.Text is null) == (request.Csv is null))
+        {
+            throw new ArgumentException("Give exactly one of --text FILE or --csv FILE (with --column).");
+        }
+
+        string data = (request.Text ?? request.Csv)!;
+        string directory = request.Out ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(data));
+        request.Settings.Validate();
+        using TrainingRun run = Open(request, data, directory);
+        var folder = new CheckpointFolder(directory, run.Settings.Keep);
+        using ThreadTeam? team = run.Settings.Threads > 1 ? new ThreadTeam(run.Settings.Threads) : null;
+
+        view.Line(run.Step == 0
+            ? $"{run.Task} model: {run.Model.Parameters.Length:N0} parameters; {run.Streams.Batch} streams × {run.Streams.Steps} steps; {run.Streams.ChunksPerEpoch} updates per epoch; checkpoints in {folder.Directory}"
+            : $"resuming at update {run.Step} from {folder.Directory}");
+        var clock = Stopwatch.StartNew();
+        long start = run.Step, lastSaved = run.Step;
+        double loss = double.NaN;
+        string? saved = null;
+        view.Run($"training to update {run.Settings.Updates} ({run.LossUnit})", start, run.Settings.Updates, report =>
+        {
+            while (run.Step < run.Settings.Updates && !cancel.IsCancellationRequested)
+            {
+                loss = run.TrainOne(team);
+                report(run.Step, loss);
+                if (run.Step % run.Settings.Every == 0)
+                {
+                    saved = folder.Save(run.Step, run.ToCheckpoint());
+                    lastSaved = run.Step;
+                }
+            }
+        });
+
+        if (lastSaved != run.Step || saved is null)
+        {
+            saved = folder.Save(run.Step, run.ToCheckpoint());
+        }
+
+        double seconds = clock.Elapsed.TotalSeconds;
+        double heldOut = run.Validate(team);
+        view.Line(string.Create(CultureInfo.InvariantCulture,
+            $"update {run.Step}: training loss {TrainView.Format(loss)}, held-out loss {TrainView.Format(heldOut)} {run.LossUnit}; {run.Step - start} updates in {seconds:F1} s; saved {saved}"));
+        view.Line("sample: " + run.Preview(160, team).ReplaceLineEndings(" ⏎ "));
+        if (request.Json is not null)
+        {
+            var summary = new
+            {
+                task = run.Task, data, checkpoint = saved, updates = run.Step, final_loss = Finite(loss), held_out_loss = Finite(heldOut),
+                loss_unit = run.LossUnit, seconds, interrupted = cancel.IsCancellationRequested,
+            };
+            File.WriteAllText(request.Json, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        if (cancel.IsCancellationRequested)
+        {
+            view.Line($"interrupted at update {run.Step}; continue with: rnn-simd train {(request.Text is null ? "--csv" : "--text")} \"{data}\" --out \"{folder.Directory}\" --resume");
+            return 130;
+        }
+
+        return 0;
+    }
+
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    private static TrainingRun Open(TrainRequest request, string data, string directory)
+    {
+        if (!request.Resume)
+        {
+            if (CheckpointFolder.List(directory).Count > 0)
+            {
+                throw new ArgumentException($"'{directory}' already holds checkpoints: continue with --resume, or choose another --out.");
+            }
+
+            return request.Text is not null ? TextRun.Start(data, request.Settings) : SeriesRun.Start(data, request.Column, request.Settings);
+        }
+
+        LoadedCheckpoint checkpoint = CheckpointFolder.Open(request.ResumeFrom ?? directory);
+        return request.Text is not null ? TextRun.Resume(checkpoint, data, request.Settings) : SeriesRun.Resume(checkpoint, data, request.Column, request.Settings);
+    }
+}
+
+/// <summary>What <c>train</c> was asked: the data, where checkpoints go, whether to resume (and from which file), the settings.</summary>
+internal sealed record TrainRequest(string? Text, string? Csv, string? Column, string? Out, bool Resume, string? ResumeFrom, TrainSettings Settings, string? Json);

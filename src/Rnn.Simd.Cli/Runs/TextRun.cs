@@ -1,0 +1,155 @@
+using System.Text;
+using Rnn.Simd.Cli.Data;
+using Rnn.Simd.IO;
+using Rnn.Simd.Networks;
+using Rnn.Simd.Training;
+
+namespace Rnn.Simd.Cli.Runs;
+
+/// <summary>
+/// A character-level language model on a text file (char-rnn's set-up): embedding → recurrent stack → softmax over
+/// the text's characters, trained on B contiguous streams in chunks of T characters with the state carried between
+/// chunks; the last tenth of the text (at most 10 000 characters) is held out.
+/// </summary>
+internal sealed class TextRun : TrainingRun
+{
+    public const string VocabularyKey = "text.vocabulary";
+    private const int MaxHeldOut = 10_000;
+
+    private readonly LanguageModel _model;
+    private readonly Trainer _trainer;
+    private readonly int[] _train, _heldOut, _inputs, _targets;
+
+    private TextRun(TrainSettings settings, string dataHash, CharacterVocabulary vocabulary, int[] ids, LanguageModel model, Trainer trainer)
+        : base(settings, dataHash, Split(ids).Train.Length)
+    {
+        Vocabulary = vocabulary;
+        (_train, _heldOut) = Split(ids);
+        _model = model;
+        _trainer = trainer;
+        _inputs = new int[settings.Steps * settings.Batch];
+        _targets = new int[_inputs.Length];
+    }
+
+    public CharacterVocabulary Vocabulary { get; }
+
+    public override SequenceModel Model => _model;
+
+    public override Trainer Trainer => _trainer;
+
+    public override string LossUnit => "nats/char";
+
+    public override string Task => "text";
+
+    /// <summary>A new run: the vocabulary of the text, a model initialised from the seed.</summary>
+    public static TextRun Start(string path, TrainSettings settings)
+    {
+        settings.Validate();
+        (string text, string hash) = Read(path);
+        CharacterVocabulary vocabulary = CharacterVocabulary.FromText(text);
+        var options = new LanguageModelOptions
+        {
+            VocabularySize = vocabulary.Count,
+            EmbeddingSize = settings.Embedding,
+            Cell = settings.CellType,
+            Nonlinearity = settings.Nonlinearity,
+            HiddenSize = settings.Hidden,
+            Layers = settings.Layers,
+        };
+        var model = LanguageModel.Create(options);
+        Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, settings.Seed);
+        return new TextRun(settings, hash, vocabulary, vocabulary.Encode(text), model, NewTrainer(model.Parameters, settings));
+    }
+
+    /// <summary>Continues a run from its checkpoint, on the same text; <paramref name="overrides"/> may change the update count, checkpoint cadence and threads.</summary>
+    public static TextRun Resume(LoadedCheckpoint checkpoint, string path, TrainSettings overrides)
+    {
+        (string text, string hash) = Read(path);
+        CheckCheckpoint(checkpoint, "text", hash, path);
+        TrainSettings settings = TrainSettings.FromJson(Required(checkpoint, SettingsKey)) with
+        {
+            Updates = overrides.Updates, Every = overrides.Every, Keep = overrides.Keep, Threads = overrides.Threads,
+        };
+        settings.Validate();
+        CharacterVocabulary vocabulary = CharacterVocabulary.FromJson(Required(checkpoint, VocabularyKey));
+        var model = (LanguageModel)SequenceModelOptions.FromJson(Required(checkpoint, ModelKey)).CreateModel();
+        checkpoint.Restore(model.Parameters);
+        var run = new TextRun(settings, hash, vocabulary, vocabulary.Encode(text), model, checkpoint.CreateTrainer(model.Parameters));
+        run.RestorePosition(checkpoint);
+        return run;
+    }
+
+    /// <summary>The model of a checkpoint with its vocabulary, for sampling.</summary>
+    public static (LanguageModelInference Model, CharacterVocabulary Vocabulary) Load(LoadedCheckpoint checkpoint)
+    {
+        if (Required(checkpoint, TaskKey) != "text")
+        {
+            throw new ArgumentException($"Checkpoint '{checkpoint.Source}' is not a text model.");
+        }
+
+        using var model = (LanguageModel)SequenceModelOptions.FromJson(Required(checkpoint, ModelKey)).CreateModel();
+        checkpoint.Restore(model.Parameters);
+        return (model.ToInference(), CharacterVocabulary.FromJson(Required(checkpoint, VocabularyKey)));
+    }
+
+    public override double Validate(ThreadTeam? threads) =>
+        _heldOut.Length < 2 ? double.NaN : _model.ToInference().Evaluate(_heldOut, threads).MeanLoss;
+
+    public override string Preview(int length, ThreadTeam? threads)
+    {
+        TokenGenerator generator = _model.ToInference().CreateGenerator(new SamplingOptions { Temperature = 0.8f, Seed = Settings.Seed });
+        generator.Prime(_train.AsSpan(0, 1), threads);
+        var text = new StringBuilder();
+        Vocabulary.Append(text, _train[0]);
+        for (int i = 0; i < length; i++)
+        {
+            Vocabulary.Append(text, generator.Next(threads));
+        }
+
+        return text.ToString();
+    }
+
+    public override void Dispose() => _model.Dispose();
+
+    private protected override ReadOnlySpan<float> CarriedHidden => _model.CarriedHidden;
+
+    private protected override ReadOnlySpan<float> CarriedCell => _model.CarriedCell;
+
+    private protected override void ResetCarriedState() => _model.ResetState();
+
+    private protected override void RestoreCarriedState(float[] hidden, float[] cell) => _model.RestoreState(hidden, cell, Settings.Batch);
+
+    private protected override double TrainChunk(int start, ThreadTeam? threads)
+    {
+        Streams.Fill<int>(_train, start, _inputs, _targets);
+        return _model.TrainChunk(_inputs, _targets, Settings.Steps, Settings.Batch, threads);
+    }
+
+    private protected override void AddMetadata(Dictionary<string, string> metadata) => metadata[VocabularyKey] = Vocabulary.ToJson();
+
+    private static (string Text, string Hash) Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"No text file '{path}'.");
+        }
+
+        string text;
+        try
+        {
+            text = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(File.ReadAllBytes(path));
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new InvalidDataException($"'{path}' is not UTF-8 text.");
+        }
+
+        return (text.TrimStart('\uFEFF'), HashFile(path));
+    }
+
+    private static (int[] Train, int[] HeldOut) Split(int[] ids)
+    {
+        int heldOut = ids.Length >= 1000 ? Math.Min(ids.Length / 10, MaxHeldOut) : 0;
+        return (ids[..(ids.Length - heldOut)], ids[(ids.Length - heldOut)..]);
+    }
+}

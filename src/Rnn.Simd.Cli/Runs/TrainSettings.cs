@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Rnn.Simd.Cli.Runs;
+
+/// <summary>
+/// The settings of a <c>train</c> run. Saved in every checkpoint; a resumed run takes them from there, except
+/// <see cref="Updates"/>, <see cref="Every"/>, <see cref="Keep"/> and <see cref="Threads"/>, which the command line
+/// may change (the thread count never changes the bits).
+/// </summary>
+internal sealed record TrainSettings
+{
+    private static readonly JsonSerializerOptions s_json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>rnn_tanh, rnn_relu, lstm or gru.</summary>
+    public string Cell { get; init; } = "lstm";
+
+    public int Hidden { get; init; } = 128;
+
+    public int Layers { get; init; } = 1;
+
+    /// <summary>The embedding size of a text model (unused for series).</summary>
+    public int Embedding { get; init; } = 32;
+
+    /// <summary>T, the steps per chunk (the truncation length of BPTT).</summary>
+    public int Steps { get; init; } = 64;
+
+    /// <summary>B, the parallel streams.</summary>
+    public int Batch { get; init; } = 16;
+
+    public double LearningRate { get; init; } = 3e-3;
+
+    /// <summary>The global gradient-norm clip (0: none).</summary>
+    public double Clip { get; init; } = 5;
+
+    /// <summary>The update count the run stops at.</summary>
+    public long Updates { get; init; } = 2000;
+
+    /// <summary>Save a checkpoint every this many updates.</summary>
+    public long Every { get; init; } = 250;
+
+    /// <summary>Checkpoints kept (the newest).</summary>
+    public int Keep { get; init; } = 3;
+
+    public ulong Seed { get; init; } = 1;
+
+    public int Threads { get; init; } = 1;
+
+    public string ToJson() => JsonSerializer.Serialize(this with { Threads = 1 }, s_json);
+
+    public static TrainSettings FromJson(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TrainSettings>(json, s_json) ?? throw new InvalidDataException("The checkpoint's training settings are empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"The checkpoint's training settings are not valid: {e.Message}");
+        }
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first option out of range.</summary>
+    public void Validate()
+    {
+        Require(Cell is "rnn_tanh" or "rnn_relu" or "lstm" or "gru", "--cell", $"must be rnn_tanh, rnn_relu, lstm or gru, was '{Cell}'");
+        Require(Hidden is >= 1 and <= 8192, "--hidden", $"must be 1 … 8192, was {Hidden}");
+        Require(Layers is >= 1 and <= 16, "--layers", $"must be 1 … 16, was {Layers}");
+        Require(Embedding is >= 1 and <= 8192, "--embedding", $"must be 1 … 8192, was {Embedding}");
+        Require(Steps is >= 1 and <= 100_000, "--steps", $"must be 1 … 100000, was {Steps}");
+        Require(Batch is >= 1 and <= 4096, "--batch", $"must be 1 … 4096, was {Batch}");
+        Require(double.IsFinite(LearningRate) && LearningRate > 0, "--lr", $"must be a positive number, was {Num(LearningRate)}");
+        Require(double.IsFinite(Clip) && Clip >= 0, "--clip", $"must be ≥ 0 (0: no clipping), was {Num(Clip)}");
+        Require(Updates >= 0, "--updates", $"must be ≥ 0, was {Updates}");
+        Require(Every >= 1, "--every", $"must be ≥ 1, was {Every}");
+        Require(Keep >= 1, "--keep", $"must be ≥ 1, was {Keep}");
+        Require(Threads is >= 1 and <= 256, "--threads", $"must be 1 … 256, was {Threads}");
+    }
+
+    public CellType CellType => Cell switch { "lstm" => Simd.CellType.Lstm, "gru" => Simd.CellType.Gru, _ => Simd.CellType.Rnn };
+
+    public Nonlinearity Nonlinearity => Cell == "rnn_relu" ? Simd.Nonlinearity.Relu : Simd.Nonlinearity.Tanh;
+
+    private static string Num(double value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static void Require(bool condition, string option, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"{option} {message}.");
+        }
+    }
+}

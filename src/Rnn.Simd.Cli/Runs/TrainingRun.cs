@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Rnn.Simd.IO;
+using Rnn.Simd.Networks;
+using Rnn.Simd.Training;
+
+namespace Rnn.Simd.Cli.Runs;
+
+/// <summary>
+/// A stateful training run on one long sequence cut into contiguous streams (<see cref="ContiguousStreams"/>): the
+/// model, its trainer, the data cursor and the state carried between chunks, all of which a checkpoint saves so that
+/// a resumed run continues bit for bit.
+/// </summary>
+internal abstract class TrainingRun : IDisposable
+{
+    public const string TaskKey = "rnn_simd.task", ModelKey = "model", SettingsKey = "train.settings", DataHashKey = "data.sha256",
+        CursorKey = "data.cursor", HiddenTensor = "carried.h", CellTensor = "carried.c";
+
+    private protected TrainingRun(TrainSettings settings, string dataHash, int sequenceLength)
+    {
+        Settings = settings;
+        DataHash = dataHash;
+        Streams = new Data.ContiguousStreams(sequenceLength, settings.Batch, settings.Steps);
+    }
+
+    public TrainSettings Settings { get; private protected set; }
+
+    /// <summary>The SHA-256 of the data file, so that a resume on other data is refused.</summary>
+    public string DataHash { get; }
+
+    public Data.ContiguousStreams Streams { get; }
+
+    public abstract SequenceModel Model { get; }
+
+    public abstract Trainer Trainer { get; }
+
+    /// <summary>Updates taken so far.</summary>
+    public long Step { get; private protected set; }
+
+    /// <summary>What the loss is measured in ("nats/symbol", "MSE").</summary>
+    public abstract string LossUnit { get; }
+
+    /// <summary>The task's name in checkpoints ("text", "series").</summary>
+    public abstract string Task { get; }
+
+    /// <summary>One update: the next chunk (the carried state reset at an epoch start), forward, backward, optimiser step.</summary>
+    public double TrainOne(ThreadTeam? threads)
+    {
+        int start = Streams.Next(out bool epochStart);
+        if (epochStart)
+        {
+            ResetCarriedState();
+        }
+
+        double loss = TrainChunk(start, threads);
+        Trainer.Update();
+        Step++;
+        return loss;
+    }
+
+    /// <summary>The loss on the held-out tail of the data (NaN when there is none).</summary>
+    public abstract double Validate(ThreadTeam? threads);
+
+    /// <summary>A short generated continuation, to see what the model has learnt.</summary>
+    public abstract string Preview(int length, ThreadTeam? threads);
+
+    public CheckpointContent ToCheckpoint()
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [TaskKey] = Task,
+            [ModelKey] = Model.Options.ToJson(),
+            [SettingsKey] = Settings.ToJson(),
+            [DataHashKey] = DataHash,
+            [CursorKey] = Streams.Cursor.ToString(CultureInfo.InvariantCulture),
+        };
+        AddMetadata(metadata);
+        var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        if (!CarriedHidden.IsEmpty)
+        {
+            tensors[HiddenTensor] = CarriedHidden.ToArray();
+        }
+
+        if (!CarriedCell.IsEmpty)
+        {
+            tensors[CellTensor] = CarriedCell.ToArray();
+        }
+
+        return new CheckpointContent { Parameters = Model.Parameters, Trainer = Trainer, Step = Step, Metadata = metadata, Tensors = tensors };
+    }
+
+    public abstract void Dispose();
+
+    /// <summary>The SHA-256 (hex) of a file's bytes.</summary>
+    public static string HashFile(string path)
+    {
+        using FileStream stream = File.OpenRead(path);
+        return Convert.ToHexString(SHA256.HashData(stream));
+    }
+
+    /// <summary>Restores the cursor, the carried state and the step from a checkpoint of this run's task and data.</summary>
+    private protected void RestorePosition(LoadedCheckpoint checkpoint)
+    {
+        string cursor = Required(checkpoint, CursorKey);
+        if (!int.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out int position) || position < 0 || position > Streams.StreamLength)
+        {
+            throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has an invalid data cursor '{cursor}'.");
+        }
+
+        Streams.Cursor = position;
+        Step = checkpoint.Step;
+        float[]? h = checkpoint.Tensors.GetValueOrDefault(HiddenTensor), c = checkpoint.Tensors.GetValueOrDefault(CellTensor);
+        if (h is null)
+        {
+            ResetCarriedState();
+        }
+        else
+        {
+            RestoreCarriedState(h, c ?? []);
+        }
+    }
+
+    /// <summary>The value of a metadata key the command line wrote; a clear error when missing.</summary>
+    public static string Required(LoadedCheckpoint checkpoint, string key) =>
+        checkpoint.Metadata.TryGetValue(key, out string? value) ? value
+            : throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' was not written by 'rnn-simd train' (no '{key}').");
+
+    /// <summary>Checks that a checkpoint belongs to this task and data file.</summary>
+    private protected static void CheckCheckpoint(LoadedCheckpoint checkpoint, string task, string dataHash, string dataPath)
+    {
+        string saved = Required(checkpoint, TaskKey);
+        if (saved != task)
+        {
+            throw new ArgumentException($"Checkpoint '{checkpoint.Source}' is a {saved} model, not a {task} model.");
+        }
+
+        if (Required(checkpoint, DataHashKey) != dataHash)
+        {
+            throw new ArgumentException($"'{dataPath}' is not the data checkpoint '{checkpoint.Source}' was trained on (its SHA-256 differs); resume on the same file.");
+        }
+    }
+
+    private protected abstract ReadOnlySpan<float> CarriedHidden { get; }
+
+    private protected abstract ReadOnlySpan<float> CarriedCell { get; }
+
+    private protected abstract void ResetCarriedState();
+
+    private protected abstract void RestoreCarriedState(float[] hidden, float[] cell);
+
+    private protected abstract double TrainChunk(int start, ThreadTeam? threads);
+
+    private protected abstract void AddMetadata(Dictionary<string, string> metadata);
+
+    /// <summary>The trainer of a new run: Adam, global-norm clipping, non-finite updates skipped.</summary>
+    private protected static Trainer NewTrainer(ParameterSet parameters, TrainSettings settings) =>
+        new(parameters, new Adam(settings.LearningRate), new TrainerOptions { MaxGradientNorm = settings.Clip > 0 ? settings.Clip : null });
+}
