@@ -11,6 +11,7 @@ namespace Rnn.Simd.Tests.Networks;
 /// arguments throw naming the parameter.
 /// </summary>
 [Trait("Category", "Networks")]
+[Collection(NonParallelCollection.Name)]
 public sealed class RecurrentHeadServingTests
 {
     private static readonly RecurrentNetworkOptions s_lstm2 = new() { Cell = CellType.Lstm, InputSize = 3, HiddenSize = 5, Layers = 2 };
