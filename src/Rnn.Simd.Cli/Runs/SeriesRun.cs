@@ -43,7 +43,7 @@ internal sealed class SeriesRun : TrainingRun
 
     public double Scale { get; }
 
-    public override SequenceModel Model => _model;
+    public override StatefulSequenceModel Model => _model;
 
     public override Trainer Trainer => _trainer;
 
@@ -135,16 +135,6 @@ internal sealed class SeriesRun : TrainingRun
         float[] next = Rollout(_model.ToInference(), all, Math.Min(length, 12), Mean, Scale, threads);
         return "next values " + string.Join(", ", next.Select(v => v.ToString("G5", CultureInfo.InvariantCulture)));
     }
-
-    public override void Dispose() => _model.Dispose();
-
-    private protected override ReadOnlySpan<float> CarriedHidden => _model.CarriedHidden;
-
-    private protected override ReadOnlySpan<float> CarriedCell => _model.CarriedCell;
-
-    private protected override void ResetCarriedState() => _model.ResetState();
-
-    private protected override void RestoreCarriedState(float[] hidden, float[] cell) => _model.RestoreState(hidden, cell, Settings.Batch);
 
     private protected override double TrainChunk(int start, ThreadTeam? threads)
     {

@@ -33,7 +33,7 @@ internal sealed class TextRun : TrainingRun
 
     public CharacterVocabulary Vocabulary { get; }
 
-    public override SequenceModel Model => _model;
+    public override StatefulSequenceModel Model => _model;
 
     public override Trainer Trainer => _trainer;
 
@@ -108,16 +108,6 @@ internal sealed class TextRun : TrainingRun
 
         return text.ToString();
     }
-
-    public override void Dispose() => _model.Dispose();
-
-    private protected override ReadOnlySpan<float> CarriedHidden => _model.CarriedHidden;
-
-    private protected override ReadOnlySpan<float> CarriedCell => _model.CarriedCell;
-
-    private protected override void ResetCarriedState() => _model.ResetState();
-
-    private protected override void RestoreCarriedState(float[] hidden, float[] cell) => _model.RestoreState(hidden, cell, Settings.Batch);
 
     private protected override double TrainChunk(int start, ThreadTeam? threads)
     {

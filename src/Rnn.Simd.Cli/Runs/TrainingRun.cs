@@ -30,7 +30,7 @@ internal abstract class TrainingRun : IDisposable
 
     public Data.ContiguousStreams Streams { get; }
 
-    public abstract SequenceModel Model { get; }
+    public abstract StatefulSequenceModel Model { get; }
 
     public abstract Trainer Trainer { get; }
 
@@ -49,7 +49,7 @@ internal abstract class TrainingRun : IDisposable
         int start = Streams.Next(out bool epochStart);
         if (epochStart)
         {
-            ResetCarriedState();
+            Model.ResetState();
         }
 
         double loss = TrainChunk(start, threads);
@@ -76,20 +76,20 @@ internal abstract class TrainingRun : IDisposable
         };
         AddMetadata(metadata);
         var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        if (!CarriedHidden.IsEmpty)
+        if (!Model.CarriedHidden.IsEmpty)
         {
-            tensors[HiddenTensor] = CarriedHidden.ToArray();
+            tensors[HiddenTensor] = Model.CarriedHidden.ToArray();
         }
 
-        if (!CarriedCell.IsEmpty)
+        if (!Model.CarriedCell.IsEmpty)
         {
-            tensors[CellTensor] = CarriedCell.ToArray();
+            tensors[CellTensor] = Model.CarriedCell.ToArray();
         }
 
         return new CheckpointContent { Parameters = Model.Parameters, Trainer = Trainer, Step = Step, Metadata = metadata, Tensors = tensors };
     }
 
-    public abstract void Dispose();
+    public void Dispose() => Model.Dispose();
 
     /// <summary>The SHA-256 (hex) of a file's bytes.</summary>
     public static string HashFile(string path)
@@ -112,11 +112,11 @@ internal abstract class TrainingRun : IDisposable
         float[]? h = checkpoint.Tensors.GetValueOrDefault(HiddenTensor), c = checkpoint.Tensors.GetValueOrDefault(CellTensor);
         if (h is null)
         {
-            ResetCarriedState();
+            Model.ResetState();
         }
         else
         {
-            RestoreCarriedState(h, c ?? []);
+            Model.RestoreState(h, c ?? [], Settings.Batch);
         }
     }
 
@@ -139,14 +139,6 @@ internal abstract class TrainingRun : IDisposable
             throw new ArgumentException($"'{dataPath}' is not the data checkpoint '{checkpoint.Source}' was trained on (its SHA-256 differs); resume on the same file.");
         }
     }
-
-    private protected abstract ReadOnlySpan<float> CarriedHidden { get; }
-
-    private protected abstract ReadOnlySpan<float> CarriedCell { get; }
-
-    private protected abstract void ResetCarriedState();
-
-    private protected abstract void RestoreCarriedState(float[] hidden, float[] cell);
 
     private protected abstract double TrainChunk(int start, ThreadTeam? threads);
 
