@@ -44,7 +44,11 @@ internal static class Program
     }
 
     /// <summary>No arguments run the demo, the product's main job.</summary>
-    internal static string[] WithDefaultCommand(string[] args) => args.Length == 0 ? ["demo"] : args;
+    /// <summary>No arguments, or only options that are not the root's own (e.g. <c>--json FILE</c>), run the demo.</summary>
+    internal static string[] WithDefaultCommand(string[] args) =>
+        args.Length == 0 ? ["demo"]
+        : args[0].StartsWith('-') && args[0] is not ("--help" or "-h" or "-?" or "/?" or "--version") ? ["demo", .. args]
+        : args;
 
     private static string OneLine(string message) =>
         string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

@@ -80,9 +80,11 @@ public sealed class DemoCommandTests : IDisposable
     }
 
     [Fact]
-    public void NoArguments_RunTheDemo()
+    public void NoArguments_OrOnlyOptions_RunTheDemo()
     {
         Assert.Equal(["demo"], Program.WithDefaultCommand([]));
+        Assert.Equal(["demo", "--json", "x.json", "--plain"], Program.WithDefaultCommand(["--json", "x.json", "--plain"]));
+        Assert.Equal(["--help"], Program.WithDefaultCommand(["--help"]));
         Assert.Equal(["bench", "--configs", "x"], Program.WithDefaultCommand(["bench", "--configs", "x"]));
     }
 
