@@ -86,8 +86,7 @@ internal sealed class SeriesRun : TrainingRun
             Updates = overrides.Updates, Every = overrides.Every, Keep = overrides.Keep, Threads = overrides.Threads,
         };
         settings.Validate();
-        var model = (Forecaster)SequenceModelOptions.FromJson(Required(checkpoint, ModelKey)).CreateModel();
-        checkpoint.Restore(model.Parameters);
+        var model = ModelOf<Forecaster>(checkpoint);
         var run = new SeriesRun(
             settings, hash, name, raw, Number(checkpoint, MeanKey), Number(checkpoint, ScaleKey), model, checkpoint.CreateTrainer(model.Parameters));
         run.RestorePosition(checkpoint);
@@ -104,8 +103,7 @@ internal sealed class SeriesRun : TrainingRun
 
         double mean = Number(checkpoint, MeanKey), scale = Number(checkpoint, ScaleKey);
         float[] tail = JsonSerializer.Deserialize<float[]>(Required(checkpoint, TailKey)) ?? [];
-        using var model = (Forecaster)SequenceModelOptions.FromJson(Required(checkpoint, ModelKey)).CreateModel();
-        checkpoint.Restore(model.Parameters);
+        using var model = ModelOf<Forecaster>(checkpoint);
         return Rollout(model.ToInference(), [.. tail.Select(v => (float)((v - mean) / scale))], count, mean, scale, threads);
     }
 

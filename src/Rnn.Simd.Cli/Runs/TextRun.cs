@@ -72,8 +72,7 @@ internal sealed class TextRun : TrainingRun
         };
         settings.Validate();
         CharacterVocabulary vocabulary = CharacterVocabulary.FromJson(Required(checkpoint, VocabularyKey));
-        var model = (LanguageModel)SequenceModelOptions.FromJson(Required(checkpoint, ModelKey)).CreateModel();
-        checkpoint.Restore(model.Parameters);
+        var model = ModelOf<LanguageModel>(checkpoint);
         var run = new TextRun(settings, hash, vocabulary, vocabulary.Encode(text), model, checkpoint.CreateTrainer(model.Parameters));
         run.RestorePosition(checkpoint);
         return run;
@@ -87,8 +86,7 @@ internal sealed class TextRun : TrainingRun
             throw new ArgumentException($"Checkpoint '{checkpoint.Source}' is not a text model.");
         }
 
-        using var model = (LanguageModel)SequenceModelOptions.FromJson(Required(checkpoint, ModelKey)).CreateModel();
-        checkpoint.Restore(model.Parameters);
+        using var model = ModelOf<LanguageModel>(checkpoint);
         return (model.ToInference(), CharacterVocabulary.FromJson(Required(checkpoint, VocabularyKey)));
     }
 

@@ -13,7 +13,7 @@ namespace Rnn.Simd.Cli.Runs;
 /// </summary>
 internal abstract class TrainingRun : IDisposable
 {
-    public const string TaskKey = "rnn_simd.task", ModelKey = "model", SettingsKey = "train.settings", DataHashKey = "data.sha256",
+    public const string TaskKey = "rnn_simd.task", SettingsKey = "train.settings", DataHashKey = "data.sha256",
         CursorKey = "data.cursor", HiddenTensor = "carried.h", CellTensor = "carried.c";
 
     private protected TrainingRun(TrainSettings settings, string dataHash, int sequenceLength)
@@ -69,7 +69,6 @@ internal abstract class TrainingRun : IDisposable
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [TaskKey] = Task,
-            [ModelKey] = Model.Options.ToJson(),
             [SettingsKey] = Settings.ToJson(),
             [DataHashKey] = DataHash,
             [CursorKey] = Streams.Cursor.ToString(CultureInfo.InvariantCulture),
@@ -86,7 +85,7 @@ internal abstract class TrainingRun : IDisposable
             tensors[CellTensor] = Model.CarriedCell.ToArray();
         }
 
-        return new CheckpointContent { Parameters = Model.Parameters, Trainer = Trainer, Step = Step, Metadata = metadata, Tensors = tensors };
+        return new CheckpointContent { Parameters = Model.Parameters, Architecture = Model.Options, Trainer = Trainer, Step = Step, Metadata = metadata, Tensors = tensors };
     }
 
     public void Dispose() => Model.Dispose();
@@ -119,6 +118,13 @@ internal abstract class TrainingRun : IDisposable
             Model.RestoreState(h, c ?? [], Settings.Batch);
         }
     }
+
+    /// <summary>The checkpoint's model, of the kind this task trains.</summary>
+    private protected static T ModelOf<T>(LoadedCheckpoint checkpoint)
+        where T : SequenceModel =>
+        checkpoint.Architecture is null ? throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' holds no model architecture.")
+        : checkpoint.CreateModel() is T model ? model
+        : throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' holds a {checkpoint.Architecture.GetType().Name}, not a {typeof(T).Name}.");
 
     /// <summary>The value of a metadata key the command line wrote; a clear error when missing.</summary>
     public static string Required(LoadedCheckpoint checkpoint, string key) =>

@@ -57,6 +57,7 @@ public static class Checkpoint
     internal const string ChecksumKey = "checksum";
     internal const string StepKey = "step";
     internal const string ParametersKey = "parameters";
+    internal const string ArchitectureKey = "architecture";
     internal const string AppliedKey = "trainer.updates_applied";
     internal const string SkippedKey = "trainer.updates_skipped";
     internal const string MaxNormKey = "trainer.max_grad_norm";
@@ -185,6 +186,10 @@ public static class Checkpoint
         writer.SetMetadata(VersionKey, FormatVersion.ToString(CultureInfo.InvariantCulture));
         writer.SetMetadata(StepKey, content.Step.ToString(CultureInfo.InvariantCulture));
         writer.SetMetadata(ParametersKey, DescribeParameters(set));
+        if (content.Architecture is { } architecture)
+        {
+            writer.SetMetadata(ArchitectureKey, architecture.ToJson());
+        }
         foreach (ParameterTensor t in set.Tensors)
         {
             ReadOnlySpan<float> values = set.Value(t);

@@ -1,3 +1,4 @@
+using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.IO;
@@ -12,6 +13,10 @@ public sealed record CheckpointContent
 {
     /// <summary>The model's parameters (values only; gradients are not saved, a run resumes between updates).</summary>
     public required ParameterSet Parameters { get; init; }
+
+    /// <summary>The architecture of the model whose parameters these are (<see cref="SequenceModel.Options"/>), or null;
+    /// with it, <see cref="LoadedCheckpoint.CreateModel"/> rebuilds the whole model.</summary>
+    public SequenceModelOptions? Architecture { get; init; }
 
     /// <summary>The optimiser (hyperparameters, current learning rate, step count, moments), or null. When
     /// <see cref="Trainer"/> is given this may be null or must be the trainer's.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.IO;
@@ -37,6 +38,17 @@ public sealed class LoadedCheckpoint
         Step = Count(Checkpoint.StepKey);
         var consumed = new HashSet<string>(StringComparer.Ordinal);
         Parameters = ReadParameters(file, consumed);
+        if (_metadata.TryGetValue(Checkpoint.ArchitectureKey, out string? architecture))
+        {
+            try
+            {
+                Architecture = SequenceModelOptions.FromJson(architecture);
+            }
+            catch (InvalidDataException e)
+            {
+                throw Invalid(e.Message.TrimEnd('.'));
+            }
+        }
 
         var user = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (KeyValuePair<string, string> pair in _metadata)
@@ -129,6 +141,9 @@ public sealed class LoadedCheckpoint
     /// <summary>The saved trainer's <see cref="Trainer.UpdatesSkipped"/> (0 when none was saved).</summary>
     public long UpdatesSkipped { get; }
 
+    /// <summary>The saved model's architecture (<see cref="CheckpointContent.Architecture"/>), or null when none was saved.</summary>
+    public SequenceModelOptions? Architecture { get; }
+
     /// <summary>The caller's tensors (<see cref="CheckpointContent.Tensors"/>), flat, by name.</summary>
     public IReadOnlyDictionary<string, float[]> Tensors { get; }
 
@@ -139,6 +154,22 @@ public sealed class LoadedCheckpoint
     /// <returns>A new dictionary of new arrays.</returns>
     public Dictionary<string, float[]> ToDictionary() =>
         _values.ToDictionary(p => p.Key, p => (float[])p.Value.Clone(), StringComparer.Ordinal);
+
+    /// <summary>Rebuilds the saved model: <see cref="Architecture"/>'s model with the saved parameter values.</summary>
+    /// <returns>A new model (dispose it when it is <see cref="IDisposable"/>).</returns>
+    /// <exception cref="InvalidOperationException">No architecture was saved.</exception>
+    /// <exception cref="ArgumentException">The architecture's parameters are not the saved ones.</exception>
+    public SequenceModel CreateModel()
+    {
+        if (Architecture is null)
+        {
+            ThrowHelper.InvalidOperation($"Checkpoint '{Source}' holds no architecture; restore its parameters into a model you build (Restore).");
+        }
+
+        SequenceModel model = Architecture.CreateModel();
+        Restore(model.Parameters);
+        return model;
+    }
 
     /// <summary>Copies the saved values into <paramref name="set"/> and marks it changed.</summary>
     /// <param name="set">A set with exactly the saved tensors: the same names, shapes and roles (in any order).</param>

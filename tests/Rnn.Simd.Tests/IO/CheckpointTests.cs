@@ -1,4 +1,5 @@
 using Rnn.Simd.IO;
+using Rnn.Simd.Networks;
 using Rnn.Simd.Cli.Demo;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
@@ -88,6 +89,28 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(straightTrainer.UpdatesSkipped, resumedTrainer.UpdatesSkipped);
         Assert.Equal(straightData.State, resumedData.State);
         Assert.Equal(straightData.NextNormal(), resumedData.NextNormal());
+    }
+
+    [Fact]
+    public void A_Whole_Model_Comes_Back_From_Its_Architecture()
+    {
+        var options = new SequenceClassifierOptions
+        {
+            VocabularySize = 9, EmbeddingSize = 4, Classes = 3,
+            Recurrent = new RecurrentNetworkOptions { Cell = CellType.Lstm, HiddenSize = 5, ProjectionSize = 3, Bidirectional = true },
+        };
+        using var model = SequenceClassifier.Create(options, seed: 8);
+        string path = Path.Combine(_directory, "model.ckpt");
+        Checkpoint.Save(path, new CheckpointContent { Parameters = model.Parameters, Architecture = model.Options });
+
+        LoadedCheckpoint loaded = Checkpoint.Load(path);
+        Assert.Equal(options, loaded.Architecture);
+        using var again = Assert.IsType<SequenceClassifier>(loaded.CreateModel());
+        Assert.Equal(Bits(model.Parameters.Values), Bits(again.Parameters.Values));
+
+        Checkpoint.Save(path, new CheckpointContent { Parameters = model.Parameters });
+        Assert.Null(Checkpoint.Load(path).Architecture);
+        Assert.Throws<InvalidOperationException>(() => Checkpoint.Load(path).CreateModel());
     }
 
     [Fact]
