@@ -81,11 +81,7 @@ internal sealed class SeriesRun : TrainingRun
             throw new ArgumentException($"Checkpoint '{checkpoint.Source}' was trained on column '{savedColumn}', not '{name}'.");
         }
 
-        TrainSettings settings = TrainSettings.FromJson(Required(checkpoint, SettingsKey)) with
-        {
-            Updates = overrides.Updates, Every = overrides.Every, Keep = overrides.Keep, Threads = overrides.Threads,
-        };
-        settings.Validate();
+        TrainSettings settings = ResumedSettings(checkpoint, overrides);
         var model = ModelOf<Forecaster>(checkpoint);
         var run = new SeriesRun(
             settings, hash, name, raw, Number(checkpoint, MeanKey), Number(checkpoint, ScaleKey), model, checkpoint.CreateTrainer(model.Parameters));

@@ -66,11 +66,7 @@ internal sealed class TextRun : TrainingRun
     {
         (string text, string hash) = Read(path);
         CheckCheckpoint(checkpoint, "text", hash, path);
-        TrainSettings settings = TrainSettings.FromJson(Required(checkpoint, SettingsKey)) with
-        {
-            Updates = overrides.Updates, Every = overrides.Every, Keep = overrides.Keep, Threads = overrides.Threads,
-        };
-        settings.Validate();
+        TrainSettings settings = ResumedSettings(checkpoint, overrides);
         CharacterVocabulary vocabulary = CharacterVocabulary.FromJson(Required(checkpoint, VocabularyKey));
         var model = ModelOf<LanguageModel>(checkpoint);
         var run = new TextRun(settings, hash, vocabulary, vocabulary.Encode(text), model, checkpoint.CreateTrainer(model.Parameters));

@@ -119,6 +119,20 @@ internal abstract class TrainingRun : IDisposable
         }
     }
 
+    /// <summary>
+    /// The settings a checkpoint was trained with, except what the command line may change on resume: the update
+    /// count, the checkpoint cadence and count, the threads.
+    /// </summary>
+    private protected static TrainSettings ResumedSettings(LoadedCheckpoint checkpoint, TrainSettings overrides)
+    {
+        TrainSettings settings = TrainSettings.FromJson(Required(checkpoint, SettingsKey)) with
+        {
+            Updates = overrides.Updates, Every = overrides.Every, Keep = overrides.Keep, Threads = overrides.Threads,
+        };
+        settings.Validate();
+        return settings;
+    }
+
     /// <summary>The checkpoint's model, of the kind this task trains.</summary>
     private protected static T ModelOf<T>(LoadedCheckpoint checkpoint)
         where T : SequenceModel =>
