@@ -17,6 +17,7 @@ public readonly record struct RnnRow(CellType Cell, int Hidden, int Batch, int S
 public abstract class NetworkBenchmarkBase : IThroughput
 {
     protected RecurrentNetwork Network = null!;
+    protected Dictionary<string, float[]> Parameters = null!;
     protected float[] Input = [], Output = [];
     protected ThreadTeam? Team;
 
@@ -25,7 +26,7 @@ public abstract class NetworkBenchmarkBase : IThroughput
     [Params(1, 2)]
     public int Threads { get; set; }
 
-    public double Flops => Row.Flops;
+    public virtual double Flops => Row.Flops;
 
     public double Bytes => Row.Batch == 1 ? 4.0 * Row.Options.Gates * Row.Hidden * 2 * Row.Hidden : 0;
 
@@ -37,13 +38,14 @@ public abstract class NetworkBenchmarkBase : IThroughput
         float bound = 1f / MathF.Sqrt(o.HiddenSize);
         float[] Uniform(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2 - 1) * bound))];
         int gh = o.Gates * o.HiddenSize;
-        Network = RecurrentNetwork.FromPyTorch(o, new Dictionary<string, float[]>
+        Parameters = new Dictionary<string, float[]>
         {
             ["weight_ih_l0"] = Uniform(gh * o.InputSize),
             ["weight_hh_l0"] = Uniform(gh * o.HiddenSize),
             ["bias_ih_l0"] = Uniform(gh),
             ["bias_hh_l0"] = Uniform(gh),
-        });
+        };
+        Network = RecurrentNetwork.FromPyTorch(o, Parameters);
         Input = Uniform(Row.Steps * Row.Batch * o.InputSize);
         Output = new float[Row.Steps * Row.Batch * o.OutputSize];
         Team = Threads > 1 ? new ThreadTeam(Threads) : null;
@@ -51,7 +53,15 @@ public abstract class NetworkBenchmarkBase : IThroughput
     }
 
     [GlobalCleanup]
-    public void Cleanup() => Team?.Dispose();
+    public void Cleanup()
+    {
+        BeforeCleanup();
+        Team?.Dispose();
+    }
+
+    protected virtual void BeforeCleanup()
+    {
+    }
 
     protected virtual void AfterSetup()
     {
@@ -92,4 +102,45 @@ public class SequenceBenchmarks : NetworkBenchmarkBase
 
     [Benchmark]
     public void Sequence() => Network.Forward(Input, Row.Steps, Row.Batch, Output, threads: Team);
+}
+
+/// <summary>
+/// One training step (the peers' train rows): forward from a zero state recording what backward needs, then full
+/// BPTT with loss = the sum of all outputs; gradients for the weights, biases and inputs. The weights are marked
+/// changed each call, so their packed copies are rebuilt as they would be after an update.
+/// </summary>
+public class TrainingBenchmarks : NetworkBenchmarkBase
+{
+    private Training.TrainableRecurrentNetwork _trainable = null!;
+    private Training.RecurrentTape _tape = null!;
+    private float[] _ones = [], _gradInput = [];
+
+    public static IEnumerable<RnnRow> Rows() => [new(CellType.Lstm, 256, 32, 50), new(CellType.Gru, 256, 32, 50)];
+
+    [ParamsSource(nameof(Rows))]
+    public override RnnRow Row { get; set; }
+
+    /// <summary>Forward + backward: three times the forward FLOPs, as the harness counts them.</summary>
+    public override double Flops => 3 * Row.Flops;
+
+    protected override void AfterSetup()
+    {
+        _trainable = Training.TrainableRecurrentNetwork.FromPyTorch(Row.Options, Parameters);
+        _tape = _trainable.CreateTape();
+        _ones = new float[Row.Steps * Row.Batch * Row.Hidden];
+        _ones.AsSpan().Fill(1f);
+        _gradInput = new float[Row.Steps * Row.Batch * Row.Hidden];
+    }
+
+    [Benchmark]
+    public void Train()
+    {
+        _trainable.Parameters.ZeroGradients();
+        _trainable.Parameters.MarkChanged();
+        _gradInput.AsSpan().Clear();
+        _trainable.Forward(_tape, Input, Row.Steps, Row.Batch, Output, threads: Team);
+        _trainable.Backward(_tape, _ones, gradInput: _gradInput, threads: Team);
+    }
+
+    protected override void BeforeCleanup() => _tape.Dispose();
 }

@@ -17,16 +17,17 @@ internal static class BenchKernelsCommand
     {
         var threads = new Option<int>("--threads") { Description = "Threads per product (1 = the calling thread only).", DefaultValueFactory = _ => 1 };
         var seconds = new Option<double>("--seconds") { Description = "Measuring time per row, in seconds.", DefaultValueFactory = _ => 0.4 };
+        var cpuTime = new Option<bool>("--cpu-time") { Description = "Time the calling thread's CPU time instead of the wall clock (Linux, 1 thread): other processes on a shared machine then cost less." };
         var all = new Option<bool>("--all") { Description = "Every shape M ∈ {1,16,64,3200} × N ∈ {1024,2048,4096} × K ∈ {256,512,1024} (slow)." };
         var command = new Command("bench-kernels", "Measure GEMM and the batch-1 path at RNN shapes (GFLOP/s, fraction of peak).")
         {
-            threads, seconds, all,
+            threads, seconds, all, cpuTime,
         };
-        command.SetAction(result => Run(result.GetValue(threads), result.GetValue(seconds), result.GetValue(all)));
+        command.SetAction(result => Run(result.GetValue(cpuTime), result.GetValue(threads), result.GetValue(seconds), result.GetValue(all)));
         return command;
     }
 
-    private static int Run(int threadCount, double seconds, bool all)
+    private static int Run(bool cpuTime, int threadCount, double seconds, bool all)
     {
         if (threadCount < 1)
         {
@@ -38,6 +39,12 @@ internal static class BenchKernelsCommand
             throw new ArgumentException($"--seconds must be positive, was {seconds}.");
         }
 
+        if (cpuTime && (threadCount != 1 || !OperatingSystem.IsLinux()))
+        {
+            throw new ArgumentException("--cpu-time measures one thread on Linux: use it with --threads 1.");
+        }
+
+        s_cpuTime = cpuTime;
         using var team = threadCount > 1 ? new ThreadTeam(threadCount) : null;
         double peak = MachineProbe.FmaPeakGflops(0.5) * threadCount;
         double bandwidth = MachineProbe.ReadBandwidthGBps(2 << 20, 0.5);
@@ -108,16 +115,41 @@ internal static class BenchKernelsCommand
         for (int batch = 0; batch < batches.Length; batch++)
         {
             long start = Stopwatch.GetTimestamp();
+            double cpuStart = ThreadCpuMicroseconds();
             for (int i = 0; i < perBatch; i++)
             {
                 call();
             }
 
-            batches[batch] = Stopwatch.GetElapsedTime(start).TotalMicroseconds / perBatch;
+            batches[batch] = (s_cpuTime ? ThreadCpuMicroseconds() - cpuStart : Stopwatch.GetElapsedTime(start).TotalMicroseconds) / perBatch;
         }
 
         Array.Sort(batches);
         return batches[batches.Length / 2];
+    }
+
+    private static bool s_cpuTime;
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    /// <summary>The calling thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID), or 0 where it is not available.</summary>
+    private static double ThreadCpuMicroseconds()
+    {
+        if (!s_cpuTime)
+        {
+            return 0;
+        }
+
+        _ = ClockGetTime(3, out TimeSpec t);
+        return (t.Seconds * 1e6) + (t.Nanoseconds / 1e3);
     }
 
     private static float[] RandomArray(Random random, int length)

@@ -10,7 +10,8 @@ namespace Rnn.Simd.Tests.Kernels;
 public sealed class GemmContractTests
 {
     private static readonly (int M, int N, int K)[] s_shapes =
-        [(1, 1, 1), (1, 1027, 300), (3, 45, 70), (6, 32, 256), (17, 129, 257), (64, 520, 300), (100, 7, 513)];
+        [(1, 1, 1), (1, 1027, 300), (3, 45, 70), (6, 32, 256), (17, 129, 257), (64, 520, 300), (100, 7, 513),
+         (10, 40, 33), (14, 70, 300), (32, 1024, 256)]; // M ≡ 4, 2, 2 mod 6: short tiles after the 6-row ones
 
     /// <summary>Every width (in software where not accelerated) and 1, 2 and 3 threads give the same bits.</summary>
     [Fact]

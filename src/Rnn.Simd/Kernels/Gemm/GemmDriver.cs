@@ -166,11 +166,12 @@ internal static unsafe class GemmDriver<TKernel>
         }
     }
 
-    /// <summary>All MR×NR tiles of one packed [mc, kc] × [kc, nc] block pair.</summary>
+    /// <summary>All tiles of one packed [mc, kc] × [kc, nc] block pair (row panels as <see cref="GemmPacking{TKernel}.RowSplit"/> cuts them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Macro(in GemmProblem p, int ic, int jc, int mc, int nc, int kc, float* aPack, float* bBlock, nint bPanelStride, float* tile, bool loadC)
     {
-        int mr = TKernel.MR, nr = TKernel.NR;
+        int mr = TKernel.MR, ms = TKernel.MRShort, nr = TKernel.NR;
+        (int full, int shortRows) = GemmPacking<TKernel>.RowSplit(mc);
 
         // BLIS order: one B micro-panel [kc, NR] stays in L1 while the A micro-panels of the block stream
         // past it from L2.
@@ -179,25 +180,37 @@ internal static unsafe class GemmDriver<TKernel>
             float* bPanel = bBlock + ((jr / nr) * bPanelStride);
             int cols = Math.Min(nr, nc - jr);
             float* cColumn = p.C + (ic * p.Ldc) + jc + jr;
-            for (int ir = 0; ir < mc; ir += mr)
+
+            for (int ir = 0; ir < mc;)
             {
+                bool isShort = ir >= full && ir < full + shortRows;
+                int height = isShort ? ms : mr;
                 float* aPanel = aPack + ((nint)ir * kc);
-                int rows = Math.Min(mr, mc - ir);
+                int rows = Math.Min(height, mc - ir);
                 float* c = cColumn + (ir * p.Ldc);
-                if (rows == mr && cols == nr)
+                if (rows == height && cols == nr)
                 {
-                    TKernel.Tile(kc, aPanel, bPanel, c, p.Ldc, loadC);
+                    if (isShort)
+                    {
+                        TKernel.TileShort(kc, aPanel, bPanel, c, p.Ldc, loadC);
+                    }
+                    else
+                    {
+                        TKernel.Tile(kc, aPanel, bPanel, c, p.Ldc, loadC);
+                    }
                 }
                 else
                 {
-                    EdgeTile(kc, aPanel, bPanel, c, p.Ldc, rows, cols, tile, loadC);
+                    EdgeTile(kc, aPanel, bPanel, c, p.Ldc, rows, cols, height, tile, loadC);
                 }
+
+                ir += height;
             }
         }
     }
 
-    /// <summary>A partial tile: computed full size in a temporary tile, then only its valid part is copied to C.</summary>
-    private static void EdgeTile(int kc, float* aPanel, float* bPanel, float* c, nint ldc, int rows, int cols, float* tile, bool loadC)
+    /// <summary>A partial tile: computed full size (<paramref name="height"/> rows) in a temporary tile, then only its valid part is copied to C.</summary>
+    private static void EdgeTile(int kc, float* aPanel, float* bPanel, float* c, nint ldc, int rows, int cols, int height, float* tile, bool loadC)
     {
         int nr = TKernel.NR;
         if (loadC)
@@ -209,7 +222,15 @@ internal static unsafe class GemmDriver<TKernel>
             }
         }
 
-        TKernel.Tile(kc, aPanel, bPanel, tile, nr, loadC);
+        if (height == TKernel.MR)
+        {
+            TKernel.Tile(kc, aPanel, bPanel, tile, nr, loadC);
+        }
+        else
+        {
+            TKernel.TileShort(kc, aPanel, bPanel, tile, nr, loadC);
+        }
+
         for (int r = 0; r < rows; r++)
         {
             new ReadOnlySpan<float>(tile + (r * nr), cols).CopyTo(new Span<float>(c + (r * ldc), cols));

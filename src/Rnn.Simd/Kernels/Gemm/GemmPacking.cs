@@ -12,57 +12,86 @@ internal static unsafe class GemmPacking<TKernel>
     where TKernel : struct, IGemmMicroKernel
 {
     /// <summary>
-    /// Packs A(rows i0…i0+mc−1, depth p0…p0+kc−1) as MR-row micro-panels:
-    /// <c>dst[(i / MR)·kc·MR + k·MR + i % MR] = A(i0 + i, p0 + k)</c>, zero for rows past mc.
-    /// A(i, k) is <c>a[i·lda + k]</c>, or <c>a[k·lda + i]</c> when <paramref name="transA"/>.
+    /// How a block of <paramref name="mc"/> rows is tiled: the first <c>Full</c> rows in MR-row panels, the next
+    /// <c>Short</c> rows in MRShort-row panels, and any rows left (fewer than MR) in one zero-padded MR-row panel.
+    /// Short panels are used only where they cover the remainder exactly (M ≡ 4 mod 6 → one, M ≡ 2 mod 6 → two in
+    /// place of the last MR panel), so no tile computes rows that are thrown away.
+    /// </summary>
+    public static (int Full, int Short) RowSplit(int mc)
+    {
+        int mr = TKernel.MR, ms = TKernel.MRShort, r = mc % mr;
+        if (r == 0 || ms == mr)
+        {
+            return (mc - r, 0);
+        }
+
+        if (r % ms == 0)
+        {
+            return (mc - r, r);
+        }
+
+        return (r + mr) % ms == 0 && mc >= r + mr ? (mc - r - mr, r + mr) : (mc - r, 0);
+    }
+
+    /// <summary>
+    /// Packs A(rows i0…i0+mc−1, depth p0…p0+kc−1) as row micro-panels of the heights <see cref="RowSplit"/> gives:
+    /// the panel holding row i starts at <c>dst + i·kc</c> and stores <c>panel[k·height + i % height]</c>, zero
+    /// for rows past mc. A(i, k) is <c>a[i·lda + k]</c>, or <c>a[k·lda + i]</c> when <paramref name="transA"/>.
     /// </summary>
     public static void PackA(float* a, nint lda, bool transA, int mc, int kc, float* dst)
     {
         Debug.Assert(mc > 0 && kc > 0);
-        int mr = TKernel.MR;
-        for (int i0 = 0; i0 < mc; i0 += mr)
+        int mr = TKernel.MR, ms = TKernel.MRShort;
+        (int full, int shortRows) = RowSplit(mc);
+        for (int i0 = 0; i0 < mc;)
         {
-            int rows = Math.Min(mr, mc - i0);
-            float* panel = dst + ((nint)i0 * kc);
-            if (transA)
-            {
-                // A stored [K, M]: the MR values of one depth k are contiguous in memory.
-                for (int k = 0; k < kc; k++)
-                {
-                    float* src = a + (k * lda) + i0;
-                    float* d = panel + ((nint)k * mr);
-                    int r = 0;
-                    for (; r < rows; r++)
-                    {
-                        d[r] = src[r];
-                    }
+            int height = i0 >= full && i0 < full + shortRows ? ms : mr;
+            PackPanel(a, lda, transA, i0, Math.Min(height, mc - i0), height, kc, dst + ((nint)i0 * kc));
+            i0 += height;
+        }
+    }
 
-                    for (; r < mr; r++)
-                    {
-                        d[r] = 0f;
-                    }
+    /// <summary>One A micro-panel: <paramref name="rows"/> rows from <paramref name="i0"/>, zero-padded to <paramref name="height"/>.</summary>
+    private static void PackPanel(float* a, nint lda, bool transA, int i0, int rows, int height, int kc, float* panel)
+    {
+        if (transA)
+        {
+            // A stored [K, M]: the rows of one depth k are contiguous in memory.
+            for (int k = 0; k < kc; k++)
+            {
+                float* src = a + (k * lda) + i0;
+                float* d = panel + ((nint)k * height);
+                int r = 0;
+                for (; r < rows; r++)
+                {
+                    d[r] = src[r];
+                }
+
+                for (; r < height; r++)
+                {
+                    d[r] = 0f;
                 }
             }
-            else
+        }
+        else
+        {
+            // A stored [M, K]: walk each source row once, scattering with stride height.
+            for (int r = 0; r < rows; r++)
             {
-                // A stored [M, K]: walk each source row once, scattering with stride MR.
-                for (int r = 0; r < rows; r++)
+                float* src = a + ((i0 + r) * lda);
+                float* d = panel + r;
+                for (int k = 0; k < kc; k++)
                 {
-                    float* src = a + ((i0 + r) * lda);
-                    float* d = panel + r;
-                    for (int k = 0; k < kc; k++)
-                    {
-                        d[(nint)k * mr] = src[k];
-                    }
+                    d[(nint)k * height] = src[k];
                 }
+            }
 
-                for (int r = rows; r < mr; r++)
+            for (int r = rows; r < height; r++)
+            {
+                float* d = panel + r;
+                for (int k = 0; k < kc; k++)
                 {
-                    float* d = panel + r;
-                    for (int k = 0; k < kc; k++)
-                    {
-                        d[(nint)k * mr] = 0f;
-                    }
+                    d[(nint)k * height] = 0f;
                 }
             }
         }

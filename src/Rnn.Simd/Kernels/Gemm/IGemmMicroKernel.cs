@@ -18,11 +18,20 @@ internal unsafe interface IGemmMicroKernel
     /// <summary>Rows of the register tile (A values broadcast per k).</summary>
     static abstract int MR { get; }
 
+    /// <summary>
+    /// Rows of the short tile (4): a block's last rows run in short tiles when that covers them exactly (M ≡ 4 or
+    /// 2 mod 6 becomes 4 or 4 + 4), instead of a zero-padded MR tile. A panel of the short tile is a[k·MRShort + r].
+    /// </summary>
+    static abstract int MRShort { get; }
+
     /// <summary>Columns of the register tile (one or more vectors of B per k).</summary>
     static abstract int NR { get; }
 
     /// <summary>c[MR, NR] (row stride ldc) = (loadC ? c : 0) + Σ_k a[k, ·]ᵀ b[k, ·], k = 0 … kc−1 in order.</summary>
     static abstract void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC);
+
+    /// <summary>As <see cref="Tile"/> for MRShort rows: the same chains, so the same bits.</summary>
+    static abstract void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC);
 
     /// <summary>
     /// The batch-1 product y[panelCount·NR] = (loadY ? y : 0) + x[kc] · B for <paramref name="panelCount"/>

@@ -8,6 +8,8 @@ internal readonly unsafe struct MicroKernel128 : IGemmMicroKernel
 {
     public static int MR => 6;
 
+    public static int MRShort => 4;
+
     public static int NR => 8;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -90,6 +92,45 @@ internal readonly unsafe struct MicroKernel128 : IGemmMicroKernel
         c30.Store(c + (3 * ldc)); c31.Store(c + (3 * ldc) + 4);
         c40.Store(c + (4 * ldc)); c41.Store(c + (4 * ldc) + 4);
         c50.Store(c + (5 * ldc)); c51.Store(c + (5 * ldc) + 4);
+    }
+
+    /// <summary>The 4-row tile over 4-row A panels (a[k·4 + r]): M remainders of 4 (and 2 + 6 as 4 + 4) without a padded 6-row tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
+    {
+        Vector128<float> c00, c01, c10, c11, c20, c21, c30, c31;
+        if (loadC)
+        {
+            c00 = Vector128.Load(c); c01 = Vector128.Load(c + 4);
+            c10 = Vector128.Load(c + ldc); c11 = Vector128.Load(c + ldc + 4);
+            c20 = Vector128.Load(c + (2 * ldc)); c21 = Vector128.Load(c + (2 * ldc) + 4);
+            c30 = Vector128.Load(c + (3 * ldc)); c31 = Vector128.Load(c + (3 * ldc) + 4);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector128<float>.Zero;
+        }
+
+        // Eight chains (two vectors of B by four rows of A), one k at a time in order, as in Tile.
+        for (int k = 0; k < kc; k++)
+        {
+            Vector128<float> b0 = Vector128.Load(b), b1 = Vector128.Load(b + 4);
+            Vector128<float> a0 = Vector128.Create(a[0]);
+            c00 = Vector128.FusedMultiplyAdd(a0, b0, c00); c01 = Vector128.FusedMultiplyAdd(a0, b1, c01);
+            Vector128<float> a1 = Vector128.Create(a[1]);
+            c10 = Vector128.FusedMultiplyAdd(a1, b0, c10); c11 = Vector128.FusedMultiplyAdd(a1, b1, c11);
+            Vector128<float> a2 = Vector128.Create(a[2]);
+            c20 = Vector128.FusedMultiplyAdd(a2, b0, c20); c21 = Vector128.FusedMultiplyAdd(a2, b1, c21);
+            Vector128<float> a3 = Vector128.Create(a[3]);
+            c30 = Vector128.FusedMultiplyAdd(a3, b0, c30); c31 = Vector128.FusedMultiplyAdd(a3, b1, c31);
+            a += 4;
+            b += 8;
+        }
+
+        c00.Store(c); c01.Store(c + 4);
+        c10.Store(c + ldc); c11.Store(c + ldc + 4);
+        c20.Store(c + (2 * ldc)); c21.Store(c + (2 * ldc) + 4);
+        c30.Store(c + (3 * ldc)); c31.Store(c + (3 * ldc) + 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -8,6 +8,8 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
 {
     public static int MR => 6;
 
+    public static int MRShort => 4;
+
     public static int NR => 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -90,6 +92,45 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
         c30.Store(c + (3 * ldc)); c31.Store(c + (3 * ldc) + 8);
         c40.Store(c + (4 * ldc)); c41.Store(c + (4 * ldc) + 8);
         c50.Store(c + (5 * ldc)); c51.Store(c + (5 * ldc) + 8);
+    }
+
+    /// <summary>The 4-row tile over 4-row A panels (a[k·4 + r]): M remainders of 4 (and 2 + 6 as 4 + 4) without a padded 6-row tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
+    {
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31;
+        if (loadC)
+        {
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
+            c10 = Vector256.Load(c + ldc); c11 = Vector256.Load(c + ldc + 8);
+            c20 = Vector256.Load(c + (2 * ldc)); c21 = Vector256.Load(c + (2 * ldc) + 8);
+            c30 = Vector256.Load(c + (3 * ldc)); c31 = Vector256.Load(c + (3 * ldc) + 8);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector256<float>.Zero;
+        }
+
+        // Eight chains (two vectors of B by four rows of A), one k at a time in order, as in Tile.
+        for (int k = 0; k < kc; k++)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            Vector256<float> a0 = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(a0, b0, c00); c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
+            Vector256<float> a1 = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
+            Vector256<float> a2 = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
+            Vector256<float> a3 = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
+            a += 4;
+            b += 16;
+        }
+
+        c00.Store(c); c01.Store(c + 8);
+        c10.Store(c + ldc); c11.Store(c + ldc + 8);
+        c20.Store(c + (2 * ldc)); c21.Store(c + (2 * ldc) + 8);
+        c30.Store(c + (3 * ldc)); c31.Store(c + (3 * ldc) + 8);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -10,6 +10,8 @@ internal readonly unsafe struct MicroKernelScalar : IGemmMicroKernel
 {
     public static int MR => 4;
 
+    public static int MRShort => 4;
+
     public static int NR => 4;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -45,6 +47,9 @@ internal readonly unsafe struct MicroKernelScalar : IGemmMicroKernel
             c1[0] = s10; c1[1] = s11; c1[2] = s12; c1[3] = s13;
         }
     }
+
+    /// <summary>MR is already 4: the short tile is the tile.</summary>
+    public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC) => Tile(kc, a, b, c, ldc, loadC);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gemv(int kc, float* x, float* b, nint panelStride, int panelCount, float* y, bool loadY)
