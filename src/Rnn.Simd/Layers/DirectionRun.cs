@@ -81,16 +81,22 @@ internal unsafe ref struct DirectionRun
             Start(c0, cPrev);
         }
 
-        // The input projection of every step at once: gx[T·B, G·H] = X · W_xᵀ (the first inputSize columns of the
-        // fused matrix). Each step then continues the same FMA chains with the recurrent columns.
-        if (steps > 0)
-        {
-            Gemm.MultiplyPackedRange(steps * batch, x, inputSize, _w.Fused, 0, inputSize, gh, gx, gh, accumulate: false, _team, _pool);
-        }
-
+        // The input projection, gx[T·B, G·H] = X · W_xᵀ (the first inputSize columns of the fused matrix), runs as one
+        // large product per chunk of steps, just before the recurrence reaches them: the chunk's gates are still in
+        // cache when each step continues their FMA chains with the recurrent columns (one product over all T·B rows
+        // would leave them in DRAM at large B·T). The chunking changes no bits: each element is one chain either way.
+        int chunk = ProjectionChunk(batch, gh, steps);
         for (int s = 0; s < steps; s++)
         {
             int t = Reverse ? steps - 1 - s : s;
+            if (s % chunk == 0)
+            {
+                int count = Math.Min(chunk, steps - s), first = Reverse ? steps - s - count : s;
+                Gemm.MultiplyPackedRange(
+                    count * batch, x.Slice(first * batch * inputSize, count * batch * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
+                    gx.Slice(first * batch * gh, count * batch * gh), gh, accumulate: false, _team, _pool);
+            }
+
             Span<float> gates = gx.Slice(t * batch * gh, batch * gh);
             StepRecord stepRecord = default;
             if (recording)
@@ -153,6 +159,16 @@ internal unsafe ref struct DirectionRun
         {
             cPrev.CopyTo(cN);
         }
+    }
+
+    /// <summary>
+    /// Steps per input-projection product: about 128 KiB of gates (at least 96 rows, one full block of the GEMM's
+    /// A side), so that a chunk's products are still in L2 when the recurrence reads them.
+    /// </summary>
+    internal static int ProjectionChunk(int batch, int gatesWidth, int steps)
+    {
+        int rows = Math.Max(96, (128 * 1024 / sizeof(float)) / Math.Max(1, gatesWidth));
+        return Math.Clamp((rows + batch - 1) / Math.Max(1, batch), 1, Math.Max(1, steps));
     }
 
     /// <summary>One time step for the whole batch: recurrent product(s), then the cell update per row.</summary>
