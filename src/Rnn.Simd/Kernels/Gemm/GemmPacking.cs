@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Rnn.Simd.Kernels.Gemm;
 
@@ -54,9 +55,23 @@ internal static unsafe class GemmPacking<TKernel>
     /// <summary>One A micro-panel: <paramref name="rows"/> rows from <paramref name="i0"/>, zero-padded to <paramref name="height"/>.</summary>
     private static void PackPanel(float* a, nint lda, bool transA, int i0, int rows, int height, int kc, float* panel)
     {
-        if (transA)
+        if (transA && rows == height && (height == 4 || height == 6))
         {
-            // A stored [K, M]: the rows of one depth k are contiguous in memory.
+            // A stored [K, M] (the weight gradients' dGᵀ): the panel's rows of one depth k are contiguous, so each k
+            // is one 4-float copy (and a 2-float one at height 6) rather than a loop over the rows.
+            float* src = a + i0;
+            for (int k = 0; k < kc; k++, src += lda, panel += height)
+            {
+                Unsafe.WriteUnaligned(panel, Unsafe.ReadUnaligned<Vector128<float>>(src));
+                if (height == 6)
+                {
+                    Unsafe.WriteUnaligned(panel + 4, Unsafe.ReadUnaligned<long>(src + 4));
+                }
+            }
+        }
+        else if (transA)
+        {
+            // A stored [K, M], a partial panel: the rows of one depth k are contiguous in memory.
             for (int k = 0; k < kc; k++)
             {
                 float* src = a + (k * lda) + i0;
