@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Rnn.Simd.Kernels.Gemm;
 
@@ -88,6 +89,10 @@ internal static unsafe class GemmPacking<TKernel>
                 }
             }
         }
+        else if (rows == height && (height == 4 || height == 6) && Sse.IsSupported)
+        {
+            PackRowsTransposed(a + (i0 * lda), lda, height, kc, panel);
+        }
         else
         {
             // A stored [M, K]: walk each source row once, scattering with stride height.
@@ -108,6 +113,48 @@ internal static unsafe class GemmPacking<TKernel>
                 {
                     d[(nint)k * height] = 0f;
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A full panel of a row-major A ([M, K]: the inputs, states and dG rows): four depths at a time, the panel's
+    /// first four rows go through a 4×4 transpose and rows 4–5 through one interleave, so each depth is written as
+    /// one 4-float store (and one 2-float store at height 6) instead of a scatter of single floats.
+    /// </summary>
+    private static void PackRowsTransposed(float* a, nint lda, int height, int kc, float* panel)
+    {
+        float* r0 = a, r1 = a + lda, r2 = a + (2 * lda), r3 = a + (3 * lda), r4 = a + (4 * lda), r5 = a + (5 * lda);
+        int k = 0;
+        for (; k + 4 <= kc; k += 4)
+        {
+            Vector128<float> t0 = Sse.UnpackLow(Sse.LoadVector128(r0 + k), Sse.LoadVector128(r1 + k));   // a0 b0 a1 b1
+            Vector128<float> t1 = Sse.UnpackLow(Sse.LoadVector128(r2 + k), Sse.LoadVector128(r3 + k));   // c0 d0 c1 d1
+            Vector128<float> t2 = Sse.UnpackHigh(Sse.LoadVector128(r0 + k), Sse.LoadVector128(r1 + k));  // a2 b2 a3 b3
+            Vector128<float> t3 = Sse.UnpackHigh(Sse.LoadVector128(r2 + k), Sse.LoadVector128(r3 + k));  // c2 d2 c3 d3
+            float* d = panel + ((nint)k * height);
+            Sse.Store(d, Sse.MoveLowToHigh(t0, t1));                       // depth k:     a0 b0 c0 d0
+            Sse.Store(d + height, Sse.MoveHighToLow(t1, t0));              // depth k + 1: a1 b1 c1 d1
+            Sse.Store(d + (2 * height), Sse.MoveLowToHigh(t2, t3));
+            Sse.Store(d + (3 * height), Sse.MoveHighToLow(t3, t2));
+            if (height == 6)
+            {
+                Vector128<float> ef01 = Sse.UnpackLow(Sse.LoadVector128(r4 + k), Sse.LoadVector128(r5 + k));   // e0 f0 e1 f1
+                Vector128<float> ef23 = Sse.UnpackHigh(Sse.LoadVector128(r4 + k), Sse.LoadVector128(r5 + k));  // e2 f2 e3 f3
+                Sse.StoreLow(d + 4, ef01);
+                Sse.StoreHigh(d + height + 4, ef01);
+                Sse.StoreLow(d + (2 * height) + 4, ef23);
+                Sse.StoreHigh(d + (3 * height) + 4, ef23);
+            }
+        }
+
+        for (; k < kc; k++)
+        {
+            float* d = panel + ((nint)k * height);
+            d[0] = r0[k]; d[1] = r1[k]; d[2] = r2[k]; d[3] = r3[k];
+            if (height == 6)
+            {
+                d[4] = r4[k]; d[5] = r5[k];
             }
         }
     }
