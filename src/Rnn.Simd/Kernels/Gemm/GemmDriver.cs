@@ -74,9 +74,21 @@ internal static unsafe class GemmDriver<TKernel>
 
     private static bool SplitColumns(in GemmProblem p, int parts)
     {
-        // Columns split without duplicating any B packing; rows only when there are too few column panels.
-        int columnPanels = CeilDiv(p.N, TKernel.NR);
-        return p.M == 1 || columnPanels >= 2 * parts || columnPanels >= CeilDiv(p.M, TKernel.MR);
+        // Splitting columns makes every part pack all of A; splitting rows, all of B (unless B is pre-packed). So
+        // rows when A is the larger side and there are rows enough for balanced parts (the weight gradients' dGᵀ·x
+        // and backward's dG·W over all T·B rows), columns otherwise, and rows when there are too few column panels.
+        int columnPanels = CeilDiv(p.N, TKernel.NR), rowPanels = CeilDiv(p.M, TKernel.MR);
+        if (p.M == 1)
+        {
+            return true;
+        }
+
+        if (p.M > p.N && rowPanels >= 4 * parts)
+        {
+            return false;
+        }
+
+        return columnPanels >= 2 * parts || columnPanels >= rowPanels;
     }
 
     private static int ScratchFloats(in GemmProblem p)
