@@ -175,16 +175,18 @@ internal unsafe ref struct DirectionRun
     private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
     {
         int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
-        Span<float> row0 = _plan.Row(_all, 0), row1 = _plan.Row(_all, 1);
+        Span<float> row1 = _plan.Row(_all, 1);
         switch (_o.Cell)
         {
             case CellType.Rnn:
             {
                 Gemm.MultiplyPackedRange(batch, hPrev, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
-                ActivationKind activation = _o.Nonlinearity.ToActivationKind();
-                for (int b = 0; b < batch; b++)
+                fixed (float* g = gates)
+                fixed (float* bias = _w.Bias)
+                fixed (float* hn = hNext)
                 {
-                    CellUpdates.Elman(gates.Slice(b * gh, h), _w.Bias, activation, hNext.Slice(b * hOut, hOut));
+                    var work = new ElmanRows { Gates = g, Bias = bias, H = hn, Size = h, Activation = _o.Nonlinearity.ToActivationKind() };
+                    RangeParallel.Run(_team, batch, Math.Max(1, 4096 / h), ref work);
                 }
 
                 break;
@@ -216,13 +218,13 @@ internal unsafe ref struct DirectionRun
             }
 
             default:
-                GruStep(gates, inputSize, hPrev, hNext, row0, row1, record.Extra);
+                GruStep(gates, inputSize, hPrev, hNext, row1, record.Extra);
                 break;
         }
     }
 
     // extra — training: receives hn = W_hn h + b_hn (reset-after) or r ⊙ h (reset-before), [B, H]; else empty.
-    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hNext, Span<float> row0, Span<float> row1, Span<float> extra)
+    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hNext, Span<float> row1, Span<float> extra)
     {
         int batch = _batch, h = _o.HiddenSize, gh = _o.Gates * h;
         Span<float> recurrent = _plan.Gh(_all);
@@ -230,14 +232,16 @@ internal unsafe ref struct DirectionRun
         {
             // recurrent[B, 3H] = h · W_hᵀ for r, z and n; r then gates the whole W_hn h + b_hn.
             Gemm.MultiplyPackedRange(batch, hPrev, h, _w.Fused, inputSize, h, gh, recurrent, gh, accumulate: false, _team, _pool);
-            for (int b = 0; b < batch; b++)
+            fixed (float* g = gates)
+            fixed (float* rec = recurrent)
+            fixed (float* bias = _w.Bias)
+            fixed (float* newBias = _w.RecurrentNewBias)
+            fixed (float* hp = hPrev)
+            fixed (float* hn = hNext)
+            fixed (float* ex = extra)
             {
-                Span<float> g = gates.Slice(b * gh, gh);
-                ReadOnlySpan<float> rec = recurrent.Slice(b * gh, gh);
-                CellUpdates.GruResetUpdate(g, rec, _w.Bias);
-                Span<float> hn = extra.IsEmpty ? row0 : extra.Slice(b * h, h);
-                CellUpdates.GruResetAfterProduct(g[..h], rec.Slice(GateLayout.GruNew * h, h), _w.RecurrentNewBias, hn, row0);
-                CellUpdates.GruNew(g, _w.Bias, row0, hPrev.Slice(b * h, h), hNext.Slice(b * h, h), row1);
+                var work = new GruResetAfterRows { Gates = g, Recurrent = rec, Bias = bias, NewBias = newBias, HPrev = hp, H = hn, Hn = ex, Size = h };
+                RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
             }
 
             return;
@@ -279,6 +283,53 @@ internal unsafe ref struct DirectionRun
         Span<float> t = a;
         a = b;
         b = t;
+    }
+
+    /// <summary>Elman's update of the rows of one part: h = act(a + b), in place in the gates row.</summary>
+    private struct ElmanRows : IRangeWork
+    {
+        public float* Gates, Bias, H;
+        public int Size;
+        public ActivationKind Activation;
+
+        public readonly void Run(int start, int end)
+        {
+            int h = Size;
+            var bias = new ReadOnlySpan<float>(Bias, h);
+            for (int b = start; b < end; b++)
+            {
+                // The gates row is [h] wide for Elman (G = 1).
+                CellUpdates.Elman(new Span<float>(Gates + ((nint)b * h), h), bias, Activation, new Span<float>(H + ((nint)b * h), h));
+            }
+        }
+    }
+
+    /// <summary>
+    /// GRU reset-after's update of the rows of one part. Its temporaries are the row's own: r ⊙ (W_hn h + b_hn) is
+    /// formed in place in the row's recurrent n block, and h_{t−1} − n in the row of h being written.
+    /// </summary>
+    private struct GruResetAfterRows : IRangeWork
+    {
+        public float* Gates, Recurrent, Bias, NewBias, HPrev, H, Hn;
+        public int Size;
+
+        public readonly void Run(int start, int end)
+        {
+            int h = Size, gh = 3 * h;
+            var bias = new ReadOnlySpan<float>(Bias, gh);
+            var newBias = new ReadOnlySpan<float>(NewBias, h);
+            for (int b = start; b < end; b++)
+            {
+                var g = new Span<float>(Gates + ((nint)b * gh), gh);
+                var rec = new Span<float>(Recurrent + ((nint)b * gh), gh);
+                CellUpdates.GruResetUpdate(g, rec, bias);
+                Span<float> recNew = rec.Slice(GateLayout.GruNew * h, h);
+                Span<float> hn = Hn == null ? recNew : new Span<float>(Hn + ((nint)b * h), h);
+                CellUpdates.GruResetAfterProduct(g[..h], recNew, newBias, hn, recNew);
+                var hRow = new Span<float>(H + ((nint)b * h), h);
+                CellUpdates.GruNew(g, bias, recNew, new ReadOnlySpan<float>(HPrev + ((nint)b * h), h), hRow, hRow);
+            }
+        }
     }
 
     /// <summary>The LSTM cell update of the rows of one part; tanh(c) kept for backward when <see cref="TanhC"/> is set.</summary>
