@@ -43,7 +43,6 @@ internal readonly ref struct BackwardScratch
     public Span<float> C1 { get; init; }
     public Span<float> Cell { get; init; }          // [B, H]       LSTM projection: dL/d(o ⊙ tanh c); GRU reset-before: dL/d(r ⊙ h)
     public Span<float> Row0 { get; init; }          // [H]
-    public Span<float> Row1 { get; init; }          // [H]
     public Span<float> BiasSum { get; init; }       // [2·G·H] floats = [G·H] doubles
 }
 
@@ -425,34 +424,60 @@ internal unsafe ref struct DirectionBackward
     private readonly void GruResetAfterStep(int t, ReadOnlySpan<int> lengths, ReadOnlySpan<float> hPrevAll, Span<float> dH, Span<float> dG, Span<float> dGh, Span<float> dHPrev)
     {
         int batch = _batch, h = _o.HiddenSize, gh = 3 * h;
-        ReadOnlySpan<float> gatesT = _r.Gates.Slice(t * batch * gh, batch * gh);
-        ReadOnlySpan<float> hnT = _r.Extra.Slice(t * batch * h, batch * h);
-        for (int b = 0; b < batch; b++)
+        fixed (float* gates = _r.Gates.Slice(t * batch * gh, batch * gh))
+        fixed (float* hn = _r.Extra.Slice(t * batch * h, batch * h))
+        fixed (float* hPrev = hPrevAll)
+        fixed (float* dh = dH)
+        fixed (float* dg = dG)
+        fixed (float* dgh = dGh)
+        fixed (float* dhPrev = dHPrev)
+        fixed (int* lengthsPointer = lengths)
         {
-            Span<float> da = dG.Slice(b * gh, gh), daH = dGh.Slice(b * gh, gh);
-            Span<float> direct = dHPrev.Slice(b * h, h);
-            if (!Active(lengths, b, t))
+            var work = new GruResetAfterRows
             {
-                da.Clear();
-                daH.Clear();
-                direct.Clear();
-                continue;
-            }
-
-            ReadOnlySpan<float> g = gatesT.Slice(b * gh, gh);
-            ReadOnlySpan<float> r = g.Slice(GateLayout.GruReset * h, h);
-            Span<float> dnPre = da.Slice(GateLayout.GruNew * h, h);
-            UpdateAndCandidate(g, hPrevAll.Slice(b * h, h), dH.Slice(b * h, h), da, direct);
-
-            // n = tanh(W_in x + b_in + r ⊙ hn), hn = W_hn h + b_hn: dr = dn_pre ⊙ hn; d(hn) = dn_pre ⊙ r.
-            Span<float> temp = _s.Row0[..h];
-            TensorPrimitives.Multiply(dnPre, hnT.Slice(b * h, h), temp);
-            Activations.Backward(ActivationKind.Sigmoid, r, temp, da.Slice(GateLayout.GruReset * h, h));
-            da[..(2 * h)].CopyTo(daH);
-            TensorPrimitives.Multiply(dnPre, r, daH.Slice(GateLayout.GruNew * h, h));
+                Gates = gates, Hn = hn, HPrev = hPrev, DH = dh, DG = dg, DGh = dgh, DHPrev = dhPrev, Lengths = lengthsPointer, T = t, H = h,
+            };
+            RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
         }
 
         Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, _team, _pool);
+    }
+
+    /// <summary>GRU reset-after backward for the rows of one part (rows are independent; each row's temporaries are its own gradient blocks).</summary>
+    private struct GruResetAfterRows : IRangeWork
+    {
+        public float* Gates, Hn, HPrev, DH, DG, DGh, DHPrev;
+        public int* Lengths;
+        public int T, H;
+
+        public readonly void Run(int start, int end)
+        {
+            int h = H, gh = 3 * h;
+            for (int b = start; b < end; b++)
+            {
+                var da = new Span<float>(DG + ((nint)b * gh), gh);
+                var daH = new Span<float>(DGh + ((nint)b * gh), gh);
+                var direct = new Span<float>(DHPrev + ((nint)b * h), h);
+                if (Lengths != null && T >= Lengths[b])
+                {
+                    da.Clear();
+                    daH.Clear();
+                    direct.Clear();
+                    continue;
+                }
+
+                var g = new ReadOnlySpan<float>(Gates + ((nint)b * gh), gh);
+                ReadOnlySpan<float> r = g.Slice(GateLayout.GruReset * h, h);
+                Span<float> dnPre = da.Slice(GateLayout.GruNew * h, h), dr = da.Slice(GateLayout.GruReset * h, h);
+                UpdateAndCandidate(h, g, new ReadOnlySpan<float>(HPrev + ((nint)b * h), h), new ReadOnlySpan<float>(DH + ((nint)b * h), h), da, direct);
+
+                // n = tanh(W_in x + b_in + r ⊙ hn), hn = W_hn h + b_hn: dr = dn_pre ⊙ hn; d(hn) = dn_pre ⊙ r.
+                TensorPrimitives.Multiply(dnPre, new ReadOnlySpan<float>(Hn + ((nint)b * h), h), dr);
+                Activations.Backward(ActivationKind.Sigmoid, r, dr, dr);
+                da[..(2 * h)].CopyTo(daH);
+                TensorPrimitives.Multiply(dnPre, r, daH.Slice(GateLayout.GruNew * h, h));
+            }
+        }
     }
 
     private readonly void GruResetBeforeStep(int t, ReadOnlySpan<int> lengths, ReadOnlySpan<float> hPrevAll, Span<float> dH, Span<float> dG, Span<float> dHPrev)
@@ -470,7 +495,7 @@ internal unsafe ref struct DirectionBackward
                 continue;
             }
 
-            UpdateAndCandidate(gatesT.Slice(b * gh, gh), hPrevAll.Slice(b * h, h), dH.Slice(b * h, h), da, direct);
+            UpdateAndCandidate(h, gatesT.Slice(b * gh, gh), hPrevAll.Slice(b * h, h), dH.Slice(b * h, h), da, direct);
         }
 
         // n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): d(r ⊙ h) = dn_pre · W_hn.
@@ -499,19 +524,19 @@ internal unsafe ref struct DirectionBackward
 
     /// <summary>
     /// GRU's h = n + z ⊙ (h_{t−1} − n) for one row: writes dL/d(z pre-activation) and dL/d(n pre-activation) into
-    /// <paramref name="da"/> and the direct term dh ⊙ z into <paramref name="direct"/>.
+    /// <paramref name="da"/> and the direct term dh ⊙ z into <paramref name="direct"/>. The z and n blocks of
+    /// <paramref name="da"/> hold their own temporaries, so rows can run on different threads.
     /// </summary>
-    private readonly void UpdateAndCandidate(ReadOnlySpan<float> gates, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> dh, Span<float> da, Span<float> direct)
+    private static void UpdateAndCandidate(int h, ReadOnlySpan<float> gates, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> dh, Span<float> da, Span<float> direct)
     {
-        int h = _o.HiddenSize;
         ReadOnlySpan<float> z = gates.Slice(GateLayout.GruUpdate * h, h), n = gates.Slice(GateLayout.GruNew * h, h);
-        Span<float> temp = _s.Row1[..h];
-        TensorPrimitives.Subtract(hPrev, n, temp);                 // dh/dz = h_{t−1} − n
-        TensorPrimitives.Multiply(dh, temp, temp);
-        Activations.Backward(ActivationKind.Sigmoid, z, temp, da.Slice(GateLayout.GruUpdate * h, h));
+        Span<float> dz = da.Slice(GateLayout.GruUpdate * h, h), dn = da.Slice(GateLayout.GruNew * h, h);
+        TensorPrimitives.Subtract(hPrev, n, dz);                   // dh/dz = h_{t−1} − n
+        TensorPrimitives.Multiply(dh, dz, dz);
+        Activations.Backward(ActivationKind.Sigmoid, z, dz, dz);
         TensorPrimitives.Multiply(dh, z, direct);                  // dh/dh_{t−1} (direct) = z
-        TensorPrimitives.Subtract(dh, direct, temp);               // dh/dn = 1 − z: dh − dh ⊙ z
-        Activations.Backward(ActivationKind.Tanh, n, temp, da.Slice(GateLayout.GruNew * h, h));
+        TensorPrimitives.Subtract(dh, direct, dn);                 // dh/dn = 1 − z: dh − dh ⊙ z
+        Activations.Backward(ActivationKind.Tanh, n, dn, dn);
     }
 
     private static bool Active(ReadOnlySpan<int> lengths, int b, int t) => lengths.IsEmpty || t < lengths[b];

@@ -22,7 +22,7 @@ internal readonly struct TrainingPlan
     private readonly long _x, _out, _outStride, _records, _recordStride;
     private readonly long _gates, _h, _c, _tanhC, _hCell, _extra;       // offsets within one record
     private readonly long _gatesLength, _hLength, _cLength, _rowsH;
-    private readonly long _forward, _dGx, _dGh, _dHAll, _dOut0, _dOut1, _dIn, _dH0, _dH1, _dC0, _dC1, _dCell, _row0, _row1, _biasSum;
+    private readonly long _forward, _dGx, _dGh, _dHAll, _dOut0, _dOut1, _dIn, _dH0, _dH1, _dC0, _dC1, _dCell, _row0, _biasSum;
     private readonly long _featureRows, _inputRows;
 
     public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch)
@@ -84,7 +84,6 @@ internal readonly struct TrainingPlan
         _dC1 = Take(lstm ? (long)batch * h : 0);
         _dCell = Take((long)batch * h);
         _row0 = Take(h);
-        _row1 = Take(h);
         _biasSum = Take(2L * g * h);                    // [G·H] doubles
         if (offset > Array.MaxLength)
         {
@@ -138,7 +137,6 @@ internal readonly struct TrainingPlan
             C1 = lstm ? all.Slice((int)_dC1, batch * h) : default,
             Cell = all.Slice((int)_dCell, batch * h),
             Row0 = all.Slice((int)_row0, h),
-            Row1 = all.Slice((int)_row1, h),
             BiasSum = all.Slice((int)_biasSum, 2 * o.Gates * h),
         };
     }
