@@ -44,7 +44,21 @@ internal static class ThrowHelper
     {
         if (actual != expected)
         {
-            Argument(paramName, $"Expected {expected} elements ({shape}), got {actual}.");
+            WrongLength(actual, expected, paramName, shape, default, optional: false);
+        }
+    }
+
+    /// <summary>
+    /// Throws unless a buffer has exactly the product of <paramref name="dimensions"/> elements; <paramref name="shape"/>
+    /// names the factors in order ("T·B·X"), so the message reads "input has 37 values; expected T·B·X = 40 (T=2, B=4, X=5)".
+    /// The product is computed without overflow: a shape past any span's length is reported as such, never wrapped.
+    /// </summary>
+    public static void ThrowIfLengthIsNot(int actual, string paramName, string shape, params ReadOnlySpan<int> dimensions)
+    {
+        long expected = Product(dimensions);
+        if (actual != expected)
+        {
+            WrongLength(actual, expected, paramName, shape, dimensions, optional: false);
         }
     }
 
@@ -53,8 +67,69 @@ internal static class ThrowHelper
     {
         if (actual != 0 && actual != expected)
         {
-            Argument(paramName, $"Expected empty or {expected} elements ({shape}), got {actual}.");
+            WrongLength(actual, expected, paramName, shape, default, optional: true);
         }
+    }
+
+    /// <summary>Throws unless an optional buffer is empty or has exactly the product of <paramref name="dimensions"/> elements.</summary>
+    public static void ThrowIfLengthIsNotEmptyOr(int actual, string paramName, string shape, params ReadOnlySpan<int> dimensions)
+    {
+        long expected = Product(dimensions);
+        if (actual != 0 && actual != expected)
+        {
+            WrongLength(actual, expected, paramName, shape, dimensions, optional: true);
+        }
+    }
+
+    /// <summary>
+    /// The product of non-negative sizes, saturated at <see cref="long.MaxValue"/> (a negative size gives −1): never
+    /// equal to a span's length unless the shape really fits.
+    /// </summary>
+    public static long Product(ReadOnlySpan<int> dimensions)
+    {
+        long product = 1;
+        foreach (int d in dimensions)
+        {
+            if (d < 0)
+            {
+                return -1;
+            }
+
+            product = d == 0 ? 0 : product > long.MaxValue / d ? long.MaxValue : product * d;
+        }
+
+        return product;
+    }
+
+    [DoesNotReturn]
+    private static void WrongLength(int actual, long expected, string paramName, string shape, ReadOnlySpan<int> dimensions, bool optional)
+    {
+        var message = new System.Text.StringBuilder();
+        message.Append($"{paramName} has {actual} values; expected {(optional ? "none or " : "")}{shape}");
+        if (expected >= 0)
+        {
+            message.Append($" = {(expected == long.MaxValue ? "more than 2^63" : expected.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
+        }
+
+        string[] names = shape.Split('·');
+        if (!dimensions.IsEmpty && names.Length == dimensions.Length)
+        {
+            message.Append(" (");
+            for (int i = 0; i < dimensions.Length; i++)
+            {
+                message.Append($"{(i > 0 ? ", " : "")}{names[i]}={dimensions[i]}");
+            }
+
+            message.Append(')');
+        }
+
+        if (expected > Array.MaxLength)
+        {
+            message.Append(", more than one array can hold; split the batch or the sequence");
+        }
+
+        message.Append('.');
+        Argument(paramName, message.ToString());
     }
 
     /// <summary>

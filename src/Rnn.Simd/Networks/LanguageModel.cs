@@ -56,7 +56,7 @@ public sealed class LanguageModel : StatefulSequenceModel
     {
         int v = Options.VocabularySize;
         ValidateChunk(steps, batch, tokens.Length, 1, nameof(tokens), "T·B");
-        ThrowHelper.ThrowIfLengthIsNot(targets.Length, (long)steps * batch, nameof(targets), "T·B");
+        ThrowHelper.ThrowIfLengthIsNot(targets.Length, nameof(targets), "T·B", steps, batch);
         Networks.Embedding.ValidateTokens(tokens, v, nameof(tokens));
         ValidateTargets(targets, v, nameof(targets));
         State.Prepare(batch, nameof(batch));
