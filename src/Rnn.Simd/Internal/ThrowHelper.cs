@@ -82,6 +82,33 @@ internal static class ThrowHelper
     }
 
     /// <summary>
+    /// Throws an <see cref="ArgumentOutOfRangeException"/> naming <paramref name="paramName"/> when a buffer of the
+    /// product of <paramref name="dimensions"/> elements (named by <paramref name="shape"/>) would not fit in one array,
+    /// instead of the <see cref="OverflowException"/> or negative length an int product would give.
+    /// </summary>
+    public static void ThrowIfTooLarge(string paramName, string shape, params ReadOnlySpan<int> dimensions)
+    {
+        if (Product(dimensions) > Array.MaxLength)
+        {
+            TooLarge(paramName, shape, dimensions);
+        }
+    }
+
+    [DoesNotReturn]
+    private static void TooLarge(string paramName, string shape, ReadOnlySpan<int> dimensions)
+    {
+        string[] names = shape.Split('·');
+        var factors = new System.Text.StringBuilder();
+        for (int i = 0; i < dimensions.Length; i++)
+        {
+            factors.Append($"{(i > 0 ? ", " : "")}{(i < names.Length ? names[i] : "?")}={dimensions[i]}");
+        }
+
+        long product = Product(dimensions);
+        ArgumentOutOfRange(paramName, $"A buffer of {shape} = {(product == long.MaxValue ? "more than 2^63" : product)} values ({factors}) is more than one array can hold ({Array.MaxLength}).");
+    }
+
+    /// <summary>
     /// The product of non-negative sizes, saturated at <see cref="long.MaxValue"/> (a negative size gives −1): never
     /// equal to a span's length unless the shape really fits.
     /// </summary>

@@ -107,6 +107,7 @@ public sealed class JordanNetwork
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "B·O", batch, Options.OutputSize);
         return new JordanState(Options, batch);
     }
 

@@ -159,6 +159,7 @@ public sealed class RecurrentNetwork
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "L·B·Hout", Options.Layers, batch, Math.Max(Options.OutputSize, Options.HiddenSize));
         return new RecurrentState(Options, batch);
     }
 

@@ -28,6 +28,7 @@ public sealed class ClassifierStream
 
         _parts = parts;
         State = parts.Recurrent.CreateState(batch);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "B·E", batch, parts.Embedding?.Dimension ?? 0);
         _embedded = parts.Embedding is null ? [] : new float[batch * parts.Embedding.Dimension];
         _output = new float[batch * parts.Recurrent.Options.OutputSize];
     }

@@ -86,7 +86,14 @@ public sealed class LanguageModel : StatefulSequenceModel
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
-        ThrowHelper.ThrowIfLengthIsNot(length, (long)steps * batch * features, paramName, shape);
+        if (features == 1)
+        {
+            ThrowHelper.ThrowIfLengthIsNot(length, paramName, shape, steps, batch);
+        }
+        else
+        {
+            ThrowHelper.ThrowIfLengthIsNot(length, paramName, shape, steps, batch, features);
+        }
     }
 
     /// <summary>Throws unless every target is a token id or the ignore index.</summary>
