@@ -95,18 +95,8 @@ internal static class ThrowHelper
     }
 
     [DoesNotReturn]
-    private static void TooLarge(string paramName, string shape, ReadOnlySpan<int> dimensions)
-    {
-        string[] names = shape.Split('·');
-        var factors = new System.Text.StringBuilder();
-        for (int i = 0; i < dimensions.Length; i++)
-        {
-            factors.Append($"{(i > 0 ? ", " : "")}{(i < names.Length ? names[i] : "?")}={dimensions[i]}");
-        }
-
-        long product = Product(dimensions);
-        ArgumentOutOfRange(paramName, $"A buffer of {shape} = {(product == long.MaxValue ? "more than 2^63" : product)} values ({factors}) is more than one array can hold ({Array.MaxLength}).");
-    }
+    private static void TooLarge(string paramName, string shape, ReadOnlySpan<int> dimensions) =>
+        ArgumentOutOfRange(paramName, $"A buffer of {shape} = {Count(Product(dimensions))} values {Factors(shape, dimensions)} is more than one array can hold ({Array.MaxLength}).");
 
     /// <summary>
     /// The product of non-negative sizes, saturated at <see cref="long.MaxValue"/> (a negative size gives −1): never
@@ -131,32 +121,27 @@ internal static class ThrowHelper
     [DoesNotReturn]
     private static void WrongLength(int actual, long expected, string paramName, string shape, ReadOnlySpan<int> dimensions, bool optional)
     {
-        var message = new System.Text.StringBuilder();
-        message.Append($"{paramName} has {actual} values; expected {(optional ? "none or " : "")}{shape}");
-        if (expected >= 0)
-        {
-            message.Append($" = {(expected == long.MaxValue ? "more than 2^63" : expected.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
-        }
+        string count = expected >= 0 ? $" = {Count(expected)}" : "";
+        string factors = dimensions.IsEmpty ? "" : " " + Factors(shape, dimensions);
+        string tooLarge = expected > Array.MaxLength ? ", more than one array can hold; split the batch or the sequence" : "";
+        Argument(paramName, $"{paramName} has {actual} values; expected {(optional ? "none or " : "")}{shape}{count}{factors}{tooLarge}.");
+    }
 
+    /// <summary>A saturated product as text.</summary>
+    private static string Count(long product) =>
+        product == long.MaxValue ? "more than 2^63" : product.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>"(T=2, B=4, X=5)": each factor of <paramref name="shape"/> ("T·B·X") with its value.</summary>
+    private static string Factors(string shape, ReadOnlySpan<int> dimensions)
+    {
         string[] names = shape.Split('·');
-        if (!dimensions.IsEmpty && names.Length == dimensions.Length)
+        var text = new System.Text.StringBuilder("(");
+        for (int i = 0; i < dimensions.Length; i++)
         {
-            message.Append(" (");
-            for (int i = 0; i < dimensions.Length; i++)
-            {
-                message.Append($"{(i > 0 ? ", " : "")}{names[i]}={dimensions[i]}");
-            }
-
-            message.Append(')');
+            text.Append(i > 0 ? ", " : "").Append(i < names.Length ? names[i] : "?").Append('=').Append(dimensions[i]);
         }
 
-        if (expected > Array.MaxLength)
-        {
-            message.Append(", more than one array can hold; split the batch or the sequence");
-        }
-
-        message.Append('.');
-        Argument(paramName, message.ToString());
+        return text.Append(')').ToString();
     }
 
     /// <summary>

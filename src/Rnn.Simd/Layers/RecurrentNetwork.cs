@@ -21,6 +21,12 @@ namespace Rnn.Simd;
 /// t = len − 1 down to 0; states are indexed [layer · D + direction, batch, features].</para>
 /// <para>Contracts (DESIGN.md §4): no allocation per call (scratch is rented from <see cref="Pool"/> and
 /// returned); results bit-identical for every vector width and thread count; arguments validated up front.</para>
+/// <para>NaN and ±∞ (DESIGN.md §4): inference propagates them and never checks elements on the hot path. Batch rows
+/// are independent, so a NaN in row b's input makes row b's outputs and states NaN from that step on and leaves every
+/// other row's bits as in a clean run; ±∞ saturates or becomes NaN the same way. A streaming state keeps a NaN until
+/// the caller resets it (<see cref="RecurrentState.Reset"/>). Subnormal inputs and states are computed as IEEE numbers
+/// (not flushed to zero): a step on them costs about the same as on normal numbers (see DenormalBenchmarks).
+/// Training has the guard: see <see cref="Training.Trainer"/>.</para>
 /// </remarks>
 public sealed class RecurrentNetwork
 {
