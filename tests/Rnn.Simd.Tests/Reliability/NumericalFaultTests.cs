@@ -115,6 +115,30 @@ public sealed class NumericalFaultTests
         Assert.All(y, v => Assert.True(float.IsFinite(v)));
     }
 
+    [Theory]
+    [InlineData(CellType.Lstm)]
+    [InlineData(CellType.Gru)]
+    [InlineData(CellType.Rnn)]
+    public void SubnormalInputs_KeepSubnormalStates_NotFlushedToZero(CellType cell)
+    {
+        // The policy: IEEE arithmetic throughout, no flush-to-zero (which .NET cannot set portably and which would make
+        // the bits depend on the ISA); DenormalBenchmarks shows such a step costs about the same as a normal one.
+        var o = new RecurrentNetworkOptions { Cell = cell, InputSize = 8, HiddenSize = 16 };
+        var zeroBias = TestNetworks.PyTorchParameters(o, 5);
+        zeroBias["bias_ih_l0"].AsSpan().Clear();
+        zeroBias["bias_hh_l0"].AsSpan().Clear();
+        RecurrentNetwork network = RecurrentNetwork.FromPyTorch(o, zeroBias);
+        RecurrentState state = network.CreateState();
+        float[] x = new TestRandom(6).Array(8, -1e-39f, 1e-39f), y = new float[16];
+        for (int t = 0; t < 50; t++)
+        {
+            network.Step(state, x, y);
+        }
+
+        Assert.True(y.Count(v => v != 0 && float.IsSubnormal(v)) >= 12, $"{cell}: h = {string.Join(", ", y)}");
+        Assert.All(y, v => Assert.True(float.IsFinite(v)));
+    }
+
     [Fact]
     public void HugeButFiniteGradients_AreClipped_AndTheUpdateStaysFinite()
     {
