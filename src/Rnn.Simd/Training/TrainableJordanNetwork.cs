@@ -187,7 +187,7 @@ public sealed class TrainableJordanNetwork
         ThrowHelper.ThrowIfLengthIsNot(output.Length, nameof(output), "T·B·O", steps, batch, o);
         if (teacherForcingRatio > 0)
         {
-            ThrowHelper.ThrowIfLengthIsNot(targets.Length, nameof(targets), "T·B·O, required when teacherForcingRatio > 0", steps, batch, o);
+            ThrowHelper.ThrowIfLengthIsNot(targets.Length, nameof(targets), "T·B·O", steps, batch, o);
         }
         else
         {
