@@ -25,6 +25,9 @@ public sealed class OptionValidationTests
         string text = s_model; // any existing file: these rows fail on their option before the data is read
         string[] train = ["train", "--text", text, "--out", Path.Combine(Path.GetTempPath(), "rnn-simd-option-tests-run")];
         string[] sample = ["sample", "--checkpoint", s_missing];
+        // One fixed folder (rewritten, not accumulated, run after run); nothing in it is ever a checkpoint.
+        string scratch = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "rnn-simd-option-tests")).FullName, csv = Path.Combine(scratch, "data.csv");
+        File.WriteAllText(csv, "a,b\n1,2\n3,4\n5,6\n");
         var rows = new TheoryData<string[], string>
         {
             // Unknown command and unknown options, per command.
@@ -100,6 +103,13 @@ public sealed class OptionValidationTests
             { ["train", "--csv", s_missing, "--column", "0"], "missing.safetensors" },
             { sample, "missing.safetensors" },
             { ["bench", "--configs", s_missing], "missing.safetensors" },
+
+            // Values that name something absent.
+            { [.. infer, "--prefix", "nope."], "'nope.'" },
+            { ["train", "--csv", csv, "--column", "zz", "--out", Path.Combine(scratch, "run")], "'zz'" },
+            { ["train", "--csv", csv, "--out", Path.Combine(scratch, "run")], "--column" },
+            { ["sample", "--checkpoint", scratch], "No checkpoint" },
+            { ["train", "--text", csv, "--resume", Path.Combine(scratch, "nothing.safetensors"), "--out", Path.Combine(scratch, "run")], "nothing.safetensors" },
 
             // Options that contradict each other.
             { ["train"], "--text" },
