@@ -281,6 +281,19 @@ public sealed class ValidationTableTests
         Add("ParameterSet.Load", "values", s_null, "values", () => set.Load(null!));
         Add("Initializers.Apply", "set", s_null, "set", () => Initializers.Apply(null!, RecurrentInitialization.IdentityRelu(), 1));
         Add("TrainableDenseLayer.Create", "inputs", s_range, "", () => TrainableDenseLayer.Create(0, 2, OutputActivation.Identity));
+        // Buffers that match but whose scratch would pass one array (T·B·F = 2²²·1024 floats): refused before renting.
+        var wide = new RecurrentNetworkOptions { Cell = CellType.Rnn, InputSize = 1, HiddenSize = 1024 };
+        float[] tall = new float[1 << 22];
+        RecurrentNetwork wideNetwork = TestNetworks.Create(wide);
+        Add("RecurrentNetwork.Forward", "output", s_arg, "T·B·F = 4294967296 (T=4194304, B=1, F=1024), more than one array can hold", () => wideNetwork.Forward(tall, 1 << 22, 1, tall));
+        Add("RecurrentNetwork.Forward", "steps", s_arg, "more than one array holds", () => wideNetwork.Forward(tall, 1 << 22, 1, tall.AsSpan(0, 1024), lastStepOnly: true));
+        var wideTrainable = TrainableRecurrentNetwork.Create(wide);
+        Add("TrainableRecurrentNetwork.Forward", "steps", s_arg, "more than one array holds", () =>
+        {
+            using RecurrentTape tape = wideTrainable.CreateTape();
+            wideTrainable.Forward(tape, tall, 1 << 22, 1, tall.AsSpan(0, 1024), lastStepOnly: true);
+        });
+
         // The rest of the span-taking surface (the reflection test below lists it).
         Add("ForecastStream.Rollout", "output", s_arg, "N·X values with X = 2, got 3", () => forecast.Rollout(new float[3]));
         Add("JordanNetwork.Process", "input", s_arg, "T·B·X = 6 (T=3, B=1, X=2)", () => jordan.Process(jordan.CreateState(), new float[5], 3, new float[6]));
