@@ -28,7 +28,10 @@ internal static class Program
             ParseResult parsed = root.Parse(WithDefaultCommand(args));
             if (parsed.Errors.Count > 0)
             {
-                Console.Error.WriteLine($"rnn-simd: {OneLine(parsed.Errors[0].Message)} (see --help)");
+                // Every error (up to three) on the one line: "Required command was not provided" alone would hide the
+                // unrecognized token that caused it.
+                string errors = string.Join("; ", parsed.Errors.Take(3).Select(e => OneLine(e.Message).TrimEnd('.')));
+                Console.Error.WriteLine($"rnn-simd: {errors}. (see --help)");
                 return 2;
             }
 
@@ -43,7 +46,6 @@ internal static class Program
         }
     }
 
-    /// <summary>No arguments run the demo, the product's main job.</summary>
     /// <summary>No arguments, or only options that are not the root's own (e.g. <c>--json FILE</c>), run the demo.</summary>
     internal static string[] WithDefaultCommand(string[] args) =>
         args.Length == 0 ? ["demo"]

@@ -29,14 +29,14 @@ internal static class BenchKernelsCommand
 
     private static int Run(bool cpuTime, int threadCount, double seconds, bool all)
     {
-        if (threadCount < 1)
+        if (threadCount is < 1 or > 256)
         {
-            throw new ArgumentException($"--threads must be at least 1, was {threadCount}.");
+            throw new ArgumentException($"--threads must be between 1 and 256, was {threadCount}.");
         }
 
-        if (!(seconds > 0))
+        if (!(seconds > 0 && seconds <= 3600))
         {
-            throw new ArgumentException($"--seconds must be positive, was {seconds}.");
+            throw new ArgumentException($"--seconds must be a positive number of seconds up to 3600, was {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
         }
 
         if (cpuTime && (threadCount != 1 || !OperatingSystem.IsLinux()))

@@ -52,6 +52,16 @@ internal static class SampleCommand
             throw new ArgumentException($"--threads must be 1 … 256, was {threadCount}.");
         }
 
+        if (!sampling.Greedy && !(sampling.Temperature > 0 && float.IsFinite(sampling.Temperature)))
+        {
+            throw new ArgumentException($"--temperature must be a positive number (or use --greedy), was {sampling.Temperature.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (sampling.TopK < 0)
+        {
+            throw new ArgumentException($"--top-k must be ≥ 0 (0: all), was {sampling.TopK}.");
+        }
+
         LoadedCheckpoint checkpoint = CheckpointFolder.Open(path);
         using ThreadTeam? team = threadCount > 1 ? new ThreadTeam(threadCount) : null;
         if (TrainingRun.Required(checkpoint, TrainingRun.TaskKey) == "series")

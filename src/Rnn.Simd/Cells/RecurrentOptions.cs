@@ -90,6 +90,9 @@ public sealed record RecurrentNetworkOptions
     /// <summary>Features per step of a layer's output: D·Hout when concatenating, Hout when summing.</summary>
     public int LayerOutputSize => Bidirectional && Merge == DirectionMerge.Concatenate ? 2 * OutputSize : OutputSize;
 
+    /// <summary>D·Hout without the int overflow a huge, not yet validated size could cause.</summary>
+    private long LayerOutputSizeUnchecked => Bidirectional && Merge == DirectionMerge.Concatenate ? 2L * OutputSize : OutputSize;
+
     /// <summary>Gate blocks in the fused matrix: 4 (LSTM), 3 (GRU), 1 (Elman).</summary>
     internal int Gates => Cell switch { CellType.Lstm => 4, CellType.Gru => 3, _ => 1 };
 
@@ -156,9 +159,12 @@ public sealed record RecurrentNetworkOptions
             ThrowHelper.Argument(paramName, "Nonlinearity, GruVariant or Merge is out of range.");
         }
 
-        if ((long)Gates * HiddenSize * (InputSize + OutputSize) > int.MaxValue / 2)
+        // In long: every factor is below 2³¹, so no product of two overflows; the largest layer input is X or D·Hout.
+        long widestInput = Math.Max(InputSize, Layers > 1 ? (long)LayerOutputSizeUnchecked : 0);
+        long fused = (long)Gates * HiddenSize * (widestInput + OutputSize);
+        if (fused > int.MaxValue / 2 || (long)Layers * Directions * HiddenSize > int.MaxValue / 2)
         {
-            ThrowHelper.Argument(paramName, "The layer is too large for one weight matrix.");
+            ThrowHelper.Argument(paramName, $"The layer is too large: its fused weight matrix G·H·(X + Hout) would hold {fused} values (G={Gates}, H={HiddenSize}, X={widestInput}, Hout={OutputSize}); at most {int.MaxValue / 2}.");
         }
     }
 }

@@ -33,18 +33,11 @@ public sealed class DenseLayer
     {
         if (inputs < 1 || outputs < 1)
         {
-            ThrowHelper.ArgumentOutOfRange(inputs < 1 ? nameof(inputs) : nameof(outputs), "Sizes must be at least 1.");
+            ThrowHelper.ArgumentOutOfRange(inputs < 1 ? nameof(inputs) : nameof(outputs), $"Sizes must be at least 1, were inputs={inputs} and outputs={outputs}.");
         }
 
-        if (weight.Length != (long)inputs * outputs)
-        {
-            ThrowHelper.Argument(nameof(weight), $"Expected {(long)inputs * outputs} elements (outputs × inputs), got {weight.Length}.");
-        }
-
-        if (!bias.IsEmpty && bias.Length != outputs)
-        {
-            ThrowHelper.Argument(nameof(bias), $"Expected empty or {outputs} elements, got {bias.Length}.");
-        }
+        ThrowHelper.ThrowIfLengthIsNot(weight.Length, nameof(weight), "outputs·inputs", outputs, inputs);
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(bias.Length, nameof(bias), "outputs", outputs);
 
         if (!Enum.IsDefined(activation))
         {
@@ -71,15 +64,8 @@ public sealed class DenseLayer
     public void Forward(ReadOnlySpan<float> z, int rows, Span<float> y, ThreadTeam? threads = null, ArrayPool<float>? pool = null)
     {
         ThrowHelper.ThrowIfNegative(rows, nameof(rows));
-        if (z.Length != (long)rows * Inputs)
-        {
-            ThrowHelper.Argument(nameof(z), $"Expected {(long)rows * Inputs} elements (rows × {Inputs}), got {z.Length}.");
-        }
-
-        if (y.Length != (long)rows * Outputs)
-        {
-            ThrowHelper.Argument(nameof(y), $"Expected {(long)rows * Outputs} elements (rows × {Outputs}), got {y.Length}.");
-        }
+        ThrowHelper.ThrowIfLengthIsNot(z.Length, nameof(z), "rows·inputs", rows, Inputs);
+        ThrowHelper.ThrowIfLengthIsNot(y.Length, nameof(y), "rows·outputs", rows, Outputs);
 
         Gemm.MultiplyPacked(rows, z, Inputs, _weight, y, Outputs, accumulate: false, threads, pool);
         Finish(y, rows);

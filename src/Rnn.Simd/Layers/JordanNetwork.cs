@@ -80,8 +80,8 @@ public sealed class JordanNetwork
         options.Validate(nameof(options));
         int x = options.InputSize, h = options.HiddenSize, o = options.OutputSize;
 
-        ThrowHelper.ThrowIfLengthIsNot(inputWeight.Length, (long)h * x, nameof(inputWeight), "H·X");
-        ThrowHelper.ThrowIfLengthIsNot(recurrentWeight.Length, (long)h * o, nameof(recurrentWeight), "H·O");
+        ThrowHelper.ThrowIfLengthIsNot(inputWeight.Length, nameof(inputWeight), "H·X", h, x);
+        ThrowHelper.ThrowIfLengthIsNot(recurrentWeight.Length, nameof(recurrentWeight), "H·O", h, o);
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(bias.Length, h, nameof(bias), "H");
 
         var fused = new float[h * (x + o)];
@@ -107,6 +107,7 @@ public sealed class JordanNetwork
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "B·O", batch, Options.OutputSize);
         return new JordanState(Options, batch);
     }
 
@@ -153,8 +154,8 @@ public sealed class JordanNetwork
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
-        ThrowHelper.ThrowIfLengthIsNot(input.Length, (long)steps * batch * x, nameof(input), "T·B·X");
-        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)steps * batch * o, nameof(output), "T·B·O");
+        ThrowHelper.ThrowIfLengthIsNot(input.Length, nameof(input), "T·B·X", steps, batch, x);
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, nameof(output), "T·B·O", steps, batch, o);
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(previousOutput.Length, (long)batch * o, nameof(previousOutput), "B·O");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(hidden.Length, (long)steps * batch * h, nameof(hidden), "T·B·H");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(teacher.Length, (long)steps * batch * o, nameof(teacher), "T·B·O");

@@ -21,6 +21,12 @@ namespace Rnn.Simd;
 /// t = len − 1 down to 0; states are indexed [layer · D + direction, batch, features].</para>
 /// <para>Contracts (DESIGN.md §4): no allocation per call (scratch is rented from <see cref="Pool"/> and
 /// returned); results bit-identical for every vector width and thread count; arguments validated up front.</para>
+/// <para>NaN and ±∞ (DESIGN.md §4): inference propagates them and never checks elements on the hot path. Batch rows
+/// are independent, so a NaN in row b's input makes row b's outputs and states NaN from that step on and leaves every
+/// other row's bits as in a clean run; ±∞ saturates or becomes NaN the same way. A streaming state keeps a NaN until
+/// the caller resets it (<see cref="RecurrentState.Reset"/>). Subnormal inputs and states are computed as IEEE numbers
+/// (not flushed to zero): a step on them costs about the same as on normal numbers (see DenormalBenchmarks).
+/// Training has the guard: see <see cref="Training.Trainer"/>.</para>
 /// </remarks>
 public sealed class RecurrentNetwork
 {
@@ -159,6 +165,7 @@ public sealed class RecurrentNetwork
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "L·B·Hout", Options.Layers, batch, Math.Max(Options.OutputSize, Options.HiddenSize));
         return new RecurrentState(Options, batch);
     }
 
@@ -198,14 +205,28 @@ public sealed class RecurrentNetwork
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
-        int states = o.Layers * o.Directions;
-        bool lstm = o.Cell == CellType.Lstm;
-        ThrowHelper.ThrowIfLengthIsNot(inputLength, (long)steps * batch * o.InputSize, "input", "T·B·X");
-        ThrowHelper.ThrowIfLengthIsNot(outputLength, (lastStepOnly ? 1L : steps) * batch * o.LayerOutputSize, "output", lastStepOnly ? "B·F" : "T·B·F");
-        ThrowHelper.ThrowIfLengthIsNotEmptyOr(h0Length, (long)states * batch * o.OutputSize, "h0", "L·D·B·Hout");
-        ThrowHelper.ThrowIfLengthIsNotEmptyOr(hNLength, (long)states * batch * o.OutputSize, "hN", "L·D·B·Hout");
-        ThrowHelper.ThrowIfLengthIsNotEmptyOr(c0Length, lstm ? (long)states * batch * o.HiddenSize : 0, "c0", "L·D·B·H (LSTM only)");
-        ThrowHelper.ThrowIfLengthIsNotEmptyOr(cNLength, lstm ? (long)states * batch * o.HiddenSize : 0, "cN", "L·D·B·H (LSTM only)");
+        ThrowHelper.ThrowIfLengthIsNot(inputLength, "input", "T·B·X", steps, batch, o.InputSize);
+        if (lastStepOnly)
+        {
+            ThrowHelper.ThrowIfLengthIsNot(outputLength, "output", "B·F", batch, o.LayerOutputSize);
+        }
+        else
+        {
+            ThrowHelper.ThrowIfLengthIsNot(outputLength, "output", "T·B·F", steps, batch, o.LayerOutputSize);
+        }
+
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(h0Length, "h0", "L·D·B·Hout", o.Layers, o.Directions, batch, o.OutputSize);
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(hNLength, "hN", "L·D·B·Hout", o.Layers, o.Directions, batch, o.OutputSize);
+        if (o.Cell == CellType.Lstm)
+        {
+            ThrowHelper.ThrowIfLengthIsNotEmptyOr(c0Length, "c0", "L·D·B·H", o.Layers, o.Directions, batch, o.HiddenSize);
+            ThrowHelper.ThrowIfLengthIsNotEmptyOr(cNLength, "cN", "L·D·B·H", o.Layers, o.Directions, batch, o.HiddenSize);
+        }
+        else if (c0Length != 0 || cNLength != 0)
+        {
+            ThrowHelper.Argument(c0Length != 0 ? "c0" : "cN", $"Only an LSTM has a cell state; pass an empty span for a {o.Cell} network.");
+        }
+
         if (!lengths.IsEmpty)
         {
             ThrowHelper.ThrowIfLengthIsNot(lengths.Length, batch, nameof(lengths), "B");

@@ -28,6 +28,7 @@ public sealed class ClassifierStream
 
         _parts = parts;
         State = parts.Recurrent.CreateState(batch);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "B·E", batch, parts.Embedding?.Dimension ?? 0);
         _embedded = parts.Embedding is null ? [] : new float[batch * parts.Embedding.Dimension];
         _output = new float[batch * parts.Recurrent.Options.OutputSize];
     }
@@ -53,7 +54,7 @@ public sealed class ClassifierStream
             ThrowHelper.Argument(nameof(input), "This model reads token ids; call the overload taking tokens.");
         }
 
-        ThrowHelper.ThrowIfLengthIsNot(input.Length, (long)Batch * _parts.Recurrent.Options.InputSize, nameof(input), "B·X");
+        ThrowHelper.ThrowIfLengthIsNot(input.Length, nameof(input), "B·X", Batch, _parts.Recurrent.Options.InputSize);
         _parts.Recurrent.Step(State, input, _output, threads);
     }
 
@@ -75,7 +76,7 @@ public sealed class ClassifierStream
     /// <exception cref="ArgumentException">The output does not hold B·C values.</exception>
     public void Read(Span<float> output, bool probabilities = false, ThreadTeam? threads = null)
     {
-        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)Batch * Classes, nameof(output), "B·C");
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, nameof(output), "B·C", Batch, Classes);
         RecurrentNetworkOptions o = _parts.Recurrent.Options;
         int slice = Batch * o.OutputSize;
         _parts.HeadForward(State.Hidden.Slice((o.Layers - 1) * slice, slice), Batch, output, probabilities, threads);

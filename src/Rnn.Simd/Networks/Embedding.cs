@@ -15,7 +15,7 @@ public sealed class Embedding
     public Embedding(int vocabulary, int dimension, ReadOnlySpan<float> table)
     {
         ValidateSizes(vocabulary, dimension);
-        ThrowHelper.ThrowIfLengthIsNot(table.Length, (long)vocabulary * dimension, nameof(table), "vocabulary·dimension");
+        ThrowHelper.ThrowIfLengthIsNot(table.Length, nameof(table), "vocabulary·dimension", vocabulary, dimension);
         Vocabulary = vocabulary;
         Dimension = dimension;
         _table = table.ToArray();
@@ -77,7 +77,7 @@ public sealed class Embedding
     /// <summary>output[i] = table[tokens[i]], after checking every token and the output's length.</summary>
     internal static void Gather(ReadOnlySpan<float> table, int vocabulary, int dimension, ReadOnlySpan<int> tokens, Span<float> output)
     {
-        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)tokens.Length * dimension, nameof(output), "tokens·dimension");
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, nameof(output), "tokens·dimension", tokens.Length, dimension);
         ValidateTokens(tokens, vocabulary, nameof(tokens));
         for (int i = 0; i < tokens.Length; i++)
         {

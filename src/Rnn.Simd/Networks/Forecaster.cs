@@ -77,7 +77,7 @@ public sealed class Forecaster : StatefulSequenceModel
     {
         int x = Options.InputSize;
         LanguageModel.ValidateChunk(steps, batch, inputs.Length, x, nameof(inputs), "T·B·X");
-        ThrowHelper.ThrowIfLengthIsNot(targets.Length, (long)steps * batch * x, nameof(targets), "T·B·X");
+        ThrowHelper.ThrowIfLengthIsNot(targets.Length, nameof(targets), "T·B·X", steps, batch, x);
         State.Prepare(batch, nameof(batch));
 
         inputs.CopyTo(Core.Input(steps, batch));
@@ -173,7 +173,7 @@ public sealed class ForecastStream
             ThrowHelper.ArgumentOutOfRange(nameof(steps), $"Must be at least 1, was {steps}.");
         }
 
-        ThrowHelper.ThrowIfLengthIsNot(history.Length, (long)steps * Model.Options.InputSize, nameof(history), "steps·X");
+        ThrowHelper.ThrowIfLengthIsNot(history.Length, nameof(history), "steps·X", steps, Model.Options.InputSize);
         _stream.FeedInputs(history, steps, threads);
     }
 

@@ -56,7 +56,7 @@ public sealed class LanguageModel : StatefulSequenceModel
     {
         int v = Options.VocabularySize;
         ValidateChunk(steps, batch, tokens.Length, 1, nameof(tokens), "T·B");
-        ThrowHelper.ThrowIfLengthIsNot(targets.Length, (long)steps * batch, nameof(targets), "T·B");
+        ThrowHelper.ThrowIfLengthIsNot(targets.Length, nameof(targets), "T·B", steps, batch);
         Networks.Embedding.ValidateTokens(tokens, v, nameof(tokens));
         ValidateTargets(targets, v, nameof(targets));
         State.Prepare(batch, nameof(batch));
@@ -86,7 +86,14 @@ public sealed class LanguageModel : StatefulSequenceModel
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
-        ThrowHelper.ThrowIfLengthIsNot(length, (long)steps * batch * features, paramName, shape);
+        if (features == 1)
+        {
+            ThrowHelper.ThrowIfLengthIsNot(length, paramName, shape, steps, batch);
+        }
+        else
+        {
+            ThrowHelper.ThrowIfLengthIsNot(length, paramName, shape, steps, batch, features);
+        }
     }
 
     /// <summary>Throws unless every target is a token id or the ignore index.</summary>

@@ -166,12 +166,12 @@ internal static class ModelParts
 
         if (tokenCall)
         {
-            ThrowHelper.ThrowIfLengthIsNot(tokens.Length, (long)steps * batch, nameof(tokens), "T·B");
+            ThrowHelper.ThrowIfLengthIsNot(tokens.Length, nameof(tokens), "T·B", steps, batch);
             Embedding.ValidateTokens(tokens, options.VocabularySize, nameof(tokens));
         }
         else
         {
-            ThrowHelper.ThrowIfLengthIsNot(featureLength, (long)steps * batch * options.InputSize, "input", "T·B·X");
+            ThrowHelper.ThrowIfLengthIsNot(featureLength, "input", "T·B·X", steps, batch, options.InputSize);
         }
     }
 

@@ -23,7 +23,7 @@ public sealed class SequenceClassifierInference : RecurrentHeadInference
         ReadOnlySpan<float> input, ReadOnlySpan<int> tokens, int steps, int batch, Span<float> output,
         ReadOnlySpan<int> lengths, bool probabilities, ThreadTeam? threads)
     {
-        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)batch * Options.Classes, nameof(output), "B·C");
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, nameof(output), "B·C", batch, Options.Classes);
 
         RecurrentNetworkOptions o = Parts.Recurrent.Options;
         int embeddedFloats = Options.TokenInput ? steps * batch * Options.EmbeddingSize : 0;

@@ -150,7 +150,7 @@ internal sealed class CarriedState
         }
 
         RecurrentNetworkOptions o = _options;
-        ThrowHelper.ThrowIfLengthIsNot(hidden.Length, (long)batch * o.Layers * o.OutputSize, nameof(hidden), "L·B·Hout");
+        ThrowHelper.ThrowIfLengthIsNot(hidden.Length, nameof(hidden), "L·B·Hout", o.Layers, batch, o.OutputSize);
         ThrowHelper.ThrowIfLengthIsNot(cell.Length, o.Cell == CellType.Lstm ? (long)batch * o.Layers * o.HiddenSize : 0, nameof(cell), "L·B·H (LSTM only)");
         Reset();
         Prepare(batch, nameof(batch));

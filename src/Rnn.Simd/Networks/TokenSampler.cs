@@ -47,8 +47,14 @@ public sealed class TokenSampler
     public void Reset() => _random.Reset(Options.Seed);
 
     /// <summary>The index of the largest value, ties to the lowest index (NaN never wins).</summary>
+    /// <exception cref="ArgumentException">The span is empty (there is no index to return).</exception>
     public static int ArgMax(ReadOnlySpan<float> values)
     {
+        if (values.IsEmpty)
+        {
+            ThrowHelper.Argument(nameof(values), "values is empty; expected at least one value.");
+        }
+
         int best = 0;
         for (int i = 1; i < values.Length; i++)
         {

@@ -64,7 +64,7 @@ public sealed class TrainableEmbedding
     /// <exception cref="ArgumentException">The gradient does not hold n·E values, or a token is out of range (checked before anything is added).</exception>
     public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<float> gradOutput)
     {
-        ThrowHelper.ThrowIfLengthIsNot(gradOutput.Length, (long)tokens.Length * Dimension, nameof(gradOutput), "tokens·dimension");
+        ThrowHelper.ThrowIfLengthIsNot(gradOutput.Length, nameof(gradOutput), "tokens·dimension", tokens.Length, Dimension);
         Embedding.ValidateTokens(tokens, Vocabulary, nameof(tokens));
         Span<float> gradient = Parameters.Gradient(_weight);
         int e = Dimension;

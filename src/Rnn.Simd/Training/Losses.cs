@@ -67,9 +67,9 @@ public static class Losses
             ThrowHelper.ArgumentOutOfRange(nameof(classes), $"Must be at least 1, was {classes}.");
         }
 
-        ThrowHelper.ThrowIfLengthIsNot(logits.Length, (long)rows * classes, nameof(logits), "rows·classes");
+        ThrowHelper.ThrowIfLengthIsNot(logits.Length, nameof(logits), "rows·classes", rows, classes);
         ThrowHelper.ThrowIfLengthIsNot(targets.Length, rows, nameof(targets), "rows");
-        ThrowHelper.ThrowIfLengthIsNot(gradient.Length, (long)rows * classes, nameof(gradient), "rows·classes");
+        ThrowHelper.ThrowIfLengthIsNot(gradient.Length, nameof(gradient), "rows·classes", rows, classes);
         ValidateReduction(reduction);
         int counted = 0;
         foreach (int target in targets)

@@ -123,8 +123,8 @@ public sealed class TrainableDenseLayer
     public void Forward(ReadOnlySpan<float> z, int rows, Span<float> y, ThreadTeam? threads = null)
     {
         ThrowHelper.ThrowIfNegative(rows, nameof(rows));
-        ThrowHelper.ThrowIfLengthIsNot(z.Length, (long)rows * Inputs, nameof(z), "rows·inputs");
-        ThrowHelper.ThrowIfLengthIsNot(y.Length, (long)rows * Outputs, nameof(y), "rows·outputs");
+        ThrowHelper.ThrowIfLengthIsNot(z.Length, nameof(z), "rows·inputs", rows, Inputs);
+        ThrowHelper.ThrowIfLengthIsNot(y.Length, nameof(y), "rows·outputs", rows, Outputs);
         EnsurePacked();
         ForwardRows(z, rows, y, threads);
     }
@@ -142,9 +142,9 @@ public sealed class TrainableDenseLayer
     public void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> y, ReadOnlySpan<float> gradOutput, int rows, Span<float> gradInput = default, ThreadTeam? threads = null)
     {
         ThrowHelper.ThrowIfNegative(rows, nameof(rows));
-        ThrowHelper.ThrowIfLengthIsNot(z.Length, (long)rows * Inputs, nameof(z), "rows·inputs");
-        ThrowHelper.ThrowIfLengthIsNot(y.Length, (long)rows * Outputs, nameof(y), "rows·outputs");
-        ThrowHelper.ThrowIfLengthIsNot(gradOutput.Length, (long)rows * Outputs, nameof(gradOutput), "rows·outputs");
+        ThrowHelper.ThrowIfLengthIsNot(z.Length, nameof(z), "rows·inputs", rows, Inputs);
+        ThrowHelper.ThrowIfLengthIsNot(y.Length, nameof(y), "rows·outputs", rows, Outputs);
+        ThrowHelper.ThrowIfLengthIsNot(gradOutput.Length, nameof(gradOutput), "rows·outputs", rows, Outputs);
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradInput.Length, (long)rows * Inputs, nameof(gradInput), "rows·inputs");
         if (rows == 0)
         {

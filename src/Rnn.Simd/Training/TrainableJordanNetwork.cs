@@ -183,11 +183,11 @@ public sealed class TrainableJordanNetwork
             ThrowHelper.ArgumentOutOfRange(nameof(teacherForcingRatio), $"Must be in [0, 1], was {teacherForcingRatio}.");
         }
 
-        ThrowHelper.ThrowIfLengthIsNot(input.Length, (long)steps * batch * x, nameof(input), "T·B·X");
-        ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)steps * batch * o, nameof(output), "T·B·O");
+        ThrowHelper.ThrowIfLengthIsNot(input.Length, nameof(input), "T·B·X", steps, batch, x);
+        ThrowHelper.ThrowIfLengthIsNot(output.Length, nameof(output), "T·B·O", steps, batch, o);
         if (teacherForcingRatio > 0)
         {
-            ThrowHelper.ThrowIfLengthIsNot(targets.Length, (long)steps * batch * o, nameof(targets), "T·B·O, required when teacherForcingRatio > 0");
+            ThrowHelper.ThrowIfLengthIsNot(targets.Length, nameof(targets), "T·B·O", steps, batch, o);
         }
         else
         {

@@ -35,6 +35,14 @@ public readonly record struct UpdateResult(bool Applied, double GradientNorm);
 /// optimiser step and the zeroing of the gradients for the next backward pass. A gradient that is not finite never
 /// reaches the weights. Allocates nothing.
 /// </summary>
+/// <remarks>
+/// The training half of the NaN/Inf policy (the forward pass only propagates): data that drives a gradient to ±∞ or
+/// NaN makes the global norm non-finite, and <see cref="Update"/> then skips the step (or throws, by
+/// <see cref="TrainerOptions.OnNonFiniteGradient"/>) before clipping or the optimiser touch anything, so the weights and
+/// the optimiser's state keep every bit and the next finite update proceeds normally. Finite but huge gradients are
+/// bounded by <see cref="TrainerOptions.MaxGradientNorm"/>: the norm is summed in double, so it does not overflow
+/// where float would.
+/// </remarks>
 public sealed class Trainer
 {
     /// <summary>Creates a trainer for <paramref name="parameters"/> with <paramref name="optimizer"/>.</summary>

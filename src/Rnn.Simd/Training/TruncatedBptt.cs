@@ -54,6 +54,9 @@ public sealed class TruncatedBptt : IDisposable
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
 
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·X", k2, batch, o.InputSize);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·F", k2, batch, o.LayerOutputSize);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "L·B·H", o.Layers, batch, Math.Max(o.OutputSize, o.HiddenSize));
         _network = network;
         K1 = k1;
         K2 = k2;

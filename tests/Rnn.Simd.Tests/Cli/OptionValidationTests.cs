@@ -1,0 +1,148 @@
+using Rnn.Simd.Tests.Infrastructure;
+
+namespace Rnn.Simd.Tests.Cli;
+
+/// <summary>
+/// Issue 7, item 1 for the command line: every command's options, given an unknown option, a missing value, a zero or
+/// negative number, a non-number or a file that does not exist, end the tool with a non-zero exit code and one line on
+/// standard error that names the option (or the file). Nothing runs: each row fails before any work.
+/// </summary>
+[Trait("Category", "Reliability")]
+[Collection(NonParallelCollection.Name)] // redirects Console.Error
+public sealed class OptionValidationTests
+{
+    private static readonly string s_golden = Path.Combine(AppContext.BaseDirectory, "Golden", "lstm_basic");
+    private static readonly string s_model = Path.Combine(s_golden, "model.safetensors");
+    private static readonly string s_input = Path.Combine(s_golden, "input.safetensors");
+    private static readonly string s_missing = Path.Combine(Path.GetTempPath(), "rnn-simd-no-such-file-7f3e", "missing.safetensors");
+    private static readonly string s_out = Path.Combine(Path.GetTempPath(), "rnn-simd-option-tests-never-written.safetensors");
+
+    /// <summary>(arguments, a fragment the error line must contain).</summary>
+    public static TheoryData<string[], string> BadInvocations()
+    {
+        string[] infer = ["infer", "--model", s_model, "--input", s_input, "--output", s_out];
+        string[] backward = ["backward", "--model", s_model, "--input", s_input, "--grad-output", s_input, "--output", s_out];
+        string text = s_model; // any existing file: these rows fail on their option before the data is read
+        string[] train = ["train", "--text", text, "--out", Path.Combine(Path.GetTempPath(), "rnn-simd-option-tests-run")];
+        string[] sample = ["sample", "--checkpoint", s_missing];
+        // One fixed folder (rewritten, not accumulated, run after run); nothing in it is ever a checkpoint.
+        string scratch = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "rnn-simd-option-tests")).FullName, csv = Path.Combine(scratch, "data.csv");
+        File.WriteAllText(csv, "a,b\n1,2\n3,4\n5,6\n");
+        var rows = new TheoryData<string[], string>
+        {
+            // Unknown command and unknown options, per command.
+            { ["no-such-command"], "no-such-command" },
+            { [.. infer, "--no-such-option"], "--no-such-option" },
+            { [.. backward, "--bogus", "1"], "--bogus" },
+            { [.. train, "--hiden", "8"], "--hiden" },
+            { ["sample", "--checkpoint", "x", "--temprature", "1"], "--temprature" },
+            { ["bench", "--configs", s_model, "--frobnicate"], "--frobnicate" },
+            { ["bench-kernels", "--fast"], "--fast" },
+            { ["demo", "--quik"], "--quik" },
+
+            // Missing values and required options.
+            { ["infer", "--model", s_model, "--input", s_input, "--output"], "--output" },
+            { ["infer", "--input", s_input, "--output", s_out], "--model" },
+            { ["backward", "--model", s_model, "--input", s_input, "--output", s_out], "--grad-output" },
+            { ["sample"], "--checkpoint" },
+            { ["bench"], "--configs" },
+            { [.. train, "--hidden"], "--hidden" },
+
+            // Non-numeric values.
+            { [.. infer, "--threads", "two"], "two" },
+            { [.. train, "--hidden", "big"], "big" },
+            { [.. train, "--lr", "fast"], "fast" },
+            { [.. train, "--seed", "-1"], "-1" },
+            { ["sample", "--checkpoint", "x", "--length", "1e3"], "1e3" },
+            { ["bench-kernels", "--seconds", "soon"], "soon" },
+            { ["demo", "--seed", "abc"], "abc" },
+
+            // Zero, negative and overflowing numbers.
+            { [.. infer, "--threads", "0"], "--threads" },
+            { [.. infer, "--threads", "-4"], "--threads" },
+            { [.. backward, "--threads", "0"], "--threads" },
+            { [.. infer, "--threads", "99999999999"], "99999999999" },
+            { [.. train, "--hidden", "0"], "--hidden" },
+            { [.. train, "--hidden", "-128"], "--hidden" },
+            { [.. train, "--hidden", "100000"], "--hidden" },
+            { [.. train, "--layers", "0"], "--layers" },
+            { [.. train, "--embedding", "-1"], "--embedding" },
+            { [.. train, "--steps", "0"], "--steps" },
+            { [.. train, "--batch", "0"], "--batch" },
+            { [.. train, "--batch", "-16"], "--batch" },
+            { [.. train, "--lr", "0"], "--lr" },
+            { [.. train, "--lr", "-0.1"], "--lr" },
+            { [.. train, "--lr", "NaN"], "--lr" },
+            { [.. train, "--clip", "-1"], "--clip" },
+            { [.. train, "--clip", "Infinity"], "--clip" },
+            { [.. train, "--updates", "-5"], "--updates" },
+            { [.. train, "--every", "0"], "--every" },
+            { [.. train, "--keep", "0"], "--keep" },
+            { [.. train, "--threads", "0"], "--threads" },
+            { [.. train, "--cell", "transformer"], "transformer" },
+            { [.. sample, "--length", "-1"], "--length" },
+            { [.. sample, "--threads", "0"], "--threads" },
+            { [.. sample, "--temperature", "0"], "--temperature" },
+            { [.. sample, "--temperature", "-1"], "--temperature" },
+            { [.. sample, "--temperature", "NaN"], "--temperature" },
+            { [.. sample, "--top-k", "-3"], "--top-k" },
+            { ["bench", "--configs", s_model, "--threads", "0"], "--threads" },
+            { ["bench-kernels", "--threads", "0"], "--threads" },
+            { ["bench-kernels", "--seconds", "0"], "--seconds" },
+            { ["bench-kernels", "--seconds", "-1"], "--seconds" },
+            { ["bench-kernels", "--seconds", "Infinity"], "--seconds" },
+            { ["demo", "--threads", "0"], "--threads" },
+            { ["demo", "--threads", "-1"], "--threads" },
+            { [.. infer, "--cell", "transformer"], "transformer" },
+
+            // Files that do not exist.
+            { ["infer", "--model", s_missing, "--input", s_input, "--output", s_out], "missing.safetensors" },
+            { ["infer", "--model", s_model, "--input", s_missing, "--output", s_out], "missing.safetensors" },
+            { ["backward", "--model", s_model, "--input", s_input, "--grad-output", s_missing, "--output", s_out], "missing.safetensors" },
+            { ["train", "--text", s_missing], "missing.safetensors" },
+            { ["train", "--csv", s_missing, "--column", "0"], "missing.safetensors" },
+            { sample, "missing.safetensors" },
+            { ["bench", "--configs", s_missing], "missing.safetensors" },
+
+            // Values that name something absent.
+            { [.. infer, "--prefix", "nope."], "'nope.'" },
+            { ["train", "--csv", csv, "--column", "zz", "--out", Path.Combine(scratch, "run")], "'zz'" },
+            { ["train", "--csv", csv, "--out", Path.Combine(scratch, "run")], "--column" },
+            { ["sample", "--checkpoint", scratch], "No checkpoint" },
+            { ["train", "--text", csv, "--resume", Path.Combine(scratch, "nothing.safetensors"), "--out", Path.Combine(scratch, "run")], "nothing.safetensors" },
+
+            // Options that contradict each other.
+            { ["train"], "--text" },
+            { ["train", "--text", text, "--csv", text, "--column", "0"], "--text" },
+        };
+        return rows;
+    }
+
+    [Theory]
+    [MemberData(nameof(BadInvocations))]
+    public void BadOption_ExitsNonZero_WithOneLineNamingIt(string[] args, string fragment)
+    {
+        var error = new StringWriter();
+        var output = new StringWriter();
+        TextWriter previousError = Console.Error, previousOut = Console.Out;
+        Console.SetError(error);
+        Console.SetOut(output);
+        int code;
+        try
+        {
+            code = Simd.Cli.Program.Run(args);
+        }
+        finally
+        {
+            Console.SetError(previousError);
+            Console.SetOut(previousOut);
+        }
+
+        string text = error.ToString().TrimEnd();
+        Assert.True(code != 0, $"exit code 0 for {string.Join(' ', args)}; stdout: {output}");
+        Assert.StartsWith("rnn-simd: ", text);
+        Assert.DoesNotContain('\n', text);
+        Assert.Contains(fragment, text, StringComparison.Ordinal);
+        Assert.False(File.Exists(s_out));
+    }
+}
