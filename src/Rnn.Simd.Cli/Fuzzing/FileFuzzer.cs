@@ -18,6 +18,9 @@ internal sealed class FuzzReport
     /// <summary>Per stage: how many inputs it accepted and how many it refused with <see cref="InvalidDataException"/>.</summary>
     public Dictionary<string, (long Accepted, long Refused)> Stages { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Per stage: the time spent in it over all inputs.</summary>
+    public Dictionary<string, TimeSpan> StageTimes { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Inputs per mutation kind, and how many of them every stage refused.</summary>
     public Dictionary<string, long> Mutations { get; } = new(StringComparer.Ordinal);
 
@@ -29,6 +32,9 @@ internal sealed class FuzzReport
 
     /// <summary>The largest allocation of one stage, in bytes, and the input it came from.</summary>
     public long LargestAllocation { get; set; }
+
+    /// <summary>The stage and input of <see cref="LargestAllocation"/>.</summary>
+    public string LargestAllocationAt { get; set; } = "";
 
     /// <summary>The largest ratio of one stage's allocation to the file's length, over inputs of at least 1 KiB.</summary>
     public double LargestAllocationRatio { get; set; }
@@ -42,12 +48,12 @@ internal sealed class FuzzReport
         text.AppendLine(CultureInfo.InvariantCulture, $"inputs: {Inputs:N0} in {Elapsed.TotalSeconds:F1} s ({Inputs / Math.Max(Elapsed.TotalSeconds, 1e-9):N0}/s)");
         foreach ((string stage, (long accepted, long refused)) in Stages)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"  {stage,-15} accepted {accepted,10:N0}  InvalidDataException {refused,10:N0}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {stage,-15} accepted {accepted,10:N0}  InvalidDataException {refused,10:N0}  {StageTimes.GetValueOrDefault(stage).TotalSeconds,7:F1} s");
         }
 
         text.AppendLine("mutations: " + string.Join(", ", Mutations.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:N0}"))));
         text.AppendLine(CultureInfo.InvariantCulture, $"slowest input: {SlowestMilliseconds:F1} ms (#{SlowestIndex})");
-        text.AppendLine(CultureInfo.InvariantCulture, $"largest allocation of one stage: {LargestAllocation:N0} bytes; largest allocation / file size (files ≥ 1 KiB): {LargestAllocationRatio:F2}; largest share of the budget: {LargestBudgetUse:P0}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"largest allocation of one stage: {LargestAllocation:N0} bytes ({LargestAllocationAt}); largest allocation / file size (files ≥ 1 KiB): {LargestAllocationRatio:F2}; largest share of the budget: {LargestBudgetUse:P0}");
         text.Append(CultureInfo.InvariantCulture, $"failures: {Failures.Count}");
         foreach (FuzzFailure f in Failures.Take(20))
         {
@@ -123,6 +129,7 @@ internal sealed class FileFuzzer : IDisposable
         foreach (string stage in FuzzTargets.Stages)
         {
             report.Stages[stage] = (0, 0);
+            report.StageTimes[stage] = TimeSpan.Zero;
         }
 
         var clock = Stopwatch.StartNew();
@@ -173,6 +180,7 @@ internal sealed class FileFuzzer : IDisposable
         for (int stage = 0; stage < FuzzTargets.Stages.Length; stage++)
         {
             string name = FuzzTargets.Stages[stage];
+            long stageStart = Stopwatch.GetTimestamp();
             long before = GC.GetAllocatedBytesForCurrentThread();
             bool accepted = false;
             try
@@ -189,9 +197,15 @@ internal sealed class FileFuzzer : IDisposable
             }
 
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            report.StageTimes[name] = report.StageTimes.GetValueOrDefault(name) + Stopwatch.GetElapsedTime(stageStart);
             (long a, long r) = report.Stages[name];
             report.Stages[name] = accepted ? (a + 1, r) : (a, r + 1);
-            report.LargestAllocation = Math.Max(report.LargestAllocation, allocated);
+            if (allocated > report.LargestAllocation)
+            {
+                report.LargestAllocation = allocated;
+                report.LargestAllocationAt = string.Create(CultureInfo.InvariantCulture, $"{name}, #{index} {mutation}, file {bytes.Length:N0} bytes");
+            }
+
             report.LargestBudgetUse = Math.Max(report.LargestBudgetUse, (double)allocated / budget);
             if (bytes.Length >= 1024)
             {

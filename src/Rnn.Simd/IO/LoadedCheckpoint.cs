@@ -48,6 +48,8 @@ public sealed class LoadedCheckpoint
             {
                 throw Invalid(e.Message.TrimEnd('.'));
             }
+
+            CheckArchitecture(Architecture);
         }
 
         var user = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -157,8 +159,8 @@ public sealed class LoadedCheckpoint
 
     /// <summary>Rebuilds the saved model: <see cref="Architecture"/>'s model with the saved parameter values.</summary>
     /// <returns>A new model (dispose it when it is <see cref="IDisposable"/>).</returns>
+    /// <remarks>That the architecture declares exactly the saved tensors was checked on load.</remarks>
     /// <exception cref="InvalidOperationException">No architecture was saved.</exception>
-    /// <exception cref="ArgumentException">The architecture's parameters are not the saved ones.</exception>
     public SequenceModel CreateModel()
     {
         if (Architecture is null)
@@ -476,6 +478,40 @@ public sealed class LoadedCheckpoint
         }
 
         return [.. entry.Shape.Select(d => (int)d)];
+    }
+
+    /// <summary>
+    /// The architecture must declare exactly the saved tensors (names, shapes, roles, in order), so that
+    /// <see cref="CreateModel"/> never builds a model the file's weights do not fill (and never allocates for sizes the
+    /// file only claims). Compared on declarations, before anything is allocated.
+    /// </summary>
+    private void CheckArchitecture(SequenceModelOptions architecture)
+    {
+        IReadOnlyList<ParameterSpec> specs;
+        try
+        {
+            specs = architecture.ParameterSpecs();
+        }
+        catch (Exception e) when (e is ArgumentException or OverflowException)
+        {
+            throw Invalid($"the architecture declares no valid parameters ({e.Message})");
+        }
+
+        if (specs.Count != Parameters.Count)
+        {
+            throw Invalid($"the architecture declares {specs.Count} parameter tensors but {Parameters.Count} are saved");
+        }
+
+        for (int i = 0; i < specs.Count; i++)
+        {
+            ParameterSpec spec = specs[i];
+            CheckpointParameter saved = Parameters[i];
+            if (spec.Name != saved.Name || !spec.Shape.SequenceEqual(saved.Shape) || spec.Role != saved.Role)
+            {
+                throw Invalid(string.Create(CultureInfo.InvariantCulture,
+                    $"the architecture declares parameter {i} as '{spec.Name}' [{string.Join(", ", spec.Shape)}] {spec.Role}, but '{saved.Name}' [{string.Join(", ", saved.Shape)}] {saved.Role} is saved"));
+            }
+        }
     }
 
     private void CheckMatches(ParameterSet set)
