@@ -68,6 +68,18 @@ internal sealed class RecurrentCall
         PyTorchModel model = PyTorchImport.Load(
             modelFile.FullName,
             new PyTorchImportOptions { Prefix = prefix, Cell = cell, BatchFirst = batchFirstFlag ? true : null });
+        try
+        {
+            return LoadInput(model, inputFile);
+        }
+        catch (InvalidDataException e) when (!e.Message.Contains(inputFile.FullName, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"input file '{inputFile.FullName}': {e.Message}", e);
+        }
+    }
+
+    private static RecurrentCall LoadInput(PyTorchModel model, FileInfo inputFile)
+    {
         RecurrentNetworkOptions o = model.Options;
         bool batchFirst = model.BatchFirst;
 

@@ -70,7 +70,21 @@ internal static class FuzzMutator
         return result;
     }
 
-    private static byte[] Apply(int kind, byte[] bytes, IReadOnlyList<(string Name, byte[] Bytes)> others, DeterministicRandom random) => kind switch
+    private static byte[] Apply(int kind, byte[] bytes, IReadOnlyList<(string Name, byte[] Bytes)> others, DeterministicRandom random)
+    {
+        try
+        {
+            return ApplyCore(kind, bytes, others, random);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or JsonException)
+        {
+            // A header-aware mutation met a header an earlier mutation left in a shape it does not handle (a number
+            // where a string was): fall back to flipping bytes. Only the mutator gives up here, never a reader.
+            return BitFlips(bytes, random);
+        }
+    }
+
+    private static byte[] ApplyCore(int kind, byte[] bytes, IReadOnlyList<(string Name, byte[] Bytes)> others, DeterministicRandom random) => kind switch
     {
         0 => BitFlips(bytes, random),
         1 => bytes[..Next(random, bytes.Length + 1)],
@@ -350,7 +364,7 @@ internal static class FuzzMutator
 
     private static void NonFinite(List<(string Name, JsonObject Entry)> tensors, byte[] data, DeterministicRandom random)
     {
-        List<long[]> floats = [.. tensors.Where(t => (string?)t.Entry["dtype"] == "F32").Select(t => Longs(t.Entry["data_offsets"]))
+        List<long[]> floats = [.. tensors.Where(t => t.Entry["dtype"] is JsonValue v && v.TryGetValue(out string? d) && d == "F32").Select(t => Longs(t.Entry["data_offsets"]))
             .Where(o => o.Length == 2 && o[1] - o[0] >= 4 && o[1] <= data.Length)];
         if (floats.Count == 0)
         {

@@ -19,7 +19,12 @@ public sealed record CheckpointParameter(string Name, IReadOnlyList<int> Shape, 
 /// </summary>
 /// <remarks>
 /// Everything was validated on load (checksum, format, version, shapes, finite parameters, complete optimiser state,
-/// valid generator states), so the members below fail only on a mismatch with what the caller passes. Immutable.
+/// valid generator states, an architecture that declares exactly the saved tensors), so the members below fail only on a
+/// mismatch with what the caller passes. Immutable.
+/// <para>NaN and ±∞ policy: a checkpoint whose parameters, optimiser state or caller's tensors hold a value that is
+/// not finite is refused on load as damaged (<see cref="InvalidDataException"/> naming the tensor and index), even when
+/// its checksum is right: <see cref="Checkpoint.Save"/> never writes one, so such a file was not written by a healthy
+/// run, and resuming from it could only spread NaN.</para>
 /// </remarks>
 public sealed class LoadedCheckpoint
 {
@@ -396,7 +401,14 @@ public sealed class LoadedCheckpoint
                 throw Invalid($"optimiser state '{entry.Name}' has shape [{string.Join(", ", entry.Shape)}]; its parameter has [{string.Join(", ", p.Shape)}]");
             }
 
-            _optimizerState.Add(key, file.ReadSingle(entry.Name));
+            float[] values = file.ReadSingle(entry.Name);
+            int bad = Array.FindIndex(values, v => !float.IsFinite(v));
+            if (bad >= 0)
+            {
+                throw Invalid(string.Create(CultureInfo.InvariantCulture, $"optimiser state '{entry.Name}' holds {values[bad]} at index {bad}"));
+            }
+
+            _optimizerState.Add(key, values);
             consumed.Add(entry.Name);
         }
     }
@@ -487,6 +499,11 @@ public sealed class LoadedCheckpoint
     /// </summary>
     private void CheckArchitecture(SequenceModelOptions architecture)
     {
+        if (architecture.DeclaredLayers > Parameters.Count / 2)
+        {
+            throw Invalid($"the architecture declares {architecture.DeclaredLayers} recurrent layers but only {Parameters.Count} parameter tensors are saved");
+        }
+
         IReadOnlyList<ParameterSpec> specs;
         try
         {
