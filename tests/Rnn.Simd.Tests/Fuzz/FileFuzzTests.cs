@@ -1,5 +1,7 @@
 using Rnn.Simd.Cli.Fuzzing;
+using Rnn.Simd.Import;
 using Rnn.Simd.IO;
+using Rnn.Simd.Training;
 using Rnn.Simd.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -58,7 +60,7 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
     }
 
     public static TheoryData<string> Regressions() =>
-        [.. Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "Fuzz", "regressions")).Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
+        [.. Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "Fuzz", "regressions")).Select(p => Path.GetFileName(p)!).Order(StringComparer.Ordinal)];
 
     [Theory]
     [MemberData(nameof(Regressions))]
@@ -86,7 +88,7 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
             string path = Path.Combine(directory, "lstm.safetensors");
             var options = new RecurrentNetworkOptions { Cell = CellType.Gru, InputSize = 2, HiddenSize = 3 };
             var writer = new SafeTensorsWriter();
-            foreach (Training.ParameterSpec spec in options.ParameterSpecs())
+            foreach (ParameterSpec spec in options.ParameterSpecs())
             {
                 float[] values = new float[spec.Shape.Aggregate(1, (a, b) => a * b)];
                 if (spec.Name == "weight_hh_l0")
@@ -103,7 +105,7 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
                 Assert.True(float.IsNaN(file.ReadSingle("weight_hh_l0")[5]));
             }
 
-            InvalidDataException e = Assert.Throws<InvalidDataException>(() => Import.PyTorchImport.Load(path));
+            InvalidDataException e = Assert.Throws<InvalidDataException>(() => PyTorchImport.Load(path));
             Assert.Contains("'weight_hh_l0' holds NaN at index 5", e.Message);
         }
         finally

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using Rnn.Simd.IO;
+using Rnn.Simd.Training;
 using Rnn.Simd.Tests.Infrastructure;
 
 namespace Rnn.Simd.Tests.Fuzz;
@@ -36,7 +37,7 @@ public sealed class MalformedFileCliTests : IDisposable
     {
         string bad = Malformed(kind), model = Path.Combine(_directory, "model.safetensors");
         var writer = new SafeTensorsWriter();
-        foreach (Training.ParameterSpec spec in new RecurrentNetworkOptions { Cell = CellType.Gru, InputSize = 3, HiddenSize = 2 }.ParameterSpecs())
+        foreach (ParameterSpec spec in new RecurrentNetworkOptions { Cell = CellType.Gru, InputSize = 3, HiddenSize = 2 }.ParameterSpecs())
         {
             writer.Add(spec.Name, new float[spec.Shape.Aggregate(1, (a, b) => a * b)], [.. spec.Shape.Select(d => (long)d)]);
         }
@@ -66,7 +67,7 @@ public sealed class MalformedFileCliTests : IDisposable
                 break;
             case "truncated-checkpoint":
                 string whole = Path.Combine(_directory, "whole.safetensors");
-                var parameters = Training.ParameterSet.Create(new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 2, HiddenSize = 3 }.ParameterSpecs("rnn."));
+                var parameters = ParameterSet.Create(new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 2, HiddenSize = 3 }.ParameterSpecs("rnn."));
                 Checkpoint.Save(whole, new CheckpointContent { Parameters = parameters, Step = 3 });
                 byte[] bytes = File.ReadAllBytes(whole);
                 File.WriteAllBytes(path, bytes[..(bytes.Length * 2 / 3)]);
