@@ -83,8 +83,8 @@ internal sealed class SeriesRun : TrainingRun
 
         TrainSettings settings = ResumedSettings(checkpoint, overrides);
         var model = ModelOf<Forecaster>(checkpoint);
-        var run = new SeriesRun(
-            settings, hash, name, raw, Number(checkpoint, MeanKey), Number(checkpoint, ScaleKey), model, TrainerOf(checkpoint, model.Parameters));
+        SeriesRun run = Fitting(checkpoint, () => new SeriesRun(
+            settings, hash, name, raw, Number(checkpoint, MeanKey), Number(checkpoint, ScaleKey), model, TrainerOf(checkpoint, model.Parameters)));
         run.RestorePosition(checkpoint);
         return run;
     }

@@ -82,7 +82,7 @@ internal sealed class TextRun : TrainingRun
                 throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has a vocabulary that does not cover its own training text: {e.Message}");
             }
 
-            var run = new TextRun(settings, hash, vocabulary, ids, model, TrainerOf(checkpoint, model.Parameters));
+            TextRun run = Fitting(checkpoint, () => new TextRun(settings, hash, vocabulary, ids, model, TrainerOf(checkpoint, model.Parameters)));
             run.RestorePosition(checkpoint);
             return run;
         }

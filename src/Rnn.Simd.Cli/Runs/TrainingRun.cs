@@ -150,6 +150,22 @@ internal abstract class TrainingRun : IDisposable
         return settings;
     }
 
+    /// <summary>
+    /// Builds a resumed run; the command line's values were validated before, so an <see cref="ArgumentException"/> here
+    /// means the checkpoint's own settings do not fit its own data (e.g. more steps per chunk than the text holds).
+    /// </summary>
+    private protected static T Fitting<T>(LoadedCheckpoint checkpoint, Func<T> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has settings that do not fit its own training data: {e.Message}");
+        }
+    }
+
     /// <summary>The checkpoint's trainer over <paramref name="parameters"/>; a checkpoint without one was not written by <c>train</c>.</summary>
     private protected static Trainer TrainerOf(LoadedCheckpoint checkpoint, ParameterSet parameters) =>
         checkpoint.HasTrainer ? checkpoint.CreateTrainer(parameters)
