@@ -89,6 +89,11 @@ public static class Checkpoint
     public static LoadedCheckpoint Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            throw new IOException($"'{path}' is a directory, not a checkpoint file.");
+        }
+
         return LoadedCheckpoint.Parse(File.ReadAllBytes(path), path);
     }
 

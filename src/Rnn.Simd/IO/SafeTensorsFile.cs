@@ -86,6 +86,12 @@ public sealed class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            // Unix opens a directory for reading and then fails as "access denied", which misleads.
+            throw new IOException($"'{path}' is a directory, not a safetensors file.");
+        }
+
         SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         try
         {
@@ -361,7 +367,7 @@ public sealed class SafeTensorsFile : IDisposable
     {
         if (headerLength > SafeTensorsHeader.MaxHeaderLength)
         {
-            ThrowHelper.InvalidData($"safetensors: the header length {headerLength} exceeds the {SafeTensorsHeader.MaxHeaderLength}-byte limit.");
+            ThrowHelper.InvalidData($"safetensors: the header length {headerLength} exceeds the {SafeTensorsHeader.MaxHeaderLength}-byte limit (is this a safetensors file?).");
         }
 
         if ((long)headerLength > available)

@@ -19,7 +19,7 @@ namespace Rnn.Simd.Tests.Fuzz;
 [UnsupportedOSPlatform("windows")]   // Unix file modes, SIGKILL, /dev/full, setpriv
 public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
 {
-    private const int Kills = 24;
+    private const int Kills = 30;
 
     private readonly string _directory = Directory.CreateTempSubdirectory("rnn-simd-crash-").FullName;
 
@@ -59,8 +59,9 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
                 _ = Checkpoint.Load(path);          // complete and checksum-verified, every one of them
             }
 
+            // A half-written file stays behind under its temporary name, which no reader lists.
             killedWithTemporary += Temporaries(run).Length > 0 ? 1 : 0;
-            Assert.True(Temporaries(run).Length <= 1, "a run sweeps the temporaries of the ones killed before it");
+            Assert.DoesNotContain(saved, p => Path.GetFileName(p).StartsWith('.'));
             if (saved.Count > 0)
             {
                 long step = CheckpointFolder.Open(run).Step;
@@ -74,6 +75,7 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
         // Resume once more to a fixed end, and compare with a run that was never killed.
         long end = newest + 3;
         Assert.Equal(0, RunInProcess([.. TrainArguments(text, run, updates: end), "--resume"]));
+        Assert.Empty(Temporaries(run));     // the first save of a run sweeps what the killed ones left
         string unkilled = Path.Combine(_directory, "unkilled");
         Assert.Equal(0, RunInProcess([.. TrainArguments(text, unkilled, updates: end)]));
         Dictionary<string, float[]> resumed = CheckpointFolder.Open(run).ToDictionary(), reference = CheckpointFolder.Open(unkilled).ToDictionary();
