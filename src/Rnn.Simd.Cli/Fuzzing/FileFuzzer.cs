@@ -11,6 +11,15 @@ internal sealed record FuzzFailure(long Index, string Mutation, string Stage, st
 /// <summary>What a fuzzing run saw.</summary>
 internal sealed class FuzzReport
 {
+    public FuzzReport()
+    {
+        foreach (string stage in FuzzTargets.Stages)
+        {
+            Stages[stage] = (0, 0);
+            StageTimes[stage] = TimeSpan.Zero;
+        }
+    }
+
     public long Inputs { get; set; }
 
     public TimeSpan Elapsed { get; set; }
@@ -121,24 +130,15 @@ internal sealed class FileFuzzer : IDisposable
     /// <summary>Runs inputs <paramref name="first"/> … <paramref name="first"/> + <paramref name="count"/> − 1 of <paramref name="seed"/>.</summary>
     public FuzzReport Run(ulong seed, long first, long count, Action<FuzzReport>? progress = null)
     {
-        var report = new FuzzReport();
-        foreach (string stage in FuzzTargets.Stages)
-        {
-            report.Stages[stage] = (0, 0);
-        }
-
         // Warm-up: every stage on every valid seed, so that first-call costs (JIT, static tables) are not charged to an input.
+        var warmUp = new FuzzReport();
         foreach ((string name, byte[] bytes) in _corpus.Seeds)
         {
-            Check(report, -1, "seed:" + name, bytes);
+            Check(warmUp, -1, "seed:" + name, bytes);
         }
 
-        foreach (string stage in FuzzTargets.Stages)
-        {
-            report.Stages[stage] = (0, 0);
-            report.StageTimes[stage] = TimeSpan.Zero;
-        }
-
+        var report = new FuzzReport();
+        report.Failures.AddRange(warmUp.Failures);
         var clock = Stopwatch.StartNew();
         for (long i = first; i < first + count; i++)
         {
