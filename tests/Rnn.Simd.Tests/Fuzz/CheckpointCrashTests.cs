@@ -48,8 +48,19 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
             using Process child = StartCli([.. TrainArguments(text, run, updates: 1_000_000), .. resume ? new[] { "--resume" } : []]);
             restarts++;
 
-            // Seeded moments from start-up to well into the training loop, where a checkpoint is written every update.
-            Thread.Sleep(250 + random.Next(1250));
+            // Seeded moments: one kill in four during start-up or loading; the others once this run has saved a
+            // checkpoint (so that every run makes progress however loaded the machine), a random time later, while
+            // it trains and writes a checkpoint every update.
+            if (random.Next(4) == 0)
+            {
+                Thread.Sleep(random.Next(400));
+            }
+            else
+            {
+                WaitForNewCheckpoint(run, newest, child, TimeSpan.FromSeconds(30));
+                Thread.Sleep(random.Next(300));
+            }
+
             child.Kill(entireProcessTree: true);      // SIGKILL on Unix: no handler, no finally, no flush
             child.WaitForExit();
 
@@ -184,6 +195,22 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
         File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.OtherRead);
         run.TrainOne(null);
         return (path, run.ToCheckpoint());
+    }
+
+    /// <summary>Polls until the run's newest checkpoint is past <paramref name="step"/>, the child exits, or the time is up.</summary>
+    private static void WaitForNewCheckpoint(string run, long step, Process child, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < limit && !child.HasExited)
+        {
+            string? newest = CheckpointFolder.List(run).LastOrDefault();
+            if (newest is not null && long.Parse(Path.GetFileNameWithoutExtension(newest)["step-".Length..], System.Globalization.CultureInfo.InvariantCulture) > step)
+            {
+                return;
+            }
+
+            Thread.Sleep(5);
+        }
     }
 
     private static string[] TrainArguments(string text, string run, long updates) =>
