@@ -42,7 +42,7 @@ internal sealed class FuzzReport
     /// <summary>Inputs that took longer than the limit once and were timed again (see <see cref="FileFuzzer.Check"/>).</summary>
     public long Retimed { get; set; }
 
-    /// <summary>The slowest second timing of a re-timed input.</summary>
+    /// <summary>The slowest best re-timing of a re-timed input that passed.</summary>
     public double SlowestRetimedMilliseconds { get; set; }
 
     /// <summary>The largest allocation of one stage, in bytes, and the input it came from.</summary>
@@ -67,7 +67,7 @@ internal sealed class FuzzReport
         }
 
         text.AppendLine("mutations: " + string.Join(", ", Mutations.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:N0}"))));
-        text.AppendLine(CultureInfo.InvariantCulture, $"slowest input: {SlowestMilliseconds:F1} ms (#{SlowestIndex}); over {FileFuzzer.TimeLimit.TotalSeconds:F0} s and timed again: {Retimed} (slowest second timing {SlowestRetimedMilliseconds:F1} ms)");
+        text.AppendLine(CultureInfo.InvariantCulture, $"slowest input: {SlowestMilliseconds:F1} ms (#{SlowestIndex}); over {FileFuzzer.TimeLimit.TotalSeconds:F0} s and timed again: {Retimed} (slowest best re-timing {SlowestRetimedMilliseconds:F1} ms)");
         text.AppendLine(CultureInfo.InvariantCulture, $"largest allocation of one stage: {LargestAllocation:N0} bytes ({LargestAllocationAt}); largest allocation / file size (files ≥ 1 KiB): {LargestAllocationRatio:F2}; largest share of the budget: {LargestBudgetUse:P0}");
         text.Append(CultureInfo.InvariantCulture, $"failures: {Failures.Count}");
         foreach (FuzzFailure f in Failures.Take(20))
@@ -86,8 +86,8 @@ internal sealed class FuzzReport
 /// </summary>
 /// <remarks>
 /// <para>The rules, per input and stage: the only exception allowed is <see cref="InvalidDataException"/>; all stages
-/// together take at most <see cref="TimeLimit"/> (an input over it is timed once more, and fails if it is over it again:
-/// a shared machine may take the CPU away for a while, a hang takes it every time); a stage allocates at most <see cref="AllocationFactor"/> × the file's
+/// together take at most <see cref="TimeLimit"/> (an input over it is timed up to three more times, and fails if it is
+/// over it every time: a shared machine may take the CPU away for a while, a hang takes it every time); a stage allocates at most <see cref="AllocationFactor"/> × the file's
 /// length + <see cref="AllocationAllowance"/> bytes on the fuzzing thread.</para>
 /// <para>The factor: a reader holds the file (1×), decodes its tensors to float or double (up to 4× for F16 read as
 /// double), and a checkpoint's use rebuilds the model, optimiser and trainer from what it holds (the weights again,
@@ -235,25 +235,34 @@ internal sealed class FileFuzzer : IDisposable
         if (elapsed > TimeLimit)
         {
             // On a shared machine a thread can lose the CPU for seconds, or meet a full collection: a slow input is
-            // timed once more, and only an input slow both times is a hang.
+            // timed up to three more times, each after a collection and a pause, and only an input that is slow every
+            // time is a hang (the fastest timing counts, as in benchmarking).
             report.Retimed++;
-            long again = Stopwatch.GetTimestamp();
-            for (int stage = 0; stage < FuzzTargets.Stages.Length; stage++)
+            TimeSpan second = TimeSpan.MaxValue;
+            for (int attempt = 0; attempt < 3 && second > TimeLimit; attempt++)
             {
-                try
+                GC.Collect();
+                Thread.Sleep(100);
+                long again = Stopwatch.GetTimestamp();
+                for (int stage = 0; stage < FuzzTargets.Stages.Length; stage++)
                 {
-                    _targets.Run(stage, bytes, _inputPath);
+                    try
+                    {
+                        _targets.Run(stage, bytes, _inputPath);
+                    }
+                    catch (Exception)
+                    {
+                        // Already judged on the first run; only the time counts now.
+                    }
                 }
-                catch (Exception)
-                {
-                    // Already judged on the first run; only the time counts now.
-                }
+
+                TimeSpan took = Stopwatch.GetElapsedTime(again);
+                second = took < second ? took : second;
             }
 
-            TimeSpan second = Stopwatch.GetElapsedTime(again);
             if (second > TimeLimit)
             {
-                report.Failures.Add(new FuzzFailure(index, mutation, "all", $"took {elapsed.TotalMilliseconds:F0} ms, then {second.TotalMilliseconds:F0} ms", bytes));
+                report.Failures.Add(new FuzzFailure(index, mutation, "all", $"took {elapsed.TotalMilliseconds:F0} ms, and at best {second.TotalMilliseconds:F0} ms in three more runs", bytes));
             }
             else if (index >= 0)
             {

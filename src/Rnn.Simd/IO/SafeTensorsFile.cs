@@ -82,7 +82,8 @@ public sealed class SafeTensorsFile : IDisposable
     /// <param name="path">The file's path.</param>
     /// <returns>The opened file; dispose it to close the handle.</returns>
     /// <exception cref="InvalidDataException">The file is not a valid safetensors file (the message names the path).</exception>
-    /// <exception cref="IOException">The file cannot be opened or read (the usual <see cref="File"/> exceptions).</exception>
+    /// <exception cref="IOException">The file cannot be opened or read (the usual <see cref="File"/> exceptions), or
+    /// <paramref name="path"/> is a directory.</exception>
     public static SafeTensorsFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
