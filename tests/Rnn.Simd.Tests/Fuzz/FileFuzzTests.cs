@@ -69,6 +69,16 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
         Assert.True(report.Failures.Count == 0, report.ToString());
     }
 
+    [Theory]
+    [InlineData("architecture-8193-layers-allocation.safetensors", "the architecture declares 8193 recurrent layers but only 7 parameter tensors are saved")]
+    [InlineData("architecture-huge-vocabulary.safetensors", "the architecture declares")]
+    public void An_Architecture_That_Does_Not_Match_The_Saved_Tensors_Is_Refused_On_Load(string name, string expected)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "Fuzz", "regressions", name);
+        InvalidDataException e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Non_Finite_Weights_Are_Stored_By_The_Container_And_Refused_By_The_Model_Readers()
     {
