@@ -16,7 +16,8 @@ namespace Rnn.Simd.Cli.Fuzzing;
 /// <remarks>A stage returns normally (the file was accepted) or throws; only <see cref="InvalidDataException"/> may
 /// come out of it. Preconditions that belong to the caller and not to the file are checked first, as the command line
 /// does: a checkpoint's model is rebuilt only when it holds an architecture, and a run resumes only on the data it
-/// was trained on.</remarks>
+/// was trained on. The checkpoint is loaded once (stage <c>checkpoint</c>) and used by the next stage, which reports
+/// the same refusal when it did not load.</remarks>
 internal sealed class FuzzTargets(FuzzCorpus corpus)
 {
     /// <summary>The stage names, in the order <see cref="Run"/> runs them.</summary>
@@ -26,11 +27,42 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
 
     private readonly string _textHash = TrainingRun.HashFile(corpus.TextPath);
 
+    // The checkpoint stage's result, which the next stage uses (loading it once, as `sample` does).
+    private LoadedCheckpoint? _checkpoint;
+    private InvalidDataException? _refused;
+
     /// <summary>Runs stage <paramref name="stage"/> on the file (its bytes and the path they were written to).</summary>
     public void Run(int stage, byte[] bytes, string path)
     {
         switch (stage)
         {
+            case 1:
+                _checkpoint = null;
+                _refused = null;
+                try
+                {
+                    _checkpoint = CheckpointFolder.Open(path);
+                }
+                catch (InvalidDataException e)
+                {
+                    _refused = e;
+                    throw;
+                }
+
+                break;
+            case 2:
+                // What `sample` and `train --resume` do with the checkpoint loaded once: nothing, if it was refused.
+                UseCheckpoint(_checkpoint ?? throw _refused!);
+                break;
+            case 4:
+                // infer imports the model, then opens the input: an input that is no safetensors file at all fails
+                // there with the container's InvalidDataException, whatever the model. Checked first to save the import.
+                using (SafeTensorsFile.Load(bytes))
+                {
+                }
+
+                _ = RecurrentCall.Load(new FileInfo(corpus.ModelPath), new FileInfo(path), "", null, false, 1);
+                break;
             case 0:
                 using (SafeTensorsFile memory = SafeTensorsFile.Load(bytes))
                 {
@@ -43,17 +75,8 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
                 }
 
                 break;
-            case 1:
-                _ = Checkpoint.Load(path);
-                break;
-            case 2:
-                UseCheckpoint(CheckpointFolder.Open(path));
-                break;
-            case 3:
-                Import(bytes, path);
-                break;
             default:
-                _ = RecurrentCall.Load(new FileInfo(corpus.ModelPath), new FileInfo(path), "", null, false, 1);
+                Import(bytes, path);
                 break;
         }
     }
