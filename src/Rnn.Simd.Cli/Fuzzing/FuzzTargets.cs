@@ -143,7 +143,7 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
             _ = TextRun.Load(checkpoint);
             if (checkpoint.Metadata.TryGetValue(TrainingRun.DataHashKey, out string? hash) && hash == _textHash)
             {
-                using TextRun run = TextRun.Resume(checkpoint, corpus.TextPath, new TrainSettings { Updates = checkpoint.Step + 1 });
+                using TextRun run = TextRun.Resume(checkpoint, corpus.TextPath, new TrainSettings { Updates = checkpoint.Step });
             }
         }
     }
