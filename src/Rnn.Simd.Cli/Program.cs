@@ -21,6 +21,7 @@ internal static class Program
             BackwardCommand.Create(),
             BenchCommand.Create(),
             BenchKernelsCommand.Create(),
+            FuzzCommand.Create(),
         };
 
         try

@@ -68,18 +68,31 @@ internal sealed class RecurrentCall
         PyTorchModel model = PyTorchImport.Load(
             modelFile.FullName,
             new PyTorchImportOptions { Prefix = prefix, Cell = cell, BatchFirst = batchFirstFlag ? true : null });
+        try
+        {
+            return LoadInput(model, inputFile);
+        }
+        catch (InvalidDataException e) when (!e.Message.Contains(inputFile.FullName, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"input file '{inputFile.FullName}': {e.Message}", e);
+        }
+    }
+
+    private static RecurrentCall LoadInput(PyTorchModel model, FileInfo inputFile)
+    {
         RecurrentNetworkOptions o = model.Options;
         bool batchFirst = model.BatchFirst;
 
         using SafeTensorsFile inputs = SafeTensorsFile.Open(inputFile.FullName);
         SafeTensorsEntry x = Require(inputs, "input");
-        if (x.Shape.Length != 3 || x.Shape[2] != o.InputSize || x.Shape[0] < 0 || x.Shape[1] < 1)
+        RequireFloat(x, "input");
+        long steps64 = x.Shape.Length == 3 ? (batchFirst ? x.Shape[1] : x.Shape[0]) : 0, batch64 = x.Shape.Length == 3 ? (batchFirst ? x.Shape[0] : x.Shape[1]) : 0;
+        if (x.Shape.Length != 3 || x.Shape[2] != o.InputSize || batch64 < 1 || batch64 > int.MaxValue || steps64 > int.MaxValue)
         {
             throw new InvalidDataException($"'input' has shape [{string.Join(", ", x.Shape)}]; expected [{(batchFirst ? "B, T" : "T, B")}, {o.InputSize}] with B ≥ 1.");
         }
 
-        int steps = (int)(batchFirst ? x.Shape[1] : x.Shape[0]);
-        int batch = (int)(batchFirst ? x.Shape[0] : x.Shape[1]);
+        int steps = (int)steps64, batch = (int)batch64;
         int states = o.Layers * o.Directions;
         float[] h0 = Optional(inputs, "h0", "input", states, batch, o.OutputSize);
         float[] c0 = o.Cell == CellType.Lstm ? Optional(inputs, "c0", "input", states, batch, o.HiddenSize) : [];
@@ -123,12 +136,22 @@ internal sealed class RecurrentCall
         }
 
         SafeTensorsEntry entry = file.GetEntry(name);
+        RequireFloat(entry, fileRole);
         if (!entry.Shape.SequenceEqual(shape))
         {
             throw new InvalidDataException($"'{name}' in the {fileRole} file has shape [{string.Join(", ", entry.Shape)}]; expected [{string.Join(", ", shape)}].");
         }
 
         return file.ReadSingle(name);
+    }
+
+    /// <summary>A tensor read as float must hold floating-point numbers (F32, F64, F16 or BF16).</summary>
+    private static void RequireFloat(SafeTensorsEntry entry, string fileRole)
+    {
+        if (entry.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.F64 or SafeTensorsDType.F16 or SafeTensorsDType.BF16))
+        {
+            throw new InvalidDataException($"'{entry.Name}' in the {fileRole} file is {entry}; expected a floating-point tensor (F32, F64, F16 or BF16).");
+        }
     }
 
     private static SafeTensorsEntry Require(SafeTensorsFile file, string name) =>

@@ -36,10 +36,24 @@ internal sealed class CheckpointFolder(string directory, int keep)
         return [.. found.OrderBy(f => f.Step).Select(f => f.Path)];
     }
 
+    private bool _swept;
+
     /// <summary>Writes the checkpoint of update <paramref name="step"/> and deletes all but the newest <see cref="Keep"/>.</summary>
+    /// <remarks>The first save also removes temporary files (<c>.step-*.tmp</c>) that a killed run left behind: they are
+    /// never taken for checkpoints (<see cref="List"/> ignores them), only cleaned up.</remarks>
     public string Save(long step, CheckpointContent content)
     {
         System.IO.Directory.CreateDirectory(Directory);
+        if (!_swept)
+        {
+            foreach (string stale in System.IO.Directory.EnumerateFiles(Directory, "." + Prefix + "*" + Suffix + ".*.tmp"))
+            {
+                File.Delete(stale);
+            }
+
+            _swept = true;
+        }
+
         string path = Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"{Prefix}{step:D8}{Suffix}"));
         Checkpoint.Save(path, content);
         IReadOnlyList<string> all = List(Directory);

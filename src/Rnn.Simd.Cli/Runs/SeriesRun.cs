@@ -83,8 +83,8 @@ internal sealed class SeriesRun : TrainingRun
 
         TrainSettings settings = ResumedSettings(checkpoint, overrides);
         var model = ModelOf<Forecaster>(checkpoint);
-        var run = new SeriesRun(
-            settings, hash, name, raw, Number(checkpoint, MeanKey), Number(checkpoint, ScaleKey), model, checkpoint.CreateTrainer(model.Parameters));
+        SeriesRun run = Fitting(checkpoint, () => new SeriesRun(
+            settings, hash, name, raw, Number(checkpoint, MeanKey), Number(checkpoint, ScaleKey), model, TrainerOf(checkpoint, model.Parameters)));
         run.RestorePosition(checkpoint);
         return run;
     }
@@ -98,7 +98,16 @@ internal sealed class SeriesRun : TrainingRun
         }
 
         double mean = Number(checkpoint, MeanKey), scale = Number(checkpoint, ScaleKey);
-        float[] tail = JsonSerializer.Deserialize<float[]>(Required(checkpoint, TailKey)) ?? [];
+        float[] tail;
+        try
+        {
+            tail = JsonSerializer.Deserialize<float[]>(Required(checkpoint, TailKey)) ?? [];
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has a series tail that is not a JSON array of numbers: {e.Message}");
+        }
+
         using var model = ModelOf<Forecaster>(checkpoint);
         return Rollout(model.ToInference(), [.. tail.Select(v => (float)((v - mean) / scale))], count, mean, scale, threads);
     }

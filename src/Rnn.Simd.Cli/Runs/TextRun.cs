@@ -67,11 +67,30 @@ internal sealed class TextRun : TrainingRun
         (string text, string hash) = Read(path);
         CheckCheckpoint(checkpoint, "text", hash, path);
         TrainSettings settings = ResumedSettings(checkpoint, overrides);
-        CharacterVocabulary vocabulary = CharacterVocabulary.FromJson(Required(checkpoint, VocabularyKey));
         var model = ModelOf<LanguageModel>(checkpoint);
-        var run = new TextRun(settings, hash, vocabulary, vocabulary.Encode(text), model, checkpoint.CreateTrainer(model.Parameters));
-        run.RestorePosition(checkpoint);
-        return run;
+        try
+        {
+            CharacterVocabulary vocabulary = VocabularyOf(checkpoint, model.Options);
+            int[] ids;
+            try
+            {
+                ids = vocabulary.Encode(text);
+            }
+            catch (ArgumentException e)
+            {
+                // The data's hash matched, so the checkpoint's vocabulary does not cover the text it was made from.
+                throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has a vocabulary that does not cover its own training text: {e.Message}");
+            }
+
+            TextRun run = Fitting(checkpoint, () => new TextRun(settings, hash, vocabulary, ids, model, TrainerOf(checkpoint, model.Parameters)));
+            run.RestorePosition(checkpoint);
+            return run;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The model of a checkpoint with its vocabulary, for sampling.</summary>
@@ -83,7 +102,20 @@ internal sealed class TextRun : TrainingRun
         }
 
         using var model = ModelOf<LanguageModel>(checkpoint);
-        return (model.ToInference(), CharacterVocabulary.FromJson(Required(checkpoint, VocabularyKey)));
+        return (model.ToInference(), VocabularyOf(checkpoint, model.Options));
+    }
+
+    /// <summary>The checkpoint's vocabulary, which must have one character per row of the model's embedding.</summary>
+    private static CharacterVocabulary VocabularyOf(LoadedCheckpoint checkpoint, SequenceModelOptions options)
+    {
+        CharacterVocabulary vocabulary = CharacterVocabulary.FromJson(Required(checkpoint, VocabularyKey));
+        int expected = ((LanguageModelOptions)options).VocabularySize;
+        if (vocabulary.Count != expected)
+        {
+            throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has a vocabulary of {vocabulary.Count} characters for a model of {expected}.");
+        }
+
+        return vocabulary;
     }
 
     public override double Validate(ThreadTeam? threads) =>

@@ -115,7 +115,14 @@ internal abstract class TrainingRun : IDisposable
         }
         else
         {
-            Model.RestoreState(h, c ?? [], Settings.Batch);
+            try
+            {
+                Model.RestoreState(h, c ?? [], Settings.Batch);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has a carried state that does not fit its model: {e.Message}");
+            }
         }
     }
 
@@ -125,13 +132,44 @@ internal abstract class TrainingRun : IDisposable
     /// </summary>
     private protected static TrainSettings ResumedSettings(LoadedCheckpoint checkpoint, TrainSettings overrides)
     {
-        TrainSettings settings = TrainSettings.FromJson(Required(checkpoint, SettingsKey)) with
+        TrainSettings saved = TrainSettings.FromJson(Required(checkpoint, SettingsKey));
+        try
+        {
+            saved.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has training settings out of range: {e.Message}");
+        }
+
+        TrainSettings settings = saved with
         {
             Updates = overrides.Updates, Every = overrides.Every, Keep = overrides.Keep, Threads = overrides.Threads,
         };
         settings.Validate();
         return settings;
     }
+
+    /// <summary>
+    /// Builds a resumed run; the command line's values were validated before, so an <see cref="ArgumentException"/> here
+    /// means the checkpoint's own settings do not fit its own data (e.g. more steps per chunk than the text holds).
+    /// </summary>
+    private protected static T Fitting<T>(LoadedCheckpoint checkpoint, Func<T> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has settings that do not fit its own training data: {e.Message}");
+        }
+    }
+
+    /// <summary>The checkpoint's trainer over <paramref name="parameters"/>; a checkpoint without one was not written by <c>train</c>.</summary>
+    private protected static Trainer TrainerOf(LoadedCheckpoint checkpoint, ParameterSet parameters) =>
+        checkpoint.HasTrainer ? checkpoint.CreateTrainer(parameters)
+            : throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' was not written by 'rnn-simd train' (no trainer).");
 
     /// <summary>The checkpoint's model, of the kind this task trains.</summary>
     private protected static T ModelOf<T>(LoadedCheckpoint checkpoint)

@@ -77,7 +77,12 @@ public static class Checkpoint
     /// <exception cref="ArgumentException">A parameter is NaN or infinite (the run is broken; the last good checkpoint
     /// is kept), the optimiser or trainer belongs to another parameter set, a generator name is empty, or
     /// <see cref="CheckpointContent.Step"/> is negative.</exception>
-    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="IOException">The file cannot be written (a full disk, a missing directory); the message names
+    /// <paramref name="path"/> and the previous file there is unchanged.</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory is read-only to this process; the message names
+    /// <paramref name="path"/> and the previous file there is unchanged.</exception>
+    /// <remarks>A process killed while saving (even by SIGKILL) leaves the previous checkpoint complete and at most a
+    /// temporary file (<c>.NAME.*.tmp</c>) beside it, which no reader takes for a checkpoint.</remarks>
     public static void Save(string path, CheckpointContent content) => SaveCore(path, content, static s => s);
 
     /// <summary>Reads and checks the checkpoint at <paramref name="path"/>.</summary>
@@ -85,10 +90,15 @@ public static class Checkpoint
     /// <returns>The checkpoint, held in memory (the file is closed).</returns>
     /// <exception cref="InvalidDataException">The file is damaged (checksum mismatch, truncated, not safetensors), not
     /// a checkpoint, of a newer version, or inconsistent; the one-line message says which and names the file.</exception>
-    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="IOException">The file cannot be read, or <paramref name="path"/> is a directory.</exception>
     public static LoadedCheckpoint Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            throw new IOException($"'{path}' is a directory, not a checkpoint file.");
+        }
+
         return LoadedCheckpoint.Parse(File.ReadAllBytes(path), path);
     }
 

@@ -19,7 +19,12 @@ public sealed record CheckpointParameter(string Name, IReadOnlyList<int> Shape, 
 /// </summary>
 /// <remarks>
 /// Everything was validated on load (checksum, format, version, shapes, finite parameters, complete optimiser state,
-/// valid generator states), so the members below fail only on a mismatch with what the caller passes. Immutable.
+/// valid generator states, an architecture that declares exactly the saved tensors), so the members below fail only on a
+/// mismatch with what the caller passes. Immutable.
+/// <para>NaN and ±∞ policy: a checkpoint whose parameters, optimiser state or caller's tensors hold a value that is
+/// not finite is refused on load as damaged (<see cref="InvalidDataException"/> naming the tensor and index), even when
+/// its checksum is right: <see cref="Checkpoint.Save"/> never writes one, so such a file was not written by a healthy
+/// run, and resuming from it could only spread NaN.</para>
 /// </remarks>
 public sealed class LoadedCheckpoint
 {
@@ -48,6 +53,8 @@ public sealed class LoadedCheckpoint
             {
                 throw Invalid(e.Message.TrimEnd('.'));
             }
+
+            CheckArchitecture(Architecture);
         }
 
         var user = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -157,8 +164,8 @@ public sealed class LoadedCheckpoint
 
     /// <summary>Rebuilds the saved model: <see cref="Architecture"/>'s model with the saved parameter values.</summary>
     /// <returns>A new model (dispose it when it is <see cref="IDisposable"/>).</returns>
+    /// <remarks>That the architecture declares exactly the saved tensors was checked on load.</remarks>
     /// <exception cref="InvalidOperationException">No architecture was saved.</exception>
-    /// <exception cref="ArgumentException">The architecture's parameters are not the saved ones.</exception>
     public SequenceModel CreateModel()
     {
         if (Architecture is null)
@@ -394,7 +401,14 @@ public sealed class LoadedCheckpoint
                 throw Invalid($"optimiser state '{entry.Name}' has shape [{string.Join(", ", entry.Shape)}]; its parameter has [{string.Join(", ", p.Shape)}]");
             }
 
-            _optimizerState.Add(key, file.ReadSingle(entry.Name));
+            float[] values = file.ReadSingle(entry.Name);
+            int bad = Array.FindIndex(values, v => !float.IsFinite(v));
+            if (bad >= 0)
+            {
+                throw Invalid(string.Create(CultureInfo.InvariantCulture, $"optimiser state '{entry.Name}' holds {values[bad]} at index {bad}"));
+            }
+
+            _optimizerState.Add(key, values);
             consumed.Add(entry.Name);
         }
     }
@@ -476,6 +490,45 @@ public sealed class LoadedCheckpoint
         }
 
         return [.. entry.Shape.Select(d => (int)d)];
+    }
+
+    /// <summary>
+    /// The architecture must declare exactly the saved tensors (names, shapes, roles, in order), so that
+    /// <see cref="CreateModel"/> never builds a model the file's weights do not fill (and never allocates for sizes the
+    /// file only claims). Compared on declarations, before anything is allocated.
+    /// </summary>
+    private void CheckArchitecture(SequenceModelOptions architecture)
+    {
+        if (architecture.DeclaredLayers > Parameters.Count / 2)
+        {
+            throw Invalid($"the architecture declares {architecture.DeclaredLayers} recurrent layers but only {Parameters.Count} parameter tensors are saved");
+        }
+
+        IReadOnlyList<ParameterSpec> specs;
+        try
+        {
+            specs = architecture.ParameterSpecs();
+        }
+        catch (Exception e) when (e is ArgumentException or OverflowException)
+        {
+            throw Invalid($"the architecture declares no valid parameters ({e.Message})");
+        }
+
+        if (specs.Count != Parameters.Count)
+        {
+            throw Invalid($"the architecture declares {specs.Count} parameter tensors but {Parameters.Count} are saved");
+        }
+
+        for (int i = 0; i < specs.Count; i++)
+        {
+            ParameterSpec spec = specs[i];
+            CheckpointParameter saved = Parameters[i];
+            if (spec.Name != saved.Name || !spec.Shape.SequenceEqual(saved.Shape) || spec.Role != saved.Role)
+            {
+                throw Invalid(string.Create(CultureInfo.InvariantCulture,
+                    $"the architecture declares parameter {i} as '{spec.Name}' [{string.Join(", ", spec.Shape)}] {spec.Role}, but '{saved.Name}' [{string.Join(", ", saved.Shape)}] {saved.Role} is saved"));
+            }
+        }
     }
 
     private void CheckMatches(ParameterSet set)

@@ -81,11 +81,18 @@ public sealed class SafeTensorsFile : IDisposable
     /// <summary>Opens and validates a safetensors file; tensors are read from it on demand.</summary>
     /// <param name="path">The file's path.</param>
     /// <returns>The opened file; dispose it to close the handle.</returns>
-    /// <exception cref="InvalidDataException">The file is not a valid safetensors file.</exception>
-    /// <exception cref="IOException">The file cannot be opened or read (the usual <see cref="File"/> exceptions).</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid safetensors file (the message names the path).</exception>
+    /// <exception cref="IOException">The file cannot be opened or read (the usual <see cref="File"/> exceptions), or
+    /// <paramref name="path"/> is a directory.</exception>
     public static SafeTensorsFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            // Unix opens a directory for reading and then fails as "access denied", which misleads.
+            throw new IOException($"'{path}' is a directory, not a safetensors file.");
+        }
+
         SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         try
         {
@@ -106,11 +113,24 @@ public sealed class SafeTensorsFile : IDisposable
             var (entries, metadata) = SafeTensorsHeader.Parse(json, dataLength);
             return new SafeTensorsFile(ReadOnlyMemory<byte>.Empty, handle, 8 + headerLength, entries, metadata);
         }
+        catch (InvalidDataException e)
+        {
+            handle.Dispose();
+            throw NamingFile(e, path);
+        }
         catch
         {
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The same problem, with the file's path in the message (<c>safetensors file 'PATH': …</c>).</summary>
+    internal static InvalidDataException NamingFile(InvalidDataException e, string path)
+    {
+        const string Prefix = "safetensors: ";
+        string what = e.Message.StartsWith(Prefix, StringComparison.Ordinal) ? e.Message[Prefix.Length..] : e.Message;
+        return new InvalidDataException($"safetensors file '{path}': {what}", e);
     }
 
     /// <summary>Parses and validates a safetensors file held in memory. The bytes are not copied.</summary>
@@ -348,7 +368,7 @@ public sealed class SafeTensorsFile : IDisposable
     {
         if (headerLength > SafeTensorsHeader.MaxHeaderLength)
         {
-            ThrowHelper.InvalidData($"safetensors: the header length {headerLength} exceeds the {SafeTensorsHeader.MaxHeaderLength}-byte limit.");
+            ThrowHelper.InvalidData($"safetensors: the header length {headerLength} exceeds the {SafeTensorsHeader.MaxHeaderLength}-byte limit (is this a safetensors file?).");
         }
 
         if ((long)headerLength > available)

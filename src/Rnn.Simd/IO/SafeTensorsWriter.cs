@@ -166,6 +166,9 @@ public sealed class SafeTensorsWriter
     /// itself survives a power loss is up to the file system (the directory entry is not fsynced; .NET has no
     /// portable way to).</remarks>
     /// <param name="path">The destination; its directory must exist.</param>
+    /// <exception cref="IOException">The file cannot be written (a full disk, a missing directory: <see cref="DirectoryNotFoundException"/>);
+    /// the message names <paramref name="path"/>.</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory is not writable; the message names <paramref name="path"/>.</exception>
     public void Save(string path) => SaveCore(path, static s => s);
 
     /// <summary><see cref="Save(string)"/> with the stream wrapped, so tests can make the write fail midway.</summary>
@@ -189,7 +192,7 @@ public sealed class SafeTensorsWriter
 
             File.Move(temporary, full, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             try
             {
@@ -203,7 +206,19 @@ public sealed class SafeTensorsWriter
             {
             }
 
-            throw;
+            // A full disk or a read-only directory: say which file could not be written and that the old one stands.
+            string message = $"Could not write '{full}': {e.Message} (any earlier file there is unchanged).";
+            switch (e)
+            {
+                case UnauthorizedAccessException:
+                    throw new UnauthorizedAccessException(message, e);
+                case DirectoryNotFoundException:
+                    throw new DirectoryNotFoundException(message, e);
+                case IOException:
+                    throw new IOException(message, e);
+                default:
+                    throw;
+            }
         }
     }
 

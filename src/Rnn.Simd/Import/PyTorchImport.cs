@@ -49,16 +49,30 @@ public sealed record PyTorchModel(RecurrentNetwork Network, bool BatchFirst)
 /// <c>weight_hr_l{k}</c>, <c>_reverse</c> for the second direction), inferring sizes, layers, directions and
 /// projection from the shapes. The file is untrusted: anything inconsistent is an <see cref="InvalidDataException"/>.
 /// </summary>
+/// <remarks>
+/// NaN and ±∞ policy: a weight that is not finite (NaN, +∞, −∞) is refused with an <see cref="InvalidDataException"/>
+/// naming the tensor and the index. Such a model can only produce NaN (PyTorch would load it and compute NaN);
+/// refusing it at load time says where the damage is. <see cref="SafeTensorsFile"/> itself returns stored values as
+/// they are.
+/// </remarks>
 public static class PyTorchImport
 {
     /// <summary>Loads a network from a safetensors file.</summary>
-    /// <exception cref="InvalidDataException">The file is malformed or its parameters are inconsistent (the message says which).</exception>
+    /// <exception cref="InvalidDataException">The file is malformed or its parameters are inconsistent (the message names the
+    /// file and says which).</exception>
     /// <exception cref="ArgumentException">An option is invalid (e.g. an unknown cell name).</exception>
     public static PyTorchModel Load(string path, PyTorchImportOptions? options = null, ArrayPool<float>? pool = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         using SafeTensorsFile file = SafeTensorsFile.Open(path);
-        return Load(file, options, pool);
+        try
+        {
+            return Load(file, options, pool);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"PyTorch state dict '{path}': {e.Message}", e);
+        }
     }
 
     /// <summary>Loads a network from an open safetensors file.</summary>
@@ -226,14 +240,23 @@ public static class PyTorchImport
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"'{entry.Name}' has shape [{string.Join(", ", entry.Shape)}]; expected [{string.Join(", ", shape)}]."));
         }
 
+        float[] values;
         try
         {
-            parameters[name] = file.ReadSingle(entry.Name);
+            values = file.ReadSingle(entry.Name);
         }
         catch (ArgumentException e)
         {
             throw new InvalidDataException($"'{entry.Name}' is not a floating-point tensor ({e.Message}).", e);
         }
+
+        int bad = Array.FindIndex(values, v => !float.IsFinite(v));
+        if (bad >= 0)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"'{entry.Name}' holds {values[bad]} at index {bad}; a model with non-finite weights is refused."));
+        }
+
+        parameters[name] = values;
     }
 
     private static string Names(SafeTensorsFile file, int max)

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Rnn.Simd.Internal;
 
 namespace Rnn.Simd.Networks;
@@ -10,6 +11,10 @@ namespace Rnn.Simd.Networks;
 /// <remarks>Unidirectional by construction: generation runs forward in time, one step at a time.</remarks>
 public abstract record GenerativeModelOptions : SequenceModelOptions
 {
+    /// <inheritdoc/>
+    [JsonIgnore]
+    internal override long DeclaredLayers => Layers;
+
     private protected GenerativeModelOptions()
     {
     }

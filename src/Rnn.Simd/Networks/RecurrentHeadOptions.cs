@@ -19,6 +19,10 @@ namespace Rnn.Simd.Networks;
 /// </remarks>
 public abstract record RecurrentHeadOptions : SequenceModelOptions
 {
+    /// <inheritdoc/>
+    [JsonIgnore]
+    internal override long DeclaredLayers => Recurrent?.Layers ?? 0;
+
     private protected RecurrentHeadOptions()
     {
     }

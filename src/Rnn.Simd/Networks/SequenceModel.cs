@@ -81,6 +81,11 @@ public abstract record SequenceModelOptions
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public abstract void Validate();
+
+    /// <summary>The recurrent layers the options declare, each of which has at least two parameter tensors: a bound a
+    /// checkpoint reader checks against the tensors really saved before it lists <see cref="ParameterSpecs"/>.</summary>
+    [JsonIgnore]
+    internal abstract long DeclaredLayers { get; }
 }
 
 /// <summary>

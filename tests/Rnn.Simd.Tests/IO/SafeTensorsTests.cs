@@ -770,7 +770,8 @@ public sealed class SafeTensorsTests : IDisposable
         string path = Path.Combine(_directory, "bad.safetensors");
         File.WriteAllBytes(path, bytes);
         InvalidDataException fromFile = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(path));
-        Assert.Equal(error.Message, fromFile.Message);
+        Assert.Equal(SafeTensorsFile.NamingFile(error, path).Message, fromFile.Message);
+        Assert.StartsWith($"safetensors file '{path}': ", fromFile.Message, StringComparison.Ordinal);
         File.Delete(path); // the handle was closed, or this would still work on Linux but not on Windows
     }
 

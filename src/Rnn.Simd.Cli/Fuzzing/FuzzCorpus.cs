@@ -1,0 +1,120 @@
+using Rnn.Simd.Cli.Runs;
+using Rnn.Simd.IO;
+using Rnn.Simd.Training;
+
+namespace Rnn.Simd.Cli.Fuzzing;
+
+/// <summary>
+/// The valid files the fuzzer starts from, all made in code: a plain safetensors file of every readable dtype, a
+/// PyTorch-style state dict (two-layer bidirectional LSTM with projection) and an input file for it, a GRU state dict,
+/// and a whole <c>rnn-simd train</c> checkpoint (architecture, parameters, Adam's moments, trainer, generators,
+/// carried state, vocabulary, settings) of a run on <see cref="TextPath"/>.
+/// </summary>
+internal sealed class FuzzCorpus
+{
+    /// <summary>The text the checkpoint's run trained on (resuming needs the same file).</summary>
+    public const string Text = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n";
+
+    private FuzzCorpus(string textPath, string modelPath, IReadOnlyList<(string Name, byte[] Bytes)> seeds)
+    {
+        TextPath = textPath;
+        ModelPath = modelPath;
+        Seeds = seeds;
+    }
+
+    /// <summary>The training text of the checkpoint seed.</summary>
+    public string TextPath { get; }
+
+    /// <summary>The valid LSTM state dict, the model an input file is read against.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>The seed files by name.</summary>
+    public IReadOnlyList<(string Name, byte[] Bytes)> Seeds { get; }
+
+    /// <summary>Writes the corpus's helper files into <paramref name="directory"/> and builds the seeds.</summary>
+    public static FuzzCorpus Create(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var random = new DeterministicRandom(20261122);
+        var seeds = new List<(string, byte[])>();
+
+        // A plain file: every dtype the reader converts, a scalar, an empty tensor, metadata.
+        var plain = new SafeTensorsWriter()
+            .Add("f32", Values(random, 12), 3, 4)
+            .Add("f64", [.. Values(random, 5).Select(v => (double)v)], 5)
+            .Add("f16", [.. Values(random, 6).Select(v => (Half)v)], 2, 3)
+            .AddBFloat16("bf16", Values(random, 4), 4)
+            .Add("i64", [1L, -2L, long.MaxValue], 3)
+            .Add("scalar", [1.5f])
+            .Add("empty", ReadOnlySpan<float>.Empty, 0, 7)
+            .SetMetadata("note", "plain seed");
+        seeds.Add(("plain", Bytes(plain)));
+
+        // A PyTorch state dict: 2 layers, bidirectional, projection; what the importer and `infer` read.
+        var lstm = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 3, HiddenSize = 4, ProjectionSize = 2, Layers = 2, Bidirectional = true };
+        var stateDict = new SafeTensorsWriter().SetMetadata("cell", "lstm").SetMetadata("batch_first", "false");
+        foreach (ParameterSpec spec in lstm.ParameterSpecs())
+        {
+            stateDict.Add(spec.Name, Values(random, spec.Shape.Aggregate(1, (a, b) => a * b)), [.. spec.Shape.Select(d => (long)d)]);
+        }
+
+        byte[] model = Bytes(stateDict);
+        string modelPath = Path.Combine(directory, "model.safetensors");
+        File.WriteAllBytes(modelPath, model);
+        seeds.Add(("pytorch_lstm", model));
+
+        var gru = new RecurrentNetworkOptions { Cell = CellType.Gru, InputSize = 2, HiddenSize = 3 };
+        var gruDict = new SafeTensorsWriter().SetMetadata("cell", "gru");
+        foreach (ParameterSpec spec in gru.ParameterSpecs("encoder.rnn."))
+        {
+            gruDict.Add(spec.Name, Values(random, spec.Shape.Aggregate(1, (a, b) => a * b)), [.. spec.Shape.Select(d => (long)d)]);
+        }
+
+        seeds.Add(("pytorch_gru", Bytes(gruDict)));
+
+        // An input file for the LSTM: input [T = 3, B = 2, X = 3], h0, c0 [layers·directions = 4, B, ·], lengths.
+        var input = new SafeTensorsWriter()
+            .Add("input", Values(random, 18), 3, 2, 3)
+            .Add("h0", Values(random, 16), 4, 2, 2)
+            .Add("c0", Values(random, 32), 4, 2, 4)
+            .Add("lengths", [3L, 2L], 2);
+        seeds.Add(("infer_input", Bytes(input)));
+
+        // A checkpoint of a real `train` run after three updates.
+        string textPath = Path.Combine(directory, "text.txt");
+        File.WriteAllText(textPath, Text);
+        var settings = new TrainSettings { Cell = "lstm", Hidden = 6, Layers = 1, Embedding = 3, Steps = 4, Batch = 2, Every = 1, Updates = 3 };
+        using (TextRun run = TextRun.Start(textPath, settings))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                run.TrainOne(null);
+            }
+
+            string checkpointPath = Path.Combine(directory, "checkpoint.safetensors");
+            CheckpointContent content = run.ToCheckpoint() with { Generators = new Dictionary<string, DeterministicRandom> { ["data"] = new DeterministicRandom(5) } };
+            Checkpoint.Save(checkpointPath, content);
+            seeds.Add(("checkpoint", File.ReadAllBytes(checkpointPath)));
+        }
+
+        return new FuzzCorpus(textPath, modelPath, seeds);
+    }
+
+    private static float[] Values(DeterministicRandom random, int count)
+    {
+        var values = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            values[i] = (random.NextSingle() * 2) - 1;
+        }
+
+        return values;
+    }
+
+    private static byte[] Bytes(SafeTensorsWriter writer)
+    {
+        using var stream = new MemoryStream();
+        writer.WriteTo(stream);
+        return stream.ToArray();
+    }
+}

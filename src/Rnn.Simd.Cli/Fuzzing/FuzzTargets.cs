@@ -1,0 +1,164 @@
+using Rnn.Simd.Cli.Commands;
+using Rnn.Simd.Cli.Runs;
+using Rnn.Simd.Import;
+using Rnn.Simd.IO;
+using Rnn.Simd.Networks;
+using Rnn.Simd.Training;
+
+namespace Rnn.Simd.Cli.Fuzzing;
+
+/// <summary>
+/// Every reader a user can point at a file, in the order a user would call them: the safetensors container (from
+/// memory and from disk, every tensor read), a checkpoint (loaded, its model, optimiser, trainer and generators
+/// rebuilt; as <c>sample</c> and <c>train --resume</c> read it), the PyTorch importer (under each prefix the file
+/// has), and <c>infer</c>'s input file against a valid model.
+/// </summary>
+/// <remarks>A stage returns normally (the file was accepted) or throws; only <see cref="InvalidDataException"/> may
+/// come out of it. Preconditions that belong to the caller and not to the file are checked first, as the command line
+/// does: a checkpoint's model is rebuilt only when it holds an architecture, and a run resumes only on the data it
+/// was trained on. The checkpoint is loaded once (stage <c>checkpoint</c>) and used by the next stage, which reports
+/// the same refusal when it did not load.</remarks>
+internal sealed class FuzzTargets(FuzzCorpus corpus)
+{
+    /// <summary>The stage names, in the order <see cref="Run"/> runs them.</summary>
+    public static readonly string[] Stages = ["safetensors", "checkpoint", "checkpoint-use", "pytorch-import", "infer-input"];
+
+    private static readonly string[] s_prefixes = ["", "encoder.rnn.", "param/rnn."];
+
+    private readonly string _textHash = TrainingRun.HashFile(corpus.TextPath);
+
+    // The checkpoint stage's result, which the next stage uses (loading it once, as `sample` does).
+    private LoadedCheckpoint? _checkpoint;
+    private InvalidDataException? _refused;
+
+    /// <summary>Runs stage <paramref name="stage"/> on the file (its bytes and the path they were written to).</summary>
+    public void Run(int stage, byte[] bytes, string path)
+    {
+        switch (stage)
+        {
+            case 1:
+                _checkpoint = null;
+                _refused = null;
+                try
+                {
+                    _checkpoint = CheckpointFolder.Open(path);
+                }
+                catch (InvalidDataException e)
+                {
+                    _refused = e;
+                    throw;
+                }
+
+                break;
+            case 2:
+                // What `sample` and `train --resume` do with the checkpoint loaded once: nothing, if it was refused.
+                UseCheckpoint(_checkpoint ?? throw _refused!);
+                break;
+            case 4:
+                // infer imports the model, then opens the input: an input that is no safetensors file at all fails
+                // there with the container's InvalidDataException, whatever the model. Checked first to save the import.
+                using (SafeTensorsFile.Load(bytes))
+                {
+                }
+
+                _ = RecurrentCall.Load(new FileInfo(corpus.ModelPath), new FileInfo(path), "", null, false, 1);
+                break;
+            case 0:
+                using (SafeTensorsFile memory = SafeTensorsFile.Load(bytes))
+                {
+                    ReadAll(memory);
+                }
+
+                using (SafeTensorsFile file = SafeTensorsFile.Open(path))
+                {
+                    ReadAll(file);
+                }
+
+                break;
+            default:
+                Import(bytes, path);
+                break;
+        }
+    }
+
+    private static void ReadAll(SafeTensorsFile file)
+    {
+        foreach (SafeTensorsEntry entry in file.Tensors)
+        {
+            byte[] raw = new byte[entry.ByteLength];
+            file.ReadBytes(entry.Name, raw);
+            if (entry.DType is SafeTensorsDType.F32 or SafeTensorsDType.F64 or SafeTensorsDType.F16 or SafeTensorsDType.BF16)
+            {
+                _ = file.ReadSingle(entry.Name);
+                _ = file.ReadDouble(entry.Name);
+            }
+            else if (entry.DType == SafeTensorsDType.I64)
+            {
+                _ = file.ReadInt64(entry.Name);
+            }
+        }
+    }
+
+    private void UseCheckpoint(LoadedCheckpoint checkpoint)
+    {
+        _ = checkpoint.ToDictionary();
+        foreach (string name in checkpoint.GeneratorNames)
+        {
+            _ = checkpoint.CreateGenerator(name);
+        }
+
+        ParameterSet set;
+        SequenceModel? model = null;
+        if (checkpoint.Architecture is not null)
+        {
+            model = checkpoint.CreateModel();
+            set = model.Parameters;
+        }
+        else
+        {
+            set = ParameterSet.Create(checkpoint.Parameters.Select(p => new ParameterSpec(p.Name, [.. p.Shape], p.Role)));
+            checkpoint.Restore(set);
+        }
+
+        try
+        {
+            if (checkpoint.OptimizerKind is not null)
+            {
+                _ = checkpoint.CreateOptimizer(set);
+            }
+
+            if (checkpoint.HasTrainer)
+            {
+                _ = checkpoint.CreateTrainer(set);
+            }
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+
+        // What `sample` and `train --resume` read: only for a text run's checkpoint on the corpus's text.
+        if (checkpoint.Metadata.TryGetValue(TrainingRun.TaskKey, out string? task) && task == "text")
+        {
+            _ = TextRun.Load(checkpoint);
+            if (checkpoint.Metadata.TryGetValue(TrainingRun.DataHashKey, out string? hash) && hash == _textHash)
+            {
+                using TextRun run = TextRun.Resume(checkpoint, corpus.TextPath, new TrainSettings { Updates = checkpoint.Step });
+            }
+        }
+    }
+
+    private static void Import(byte[] bytes, string path)
+    {
+        string[] prefixes;
+        using (SafeTensorsFile file = SafeTensorsFile.Load(bytes))
+        {
+            prefixes = [.. s_prefixes.Where(p => file.Contains(p + "weight_ih_l0"))];
+        }
+
+        foreach (string prefix in prefixes.Length == 0 ? [""] : prefixes)
+        {
+            _ = PyTorchImport.Load(path, new PyTorchImportOptions { Prefix = prefix });
+        }
+    }
+}
