@@ -18,16 +18,17 @@ internal static class BenchKernelsCommand
         var threads = new Option<int>("--threads") { Description = "Threads per product (1 = the calling thread only).", DefaultValueFactory = _ => 1 };
         var seconds = new Option<double>("--seconds") { Description = "Measuring time per row, in seconds.", DefaultValueFactory = _ => 0.4 };
         var cpuTime = new Option<bool>("--cpu-time") { Description = "Time the calling thread's CPU time instead of the wall clock (Linux, 1 thread): other processes on a shared machine then cost less." };
+        var shape = new Option<string[]>("--shape") { Description = "Only this product, KERNEL,M,N,K (KERNEL: gemm-packed, gemv-packed, gemm-a.bt, gemm-a.b, gemm-at.b); repeatable.", AllowMultipleArgumentsPerToken = false };
         var all = new Option<bool>("--all") { Description = "Every shape M ∈ {1,16,64,3200} × N ∈ {1024,2048,4096} × K ∈ {256,512,1024} (slow)." };
         var command = new Command("bench-kernels", "Measure GEMM and the batch-1 path at RNN shapes (GFLOP/s, fraction of peak).")
         {
-            threads, seconds, all, cpuTime,
+            threads, seconds, all, cpuTime, shape,
         };
-        command.SetAction(result => Run(result.GetValue(cpuTime), result.GetValue(threads), result.GetValue(seconds), result.GetValue(all)));
+        command.SetAction(result => Run(result.GetValue(cpuTime), result.GetValue(shape) ?? [], result.GetValue(threads), result.GetValue(seconds), result.GetValue(all)));
         return command;
     }
 
-    private static int Run(bool cpuTime, int threadCount, double seconds, bool all)
+    private static int Run(bool cpuTime, string[] only, int threadCount, double seconds, bool all)
     {
         if (threadCount is < 1 or > 256)
         {
@@ -75,6 +76,23 @@ internal static class BenchKernelsCommand
         shapes.Add(("gemm-packed", 64, (6 * 512) + 7, 512));
         shapes.Add(("gemm-a.b", 64, 1024, 1024));
         shapes.Add(("gemm-at.b", 1024, 1024, 64));
+
+        if (only.Length > 0)
+        {
+            shapes.Clear();
+            foreach (string item in only)
+            {
+                string[] f = item.Split(',');
+                string[] kernels = ["gemm-packed", "gemv-packed", "gemm-a.bt", "gemm-a.b", "gemm-at.b"];
+                if (f.Length != 4 || !kernels.Contains(f[0]) || !int.TryParse(f[1], out int m) || !int.TryParse(f[2], out int n) || !int.TryParse(f[3], out int k)
+                    || m < 1 || n < 1 || k < 1 || (long)m * n > 1 << 28 || (long)n * k > 1 << 28 || (long)m * k > 1 << 28 || (f[0] == "gemv-packed" && m != 1))
+                {
+                    throw new ArgumentException($"--shape must be KERNEL,M,N,K with KERNEL one of {string.Join(", ", kernels)} (gemv-packed: M = 1) and sizes from 1 with each matrix at most 2^28 values, was '{item}'.");
+                }
+
+                shapes.Add((f[0], m, n, k));
+            }
+        }
 
         foreach ((string kernel, int m, int n, int k) in shapes)
         {
