@@ -9,13 +9,17 @@ namespace Rnn.Simd.Benchmarks;
 ///   dotnet run -c Release --project perf/Rnn.Simd.Benchmarks -- --filter '*Gemv*' --isa all
 /// </code>
 /// <c>--isa all</c> adds one job per instruction-set switch (DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0,
-/// DOTNET_EnableHWIntrinsic=0); the default is the machine's best width only.
+/// DOTNET_EnableHWIntrinsic=0); the default is the machine's best width only. <c>--short</c> makes every job a
+/// short run (3 warm-ups, 3 iterations); the exported per-ISA tables in perf/results/bdn were made with it:
+/// <code>
+///   dotnet run -c Release --project perf/Rnn.Simd.Benchmarks -- --filter '*StepBenchmarks*' '*TrainingBenchmarks*' --isa all --short --artifacts perf/results/bdn --exporters github
+/// </code>
 /// </summary>
 internal static class Program
 {
     private static void Main(string[] args)
     {
-        (string[] rest, bool allIsas) = BenchmarkConfig.TakeIsaOption(args);
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, BenchmarkConfig.Create(allIsas, rest.Contains("--job") || rest.Contains("-j")));
+        (string[] rest, bool allIsas, bool shortRun) = BenchmarkConfig.TakeOwnOptions(args);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, BenchmarkConfig.Create(allIsas, rest.Contains("--job") || rest.Contains("-j"), shortRun));
     }
 }
