@@ -23,7 +23,11 @@ public abstract class NetworkBenchmarkBase : IThroughput
 
     public abstract RnnRow Row { get; set; }
 
-    [Params(1, 2)]
+    /// <summary>1 and 2 threads; RNN_BENCH_THREADS=1 (a comma-separated list) narrows a long per-ISA run.</summary>
+    public static IEnumerable<int> ThreadCounts() =>
+        Environment.GetEnvironmentVariable("RNN_BENCH_THREADS") is { Length: > 0 } list ? list.Split(',').Select(int.Parse) : [1, 2];
+
+    [ParamsSource(nameof(ThreadCounts))]
     public int Threads { get; set; }
 
     public virtual double Flops => Row.Flops;

@@ -12,7 +12,7 @@ namespace Rnn.Simd.Benchmarks;
 /// DOTNET_EnableHWIntrinsic=0); the default is the machine's best width only. <c>--short</c> makes every job a
 /// short run (3 warm-ups, 3 iterations); the exported per-ISA tables in perf/results/bdn were made with it:
 /// <code>
-///   dotnet run -c Release --project perf/Rnn.Simd.Benchmarks -- --filter '*StepBenchmarks*' '*TrainingBenchmarks*' --isa all --short --artifacts perf/results/bdn --exporters github
+///   RNN_BENCH_THREADS=1 dotnet run -c Release --project perf/Rnn.Simd.Benchmarks -- --filter '*StepBenchmarks*' '*TrainingBenchmarks*' --isa all --short --artifacts perf/results/bdn --exporters github
 /// </code>
 /// </summary>
 internal static class Program

@@ -20,7 +20,7 @@ internal sealed class ThroughputColumn : IColumn
 {
     public string Id => nameof(ThroughputColumn);
 
-    public string ColumnName => "GFLOP/s | GB/s";
+    public string ColumnName => "GFLOP/s (GB/s)";
 
     public bool AlwaysShow => true;
 
@@ -52,7 +52,7 @@ internal sealed class ThroughputColumn : IColumn
 
         double seconds = report.ResultStatistics.Mean / 1e9;
         string flops = (work.Flops / seconds / 1e9).ToString("F1", CultureInfo.InvariantCulture);
-        return work.Bytes > 0 ? $"{flops} | {(work.Bytes / seconds / 1e9).ToString("F1", CultureInfo.InvariantCulture)}" : flops;
+        return work.Bytes > 0 ? $"{flops} ({(work.Bytes / seconds / 1e9).ToString("F1", CultureInfo.InvariantCulture)})" : flops;
     }
 
     public bool IsAvailable(Summary summary) => true;
