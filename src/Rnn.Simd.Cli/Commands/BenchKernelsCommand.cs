@@ -45,7 +45,6 @@ internal static class BenchKernelsCommand
             throw new ArgumentException("--cpu-time measures one thread on Linux: use it with --threads 1.");
         }
 
-        s_cpuTime = cpuTime;
         using var team = threadCount > 1 ? new ThreadTeam(threadCount) : null;
         double peak = MachineProbe.FmaPeakGflops(0.5) * threadCount;
         double bandwidth = MachineProbe.ReadBandwidthGBps(2 << 20, 0.5);
@@ -96,7 +95,7 @@ internal static class BenchKernelsCommand
 
         foreach ((string kernel, int m, int n, int k) in shapes)
         {
-            double micros = Measure(kernel, m, n, k, team, seconds);
+            double micros = Measure(kernel, m, n, k, team, seconds, cpuTime);
             double gflops = 2.0 * m * n * k / micros / 1e3;
             double gbps = (double)n * k * sizeof(float) / micros / 1e3;
             string bw = m == 1 ? $"{gbps,7:F1} {gbps / bandwidth,6:P0}" : "";
@@ -107,7 +106,7 @@ internal static class BenchKernelsCommand
     }
 
     /// <summary>Median µs per call over batches of about <paramref name="seconds"/>/10 each, after a warm-up.</summary>
-    private static double Measure(string kernel, int m, int n, int k, ThreadTeam? team, double seconds)
+    private static double Measure(string kernel, int m, int n, int k, ThreadTeam? team, double seconds, bool cpuTime)
     {
         var random = new Random(1234);
         float[] a = RandomArray(random, m * k), b = RandomArray(random, n * k), c = new float[m * n];
@@ -133,20 +132,18 @@ internal static class BenchKernelsCommand
         for (int batch = 0; batch < batches.Length; batch++)
         {
             long start = Stopwatch.GetTimestamp();
-            double cpuStart = ThreadCpuMicroseconds();
+            double cpuStart = cpuTime ? ThreadCpuMicroseconds() : 0;
             for (int i = 0; i < perBatch; i++)
             {
                 call();
             }
 
-            batches[batch] = (s_cpuTime ? ThreadCpuMicroseconds() - cpuStart : Stopwatch.GetElapsedTime(start).TotalMicroseconds) / perBatch;
+            batches[batch] = (cpuTime ? ThreadCpuMicroseconds() - cpuStart : Stopwatch.GetElapsedTime(start).TotalMicroseconds) / perBatch;
         }
 
         Array.Sort(batches);
         return batches[batches.Length / 2];
     }
-
-    private static bool s_cpuTime;
 
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
     private struct TimeSpec
@@ -158,14 +155,9 @@ internal static class BenchKernelsCommand
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
     private static extern int ClockGetTime(int clock, out TimeSpec time);
 
-    /// <summary>The calling thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID), or 0 where it is not available.</summary>
+    /// <summary>The calling thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID).</summary>
     private static double ThreadCpuMicroseconds()
     {
-        if (!s_cpuTime)
-        {
-            return 0;
-        }
-
         _ = ClockGetTime(3, out TimeSpec t);
         return (t.Seconds * 1e6) + (t.Nanoseconds / 1e3);
     }

@@ -175,7 +175,6 @@ internal unsafe ref struct DirectionRun
     private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
     {
         int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
-        Span<float> row1 = _plan.Row(_all, 1);
         switch (_o.Cell)
         {
             case CellType.Rnn:
@@ -218,13 +217,13 @@ internal unsafe ref struct DirectionRun
             }
 
             default:
-                GruStep(gates, inputSize, hPrev, hNext, row1, record.Extra);
+                GruStep(gates, inputSize, hPrev, hNext, record.Extra);
                 break;
         }
     }
 
     // extra — training: receives hn = W_hn h + b_hn (reset-after) or r ⊙ h (reset-before), [B, H]; else empty.
-    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hNext, Span<float> row1, Span<float> extra)
+    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hNext, Span<float> extra)
     {
         int batch = _batch, h = _o.HiddenSize, gh = _o.Gates * h;
         Span<float> recurrent = _plan.Gh(_all);
@@ -261,7 +260,9 @@ internal unsafe ref struct DirectionRun
         Gemm.MultiplyPacked(batch, resetH, h, _w.RecurrentNew!, recurrentNew, h, accumulate: false, _team, _pool);
         for (int b = 0; b < batch; b++)
         {
-            CellUpdates.GruNew(gates.Slice(b * gh, gh), _w.Bias, recurrentNew.Slice(b * h, h), hPrev.Slice(b * h, h), hNext.Slice(b * h, h), row1);
+            // h_{t−1} − n is formed in the row of h being written, as in reset-after.
+            Span<float> hRow = hNext.Slice(b * h, h);
+            CellUpdates.GruNew(gates.Slice(b * gh, gh), _w.Bias, recurrentNew.Slice(b * h, h), hPrev.Slice(b * h, h), hRow, hRow);
         }
     }
 

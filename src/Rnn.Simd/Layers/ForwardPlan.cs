@@ -6,7 +6,7 @@ namespace Rnn.Simd.Layers;
 /// </summary>
 internal readonly struct ForwardPlan
 {
-    private readonly View _x, _layerOut0, _layerOut1, _gx, _gh, _h0, _h1, _c0, _c1, _hCell, _recurrentNew, _row0, _row1;
+    private readonly View _x, _layerOut0, _layerOut1, _gx, _gh, _h0, _h1, _c0, _c1, _hCell, _recurrentNew;
 
     /// <param name="o">The architecture.</param>
     /// <param name="steps">T.</param>
@@ -37,8 +37,6 @@ internal readonly struct ForwardPlan
         _c1 = Take(states * h);
         _hCell = Take((long)batch * h);                 // [B, H]       o ⊙ tanh(c) before projection; GRU r ⊙ h
         _recurrentNew = Take((long)batch * h);          // [B, H]       GRU reset-before: W_hn (r ⊙ h)
-        _row0 = Take(h);                                // [H]          per-row temporaries
-        _row1 = Take(h);
         if (offset > Array.MaxLength)
         {
             throw new ArgumentException($"This call needs {offset} floats of scratch, more than one array holds; split the batch or the sequence.", "steps");
@@ -64,8 +62,6 @@ internal readonly struct ForwardPlan
     public Span<float> HCell(Span<float> all) => _hCell.Of(all);
 
     public Span<float> RecurrentNew(Span<float> all) => _recurrentNew.Of(all);
-
-    public Span<float> Row(Span<float> all, int which) => (which == 0 ? _row0 : _row1).Of(all);
 
     private readonly record struct View(long Offset, long Length)
     {
