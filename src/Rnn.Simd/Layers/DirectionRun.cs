@@ -321,14 +321,10 @@ internal unsafe ref struct DirectionRun
             var newBias = new ReadOnlySpan<float>(NewBias, h);
             for (int b = start; b < end; b++)
             {
-                var g = new Span<float>(Gates + ((nint)b * gh), gh);
-                var rec = new Span<float>(Recurrent + ((nint)b * gh), gh);
-                CellUpdates.GruResetUpdate(g, rec, bias);
-                Span<float> recNew = rec.Slice(GateLayout.GruNew * h, h);
-                Span<float> hn = Hn == null ? recNew : new Span<float>(Hn + ((nint)b * h), h);
-                CellUpdates.GruResetAfterProduct(g[..h], recNew, newBias, hn, recNew);
-                var hRow = new Span<float>(H + ((nint)b * h), h);
-                CellUpdates.GruNew(g, bias, recNew, new ReadOnlySpan<float>(HPrev + ((nint)b * h), h), hRow, hRow);
+                CellUpdates.GruResetAfter(
+                    new Span<float>(Gates + ((nint)b * gh), gh), new ReadOnlySpan<float>(Recurrent + ((nint)b * gh), gh), bias, newBias,
+                    new ReadOnlySpan<float>(HPrev + ((nint)b * h), h), new Span<float>(H + ((nint)b * h), h),
+                    Hn == null ? default : new Span<float>(Hn + ((nint)b * h), h));
             }
         }
     }
@@ -349,7 +345,7 @@ internal unsafe ref struct DirectionRun
                 Span<float> tanhC = TanhC == null ? hCell : new Span<float>(TanhC + ((nint)b * h), h);
                 CellUpdates.Lstm(
                     new Span<float>(Gates + ((nint)b * gh), gh), bias, new ReadOnlySpan<float>(CPrev + ((nint)b * h), h),
-                    new Span<float>(C + ((nint)b * h), h), hCell, hCell, tanhC);
+                    new Span<float>(C + ((nint)b * h), h), hCell, tanhC);
             }
         }
     }

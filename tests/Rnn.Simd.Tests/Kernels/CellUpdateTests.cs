@@ -1,0 +1,107 @@
+using System.Numerics.Tensors;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
+using Rnn.Simd.Tests.Infrastructure;
+using Xunit;
+
+namespace Rnn.Simd.Tests.Kernels;
+
+/// <summary>
+/// The fused one-pass cell updates against the operation-by-operation form they replace (one TensorPrimitives or
+/// activation pass per operation, scalar width), bit for bit, at every width, with tails, special values and the
+/// aliasing the layers use.
+/// </summary>
+[Trait("Category", "Kernels")]
+public sealed class CellUpdateTests
+{
+    public static TheoryData<int> Sizes => [1, 3, 4, 7, 8, 15, 16, 17, 37, 64, 100];
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Lstm_is_the_pass_by_pass_update_at_every_width(int h)
+    {
+        var random = new TestRandom((ulong)(1000 + h));
+        float[] gates = Inputs(random, 4 * h, 6f), bias = Inputs(random, 4 * h, 1f), cPrev = Inputs(random, h, 3f);
+
+        // Reference: the passes in the order the fused loop must reproduce.
+        float[] rg = (float[])gates.Clone(), rc = new float[h], rh = new float[h], rt = new float[h], scratch = new float[h];
+        TensorPrimitives.Add(rg, bias, rg);
+        Activations.Forward(ActivationKind.Sigmoid, rg.AsSpan(0, 3 * h), rg.AsSpan(0, 3 * h), VectorWidth.Scalar);
+        Activations.Forward(ActivationKind.Tanh, rg.AsSpan(3 * h, h), rg.AsSpan(3 * h, h), VectorWidth.Scalar);
+        TensorPrimitives.Multiply(rg.AsSpan(h, h), cPrev, rc);
+        TensorPrimitives.Multiply(rg.AsSpan(0, h), rg.AsSpan(3 * h, h), scratch);
+        TensorPrimitives.Add(rc, scratch, rc);
+        Activations.Forward(ActivationKind.Tanh, rc, rt, VectorWidth.Scalar);
+        TensorPrimitives.Multiply(rg.AsSpan(2 * h, h), rt, rh);
+
+        foreach (VectorWidth width in ActivationTestKit.Widths)
+        {
+            float[] g = (float[])gates.Clone(), c = new float[h], hCell = new float[h], tanhC = new float[h];
+            CellUpdates.Lstm(g, bias, cPrev, c, hCell, tanhC, width);
+            AssertBits(rg, g, $"gates at {width}");
+            AssertBits(rc, c, $"c at {width}");
+            AssertBits(rt, tanhC, $"tanh(c) at {width}");
+            AssertBits(rh, hCell, $"h at {width}");
+
+            // Inference passes the same span for tanh(c) and h.
+            float[] g2 = (float[])gates.Clone(), c2 = new float[h], h2 = new float[h];
+            CellUpdates.Lstm(g2, bias, cPrev, c2, h2, h2, width);
+            AssertBits(rh, h2, $"h (aliased with tanh(c)) at {width}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Gru_reset_after_is_the_pass_by_pass_update_at_every_width(int h)
+    {
+        var random = new TestRandom((ulong)(2000 + h));
+        float[] gates = Inputs(random, 3 * h, 6f), recurrent = Inputs(random, 3 * h, 6f), bias = Inputs(random, 3 * h, 1f);
+        float[] newBias = Inputs(random, h, 1f), hPrev = Inputs(random, h, 1f);
+
+        float[] rg = (float[])gates.Clone(), rec = (float[])recurrent.Clone(), rHn = new float[h], rH = new float[h];
+        CellUpdates.GruResetUpdate(rg, rec, bias);
+        Span<float> recNew = rec.AsSpan(2 * h, h);
+        CellUpdates.GruResetAfterProduct(rg.AsSpan(0, h), recNew, newBias, rHn, recNew);
+        CellUpdates.GruNew(rg, bias, recNew, hPrev, rH, rH);
+
+        foreach (VectorWidth width in ActivationTestKit.Widths)
+        {
+            float[] g = (float[])gates.Clone(), hNext = new float[h], hn = new float[h];
+            CellUpdates.GruResetAfter(g, recurrent, bias, newBias, hPrev, hNext, hn, width);
+            AssertBits(rg, g, $"gates at {width}");
+            AssertBits(rH, hNext, $"h at {width}");
+            AssertBits(rHn, hn, $"hn at {width}");
+
+            float[] g2 = (float[])gates.Clone(), h2 = new float[h];
+            CellUpdates.GruResetAfter(g2, recurrent, bias, newBias, hPrev, h2, default, width);
+            AssertBits(rH, h2, $"h without hn at {width}");
+        }
+    }
+
+    /// <summary>Random values in ±<paramref name="scale"/> with special values sprinkled in (NaN, ±∞, ±0, huge, tiny, subnormal).</summary>
+    private static float[] Inputs(TestRandom random, int length, float scale)
+    {
+        float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1e30f, -1e30f, 1e-40f, -3e-39f, 0.62f, -0.63f, 90f, -105f];
+        float[] data = random.Array(length, -scale, scale);
+        for (int i = 0; i < length; i++)
+        {
+            if (random.Next(6) == 0)
+            {
+                data[i] = specials[random.Next(specials.Length)];
+            }
+        }
+
+        return data;
+    }
+
+    private static void AssertBits(float[] expected, float[] actual, string what)
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.True(
+                ActivationTestKit.Bits(expected[i]) == ActivationTestKit.Bits(actual[i]),
+                $"{what}, element {i} of {expected.Length}: expected {expected[i]:R}, got {actual[i]:R}");
+        }
+    }
+}
