@@ -138,7 +138,7 @@ internal static class CellUpdates
     /// <paramref name="gates"/> (input products, [3H]) and <paramref name="recurrent"/> (recurrent products, [3H]);
     /// hn = W_hn h + b_hn; n = tanh((W_in x + b_in) + r ⊙ hn); h = n + z ⊙ (h_{t−1} − n). The activated r, z and n
     /// replace the gates; <paramref name="hn"/> receives hn for backward unless it is empty. The same IEEE operations in
-    /// the same order as <see cref="GruResetUpdate"/>, <see cref="GruResetAfterProduct"/> and <see cref="GruNew"/>.
+    /// the same order as <see cref="GruResetUpdate"/>, then hn = W_hn h + b_hn and r ⊙ hn, then <see cref="GruNew"/>.
     /// </summary>
     public static void GruResetAfter(Span<float> gates, ReadOnlySpan<float> recurrent, ReadOnlySpan<float> bias, ReadOnlySpan<float> newBias, ReadOnlySpan<float> hPrev, Span<float> h, Span<float> hn)
         => GruResetAfter(gates, recurrent, bias, newBias, hPrev, h, hn, Isa.Best);
@@ -268,16 +268,6 @@ internal static class CellUpdates
         TensorPrimitives.Subtract(hPrev, n, scratch);     // h_{t−1} − n
         TensorPrimitives.Multiply(z, scratch, scratch);
         TensorPrimitives.Add(n, scratch, h);
-    }
-
-    /// <summary>
-    /// Reset-after: <paramref name="hn"/> = W_hn h + b_hn, <paramref name="result"/> = r ⊙ hn (the two may be the same
-    /// span; training keeps hn apart for backward).
-    /// </summary>
-    public static void GruResetAfterProduct(ReadOnlySpan<float> r, ReadOnlySpan<float> recurrentNew, ReadOnlySpan<float> newBias, Span<float> hn, Span<float> result)
-    {
-        TensorPrimitives.Add(recurrentNew, newBias, hn);
-        TensorPrimitives.Multiply(r, hn, result);
     }
 
     /// <summary>The rows of one LSTM update as references (gates and bias [4H], the rest [H]).</summary>

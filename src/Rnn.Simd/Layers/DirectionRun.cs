@@ -306,8 +306,8 @@ internal unsafe ref struct DirectionRun
     }
 
     /// <summary>
-    /// GRU reset-after's update of the rows of one part. Its temporaries are the row's own: r ⊙ (W_hn h + b_hn) is
-    /// formed in place in the row's recurrent n block, and h_{t−1} − n in the row of h being written.
+    /// GRU reset-after's update of the rows of one part: one pass per row (CellUpdates.GruResetAfter), no
+    /// temporaries, so threads split the rows.
     /// </summary>
     private struct GruResetAfterRows : IRangeWork
     {

@@ -62,7 +62,8 @@ public sealed class CellUpdateTests
         float[] rg = (float[])gates.Clone(), rec = (float[])recurrent.Clone(), rHn = new float[h], rH = new float[h];
         CellUpdates.GruResetUpdate(rg, rec, bias);
         Span<float> recNew = rec.AsSpan(2 * h, h);
-        CellUpdates.GruResetAfterProduct(rg.AsSpan(0, h), recNew, newBias, rHn, recNew);
+        TensorPrimitives.Add(recNew, newBias, rHn);                   // hn = W_hn h + b_hn
+        TensorPrimitives.Multiply(rg.AsSpan(0, h), rHn, recNew);      // r ⊙ hn
         CellUpdates.GruNew(rg, bias, recNew, hPrev, rH, rH);
 
         foreach (VectorWidth width in ActivationTestKit.Widths)
