@@ -55,6 +55,12 @@ internal unsafe ref struct DirectionRun
         int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
         bool lstm = _o.Cell == CellType.Lstm;
         bool recording = record.IsRecording;
+        if (_plan.Lanes && !recording && lengths.IsEmpty)
+        {
+            DirectionLanes.Execute(_o, _w, _plan.LaneScratch(_all), steps, batch, _team, Reverse, OutputOffset, AddToOutput, x, inputSize, layerOut, h0, c0, hN, cN);
+            return;
+        }
+
         Span<float> gx = recording ? record.Gates : _plan.Gx(_all);
         Span<float> hPrev, hNext, cPrev = default, cNext = default;
         if (recording)

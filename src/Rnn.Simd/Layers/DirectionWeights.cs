@@ -15,6 +15,7 @@ internal sealed class DirectionWeights
     private readonly int _gates, _hidden, _outputSize;
     private readonly CellType _cell;
     private readonly bool _resetAfter;
+    private LaneWeights? _lanes;
 
     private DirectionWeights(RecurrentNetworkOptions options, int inputSize, bool backward)
     {
@@ -74,6 +75,27 @@ internal sealed class DirectionWeights
     /// <summary>Backward only, LSTM projection: W_hr [P, H] packed as B for d(o ⊙ tanh c) = dh · W_hr.</summary>
     public PackedMatrix? BackProjection { get; }
 
+    /// <summary>
+    /// The fused matrix again as <see cref="PackedRowPanels"/> for <see cref="DirectionLanes"/>, its rows unit by unit
+    /// (row u·G + g is gate g of unit u), so that a strip of row panels holds every gate of whole units. Packed on
+    /// first use: a model that never runs a batch in lanes never pays for the copy.
+    /// </summary>
+    public LaneWeights Lanes
+    {
+        get
+        {
+            LaneWeights? lanes = Volatile.Read(ref _lanes);
+            if (lanes is not null)
+            {
+                return lanes;
+            }
+
+            var created = new LaneWeights(_gates * _hidden, InputSize, _outputSize, Fused.Width);
+            PackLanes(created);
+            return Interlocked.CompareExchange(ref _lanes, created, null) ?? created;
+        }
+    }
+
     /// <summary>Input features of this layer (X for layer 0).</summary>
     public int InputSize { get; }
 
@@ -132,6 +154,11 @@ internal sealed class DirectionWeights
             BackRecurrentNew?.Repack(_recurrentNewRows, hOut);
         }
 
+        if (_lanes is not null)
+        {
+            PackLanes(_lanes);
+        }
+
         if (Projection is not null)
         {
             weightHr.CopyTo(ProjectionRows);
@@ -139,4 +166,21 @@ internal sealed class DirectionWeights
             BackProjection?.Repack(ProjectionRows, h);
         }
     }
+
+    private void PackLanes(LaneWeights lanes)
+    {
+        int depth = InputSize + _outputSize;
+        lanes.Input.Repack(_fusedRows, depth, _gates);
+        lanes.Recurrent.Repack(_fusedRows.AsSpan(InputSize), depth, _gates);
+    }
+}
+
+/// <summary>One direction's fused matrix as row panels, rows unit by unit (see <see cref="DirectionWeights.Lanes"/>).</summary>
+internal sealed class LaneWeights(int rows, int inputSize, int recurrentSize, Rnn.Simd.Internal.VectorWidth width)
+{
+    /// <summary>W_x [G·H, In].</summary>
+    public PackedRowPanels Input { get; } = new(rows, inputSize, width);
+
+    /// <summary>W_h [G·H, Hout].</summary>
+    public PackedRowPanels Recurrent { get; } = new(rows, recurrentSize, width);
 }

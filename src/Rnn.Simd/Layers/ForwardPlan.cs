@@ -6,17 +6,20 @@ namespace Rnn.Simd.Layers;
 /// </summary>
 internal readonly struct ForwardPlan
 {
-    private readonly View _x, _layerOut0, _layerOut1, _gx, _gh, _h0, _h1, _c0, _c1, _hCell, _recurrentNew;
+    private readonly View _x, _layerOut0, _layerOut1, _gx, _gh, _h0, _h1, _c0, _c1, _hCell, _recurrentNew, _lanes;
 
     /// <param name="o">The architecture.</param>
     /// <param name="steps">T.</param>
     /// <param name="batch">B.</param>
     /// <param name="batchFirst">Whether the input needs a time-major copy.</param>
     /// <param name="recording">Training: the tape holds the input copy, layer outputs, gates and states, so the plan leaves them out.</param>
-    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch, bool batchFirst, bool recording = false)
+    /// <param name="lanes">Every direction runs in lanes (<see cref="DirectionLanes"/>): its scratch replaces the row-major gates and states.</param>
+    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch, bool batchFirst, bool recording = false, bool lanes = false)
     {
+        Lanes = lanes && !recording;
         long rows = recording ? 0 : (long)steps * batch;
-        long states = recording ? 0 : batch;
+        long states = recording || Lanes ? 0 : batch;
+        long rowMajor = Lanes ? 0 : 1;
         int g = o.Gates, h = o.HiddenSize, hOut = o.OutputSize;
         long offset = 0;
         View Take(long floats)
@@ -29,14 +32,15 @@ internal readonly struct ForwardPlan
         _x = Take(batchFirst && !recording ? rows * o.InputSize : 0); // [T, B, X]    time-major copy of a batch-first input
         _layerOut0 = Take(rows * o.LayerOutputSize);    // [T, B, F]    outputs of even layers
         _layerOut1 = Take(o.Layers > 1 ? rows * o.LayerOutputSize : 0); // [T, B, F] outputs of odd layers
-        _gx = Take(rows * g * h);                       // [T, B, G·H]  gate pre-activations, input part first
-        _gh = Take((long)batch * g * h);                // [B, G·H]     GRU recurrent products
+        _gx = Take(rowMajor * rows * g * h);            // [T, B, G·H]  gate pre-activations, input part first
+        _gh = Take(rowMajor * batch * g * h);           // [B, G·H]     GRU recurrent products
         _h0 = Take(states * hOut);                      // [B, Hout]    h ping-pong
         _h1 = Take(states * hOut);
         _c0 = Take(states * h);                         // [B, H]       c ping-pong
         _c1 = Take(states * h);
-        _hCell = Take((long)batch * h);                 // [B, H]       o ⊙ tanh(c) before projection; GRU r ⊙ h
-        _recurrentNew = Take((long)batch * h);          // [B, H]       GRU reset-before: W_hn (r ⊙ h)
+        _hCell = Take(rowMajor * batch * h);            // [B, H]       o ⊙ tanh(c) before projection; GRU r ⊙ h
+        _recurrentNew = Take(rowMajor * batch * h);     // [B, H]       GRU reset-before: W_hn (r ⊙ h)
+        _lanes = Take(Lanes ? DirectionLanes.ScratchFloats(o, steps, batch, Math.Max(o.InputSize, o.LayerOutputSize)) : 0);
         if (offset > Array.MaxLength)
         {
             throw new ArgumentException($"This call needs {offset} floats of scratch, more than one array holds; split the batch or the sequence.", "steps");
@@ -46,6 +50,11 @@ internal readonly struct ForwardPlan
     }
 
     public int TotalFloats { get; }
+
+    /// <summary>Whether the directions run in lanes (see the constructor).</summary>
+    public bool Lanes { get; }
+
+    public Span<float> LaneScratch(Span<float> all) => _lanes.Of(all);
 
     public Span<float> TimeMajorInput(Span<float> all) => _x.Of(all);
 

@@ -27,6 +27,33 @@ internal static unsafe class Gemm
         _ => MicroKernelScalar.NR,
     };
 
+    /// <summary>The row-panel height MR of <paramref name="width"/>'s micro-kernel.</summary>
+    public static int PanelHeight(VectorWidth width) => width switch
+    {
+        VectorWidth.V512 => MicroKernel512.MR,
+        VectorWidth.V256 => MicroKernel256.MR,
+        VectorWidth.V128 => MicroKernel128.MR,
+        _ => MicroKernelScalar.MR,
+    };
+
+    /// <summary>The short row-panel height MRShort of <paramref name="width"/>'s micro-kernel.</summary>
+    public static int ShortPanelHeight(VectorWidth width) => width switch
+    {
+        VectorWidth.V512 => MicroKernel512.MRShort,
+        VectorWidth.V256 => MicroKernel256.MRShort,
+        VectorWidth.V128 => MicroKernel128.MRShort,
+        _ => MicroKernelScalar.MRShort,
+    };
+
+    /// <summary><see cref="GemmPacking{TKernel}.RowSplit"/> of <paramref name="rows"/> at <paramref name="width"/>.</summary>
+    public static (int Full, int Short) RowSplit(VectorWidth width, int rows) => width switch
+    {
+        VectorWidth.V512 => GemmPacking<MicroKernel512>.RowSplit(rows),
+        VectorWidth.V256 => GemmPacking<MicroKernel256>.RowSplit(rows),
+        VectorWidth.V128 => GemmPacking<MicroKernel128>.RowSplit(rows),
+        _ => GemmPacking<MicroKernelScalar>.RowSplit(rows),
+    };
+
     /// <summary>C[m, n] = (accumulate ? C : 0) + A[m, k] · B[n, k]ᵀ.</summary>
     public static void MultiplyABt(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
         => Multiply(false, true, m, n, k, a, lda, b, ldb, c, ldc, accumulate, team, pool, Isa.Best);

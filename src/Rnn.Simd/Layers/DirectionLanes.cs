@@ -1,0 +1,404 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
+
+namespace Rnn.Simd.Layers;
+
+/// <summary>
+/// One direction of one layer run with the batch in the vector lanes: the inference path of
+/// <see cref="DirectionRun"/> for batches of about one panel width NR and more (16 … 128 at AVX2).
+/// </summary>
+/// <remarks>
+/// <para>Every product is computed transposed, Gᵀ[rows, NR] = W · Xᵀ, with the weights on the micro-kernel's
+/// broadcast side (<see cref="PackedRowPanels"/>, rows unit by unit) and a panel of NR sequences as its vector side.
+/// The state is kept as panels [unit][lane], which is exactly the layout of the next step's vector side, so a step
+/// packs nothing; each weight is loaded once per step and panel, and the state panel stays in L1/L2.</para>
+/// <para>The rows of a strip of panels hold every gate of whole units, so each strip's cell update runs right
+/// after its products, on gates still in L1, and one team dispatch per step covers products and updates.</para>
+/// <para>Bits: each gate is the same FMA chain over [x; h] as in the row-major path (the input part by the
+/// projection, continued over h by the step), and the update runs the same IEEE operations per lane
+/// (<see cref="LaneUpdates"/>), so the outputs and states are bit for bit those of <see cref="DirectionRun"/>.</para>
+/// <code>
+///   scratch (floats, NR = lanes, P = ⌈B / NR⌉ panels, R = padded G·H rows, S = steps per projection chunk)
+///     xT     [S][P][In][NR]   the chunk's inputs, transposed
+///     gates  [S][P][R][NR]    the chunk's gate pre-activations (input part, then the recurrent part added in place)
+///     rec    [P][R][NR]       GRU: the step's recurrent products (reset-after keeps them apart)
+///     h      [2][P][Hout][NR] ping-pong state panels
+///     c      [P][H][NR]       LSTM cell state, updated in place
+/// </code>
+/// </remarks>
+internal static unsafe class DirectionLanes
+{
+    /// <summary>
+    /// Whether a forward call of <paramref name="o"/> at <paramref name="batch"/> runs in lanes: inference over
+    /// whole sequences (no lengths), LSTM without projection, GRU reset-after or Elman, at least half a panel of
+    /// sequences and at most a quarter of the lanes padding.
+    /// </summary>
+    public static bool Applies(RecurrentNetworkOptions o, int batch, bool wholeSequences)
+    {
+        bool cell = o.Cell switch
+        {
+            CellType.Lstm => o.ProjectionSize == 0,
+            CellType.Gru => o.GruVariant == GruVariant.ResetAfter,
+            _ => true,
+        };
+        int nr = Gemm.PanelWidth(Isa.Best), padded = Panels(batch, nr) * nr;
+        return wholeSequences && cell && 2 * batch >= nr && 4 * (padded - batch) <= padded;
+    }
+
+    /// <summary>Floats of scratch a call needs (layer inputs at most <paramref name="inputSize"/> wide).</summary>
+    public static long ScratchFloats(RecurrentNetworkOptions o, int steps, int batch, int inputSize)
+    {
+        Shape s = Shape.Of(o, steps, batch, inputSize, Isa.Best);
+        return s.XtFloats + s.GatesFloats + s.RecFloats + (3 * s.StateFloats) + (5 * GemmBlocking.AlignFloats);
+    }
+
+    /// <summary>
+    /// x [T·B, inputSize] time-major → layerOut [T·B, F] (this direction's features at <paramref name="outputOffset"/>,
+    /// added when <paramref name="addToOutput"/>), from h0/c0 (empty = zeros) into hN/cN (empty = not wanted).
+    /// </summary>
+    public static void Execute(
+        RecurrentNetworkOptions o, DirectionWeights weights, Span<float> scratch, int steps, int batch, ThreadTeam? team,
+        bool reverse, int outputOffset, bool addToOutput,
+        ReadOnlySpan<float> x, int inputSize, Span<float> layerOut, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN)
+    {
+        LaneWeights lanes = weights.Lanes;
+        Shape shape = Shape.Of(o, steps, batch, inputSize, lanes.Input.Width);
+        fixed (float* all = scratch)
+        fixed (float* px = x)
+        fixed (float* py = layerOut)
+        fixed (float* ph0 = h0)
+        fixed (float* pc0 = c0)
+        fixed (float* phN = hN)
+        fixed (float* pcN = cN)
+        fixed (float* bias = weights.Bias)
+        fixed (float* newBias = weights.RecurrentNewBias)
+        {
+            float* at = Align(all);
+            var run = new Run
+            {
+                Shape = shape,
+                Cell = o.Cell,
+                Activation = o.Nonlinearity.ToActivationKind(),
+                Width = lanes.Input.Width,
+                Input = lanes.Input.Panels,
+                Recurrent = lanes.Recurrent.Panels,
+                Bias = bias,
+                NewBias = newBias,
+                X = px,
+                Y = py,
+                Features = o.LayerOutputSize,
+                OutputOffset = outputOffset,
+                AddToOutput = addToOutput,
+            };
+            run.Xt = at; at = Align(at + shape.XtFloats);
+            run.Gates = at; at = Align(at + shape.GatesFloats);
+            run.Rec = at; at = Align(at + shape.RecFloats);
+            run.H0 = at; at = Align(at + shape.StateFloats);
+            run.H1 = at; at = Align(at + shape.StateFloats);
+            run.C = at;
+            run.Parts = team is null || (long)shape.Rows * shape.Hidden * shape.Lanes * shape.Panels < GemmBlocking.MinParallelMacs
+                ? 1 : Math.Min(team.ThreadCount, shape.Strips);
+
+            switch (run.Width)
+            {
+                case VectorWidth.V512:
+                    Loop<MicroKernel512>(ref run, team, reverse, ph0, pc0, phN, pcN);
+                    break;
+                case VectorWidth.V256:
+                    Loop<MicroKernel256>(ref run, team, reverse, ph0, pc0, phN, pcN);
+                    break;
+                case VectorWidth.V128:
+                    Loop<MicroKernel128>(ref run, team, reverse, ph0, pc0, phN, pcN);
+                    break;
+                default:
+                    Loop<MicroKernelScalar>(ref run, team, reverse, ph0, pc0, phN, pcN);
+                    break;
+            }
+
+            GC.KeepAlive(lanes);
+        }
+    }
+
+    private static void Loop<TKernel>(ref Run run, ThreadTeam? team, bool reverse, float* h0, float* c0, float* hN, float* cN)
+        where TKernel : struct, IGemmMicroKernel
+    {
+        Shape s = run.Shape;
+        bool lstm = run.Cell == CellType.Lstm;
+        ToPanels<TKernel>(h0, s.Batch, s.Hidden, run.H0, s.Panels);
+        if (lstm)
+        {
+            ToPanels<TKernel>(c0, s.Batch, s.Hidden, run.C, s.Panels);
+        }
+
+        var projection = new ProjectionJob<TKernel> { Run = run };
+        var step = new StepJob<TKernel> { Run = run };
+        for (int i = 0; i < s.Steps; i++)
+        {
+            int t = reverse ? s.Steps - 1 - i : i;
+            if (i % s.Chunk == 0)
+            {
+                int count = Math.Min(s.Chunk, s.Steps - i), first = reverse ? s.Steps - i - count : i;
+                for (int slot = 0; slot < count; slot++)
+                {
+                    for (int p = 0; p < s.Panels; p++)
+                    {
+                        float* rows = run.X + ((((nint)(first + slot) * s.Batch) + (p * s.Lanes)) * s.InputSize);
+                        LaneTiles<TKernel>.PackLanes(rows, s.InputSize, s.LanesIn(p), s.InputSize, run.XtPanel(slot, p));
+                    }
+                }
+
+                projection.Count = count;
+                Dispatch(team, ref projection, run.Parts);
+                step.First = first;
+            }
+
+            step.Time = t;
+            Dispatch(team, ref step, run.Parts);
+            float* next = step.Run.H1;
+            step.Run.H1 = step.Run.H0;
+            step.Run.H0 = next;
+        }
+
+        // step.Run.H0 now holds the final h.
+        FromPanels<TKernel>(step.Run.H0, s.Batch, s.Hidden, hN, s.Panels);
+        if (lstm)
+        {
+            FromPanels<TKernel>(run.C, s.Batch, s.Hidden, cN, s.Panels);
+        }
+    }
+
+    private static void Dispatch<TJob>(ThreadTeam? team, ref TJob job, int parts)
+        where TJob : struct, IParallelJob
+    {
+        if (parts == 1)
+        {
+            job.Execute(0);
+        }
+        else
+        {
+            team!.Run(ref job, parts);
+        }
+    }
+
+    /// <summary>rows [B, size] (null: zeros) → panels [P][size][NR], zero past the batch.</summary>
+    private static void ToPanels<TKernel>(float* rows, int batch, int size, float* panels, int count)
+        where TKernel : struct, IGemmMicroKernel
+    {
+        int nr = TKernel.NR;
+        if (rows == null)
+        {
+            new Span<float>(panels, count * size * nr).Clear();
+            return;
+        }
+
+        for (int p = 0; p < count; p++)
+        {
+            LaneTiles<TKernel>.PackLanes(rows + ((nint)p * nr * size), size, Math.Min(nr, batch - (p * nr)), size, panels + ((nint)p * size * nr));
+        }
+    }
+
+    /// <summary>panels [P][size][NR] → rows [B, size] (null: not wanted).</summary>
+    private static void FromPanels<TKernel>(float* panels, int batch, int size, float* rows, int count)
+        where TKernel : struct, IGemmMicroKernel
+    {
+        int nr = TKernel.NR;
+        if (rows == null)
+        {
+            return;
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            float* src = panels + ((nint)(b / nr) * size * nr) + (b % nr);
+            float* dst = rows + ((nint)b * size);
+            for (int u = 0; u < size; u++)
+            {
+                dst[u] = src[(nint)u * nr];
+            }
+        }
+    }
+
+    private static int Panels(int batch, int nr) => (batch + nr - 1) / nr;
+
+    private static float* Align(float* p) => (float*)(((nuint)p + 63) & ~(nuint)63);
+
+    /// <summary>The sizes of one call.</summary>
+    private readonly record struct Shape(
+        int Steps, int Batch, int InputSize, int Hidden, int Gates, int Lanes, int Panels, RowPanelLayout Layout, int Chunk, int StripRows)
+    {
+        public static Shape Of(RecurrentNetworkOptions o, int steps, int batch, int inputSize, VectorWidth width)
+        {
+            int nr = Gemm.PanelWidth(width), panels = DirectionLanes.Panels(batch, nr), g = o.Gates;
+            RowPanelLayout layout = RowPanelLayout.Of(width, g * o.HiddenSize);
+
+            // A strip: the fewest MR-row panels that hold whole units (lcm(G, MR) rows), and at least 24 rows so that
+            // the update's calls are spread over enough units (Elman's 6-row strips cost it 7 %).
+            int stripRows = layout.Mr;
+            while (stripRows % g != 0 || stripRows < 24)
+            {
+                stripRows += layout.Mr;
+            }
+
+            // Steps per input projection: about eight panels of inputs, so that each weight panel is reused from L1.
+            int chunk = Math.Clamp(8 / panels, 1, Math.Max(1, steps));
+            return new Shape(steps, batch, inputSize, o.HiddenSize, g, nr, panels, layout, chunk, stripRows);
+        }
+
+        /// <summary>Padded gate rows per panel.</summary>
+        public int Rows => Layout.PaddedRows;
+
+        /// <summary>Strips of whole units: full strips of <see cref="StripRows"/>, then one tail strip.</summary>
+        public int Strips => BodyRows / StripRows + (BodyRows < Layout.Rows ? 1 : 0);
+
+        /// <summary>Rows covered by full strips (a multiple of <see cref="StripRows"/> inside the MR-panel rows).</summary>
+        public int BodyRows => Layout.Full / StripRows * StripRows;
+
+        public long XtFloats => (long)Chunk * Panels * InputSize * Lanes;
+
+        public long GatesFloats => (long)Chunk * Panels * Rows * Lanes;
+
+        public long RecFloats => Gates == 3 ? (long)Panels * Rows * Lanes : 0;
+
+        public long StateFloats => (long)Panels * Hidden * Lanes;
+
+        /// <summary>Real sequences in panel <paramref name="p"/>.</summary>
+        public int LanesIn(int p) => Math.Min(Lanes, Batch - (p * Lanes));
+
+        /// <summary>Rows [start, end) of strip <paramref name="strip"/> (end padded for the tail strip).</summary>
+        public (int Start, int End) StripRange(int strip)
+        {
+            int start = strip * StripRows;
+            return start < BodyRows ? (start, start + StripRows) : (BodyRows, Rows);
+        }
+
+        /// <summary>Strips [first, last) of part <paramref name="part"/> of <paramref name="parts"/>.</summary>
+        public (int First, int Last) PartStrips(int part, int parts)
+            => ((int)((long)Strips * part / parts), (int)((long)Strips * (part + 1) / parts));
+    }
+
+    /// <summary>Pointers and sizes shared by the jobs of one call.</summary>
+    private struct Run
+    {
+        public Shape Shape;
+        public CellType Cell;
+        public ActivationKind Activation;
+        public VectorWidth Width;
+        public int Parts;
+        public float* Input, Recurrent, Bias, NewBias;
+        public float* X, Y;
+        public int Features, OutputOffset;
+        public bool AddToOutput;
+        public float* Xt, Gates, Rec, H0, H1, C;
+
+        public readonly float* XtPanel(int slot, int p) => Xt + (((nint)slot * Shape.Panels) + p) * Shape.InputSize * Shape.Lanes;
+
+        public readonly float* GatesPanel(int slot, int p) => Gates + (((nint)slot * Shape.Panels) + p) * Shape.Rows * Shape.Lanes;
+    }
+
+    /// <summary>The input projection of a chunk of steps: every weight panel of the part's strips against every input panel.</summary>
+    private struct ProjectionJob<TKernel> : IParallelJob
+        where TKernel : struct, IGemmMicroKernel
+    {
+        public Run Run;
+        public int Count;
+
+        public readonly void Execute(int part)
+        {
+            Shape s = Run.Shape;
+            (int first, int last) = s.PartStrips(part, Run.Parts);
+            if (first >= last)
+            {
+                return;
+            }
+
+            int start = s.StripRange(first).Start, end = s.StripRange(last - 1).End;
+            for (int i = start; i < end; i += s.Layout.HeightAt(i))
+            {
+                for (int slot = 0; slot < Count; slot++)
+                {
+                    for (int p = 0; p < s.Panels; p++)
+                    {
+                        LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, Run.XtPanel(slot, p), Run.GatesPanel(slot, p), loadC: false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>One time step: per strip of the part and per panel, the recurrent products, the cell update and the outputs.</summary>
+    private struct StepJob<TKernel> : IParallelJob
+        where TKernel : struct, IGemmMicroKernel
+    {
+        public Run Run;
+        public int Time, First;
+
+        public readonly void Execute(int part)
+        {
+            Shape s = Run.Shape;
+            (int first, int last) = s.PartStrips(part, Run.Parts);
+            int nr = s.Lanes, h = s.Hidden, g = s.Gates, slot = Time - First;
+            for (int strip = first; strip < last; strip++)
+            {
+                (int start, int end) = s.StripRange(strip);
+                int u0 = start / g, units = (Math.Min(end, s.Layout.Rows) / g) - u0;
+                for (int p = 0; p < s.Panels; p++)
+                {
+                    float* hPrev = Run.H0 + ((nint)p * h * nr), hNext = Run.H1 + ((nint)p * h * nr);
+                    float* gates = Run.GatesPanel(slot, p);
+                    switch (Run.Cell)
+                    {
+                        case CellType.Lstm:
+                            LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, gates, loadC: true);
+                            LaneUpdates.Lstm(Run.Width, nr, gates + ((nint)start * nr), Run.Bias, h, u0, units, Run.C + (((nint)p * h) + u0) * nr, hNext + ((nint)u0 * nr));
+                            break;
+                        case CellType.Gru:
+                        {
+                            float* rec = Run.Rec + ((nint)p * s.Rows * nr);
+                            LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, rec, loadC: false);
+                            LaneUpdates.GruResetAfter(
+                                Run.Width, nr, gates + ((nint)start * nr), rec + ((nint)start * nr), Run.Bias, Run.NewBias, h, u0, units,
+                                hPrev + ((nint)u0 * nr), hNext + ((nint)u0 * nr));
+                            break;
+                        }
+
+                        default:
+                            LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, gates, loadC: true);
+                            LaneUpdates.Elman(Run.Activation, nr, gates + ((nint)start * nr), Run.Bias, u0, units, hNext + ((nint)u0 * nr));
+                            break;
+                    }
+
+                    WriteOutputs(p, u0, units, hNext + ((nint)u0 * nr));
+                }
+            }
+        }
+
+        /// <summary>layerOut[t, b, offset + u] (=, or += when summing directions) for the panel's sequences and the strip's units.</summary>
+        private readonly void WriteOutputs(int p, int u0, int units, float* h)
+        {
+            Shape s = Run.Shape;
+            int nr = s.Lanes, lanes = s.LanesIn(p);
+            float* row = Run.Y + ((((nint)Time * s.Batch) + (p * nr)) * Run.Features) + Run.OutputOffset + u0;
+            for (int l = 0; l < lanes; l++, row += Run.Features)
+            {
+                float* src = h + l;
+                if (Run.AddToOutput)
+                {
+                    for (int u = 0; u < units; u++)
+                    {
+                        row[u] += src[(nint)u * nr];
+                    }
+                }
+                else
+                {
+                    for (int u = 0; u < units; u++)
+                    {
+                        row[u] = src[(nint)u * nr];
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Tests.Infrastructure;
+
+namespace Rnn.Simd.Tests.Layers;
+
+/// <summary>
+/// The lane-major inference path (<see cref="DirectionLanes"/>) against the row-major one: the same outputs and final
+/// states bit for bit, for every cell, stacked, bidirectional (concatenated and summed), with initial states, on one
+/// and two threads, at panel-filling, padded and multi-panel batches. Per-sequence lengths keep a call on the
+/// row-major path, so lengths all equal to T give the reference.
+/// </summary>
+[Trait("Category", "Layers")]
+public sealed class LaneRunTests
+{
+    private static readonly int Nr = Gemm.PanelWidth(Isa.Best);
+
+    public static TheoryData<int, int, int> Shapes()
+    {
+        // (hidden, batch, seed): odd unit counts leave tail strips; batches of one full panel, a quarter padded, and
+        // 2.5 panels; the wider rows split over two threads.
+        var data = new TheoryData<int, int, int>();
+        int seed = 0;
+        foreach ((int hidden, int batch) in new[] { (33, Nr), (33, Nr - (Nr / 4)), (13, (2 * Nr) + (Nr / 2)), (70, 2 * Nr) })
+        {
+            data.Add(hidden, batch, ++seed);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void LanePath_MatchesTheRowPath_BitForBit(int hidden, int batch, int seed)
+    {
+        using var team = new ThreadTeam(2);
+        foreach (RecurrentNetworkOptions baseOptions in TestNetworks.Architectures(input: 19, hidden: hidden))
+        {
+            foreach (RecurrentNetworkOptions o in new[]
+            {
+                baseOptions,
+                baseOptions with { Bidirectional = true },
+                baseOptions with { Bidirectional = true, Merge = DirectionMerge.Sum, Layers = 1 },
+            })
+            {
+                bool lanes = DirectionLanes.Applies(o, batch, wholeSequences: true);
+                bool expected = o.ProjectionSize == 0 && !(o.Cell == CellType.Gru && o.GruVariant == GruVariant.ResetBefore);
+                Assert.Equal(expected, lanes);
+                Assert.False(DirectionLanes.Applies(o, batch, wholeSequences: false));
+
+                RecurrentNetwork network = TestNetworks.Create(o, seed: (ulong)seed);
+                const int steps = 11;
+                var random = new TestRandom((ulong)(seed * 31));
+                float[] x = random.Array(steps * batch * o.InputSize, -3f, 3f);
+                float[] h0 = random.Array(o.Layers * o.Directions * batch * o.OutputSize, -1f, 1f);
+                float[] c0 = o.Cell == CellType.Lstm ? random.Array(o.Layers * o.Directions * batch * o.HiddenSize, -2f, 2f) : [];
+                int[] all = Enumerable.Repeat(steps, batch).ToArray();
+                foreach (ThreadTeam? threads in new[] { null, team })
+                {
+                    (float[] y, float[] hN, float[] cN) = Run(network, o, x, steps, batch, h0, c0, default, threads);
+                    (float[] yRef, float[] hNRef, float[] cNRef) = Run(network, o, x, steps, batch, h0, c0, all, threads);
+                    BitAssert(yRef, y, $"{o} B={batch} outputs");
+                    BitAssert(hNRef, hN, $"{o} B={batch} hN");
+                    BitAssert(cNRef, cN, $"{o} B={batch} cN");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void SmallOrSparseBatches_StayOnTheRowPath()
+    {
+        var o = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 8, HiddenSize = 8 };
+        Assert.False(DirectionLanes.Applies(o, 1, wholeSequences: true));
+        Assert.False(DirectionLanes.Applies(o, Nr + 1, wholeSequences: true));   // almost half the lanes would be padding
+        Assert.True(DirectionLanes.Applies(o, 4 * Nr, wholeSequences: true));
+    }
+
+    private static (float[] Y, float[] HN, float[] CN) Run(
+        RecurrentNetwork network, RecurrentNetworkOptions o, float[] x, int steps, int batch, float[] h0, float[] c0, int[]? lengths, ThreadTeam? threads)
+    {
+        float[] y = new float[steps * batch * o.LayerOutputSize];
+        float[] hN = new float[o.Layers * o.Directions * batch * o.OutputSize];
+        float[] cN = o.Cell == CellType.Lstm ? new float[o.Layers * o.Directions * batch * o.HiddenSize] : [];
+        network.Forward(x, steps, batch, y, h0, c0, hN, cN, lengths: lengths, threads: threads);
+        return (y, hN, cN);
+    }
+
+    private static void BitAssert(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+            {
+                Assert.Fail($"{what}: element {i} is {actual[i]:R}, the row path gives {expected[i]:R}.");
+            }
+        }
+    }
+}
