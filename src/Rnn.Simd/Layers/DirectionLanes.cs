@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels;
@@ -369,36 +372,79 @@ internal static unsafe class DirectionLanes
                             LaneUpdates.Elman(Run.Activation, nr, gates + ((nint)start * nr), Run.Bias, u0, units, hNext + ((nint)u0 * nr));
                             break;
                     }
+                }
+            }
 
-                    WriteOutputs(p, u0, units, hNext + ((nint)u0 * nr));
+            if (first < last)
+            {
+                int ua = s.StripRange(first).Start / g, ub = Math.Min(s.StripRange(last - 1).End, s.Layout.Rows) / g;
+                for (int p = 0; p < s.Panels; p++)
+                {
+                    WriteOutputs(p, ua, ub);
                 }
             }
         }
 
-        /// <summary>layerOut[t, b, offset + u] (=, or += when summing directions) for the panel's sequences and the strip's units.</summary>
-        private readonly void WriteOutputs(int p, int u0, int units, float* h)
+        /// <summary>
+        /// layerOut[t, b, offset + u] (=, or += when summing directions) for the panel's sequences and the units
+        /// [<paramref name="ua"/>, <paramref name="ub"/>): the state panel transposed in 4×4 blocks, four output rows
+        /// written side by side (one output row per lane, one lane after another, thrashed L1: rows 2 KiB apart share
+        /// its sets).
+        /// </summary>
+        private readonly void WriteOutputs(int p, int ua, int ub)
         {
             Shape s = Run.Shape;
-            int nr = s.Lanes, lanes = s.LanesIn(p);
-            float* row = Run.Y + ((((nint)Time * s.Batch) + (p * nr)) * Run.Features) + Run.OutputOffset + u0;
-            for (int l = 0; l < lanes; l++, row += Run.Features)
+            int nr = s.Lanes, lanes = s.LanesIn(p), features = Run.Features;
+            bool add = Run.AddToOutput;
+            float* h = Run.H1 + ((nint)p * s.Hidden * nr);
+            float* y = Run.Y + ((((nint)Time * s.Batch) + (p * nr)) * features) + Run.OutputOffset;
+            int l = 0;
+            if (Sse.IsSupported)
             {
-                float* src = h + l;
-                if (Run.AddToOutput)
+                for (; l + 4 <= lanes; l += 4)
                 {
-                    for (int u = 0; u < units; u++)
+                    float* r0 = y + ((nint)l * features), r1 = r0 + features, r2 = r1 + features, r3 = r2 + features;
+                    int u = ua;
+                    for (; u + 4 <= ub; u += 4)
                     {
-                        row[u] += src[(nint)u * nr];
+                        float* src = h + ((nint)u * nr) + l;
+                        Vector128<float> a = Sse.LoadVector128(src), b = Sse.LoadVector128(src + nr);
+                        Vector128<float> c = Sse.LoadVector128(src + (2 * nr)), d = Sse.LoadVector128(src + (3 * nr));
+                        Vector128<float> t0 = Sse.UnpackLow(a, b), t1 = Sse.UnpackLow(c, d);     // a0 b0 a1 b1 | c0 d0 c1 d1
+                        Vector128<float> t2 = Sse.UnpackHigh(a, b), t3 = Sse.UnpackHigh(c, d);   // a2 b2 a3 b3 | c2 d2 c3 d3
+                        Put(r0 + u, Sse.MoveLowToHigh(t0, t1), add);                             // lane l:     units u … u+3
+                        Put(r1 + u, Sse.MoveHighToLow(t1, t0), add);
+                        Put(r2 + u, Sse.MoveLowToHigh(t2, t3), add);
+                        Put(r3 + u, Sse.MoveHighToLow(t3, t2), add);
                     }
-                }
-                else
-                {
-                    for (int u = 0; u < units; u++)
+
+                    for (; u < ub; u++)
                     {
-                        row[u] = src[(nint)u * nr];
+                        float* src = h + ((nint)u * nr) + l;
+                        Put(r0 + u, src[0], add);
+                        Put(r1 + u, src[1], add);
+                        Put(r2 + u, src[2], add);
+                        Put(r3 + u, src[3], add);
                     }
                 }
             }
+
+            for (; l < lanes; l++)
+            {
+                float* row = y + ((nint)l * features);
+                for (int u = ua; u < ub; u++)
+                {
+                    Put(row + u, h[((nint)u * nr) + l], add);
+                }
+            }
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Put(float* destination, Vector128<float> value, bool add)
+            => Sse.Store(destination, add ? Sse.Add(Sse.LoadVector128(destination), value) : value);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Put(float* destination, float value, bool add)
+            => *destination = add ? *destination + value : value;
     }
 }
