@@ -136,6 +136,7 @@ internal static unsafe class DirectionLanes
             ToPanels<TKernel>(c0, s.Batch, s.Hidden, run.C, s.Panels);
         }
 
+        var pack = new PackJob<TKernel> { Run = run };
         var projection = new ProjectionJob<TKernel> { Run = run };
         var step = new StepJob<TKernel> { Run = run };
         for (int i = 0; i < s.Steps; i++)
@@ -144,15 +145,9 @@ internal static unsafe class DirectionLanes
             if (i % s.Chunk == 0)
             {
                 int count = Math.Min(s.Chunk, s.Steps - i), first = reverse ? s.Steps - i - count : i;
-                for (int slot = 0; slot < count; slot++)
-                {
-                    for (int p = 0; p < s.Panels; p++)
-                    {
-                        float* rows = run.X + ((((nint)(first + slot) * s.Batch) + (p * s.Lanes)) * s.InputSize);
-                        LaneTiles<TKernel>.PackLanes(rows, s.InputSize, s.LanesIn(p), s.InputSize, run.XtPanel(slot, p));
-                    }
-                }
-
+                pack.First = first;
+                pack.Count = count;
+                Dispatch(team, ref pack, Math.Min(run.Parts, count * s.Panels));
                 projection.Count = count;
                 Dispatch(team, ref projection, run.Parts);
                 step.First = first;
@@ -299,6 +294,26 @@ internal static unsafe class DirectionLanes
         public readonly float* XtPanel(int slot, int p) => Xt + (((nint)slot * Shape.Panels) + p) * Shape.InputSize * Shape.Lanes;
 
         public readonly float* GatesPanel(int slot, int p) => Gates + (((nint)slot * Shape.Panels) + p) * Shape.Rows * Shape.Lanes;
+    }
+
+    /// <summary>The inputs of a chunk of steps packed as lane panels, the panels shared out among the parts.</summary>
+    private struct PackJob<TKernel> : IParallelJob
+        where TKernel : struct, IGemmMicroKernel
+    {
+        public Run Run;
+        public int First, Count;
+
+        public readonly void Execute(int part)
+        {
+            Shape s = Run.Shape;
+            int panels = Count * s.Panels, parts = Math.Min(Run.Parts, panels);
+            for (int q = panels * part / parts; q < panels * (part + 1) / parts; q++)
+            {
+                int slot = q / s.Panels, p = q % s.Panels;
+                float* rows = Run.X + ((((nint)(First + slot) * s.Batch) + (p * s.Lanes)) * s.InputSize);
+                LaneTiles<TKernel>.PackLanes(rows, s.InputSize, s.LanesIn(p), s.InputSize, Run.XtPanel(slot, p));
+            }
+        }
     }
 
     /// <summary>The input projection of a chunk of steps: every weight panel of the part's strips against every input panel.</summary>

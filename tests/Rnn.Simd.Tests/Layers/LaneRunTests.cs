@@ -18,11 +18,11 @@ public sealed class LaneRunTests
 
     public static TheoryData<int, int, int> Shapes()
     {
-        // (hidden, batch, seed): odd unit counts leave tail strips; batches of one full panel, a quarter padded, and
-        // 2.5 panels; the wider rows split over two threads.
+        // (hidden, batch, seed): odd unit counts leave tail strips; batches of one full panel, a quarter padded, one
+        // short of a panel (a lane count that is no multiple of 4), and 2.5 panels; the wider rows split over two threads.
         var data = new TheoryData<int, int, int>();
         int seed = 0;
-        foreach ((int hidden, int batch) in new[] { (33, Nr), (33, Nr - (Nr / 4)), (13, (2 * Nr) + (Nr / 2)), (70, 2 * Nr) })
+        foreach ((int hidden, int batch) in new[] { (33, Nr), (33, Nr - (Nr / 4)), (21, Nr - 1), (13, (2 * Nr) + (Nr / 2)), (70, 2 * Nr) })
         {
             data.Add(hidden, batch, ++seed);
         }

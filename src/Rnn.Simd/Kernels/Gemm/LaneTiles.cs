@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Rnn.Simd.Kernels.Gemm;
 
@@ -42,9 +44,53 @@ internal static unsafe class LaneTiles<TKernel>
     /// <summary>Packs rows [<paramref name="rows"/>, K] of a row-major block (stride <paramref name="ld"/>) as one lane panel [K, NR], zero past the rows.</summary>
     public static void PackLanes(float* src, nint ld, int rows, int k, float* panel)
     {
-        if (k > 0)
+        int nr = TKernel.NR;
+        if (k == 0)
         {
-            GemmPacking<TKernel>.PackB(src, ld, true, k, rows, panel, (nint)k * TKernel.NR);
+            return;
+        }
+
+        if (!Sse.IsSupported || nr % 4 != 0)
+        {
+            GemmPacking<TKernel>.PackB(src, ld, true, k, rows, panel, (nint)k * nr);
+            return;
+        }
+
+        // Four rows at a time through 4×4 transposes: each depth's four lanes are one store.
+        int r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            float* s0 = src + (r * ld), s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
+            float* d = panel + r;
+            int j = 0;
+            for (; j + 4 <= k; j += 4)
+            {
+                Vector128<float> a = Sse.LoadVector128(s0 + j), b = Sse.LoadVector128(s1 + j);
+                Vector128<float> c = Sse.LoadVector128(s2 + j), e = Sse.LoadVector128(s3 + j);
+                Vector128<float> t0 = Sse.UnpackLow(a, b), t1 = Sse.UnpackLow(c, e);     // a0 b0 a1 b1 | c0 e0 c1 e1
+                Vector128<float> t2 = Sse.UnpackHigh(a, b), t3 = Sse.UnpackHigh(c, e);   // a2 b2 a3 b3 | c2 e2 c3 e3
+                float* dj = d + ((nint)j * nr);
+                Sse.Store(dj, Sse.MoveLowToHigh(t0, t1));                                 // depth j: rows r … r+3
+                Sse.Store(dj + nr, Sse.MoveHighToLow(t1, t0));
+                Sse.Store(dj + (2 * nr), Sse.MoveLowToHigh(t2, t3));
+                Sse.Store(dj + (3 * nr), Sse.MoveHighToLow(t3, t2));
+            }
+
+            for (; j < k; j++)
+            {
+                float* dj = d + ((nint)j * nr);
+                dj[0] = s0[j]; dj[1] = s1[j]; dj[2] = s2[j]; dj[3] = s3[j];
+            }
+        }
+
+        for (; r < nr; r++)
+        {
+            float* s0 = src + (r * ld);
+            float* d = panel + r;
+            for (int j = 0; j < k; j++)
+            {
+                d[(nint)j * nr] = r < rows ? s0[j] : 0f;
+            }
         }
     }
 }
