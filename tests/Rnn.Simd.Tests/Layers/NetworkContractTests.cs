@@ -34,6 +34,33 @@ public sealed class NetworkContractTests
     }
 
     [Fact]
+    public void LaneBatchCalls_AllocateNothing_AfterWarmUp_AndReturnEveryRental()
+    {
+        // Batches of a few panels run in lanes (DirectionLanes): their weights are packed on the first call only.
+        int batch = 2 * Rnn.Simd.Kernels.Gemm.Gemm.PanelWidth(Rnn.Simd.Internal.Isa.Best);
+        using var team = new ThreadTeam(2);
+        foreach (RecurrentNetworkOptions o in TestNetworks.Architectures(input: 24, hidden: 70).Where(o => o.ProjectionSize == 0 && o.GruVariant == GruVariant.ResetAfter))
+        {
+            var pool = new TrackingArrayPool<float>();
+            RecurrentNetwork network = RecurrentNetwork.FromPyTorch(o, TestNetworks.PyTorchParameters(o, 1), pool: pool);
+            Assert.True(Rnn.Simd.Layers.DirectionLanes.Applies(o, batch, wholeSequences: true));
+            const int steps = 9;
+            float[] x = new TestRandom(4).Array(steps * batch * o.InputSize), y = new float[steps * batch * o.OutputSize];
+            float[] hN = new float[o.Layers * batch * o.OutputSize], cN = o.Cell == CellType.Lstm ? new float[o.Layers * batch * o.HiddenSize] : [];
+
+            void Calls()
+            {
+                network.Forward(x, steps, batch, y, hN: hN, cN: cN);
+                network.Forward(x, steps, batch, y, hN: hN, cN: cN, batchFirst: true, threads: team);
+            }
+
+            AllocationAssert.None(Calls, team);
+            Assert.True(pool.Rented > 0);
+            Assert.Equal(0, pool.Outstanding);
+        }
+    }
+
+    [Fact]
     public void EveryRental_IsReturned()
     {
         var pool = new TrackingArrayPool<float>();
