@@ -19,8 +19,7 @@ namespace Rnn.Simd.Kernels.Gemm;
 /// </remarks>
 internal sealed unsafe class PackedMatrix
 {
-    private readonly float[] _storage;
-    private readonly int _offset;
+    private readonly PinnedPanels _storage;
 
     private PackedMatrix(int n, int k, VectorWidth width, bool transposed)
     {
@@ -32,17 +31,7 @@ internal sealed unsafe class PackedMatrix
         int panels = (n + Nr - 1) / Nr;
         PanelStride = (nint)k * Nr;
         long length = (long)panels * PanelStride;
-        if (length > Array.MaxLength - GemmBlocking.AlignFloats)
-        {
-            ThrowHelper.Argument(nameof(n), $"A packed {n}×{k} matrix needs {length} floats, more than one array holds.");
-        }
-
-        // Pinned so that the panels keep their 64-byte alignment for the lifetime of the matrix.
-        _storage = GC.AllocateArray<float>((int)length + GemmBlocking.AlignFloats, pinned: true);
-        fixed (float* p = _storage)
-        {
-            _offset = (int)((((nuint)p + 63) & ~(nuint)63) - (nuint)p) / sizeof(float);
-        }
+        _storage = new PinnedPanels(length, nameof(n), $"{n}×{k}");
     }
 
     /// <summary>Columns of op(B): the output size of the product (for weights, the number of rows of W).</summary>
@@ -64,7 +53,7 @@ internal sealed unsafe class PackedMatrix
     public nint PanelStride { get; }
 
     /// <summary>Start of the first panel. Valid for the life of this object (the storage is pinned).</summary>
-    public float* Panels => (float*)Unsafe.AsPointer(ref _storage[_offset]);
+    public float* Panels => _storage.Pointer;
 
     /// <summary>Packs weights W[n, k] (row stride <paramref name="ldw"/>) so that products compute A · Wᵀ.</summary>
     public static PackedMatrix FromRowsAsColumns(ReadOnlySpan<float> w, int n, int k, int ldw, VectorWidth? width = null)

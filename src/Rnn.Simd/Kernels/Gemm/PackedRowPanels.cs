@@ -20,8 +20,7 @@ namespace Rnn.Simd.Kernels.Gemm;
 /// </remarks>
 internal sealed unsafe class PackedRowPanels
 {
-    private readonly float[] _storage;
-    private readonly int _offset;
+    private readonly PinnedPanels _storage;
 
     public PackedRowPanels(int n, int k, VectorWidth width)
     {
@@ -31,17 +30,7 @@ internal sealed unsafe class PackedRowPanels
         K = k;
         Width = width;
         long length = (long)Layout.PaddedRows * k;
-        if (length > Array.MaxLength - GemmBlocking.AlignFloats)
-        {
-            ThrowHelper.Argument(nameof(n), $"A packed {n}×{k} matrix needs {length} floats, more than one array holds.");
-        }
-
-        // Pinned so that the panels keep their 64-byte alignment for the lifetime of the matrix.
-        _storage = GC.AllocateArray<float>((int)length + GemmBlocking.AlignFloats, pinned: true);
-        fixed (float* p = _storage)
-        {
-            _offset = (int)((((nuint)p + 63) & ~(nuint)63) - (nuint)p) / sizeof(float);
-        }
+        _storage = new PinnedPanels(length, nameof(n), $"{n}×{k}");
     }
 
     /// <summary>How the rows are cut into panels.</summary>
@@ -57,7 +46,7 @@ internal sealed unsafe class PackedRowPanels
     public VectorWidth Width { get; }
 
     /// <summary>Start of the first panel. Valid for the life of this object (the storage is pinned).</summary>
-    public float* Panels => (float*)Unsafe.AsPointer(ref _storage[_offset]);
+    public float* Panels => _storage.Pointer;
 
     /// <summary>
     /// Packs W[N, K] (row stride <paramref name="ldw"/>, its first K columns) with its <paramref name="blocks"/> row blocks
