@@ -234,8 +234,8 @@ internal static unsafe class DirectionLanes
             int nr = Gemm.PanelWidth(width), panels = DirectionLanes.Panels(batch, nr), g = o.Gates;
             RowPanelLayout layout = RowPanelLayout.Of(width, g * o.HiddenSize);
 
-            // A strip: the fewest MR-row panels that hold whole units (lcm(G, MR) rows), and at least 24 rows so that
-            // the update's calls are spread over enough units (Elman's 6-row strips cost it 7 %).
+            // A strip: the fewest MR-row panels that hold whole units (lcm(G, MR) rows) and at least 24 rows, so that
+            // each update call covers several units (Elman's 6-row strips made one call per 6 units).
             int stripRows = layout.Mr;
             while (stripRows % g != 0 || stripRows < 24)
             {
