@@ -427,12 +427,11 @@ internal static unsafe class DirectionLanes
                         float* src = h + ((nint)u * nr) + l;
                         Vector128<float> a = Sse.LoadVector128(src), b = Sse.LoadVector128(src + nr);
                         Vector128<float> c = Sse.LoadVector128(src + (2 * nr)), d = Sse.LoadVector128(src + (3 * nr));
-                        Vector128<float> t0 = Sse.UnpackLow(a, b), t1 = Sse.UnpackLow(c, d);     // a0 b0 a1 b1 | c0 d0 c1 d1
-                        Vector128<float> t2 = Sse.UnpackHigh(a, b), t3 = Sse.UnpackHigh(c, d);   // a2 b2 a3 b3 | c2 d2 c3 d3
-                        Put(r0 + u, Sse.MoveLowToHigh(t0, t1), add);                             // lane l:     units u … u+3
-                        Put(r1 + u, Sse.MoveHighToLow(t1, t0), add);
-                        Put(r2 + u, Sse.MoveLowToHigh(t2, t3), add);
-                        Put(r3 + u, Sse.MoveHighToLow(t3, t2), add);
+                        Transpose4.InPlace(ref a, ref b, ref c, ref d);
+                        Put(r0 + u, a, add);                                                     // lane l: units u … u+3
+                        Put(r1 + u, b, add);
+                        Put(r2 + u, c, add);
+                        Put(r3 + u, d, add);
                     }
 
                     for (; u < ub; u++)

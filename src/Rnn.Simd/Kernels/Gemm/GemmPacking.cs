@@ -128,15 +128,14 @@ internal static unsafe class GemmPacking<TKernel>
         int k = 0;
         for (; k + 4 <= kc; k += 4)
         {
-            Vector128<float> t0 = Sse.UnpackLow(Sse.LoadVector128(r0 + k), Sse.LoadVector128(r1 + k));   // a0 b0 a1 b1
-            Vector128<float> t1 = Sse.UnpackLow(Sse.LoadVector128(r2 + k), Sse.LoadVector128(r3 + k));   // c0 d0 c1 d1
-            Vector128<float> t2 = Sse.UnpackHigh(Sse.LoadVector128(r0 + k), Sse.LoadVector128(r1 + k));  // a2 b2 a3 b3
-            Vector128<float> t3 = Sse.UnpackHigh(Sse.LoadVector128(r2 + k), Sse.LoadVector128(r3 + k));  // c2 d2 c3 d3
+            Vector128<float> a0 = Sse.LoadVector128(r0 + k), a1 = Sse.LoadVector128(r1 + k);
+            Vector128<float> a2 = Sse.LoadVector128(r2 + k), a3 = Sse.LoadVector128(r3 + k);
+            Transpose4.InPlace(ref a0, ref a1, ref a2, ref a3);
             float* d = panel + ((nint)k * height);
-            Sse.Store(d, Sse.MoveLowToHigh(t0, t1));                       // depth k:     a0 b0 c0 d0
-            Sse.Store(d + height, Sse.MoveHighToLow(t1, t0));              // depth k + 1: a1 b1 c1 d1
-            Sse.Store(d + (2 * height), Sse.MoveLowToHigh(t2, t3));
-            Sse.Store(d + (3 * height), Sse.MoveHighToLow(t3, t2));
+            Sse.Store(d, a0);                                              // depth k:     rows 0–3
+            Sse.Store(d + height, a1);                                     // depth k + 1
+            Sse.Store(d + (2 * height), a2);
+            Sse.Store(d + (3 * height), a3);
             if (height == 6)
             {
                 Vector128<float> ef01 = Sse.UnpackLow(Sse.LoadVector128(r4 + k), Sse.LoadVector128(r5 + k));   // e0 f0 e1 f1

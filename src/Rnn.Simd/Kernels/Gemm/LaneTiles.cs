@@ -67,13 +67,12 @@ internal static unsafe class LaneTiles<TKernel>
             {
                 Vector128<float> a = Sse.LoadVector128(s0 + j), b = Sse.LoadVector128(s1 + j);
                 Vector128<float> c = Sse.LoadVector128(s2 + j), e = Sse.LoadVector128(s3 + j);
-                Vector128<float> t0 = Sse.UnpackLow(a, b), t1 = Sse.UnpackLow(c, e);     // a0 b0 a1 b1 | c0 e0 c1 e1
-                Vector128<float> t2 = Sse.UnpackHigh(a, b), t3 = Sse.UnpackHigh(c, e);   // a2 b2 a3 b3 | c2 e2 c3 e3
+                Transpose4.InPlace(ref a, ref b, ref c, ref e);
                 float* dj = d + ((nint)j * nr);
-                Sse.Store(dj, Sse.MoveLowToHigh(t0, t1));                                 // depth j: rows r … r+3
-                Sse.Store(dj + nr, Sse.MoveHighToLow(t1, t0));
-                Sse.Store(dj + (2 * nr), Sse.MoveLowToHigh(t2, t3));
-                Sse.Store(dj + (3 * nr), Sse.MoveHighToLow(t3, t2));
+                Sse.Store(dj, a);                                                         // depth j: rows r … r+3
+                Sse.Store(dj + nr, b);
+                Sse.Store(dj + (2 * nr), c);
+                Sse.Store(dj + (3 * nr), e);
             }
 
             for (; j < k; j++)
