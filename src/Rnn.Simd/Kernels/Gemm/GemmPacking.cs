@@ -45,51 +45,82 @@ internal static unsafe class GemmPacking<TKernel>
         Debug.Assert(mc > 0 && kc > 0);
         int mr = TKernel.MR, ms = TKernel.MRShort;
         (int full, int shortRows) = RowSplit(mc);
+        if (transA)
+        {
+            PackTransposed(a, lda, mc, kc, full, shortRows, dst);
+            return;
+        }
+
         for (int i0 = 0; i0 < mc;)
         {
             int height = i0 >= full && i0 < full + shortRows ? ms : mr;
-            PackPanel(a, lda, transA, i0, Math.Min(height, mc - i0), height, kc, dst + ((nint)i0 * kc));
+            PackPanel(a, lda, i0, Math.Min(height, mc - i0), height, kc, dst + ((nint)i0 * kc));
             i0 += height;
         }
     }
 
-    /// <summary>One A micro-panel: <paramref name="rows"/> rows from <paramref name="i0"/>, zero-padded to <paramref name="height"/>.</summary>
-    private static void PackPanel(float* a, nint lda, bool transA, int i0, int rows, int height, int kc, float* panel)
+    /// <summary>Depth rows of a transposed A dealt out to the panels at once (see <see cref="PackTransposed"/>).</summary>
+    private const int TransposedChunk = 8;
+
+    /// <summary>
+    /// A stored [K, M] (the weight gradients' dGᵀ): source row k holds depth k of every panel, so a block of
+    /// <see cref="TransposedChunk"/> rows is dealt out to all the panels before the next block is read.
+    /// </summary>
+    /// <remarks>
+    /// The rows are 4H floats apart (4 KiB at H = 256: every row in the same L1 set). Walking the whole depth one panel
+    /// at a time read each row's lines once per panel, from L2 or beyond; a row at a time scattered into all the
+    /// panels (24 KiB apart, again one set) and was slower still. Blocks of 8 rows keep both sides in L1; measured in
+    /// the LSTM training row (H = 256, B = 32, T = 50) the transposed packing took 2.4–3.1 ms per call instead of 3.0–3.9.
+    /// </remarks>
+    private static void PackTransposed(float* a, nint lda, int mc, int kc, int full, int shortRows, float* dst)
     {
-        if (transA && rows == height && (height == 4 || height == 6))
+        int mr = TKernel.MR, ms = TKernel.MRShort;
+        for (int k0 = 0; k0 < kc; k0 += TransposedChunk)
         {
-            // A stored [K, M] (the weight gradients' dGᵀ): the panel's rows of one depth k are contiguous, so each k
-            // is one 4-float copy (and a 2-float one at height 6) rather than a loop over the rows.
-            float* src = a + i0;
-            for (int k = 0; k < kc; k++, src += lda, panel += height)
+            int chunk = Math.Min(TransposedChunk, kc - k0);
+            for (int i0 = 0; i0 < mc;)
             {
-                Unsafe.WriteUnaligned(panel, Unsafe.ReadUnaligned<Vector128<float>>(src));
-                if (height == 6)
+                int height = i0 >= full && i0 < full + shortRows ? ms : mr;
+                int rows = Math.Min(height, mc - i0);
+                float* d = dst + ((nint)i0 * kc) + ((nint)k0 * height);
+                float* src = a + ((nint)k0 * lda) + i0;
+                if (rows == height && (height == 4 || height == 6))
                 {
-                    Unsafe.WriteUnaligned(panel + 4, Unsafe.ReadUnaligned<long>(src + 4));
+                    for (int k = 0; k < chunk; k++, src += lda, d += height)
+                    {
+                        Unsafe.WriteUnaligned(d, Unsafe.ReadUnaligned<Vector128<float>>(src));
+                        if (height == 6)
+                        {
+                            Unsafe.WriteUnaligned(d + 4, Unsafe.ReadUnaligned<long>(src + 4));
+                        }
+                    }
                 }
-            }
-        }
-        else if (transA)
-        {
-            // A stored [K, M], a partial panel: the rows of one depth k are contiguous in memory.
-            for (int k = 0; k < kc; k++)
-            {
-                float* src = a + (k * lda) + i0;
-                float* d = panel + ((nint)k * height);
-                int r = 0;
-                for (; r < rows; r++)
+                else
                 {
-                    d[r] = src[r];
+                    for (int k = 0; k < chunk; k++, src += lda, d += height)
+                    {
+                        int r = 0;
+                        for (; r < rows; r++)
+                        {
+                            d[r] = src[r];
+                        }
+
+                        for (; r < height; r++)
+                        {
+                            d[r] = 0f;
+                        }
+                    }
                 }
 
-                for (; r < height; r++)
-                {
-                    d[r] = 0f;
-                }
+                i0 += height;
             }
         }
-        else if (rows == height && (height == 4 || height == 6) && Sse.IsSupported)
+    }
+
+    /// <summary>One A micro-panel of A stored [M, K]: <paramref name="rows"/> rows from <paramref name="i0"/>, zero-padded to <paramref name="height"/>.</summary>
+    private static void PackPanel(float* a, nint lda, int i0, int rows, int height, int kc, float* panel)
+    {
+        if (rows == height && (height == 4 || height == 6) && Sse.IsSupported)
         {
             PackRowsTransposed(a + (i0 * lda), lda, height, kc, panel);
         }
