@@ -106,7 +106,7 @@ internal static unsafe class GateActivation
     public static void ApplyLanes<TOp>(VectorWidth width, float* x, nint stride, int units, int lanes, float* b)
         where TOp : struct, IUnaryOperator
     {
-        Debug.Assert(lanes % VectorLength(width) == 0);
+        Debug.Assert(lanes % (int)width == 0);
         switch (width)
         {
             case VectorWidth.V512:
@@ -166,7 +166,7 @@ internal static unsafe class GateActivation
     public static void ApplyLanes<TOp>(VectorWidth width, float* x, float* r, nint stride, int units, int lanes, float* b)
         where TOp : struct, IUnaryOperator
     {
-        Debug.Assert(lanes % VectorLength(width) == 0);
+        Debug.Assert(lanes % (int)width == 0);
         switch (width)
         {
             case VectorWidth.V512:
@@ -217,12 +217,4 @@ internal static unsafe class GateActivation
                 break;
         }
     }
-
-    internal static int VectorLength(VectorWidth width) => width switch
-    {
-        VectorWidth.V512 => Vector512<float>.Count,
-        VectorWidth.V256 => Vector256<float>.Count,
-        VectorWidth.V128 => Vector128<float>.Count,
-        _ => 1,
-    };
 }

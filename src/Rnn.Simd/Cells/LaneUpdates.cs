@@ -27,7 +27,7 @@ internal static unsafe class LaneUpdates
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Lstm(VectorWidth width, int lanes, float* gates, float* bias, int h, int u0, int units, float* c, float* hOut)
     {
-        Debug.Assert(width == VectorWidth.Scalar || lanes % (2 * GateActivation.VectorLength(width)) == 0);
+        Debug.Assert(width == VectorWidth.Scalar || lanes % (2 * (int)width) == 0, "The lanes fill pairs of vectors (a width's value is its float count).");
         Debug.Assert(GateLayout.LstmCell == 3, "i, f and o are the first three rows of a unit.");
 
         // The activations first, one per pass over the strip's gates (still in L1), then the state update.
@@ -124,7 +124,7 @@ internal static unsafe class LaneUpdates
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GruResetAfter(VectorWidth width, int lanes, float* gates, float* recurrent, float* bias, float* newBias, int h, int u0, int units, float* hPrev, float* hOut)
     {
-        Debug.Assert(width == VectorWidth.Scalar || lanes % (2 * GateActivation.VectorLength(width)) == 0);
+        Debug.Assert(width == VectorWidth.Scalar || lanes % (2 * (int)width) == 0, "The lanes fill pairs of vectors (a width's value is its float count).");
         nint stride = 3 * lanes;
         GateActivation.ApplyLanes<SigmoidOperator>(width, gates, recurrent, stride, units, lanes, bias + u0);
         GateActivation.ApplyLanes<SigmoidOperator>(width, gates + lanes, recurrent + lanes, stride, units, lanes, bias + h + u0);
