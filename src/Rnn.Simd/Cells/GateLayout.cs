@@ -38,4 +38,15 @@ internal static class GateLayout
         CellType.Lstm => pyTorchBlock switch { 0 => LstmInput, 1 => LstmForget, 2 => LstmCell, _ => LstmOutput },
         _ => pyTorchBlock,
     };
+
+    /// <summary>
+    /// The engine's gate block → PyTorch's (the inverse of <see cref="FromPyTorch"/>). Backward stores the gate
+    /// gradients dG in PyTorch's order, so that each weight gradient is one product written straight into
+    /// PyTorch's tensor.
+    /// </summary>
+    public static int ToPyTorch(CellType cell, int engineBlock) => cell switch
+    {
+        CellType.Lstm => engineBlock switch { LstmInput => 0, LstmForget => 1, LstmCell => 2, _ => 3 },
+        _ => engineBlock,
+    };
 }

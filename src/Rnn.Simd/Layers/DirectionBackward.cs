@@ -36,7 +36,7 @@ internal readonly ref struct DirectionGradients
 /// <summary>The scratch of one direction's backward pass (views into the tape).</summary>
 internal readonly ref struct BackwardScratch
 {
-    public Span<float> GatesX { get; init; }        // [T, B, G·H]  dL/d(pre-activation), the input columns' view
+    public Span<float> GatesX { get; init; }        // [T, B, G·H]  dL/d(pre-activation) in PyTorch's gate order, the input columns' view
     public Span<float> GatesH { get; init; }        // [T, B, G·H]  GRU reset-after: the recurrent columns' view (n row differs)
     public Span<float> HAll { get; init; }          // [T, B, Hout] LSTM projection: dL/dh_t of every step
     public Span<float> H0 { get; init; }            // [B, Hout]    dL/dh ping-pong
@@ -53,6 +53,11 @@ internal readonly ref struct BackwardScratch
 /// backwards, turning dL/dh_t (from the layer above and from step t + 1) into dL/d(gate pre-activations), then
 /// forms the weight, bias and input gradients with one large product each.
 /// </summary>
+/// <remarks>
+/// The gate gradients dG are stored in PyTorch's gate order (<see cref="GateLayout.ToPyTorch"/>; LSTM i, f, g, o,
+/// where the forward pass keeps i, f, o, g): each weight gradient is then one product written straight into PyTorch's
+/// tensor, so its inputs (x or h, T·B rows) are packed once rather than once per run of matching gate blocks.
+/// </remarks>
 /// <remarks>
 /// Derivatives are taken from the recorded outputs (σ' = y(1 − y), tanh' = 1 − y²). At a step past a sequence's
 /// length the state passed through unchanged, so its gradient does too and the step's gates get none.
@@ -221,7 +226,7 @@ internal unsafe ref struct DirectionBackward
 
     private readonly void ParameterGradients(ReadOnlySpan<float> x, int inputSize, int rows, DirectionGradients grads)
     {
-        int h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, gates = _o.Gates;
+        int h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         bool resetAfter = _o.Cell == CellType.Gru && _o.GruVariant == GruVariant.ResetAfter;
         bool resetBefore = _o.Cell == CellType.Gru && !resetAfter;
         ReadOnlySpan<float> dGx = _s.GatesX[..(rows * gh)];
@@ -229,28 +234,17 @@ internal unsafe ref struct DirectionBackward
 
         // The inputs of every step's recurrent product, in time order: one contiguous range of the state record.
         ReadOnlySpan<float> hPrevAll = _r.H.Slice((Reverse ? 1 : 0) * _batch * hOut, rows * hOut);
-        // One product per run of gate blocks that PyTorch and the engine store in the same order (Elman and GRU: one
-        // run; LSTM i, f | g | o: three), so the inputs are packed once per run rather than once per gate.
-        for (int block = 0, count; block < gates; block += count)
+        Gemm.MultiplyAtB(gh, inputSize, rows, dGx, gh, x, inputSize, grads.WeightIh, inputSize, accumulate: true, _team, _pool);
+        if (resetBefore)
         {
-            int e = GateLayout.FromPyTorch(_o.Cell, block);
-            count = RunOfBlocks(block, splitAtNew: false);
-            Gemm.MultiplyAtB(count * h, inputSize, rows, dGx[(e * h)..], gh, x, inputSize, grads.WeightIh.Slice(block * h * inputSize, count * h * inputSize), inputSize, accumulate: true, _team, _pool);
+            // r and z see h; n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): W_hn sees r ⊙ h, kept in the record.
+            int n = GateLayout.GruNew * h;
+            Gemm.MultiplyAtB(n, hOut, rows, dGh, gh, hPrevAll, hOut, grads.WeightHh[..(n * hOut)], hOut, accumulate: true, _team, _pool);
+            Gemm.MultiplyAtB(h, hOut, rows, dGx[n..], gh, _r.Extra, h, grads.WeightHh.Slice(n * hOut, h * hOut), hOut, accumulate: true, _team, _pool);
         }
-
-        for (int block = 0, count; block < gates; block += count)
+        else
         {
-            int e = GateLayout.FromPyTorch(_o.Cell, block);
-            count = RunOfBlocks(block, splitAtNew: resetBefore);
-            if (resetBefore && e == GateLayout.GruNew)
-            {
-                // n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): W_hn sees r ⊙ h, kept in the record.
-                Gemm.MultiplyAtB(h, hOut, rows, dGx[(e * h)..], gh, _r.Extra, h, grads.WeightHh.Slice(block * h * hOut, h * hOut), hOut, accumulate: true, _team, _pool);
-            }
-            else
-            {
-                Gemm.MultiplyAtB(count * h, hOut, rows, dGh[(e * h)..], gh, hPrevAll, hOut, grads.WeightHh.Slice(block * h * hOut, count * h * hOut), hOut, accumulate: true, _team, _pool);
-            }
+            Gemm.MultiplyAtB(gh, hOut, rows, dGh, gh, hPrevAll, hOut, grads.WeightHh, hOut, accumulate: true, _team, _pool);
         }
 
         if (!grads.BiasIh.IsEmpty)
@@ -274,23 +268,6 @@ internal unsafe ref struct DirectionBackward
     }
 
     /// <summary>
-    /// How many PyTorch gate blocks from <paramref name="block"/> on map to consecutive engine blocks (optionally
-    /// stopping at GRU's n block, whose recurrent gradient has its own input under reset-before).
-    /// </summary>
-    private readonly int RunOfBlocks(int block, bool splitAtNew)
-    {
-        int e = GateLayout.FromPyTorch(_o.Cell, block), count = 1;
-        while (block + count < _o.Gates
-            && GateLayout.FromPyTorch(_o.Cell, block + count) == e + count
-            && !(splitAtNew && (e + count == GateLayout.GruNew || e == GateLayout.GruNew)))
-        {
-            count++;
-        }
-
-        return count;
-    }
-
-    /// <summary>
     /// Σ over rows of dG[row, ·] into the bias scratch: summed in double, rows in order (the sum of T·B terms is
     /// backward's one long reduction outside the products; in double it adds no error worth the name).
     /// </summary>
@@ -307,20 +284,13 @@ internal unsafe ref struct DirectionBackward
         }
     }
 
-    /// <summary>bias[PyTorch row] += the sums of <see cref="ColumnSums"/> (engine rows), rounded once.</summary>
+    /// <summary>bias += the sums of <see cref="ColumnSums"/> (both in PyTorch's order), rounded once.</summary>
     private readonly void AddSums(Span<float> bias)
     {
-        int h = _o.HiddenSize, gh = _o.Gates * h;
-        ReadOnlySpan<double> sum = MemoryMarshal.Cast<float, double>(_s.BiasSum)[..gh];
-        for (int block = 0; block < _o.Gates; block++)
+        ReadOnlySpan<double> sum = MemoryMarshal.Cast<float, double>(_s.BiasSum)[..bias.Length];
+        for (int j = 0; j < bias.Length; j++)
         {
-            int e = GateLayout.FromPyTorch(_o.Cell, block);
-            Span<float> destination = bias.Slice(block * h, h);
-            ReadOnlySpan<double> source = sum.Slice(e * h, h);
-            for (int j = 0; j < h; j++)
-            {
-                destination[j] = (float)(destination[j] + source[j]);
-            }
+            bias[j] = (float)(bias[j] + sum[j]);
         }
     }
 
@@ -402,8 +372,11 @@ internal unsafe ref struct DirectionBackward
                 var tc = new ReadOnlySpan<float>(TanhC + ((nint)b * h), h);
                 var dhc = new ReadOnlySpan<float>(DHCell + ((nint)b * h), h);
                 var dc = new Span<float>(DC + ((nint)b * h), h);
-                Span<float> dI = da.Slice(GateLayout.LstmInput * h, h), dF = da.Slice(GateLayout.LstmForget * h, h);
-                Span<float> dO = da.Slice(GateLayout.LstmOutput * h, h), dCand = da.Slice(GateLayout.LstmCell * h, h);
+                // dG in PyTorch's gate order; the recorded gates in the engine's.
+                Span<float> dI = da.Slice(GateLayout.ToPyTorch(CellType.Lstm, GateLayout.LstmInput) * h, h);
+                Span<float> dF = da.Slice(GateLayout.ToPyTorch(CellType.Lstm, GateLayout.LstmForget) * h, h);
+                Span<float> dO = da.Slice(GateLayout.ToPyTorch(CellType.Lstm, GateLayout.LstmOutput) * h, h);
+                Span<float> dCand = da.Slice(GateLayout.ToPyTorch(CellType.Lstm, GateLayout.LstmCell) * h, h);
 
                 // hCell = o ⊙ tanh(c): do = dhCell ⊙ tanh(c); dc += dhCell ⊙ o ⊙ (1 − tanh²(c)) (dI holds the product).
                 TensorPrimitives.Multiply(dhc, tc, dO);

@@ -38,6 +38,7 @@ internal sealed class DirectionWeights
         Projection = projected ? PackedMatrix.FromRowsAsColumns(ProjectionRows, hOut, h, h) : null;
         if (backward)
         {
+            // Shapes only: Load packs PyTorch's W_ih and W_hh into these (backward's dG is in PyTorch's gate order).
             BackInput = PackedMatrix.FromMatrix(_fusedRows, g * h, inputSize, depth);
             BackRecurrent = PackedMatrix.FromMatrix(_fusedRows.AsSpan(inputSize), g * h, hOut, depth);
             BackRecurrentNew = resetBefore ? PackedMatrix.FromMatrix(_recurrentNewRows, h, hOut, hOut) : null;
@@ -63,10 +64,10 @@ internal sealed class DirectionWeights
     /// <summary>LSTM with projection: W_hr [P, H] unpacked. Empty otherwise.</summary>
     public float[] ProjectionRows { get; }
 
-    /// <summary>Backward only: W_x [G·H, In] packed as B for dX = dG · W_x.</summary>
+    /// <summary>Backward only: W_ih [G·H, In] in PyTorch's gate order (that of dG) packed as B for dX = dG · W_ih.</summary>
     public PackedMatrix? BackInput { get; }
 
-    /// <summary>Backward only: W_h [G·H, Hout] packed as B for dh_{t−1} = dG · W_h.</summary>
+    /// <summary>Backward only: W_hh [G·H, Hout] in PyTorch's gate order (that of dG) packed as B for dh_{t−1} = dG · W_hh.</summary>
     public PackedMatrix? BackRecurrent { get; }
 
     /// <summary>Backward only, GRU reset-before: W_hn [H, Hout] packed as B for d(r ⊙ h) = da_n · W_hn.</summary>
@@ -145,8 +146,8 @@ internal sealed class DirectionWeights
         }
 
         Fused.Repack(_fusedRows, depth);
-        BackInput?.Repack(_fusedRows, depth);
-        BackRecurrent?.Repack(_fusedRows.AsSpan(inputSize), depth);
+        BackInput?.Repack(weightIh, inputSize);
+        BackRecurrent?.Repack(weightHh, hOut);
         if (RecurrentNew is not null)
         {
             weightHh.Slice(2 * h * hOut, h * hOut).CopyTo(_recurrentNewRows);

@@ -15,7 +15,7 @@ namespace Rnn.Simd.Tests.Determinism;
 public sealed class UsagePatternDeterminismTests
 {
     /// <summary>SHA-256 over the trained weights, losses and generated tokens/values (computed here, the same under every ISA switch).</summary>
-    private const string Expected = "80045CD40EE4C75311DC6E37AE471408B7DE026EDC8C6C5423239B1288DEC448";
+    private const string Expected = "6729ED9D6E63E47471192F9AF691FC0C7CBADFB2CF90390F42825914B4AEEFB6";
 
     [Fact]
     public void TrainingAndGeneration_AreTheSameBitsAtEveryVectorWidth()
