@@ -21,7 +21,11 @@ internal readonly struct ExpOperator : IUnaryOperator
 {
     // Inputs are clamped to [MinInput, MaxInput] first. e^89 > 2^128 overflows and e^−104 < 2^−150
     // rounds to +0, so the clamp never changes a result; it bounds n to [−150, 128], which keeps the
-    // exponent arithmetic below in range. IEEE Min/Max propagate NaN (scalar and vector alike).
+    // exponent arithmetic below in range. A NaN input stays NaN: MathF.Min/Max propagate it, and the
+    // vectors use the native min/max with the bound first, which return the second operand when either
+    // is NaN (x86 minps/maxps; Arm's fmin/fmax propagate NaN anyway). The IEEE Vector.Min/Max give the
+    // same values here (the bounds are not ±0), but cost about seven instructions each on x86 instead of
+    // one: the clamp was half the work of a σ.
     internal const float MaxInput = 89f;
     internal const float MinInput = -104f;
 
@@ -80,7 +84,7 @@ internal readonly struct ExpOperator : IUnaryOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Invoke(Vector128<float> x)
     {
-        x = Vector128.Max(Vector128.Min(x, Vector128.Create(MaxInput)), Vector128.Create(MinInput));
+        x = Vector128.MaxNative(Vector128.Create(MinInput), Vector128.MinNative(Vector128.Create(MaxInput), x));
 
         Vector128<float> t = (x * Vector128.Create(Log2E)) + Vector128.Create(RoundMagic);
         Vector128<float> n = t - Vector128.Create(RoundMagic);
@@ -104,7 +108,7 @@ internal readonly struct ExpOperator : IUnaryOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Invoke(Vector256<float> x)
     {
-        x = Vector256.Max(Vector256.Min(x, Vector256.Create(MaxInput)), Vector256.Create(MinInput));
+        x = Vector256.MaxNative(Vector256.Create(MinInput), Vector256.MinNative(Vector256.Create(MaxInput), x));
 
         Vector256<float> t = (x * Vector256.Create(Log2E)) + Vector256.Create(RoundMagic);
         Vector256<float> n = t - Vector256.Create(RoundMagic);
@@ -128,7 +132,7 @@ internal readonly struct ExpOperator : IUnaryOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Invoke(Vector512<float> x)
     {
-        x = Vector512.Max(Vector512.Min(x, Vector512.Create(MaxInput)), Vector512.Create(MinInput));
+        x = Vector512.MaxNative(Vector512.Create(MinInput), Vector512.MinNative(Vector512.Create(MaxInput), x));
 
         Vector512<float> t = (x * Vector512.Create(Log2E)) + Vector512.Create(RoundMagic);
         Vector512<float> n = t - Vector512.Create(RoundMagic);
