@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Rnn.Simd.Cells;
+using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
 using Rnn.Simd.Kernels.Threading;
@@ -366,32 +367,9 @@ internal unsafe ref struct DirectionBackward
                     continue;
                 }
 
-                var g = new ReadOnlySpan<float>(Gates + ((nint)b * gh), gh);
-                ReadOnlySpan<float> i = g.Slice(GateLayout.LstmInput * h, h), f = g.Slice(GateLayout.LstmForget * h, h);
-                ReadOnlySpan<float> o = g.Slice(GateLayout.LstmOutput * h, h), cand = g.Slice(GateLayout.LstmCell * h, h);
-                var tc = new ReadOnlySpan<float>(TanhC + ((nint)b * h), h);
-                var dhc = new ReadOnlySpan<float>(DHCell + ((nint)b * h), h);
-                var dc = new Span<float>(DC + ((nint)b * h), h);
-                // dG in PyTorch's gate order; the recorded gates in the engine's.
-                Span<float> dI = da.Slice(GateLayout.ToPyTorch(CellType.Lstm, GateLayout.LstmInput) * h, h);
-                Span<float> dF = da.Slice(GateLayout.ToPyTorch(CellType.Lstm, GateLayout.LstmForget) * h, h);
-                Span<float> dO = da.Slice(GateLayout.ToPyTorch(CellType.Lstm, GateLayout.LstmOutput) * h, h);
-                Span<float> dCand = da.Slice(GateLayout.ToPyTorch(CellType.Lstm, GateLayout.LstmCell) * h, h);
-
-                // hCell = o ⊙ tanh(c): do = dhCell ⊙ tanh(c); dc += dhCell ⊙ o ⊙ (1 − tanh²(c)) (dI holds the product).
-                TensorPrimitives.Multiply(dhc, tc, dO);
-                Activations.Backward(ActivationKind.Sigmoid, o, dO, dO);
-                TensorPrimitives.Multiply(dhc, o, dI);
-                Activations.BackwardAdd(ActivationKind.Tanh, tc, dI, dc);
-
-                // c = f ⊙ c_{t−1} + i ⊙ g.
-                TensorPrimitives.Multiply(dc, cand, dI);
-                Activations.Backward(ActivationKind.Sigmoid, i, dI, dI);
-                TensorPrimitives.Multiply(dc, new ReadOnlySpan<float>(CPrev + ((nint)b * h), h), dF);
-                Activations.Backward(ActivationKind.Sigmoid, f, dF, dF);
-                TensorPrimitives.Multiply(dc, i, dCand);
-                Activations.Backward(ActivationKind.Tanh, cand, dCand, dCand);
-                TensorPrimitives.Multiply(dc, f, new Span<float>(DCPrev + ((nint)b * h), h));
+                CellGradients.Lstm(
+                    Gates + ((nint)b * gh), TanhC + ((nint)b * h), CPrev + ((nint)b * h), DHCell + ((nint)b * h), DC + ((nint)b * h),
+                    DG + ((nint)b * gh), DCPrev + ((nint)b * h), h, Isa.Best);
             }
         }
     }

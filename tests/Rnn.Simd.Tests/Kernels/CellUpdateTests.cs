@@ -80,6 +80,44 @@ public sealed class CellUpdateTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public unsafe void Lstm_gradient_is_the_pass_by_pass_chain_at_every_width(int h)
+    {
+        var random = new TestRandom((ulong)(3000 + h));
+        float[] gates = Inputs(random, 4 * h, 1f), tanhC = Inputs(random, h, 1f), cPrev = Inputs(random, h, 3f);
+        float[] dhCell = Inputs(random, h, 2f), dc = Inputs(random, h, 2f);
+
+        // Reference: the span operations backward ran before the fused pass (dG in PyTorch's order i, f, g, o).
+        float[] rdG = new float[4 * h], rdc = (float[])dc.Clone(), rdcPrev = new float[h];
+        Span<float> i = gates.AsSpan(0, h), f = gates.AsSpan(h, h), o = gates.AsSpan(2 * h, h), g = gates.AsSpan(3 * h, h);
+        Span<float> dI = rdG.AsSpan(0, h), dF = rdG.AsSpan(h, h), dG = rdG.AsSpan(2 * h, h), dO = rdG.AsSpan(3 * h, h);
+        TensorPrimitives.Multiply(dhCell, tanhC, dO);
+        Activations.Backward(ActivationKind.Sigmoid, o, dO, dO, VectorWidth.Scalar);
+        TensorPrimitives.Multiply(dhCell, o, dI);
+        Activations.BackwardAdd(ActivationKind.Tanh, tanhC, dI, rdc, VectorWidth.Scalar);
+        TensorPrimitives.Multiply(rdc, g, dI);
+        Activations.Backward(ActivationKind.Sigmoid, i, dI, dI, VectorWidth.Scalar);
+        TensorPrimitives.Multiply(rdc, cPrev, dF);
+        Activations.Backward(ActivationKind.Sigmoid, f, dF, dF, VectorWidth.Scalar);
+        TensorPrimitives.Multiply(rdc, i, dG);
+        Activations.Backward(ActivationKind.Tanh, g, dG, dG, VectorWidth.Scalar);
+        TensorPrimitives.Multiply(rdc, f, rdcPrev);
+
+        foreach (VectorWidth width in ActivationTestKit.Widths)
+        {
+            float[] gradients = new float[4 * h], dcPrev = new float[h], dcIn = (float[])dc.Clone();
+            fixed (float* pg = gates, pt = tanhC, pc = cPrev, pdh = dhCell, pdc = dcIn, pdG = gradients, pdcPrev = dcPrev)
+            {
+                CellGradients.Lstm(pg, pt, pc, pdh, pdc, pdG, pdcPrev, h, width);
+            }
+
+            AssertBits(rdG, gradients, $"dG at {width}");
+            AssertBits(rdcPrev, dcPrev, $"dc_(t-1) at {width}");
+            AssertBits(dc, dcIn, $"dc (read only) at {width}");
+        }
+    }
+
     /// <summary>Random values in ±<paramref name="scale"/> with special values sprinkled in (NaN, ±∞, ±0, huge, tiny, subnormal).</summary>
     private static float[] Inputs(TestRandom random, int length, float scale)
     {
