@@ -108,6 +108,108 @@ internal static unsafe class CellGradients
         return i;
     }
 
+    /// <summary>
+    /// GRU reset-after, for one row of <paramref name="h"/> units: with h = n + z ⊙ (h_{t−1} − n),
+    /// n = tanh(W_in x + b_in + r ⊙ hn) and hn = W_hn h_{t−1} + b_hn,
+    /// <code>
+    ///   dz = (dh ⊙ (h_{t−1} − n)) ⊙ σ'(z)     direct = dh ⊙ z           dn = (dh − direct) ⊙ tanh'(n)
+    ///   dr = (dn ⊙ hn) ⊙ σ'(r)                 d(hn) = dn ⊙ r
+    /// </code>
+    /// <paramref name="gates"/> [3H] holds the activated r, z, n; <paramref name="dG"/> [3H] receives dr, dz, dn (the
+    /// input columns' gradients) and <paramref name="dGh"/> [3H] dr, dz, dn ⊙ r (the recurrent columns', whose n row
+    /// sits behind r); <paramref name="direct"/> [H] receives dh ⊙ z, the part of dL/dh_{t−1} that bypasses W_h.
+    /// </summary>
+    public static void GruResetAfter(float* gates, float* hn, float* hPrev, float* dh, float* dG, float* dGh, float* direct, int h, VectorWidth width)
+    {
+        var row = new GruRow(gates, hn, hPrev, dh, dG, dGh, direct, h);
+        nint i = width switch
+        {
+            VectorWidth.V512 => GruV512(row),
+            VectorWidth.V256 => GruV256(row),
+            VectorWidth.V128 => GruV128(row),
+            _ => 0,
+        };
+
+        for (; i < h; i++)
+        {
+            float d = row.Dh[i], z = row.Z[i], n = row.N[i], r = row.R[i];
+            float dz = (d * (row.HPrev[i] - n)) * SigmoidDerivativeOperator.Invoke(z);
+            float through = d * z;
+            float dn = (d - through) * TanhDerivativeOperator.Invoke(n);
+            float dr = (dn * row.Hn[i]) * SigmoidDerivativeOperator.Invoke(r);
+            row.Direct[i] = through;
+            row.DR[i] = dr; row.DZ[i] = dz; row.DN[i] = dn;
+            row.DRh[i] = dr; row.DZh[i] = dz; row.DNh[i] = dn * r;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static nint GruV512(in GruRow w)
+    {
+        nint i = 0;
+        for (; w.Size - i >= Vector512<float>.Count; i += Vector512<float>.Count)
+        {
+            Vector512<float> d = Vector512.Load(w.Dh + i), z = Vector512.Load(w.Z + i), n = Vector512.Load(w.N + i), r = Vector512.Load(w.R + i);
+            Vector512<float> dz = (d * (Vector512.Load(w.HPrev + i) - n)) * SigmoidDerivativeOperator.Invoke(z);
+            Vector512<float> through = d * z;
+            Vector512<float> dn = (d - through) * TanhDerivativeOperator.Invoke(n);
+            Vector512<float> dr = (dn * Vector512.Load(w.Hn + i)) * SigmoidDerivativeOperator.Invoke(r);
+            through.Store(w.Direct + i);
+            dr.Store(w.DR + i); dz.Store(w.DZ + i); dn.Store(w.DN + i);
+            dr.Store(w.DRh + i); dz.Store(w.DZh + i); (dn * r).Store(w.DNh + i);
+        }
+
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static nint GruV256(in GruRow w)
+    {
+        nint i = 0;
+        for (; w.Size - i >= Vector256<float>.Count; i += Vector256<float>.Count)
+        {
+            Vector256<float> d = Vector256.Load(w.Dh + i), z = Vector256.Load(w.Z + i), n = Vector256.Load(w.N + i), r = Vector256.Load(w.R + i);
+            Vector256<float> dz = (d * (Vector256.Load(w.HPrev + i) - n)) * SigmoidDerivativeOperator.Invoke(z);
+            Vector256<float> through = d * z;
+            Vector256<float> dn = (d - through) * TanhDerivativeOperator.Invoke(n);
+            Vector256<float> dr = (dn * Vector256.Load(w.Hn + i)) * SigmoidDerivativeOperator.Invoke(r);
+            through.Store(w.Direct + i);
+            dr.Store(w.DR + i); dz.Store(w.DZ + i); dn.Store(w.DN + i);
+            dr.Store(w.DRh + i); dz.Store(w.DZh + i); (dn * r).Store(w.DNh + i);
+        }
+
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static nint GruV128(in GruRow w)
+    {
+        nint i = 0;
+        for (; w.Size - i >= Vector128<float>.Count; i += Vector128<float>.Count)
+        {
+            Vector128<float> d = Vector128.Load(w.Dh + i), z = Vector128.Load(w.Z + i), n = Vector128.Load(w.N + i), r = Vector128.Load(w.R + i);
+            Vector128<float> dz = (d * (Vector128.Load(w.HPrev + i) - n)) * SigmoidDerivativeOperator.Invoke(z);
+            Vector128<float> through = d * z;
+            Vector128<float> dn = (d - through) * TanhDerivativeOperator.Invoke(n);
+            Vector128<float> dr = (dn * Vector128.Load(w.Hn + i)) * SigmoidDerivativeOperator.Invoke(r);
+            through.Store(w.Direct + i);
+            dr.Store(w.DR + i); dz.Store(w.DZ + i); dn.Store(w.DN + i);
+            dr.Store(w.DRh + i); dz.Store(w.DZh + i); (dn * r).Store(w.DNh + i);
+        }
+
+        return i;
+    }
+
+    /// <summary>The rows of one GRU reset-after backward step (r, z, n in the same order for PyTorch and the engine).</summary>
+    private readonly struct GruRow(float* gates, float* hn, float* hPrev, float* dh, float* dG, float* dGh, float* direct, nint size)
+    {
+        public readonly nint Size = size;
+        public readonly float* R = gates + (size * GateLayout.GruReset), Z = gates + (size * GateLayout.GruUpdate), N = gates + (size * GateLayout.GruNew);
+        public readonly float* DR = dG + (size * GateLayout.GruReset), DZ = dG + (size * GateLayout.GruUpdate), DN = dG + (size * GateLayout.GruNew);
+        public readonly float* DRh = dGh + (size * GateLayout.GruReset), DZh = dGh + (size * GateLayout.GruUpdate), DNh = dGh + (size * GateLayout.GruNew);
+        public readonly float* Hn = hn, HPrev = hPrev, Dh = dh, Direct = direct;
+    }
+
     /// <summary>The rows of one LSTM backward step: gates in the engine's order, their gradients in PyTorch's.</summary>
     private readonly struct LstmRow(float* gates, float* tanhC, float* cPrev, float* dhCell, float* dc, float* dG, float* dcPrev, nint n)
     {

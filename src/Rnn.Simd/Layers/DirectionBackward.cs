@@ -396,7 +396,7 @@ internal unsafe ref struct DirectionBackward
         Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, _team, _pool);
     }
 
-    /// <summary>GRU reset-after backward for the rows of one part (rows are independent; each row's temporaries are its own gradient blocks).</summary>
+    /// <summary>GRU reset-after backward for the rows of one part (rows are independent; one pass per row, <see cref="CellGradients.GruResetAfter"/>).</summary>
     private struct GruResetAfterRows : IRangeWork
     {
         public float* Gates, Hn, HPrev, DH, DG, DGh, DHPrev;
@@ -419,16 +419,9 @@ internal unsafe ref struct DirectionBackward
                     continue;
                 }
 
-                var g = new ReadOnlySpan<float>(Gates + ((nint)b * gh), gh);
-                ReadOnlySpan<float> r = g.Slice(GateLayout.GruReset * h, h);
-                Span<float> dnPre = da.Slice(GateLayout.GruNew * h, h), dr = da.Slice(GateLayout.GruReset * h, h);
-                UpdateAndCandidate(h, g, new ReadOnlySpan<float>(HPrev + ((nint)b * h), h), new ReadOnlySpan<float>(DH + ((nint)b * h), h), da, direct);
-
-                // n = tanh(W_in x + b_in + r ⊙ hn), hn = W_hn h + b_hn: dr = dn_pre ⊙ hn; d(hn) = dn_pre ⊙ r.
-                TensorPrimitives.Multiply(dnPre, new ReadOnlySpan<float>(Hn + ((nint)b * h), h), dr);
-                Activations.Backward(ActivationKind.Sigmoid, r, dr, dr);
-                da[..(2 * h)].CopyTo(daH);
-                TensorPrimitives.Multiply(dnPre, r, daH.Slice(GateLayout.GruNew * h, h));
+                CellGradients.GruResetAfter(
+                    Gates + ((nint)b * gh), Hn + ((nint)b * h), HPrev + ((nint)b * h), DH + ((nint)b * h), DG + ((nint)b * gh), DGh + ((nint)b * gh),
+                    DHPrev + ((nint)b * h), h, Isa.Best);
             }
         }
     }

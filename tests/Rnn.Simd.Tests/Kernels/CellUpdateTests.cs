@@ -8,7 +8,7 @@ using Xunit;
 namespace Rnn.Simd.Tests.Kernels;
 
 /// <summary>
-/// The fused one-pass cell updates against the operation-by-operation form they replace (one TensorPrimitives or
+/// The fused one-pass cell updates and cell gradients against the operation-by-operation form they replace (one TensorPrimitives or
 /// activation pass per operation, scalar width), bit for bit, at every width, with tails, special values and the
 /// aliasing the layers use.
 /// </summary>
@@ -115,6 +115,42 @@ public sealed class CellUpdateTests
             AssertBits(rdG, gradients, $"dG at {width}");
             AssertBits(rdcPrev, dcPrev, $"dc_(t-1) at {width}");
             AssertBits(dc, dcIn, $"dc (read only) at {width}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public unsafe void Gru_reset_after_gradient_is_the_pass_by_pass_chain_at_every_width(int h)
+    {
+        var random = new TestRandom((ulong)(4000 + h));
+        float[] gates = Inputs(random, 3 * h, 1f), hn = Inputs(random, h, 3f), hPrev = Inputs(random, h, 1f), dh = Inputs(random, h, 2f);
+
+        // Reference: the span operations backward ran before the fused pass.
+        float[] rdG = new float[3 * h], rdGh = new float[3 * h], rDirect = new float[h];
+        Span<float> r = gates.AsSpan(0, h), z = gates.AsSpan(h, h), n = gates.AsSpan(2 * h, h);
+        Span<float> dr = rdG.AsSpan(0, h), dz = rdG.AsSpan(h, h), dn = rdG.AsSpan(2 * h, h);
+        TensorPrimitives.Subtract(hPrev, n, dz);
+        TensorPrimitives.Multiply(dh, dz, dz);
+        Activations.Backward(ActivationKind.Sigmoid, z, dz, dz, VectorWidth.Scalar);
+        TensorPrimitives.Multiply(dh, z, rDirect);
+        TensorPrimitives.Subtract(dh, rDirect, dn);
+        Activations.Backward(ActivationKind.Tanh, n, dn, dn, VectorWidth.Scalar);
+        TensorPrimitives.Multiply(dn, hn, dr);
+        Activations.Backward(ActivationKind.Sigmoid, r, dr, dr, VectorWidth.Scalar);
+        rdG.AsSpan(0, 2 * h).CopyTo(rdGh);
+        TensorPrimitives.Multiply(dn, r, rdGh.AsSpan(2 * h, h));
+
+        foreach (VectorWidth width in ActivationTestKit.Widths)
+        {
+            float[] dG = new float[3 * h], dGh = new float[3 * h], direct = new float[h];
+            fixed (float* pg = gates, phn = hn, php = hPrev, pdh = dh, pdG = dG, pdGh = dGh, pdirect = direct)
+            {
+                CellGradients.GruResetAfter(pg, phn, php, pdh, pdG, pdGh, pdirect, h, width);
+            }
+
+            AssertBits(rdG, dG, $"dG at {width}");
+            AssertBits(rdGh, dGh, $"dGh at {width}");
+            AssertBits(rDirect, direct, $"direct at {width}");
         }
     }
 
