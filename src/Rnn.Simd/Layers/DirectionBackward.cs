@@ -55,14 +55,12 @@ internal readonly ref struct BackwardScratch
 /// forms the weight, bias and input gradients with one large product each.
 /// </summary>
 /// <remarks>
-/// The gate gradients dG are stored in PyTorch's gate order (<see cref="GateLayout.ToPyTorch"/>; LSTM i, f, g, o,
+/// <para>The gate gradients dG are stored in PyTorch's gate order (<see cref="GateLayout.ToPyTorch"/>; LSTM i, f, g, o,
 /// where the forward pass keeps i, f, o, g): each weight gradient is then one product written straight into PyTorch's
-/// tensor, so its inputs (x or h, T·B rows) are packed once rather than once per run of matching gate blocks.
-/// </remarks>
-/// <remarks>
-/// Derivatives are taken from the recorded outputs (σ' = y(1 − y), tanh' = 1 − y²). At a step past a sequence's
+/// tensor, so its inputs (x or h, T·B rows) are packed once rather than once per run of matching gate blocks.</para>
+/// <para>Derivatives are taken from the recorded outputs (σ' = y(1 − y), tanh' = 1 − y²). At a step past a sequence's
 /// length the state passed through unchanged, so its gradient does too and the step's gates get none.
-/// Everything runs in a fixed order, so results have the same bits for every vector width and thread count.
+/// Everything runs in a fixed order, so results have the same bits for every vector width and thread count.</para>
 /// </remarks>
 internal unsafe ref struct DirectionBackward
 {
