@@ -1,4 +1,6 @@
 using BenchmarkDotNet.Attributes;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Benchmarks;
 

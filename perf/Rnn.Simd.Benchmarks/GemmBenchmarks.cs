@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Benchmarks;
 

@@ -1,4 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Benchmarks;
 

@@ -1,5 +1,8 @@
 using System.CommandLine;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Commands;

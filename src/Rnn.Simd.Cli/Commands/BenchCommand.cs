@@ -2,6 +2,9 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Cli.Commands;
 

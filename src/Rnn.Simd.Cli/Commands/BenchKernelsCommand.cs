@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Cli.Commands;
 

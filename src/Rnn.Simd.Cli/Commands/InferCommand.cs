@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Cli.Commands;
 

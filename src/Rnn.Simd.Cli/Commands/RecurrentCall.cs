@@ -1,5 +1,7 @@
-using Rnn.Simd.Import;
+using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Import;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Cli.Commands;
 

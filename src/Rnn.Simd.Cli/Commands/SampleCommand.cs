@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Networks;
 
 namespace Rnn.Simd.Cli.Commands;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
 using Spectre.Console;
 
 namespace Rnn.Simd.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Rnn.Simd.Kernels.Threading;
 using Spectre.Console;
 
 namespace Rnn.Simd.Cli.Demo;

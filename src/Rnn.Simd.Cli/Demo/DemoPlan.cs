@@ -1,4 +1,6 @@
 using System.Globalization;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Demo;

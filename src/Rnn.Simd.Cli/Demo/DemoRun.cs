@@ -1,3 +1,5 @@
+using Rnn.Simd.Kernels.Threading;
+
 namespace Rnn.Simd.Cli.Demo;
 
 /// <summary>One experiment of the demo: what to train and how to run it.</summary>

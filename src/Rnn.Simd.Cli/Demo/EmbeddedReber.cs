@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Demo;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Rnn.Simd.Kernels.Threading;
 using Spectre.Console;
 
 namespace Rnn.Simd.Cli.Demo;

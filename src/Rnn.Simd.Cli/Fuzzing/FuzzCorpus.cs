@@ -1,5 +1,8 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Fuzzing;

@@ -1,8 +1,9 @@
 using Rnn.Simd.Cli.Commands;
 using Rnn.Simd.Cli.Runs;
-using Rnn.Simd.Import;
 using Rnn.Simd.IO;
+using Rnn.Simd.Import;
 using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Fuzzing;

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Data;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 

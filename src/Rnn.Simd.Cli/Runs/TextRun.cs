@@ -1,6 +1,8 @@
 using System.Text;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Data;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Rnn.Simd.Cells;
 
 namespace Rnn.Simd.Cli.Runs;
 
@@ -77,9 +78,9 @@ internal sealed record TrainSettings
         Require(Threads is >= 1 and <= 256, "--threads", $"must be 1 … 256, was {Threads}");
     }
 
-    public CellType CellType => Cell switch { "lstm" => Simd.CellType.Lstm, "gru" => Simd.CellType.Gru, _ => Simd.CellType.Rnn };
+    public CellType CellType => Cell switch { "lstm" => Cells.CellType.Lstm, "gru" => Cells.CellType.Gru, _ => Cells.CellType.Rnn };
 
-    public Nonlinearity Nonlinearity => Cell == "rnn_relu" ? Simd.Nonlinearity.Relu : Simd.Nonlinearity.Tanh;
+    public Nonlinearity Nonlinearity => Cell == "rnn_relu" ? Cells.Nonlinearity.Relu : Cells.Nonlinearity.Tanh;
 
     private static string Num(double value) => value.ToString(CultureInfo.InvariantCulture);
 

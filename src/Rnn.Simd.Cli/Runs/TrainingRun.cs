@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Runs;

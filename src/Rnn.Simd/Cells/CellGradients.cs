@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 
 namespace Rnn.Simd.Cells;
 

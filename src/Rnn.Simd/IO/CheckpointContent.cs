@@ -1,4 +1,5 @@
 using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.IO;

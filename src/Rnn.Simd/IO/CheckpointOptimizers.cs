@@ -1,4 +1,5 @@
 using System.Globalization;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.IO;

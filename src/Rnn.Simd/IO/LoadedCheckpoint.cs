@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.IO;

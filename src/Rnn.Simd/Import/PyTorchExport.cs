@@ -1,5 +1,8 @@
-using Rnn.Simd.Internal;
+using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Import;

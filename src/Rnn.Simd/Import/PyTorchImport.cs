@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Globalization;
+using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Import;
 
@@ -32,7 +34,7 @@ public sealed record PyTorchModel(RecurrentNetwork Network, bool BatchFirst)
     public RecurrentNetworkOptions Options => Network.Options;
 
     /// <summary>
-    /// A trainable copy of the model (its own <see cref="Training.ParameterSet"/>), with tensors named
+    /// A trainable copy of the model (its own <see cref="Parameters.ParameterSet"/>), with tensors named
     /// <paramref name="prefix"/> + PyTorch's name, so gradients come out under the file's names.
     /// </summary>
     public Training.TrainableRecurrentNetwork ToTrainable(string prefix = "")

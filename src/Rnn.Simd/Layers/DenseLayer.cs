@@ -1,10 +1,11 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 
-namespace Rnn.Simd;
+namespace Rnn.Simd.Layers;
 
 /// <summary>The output nonlinearity f_out of a dense layer.</summary>
 public enum OutputActivation

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
 using Rnn.Simd.Kernels.Threading;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using Rnn.Simd.Cells;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
 using Rnn.Simd.Kernels.Threading;
 

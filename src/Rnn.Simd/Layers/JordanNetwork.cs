@@ -1,11 +1,13 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using CommunityToolkit.HighPerformance.Buffers;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 
-namespace Rnn.Simd;
+namespace Rnn.Simd.Layers;
 
 /// <summary>The sizes and nonlinearities of a <see cref="JordanNetwork"/>.</summary>
 public sealed record JordanNetworkOptions

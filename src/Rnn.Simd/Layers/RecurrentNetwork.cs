@@ -2,11 +2,11 @@ using System.Buffers;
 using CommunityToolkit.HighPerformance.Buffers;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
 
-namespace Rnn.Simd;
+namespace Rnn.Simd.Layers;
 
 /// <summary>
 /// A stack of recurrent layers (Elman, LSTM or GRU; optionally bidirectional) with its weights packed once.

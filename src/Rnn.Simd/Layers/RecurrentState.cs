@@ -1,6 +1,7 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
 
-namespace Rnn.Simd;
+namespace Rnn.Simd.Layers;
 
 /// <summary>
 /// The state of one stream (or one batch of streams) of a unidirectional <see cref="RecurrentNetwork"/>:
@@ -9,7 +10,7 @@ namespace Rnn.Simd;
 /// <remarks>
 /// A state is plain data: <see cref="CopyFrom"/>, <see cref="Clone"/> and the raw <see cref="Hidden"/> and
 /// <see cref="Cell"/> spans let a service snapshot a stream, move it to another process (see
-/// <see cref="RecurrentStateSerializer"/>) and continue it there with bit-identical results.
+/// <see cref="IO.RecurrentStateSerializer"/>) and continue it there with bit-identical results.
 /// </remarks>
 public sealed class RecurrentState
 {

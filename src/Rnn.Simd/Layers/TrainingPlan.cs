@@ -1,3 +1,5 @@
+using Rnn.Simd.Cells;
+
 namespace Rnn.Simd.Layers;
 
 /// <summary>

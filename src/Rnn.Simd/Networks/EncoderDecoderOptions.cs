@@ -1,4 +1,6 @@
 using Rnn.Simd.Internal;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Networks;

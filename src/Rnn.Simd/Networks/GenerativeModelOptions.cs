@@ -1,5 +1,7 @@
 using System.Text.Json.Serialization;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Networks;
 

@@ -1,4 +1,6 @@
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Networks;
 

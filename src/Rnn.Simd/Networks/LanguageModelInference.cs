@@ -1,6 +1,8 @@
 using CommunityToolkit.HighPerformance.Buffers;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Networks;

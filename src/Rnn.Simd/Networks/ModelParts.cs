@@ -1,5 +1,9 @@
 using System.Buffers;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Activations;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Networks;
@@ -125,7 +129,7 @@ internal sealed class InferenceModelParts
         if (probabilities && rows > 0)
         {
             int c = Head.Outputs;
-            Kernels.Activations.SoftmaxRows(output, c, output, c, rows, c);
+            Activations.SoftmaxRows(output, c, output, c, rows, c);
         }
     }
 }

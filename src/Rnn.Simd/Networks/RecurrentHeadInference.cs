@@ -1,3 +1,6 @@
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+
 namespace Rnn.Simd.Networks;
 
 /// <summary>

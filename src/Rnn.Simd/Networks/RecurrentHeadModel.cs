@@ -1,4 +1,6 @@
 using System.Buffers;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Networks;

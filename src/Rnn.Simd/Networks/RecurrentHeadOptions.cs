@@ -1,5 +1,7 @@
 using System.Text.Json.Serialization;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Networks;

@@ -1,4 +1,7 @@
 using System.Buffers;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Networks;

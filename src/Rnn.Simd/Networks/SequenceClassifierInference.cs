@@ -1,5 +1,7 @@
 using CommunityToolkit.HighPerformance.Buffers;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Networks;
 

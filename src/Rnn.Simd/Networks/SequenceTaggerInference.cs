@@ -1,5 +1,6 @@
 using CommunityToolkit.HighPerformance.Buffers;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Networks;
 

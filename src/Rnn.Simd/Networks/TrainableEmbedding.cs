@@ -1,4 +1,5 @@
 using Rnn.Simd.Internal;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Networks;

@@ -1,5 +1,8 @@
 using CommunityToolkit.HighPerformance.Buffers;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Training;
 

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Parameters;
 
 namespace Rnn.Simd.Training;
 

@@ -1,5 +1,5 @@
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 
 namespace Rnn.Simd.Training;
 

@@ -1,4 +1,5 @@
 using Rnn.Simd.Internal;
+using Rnn.Simd.Parameters;
 
 namespace Rnn.Simd.Training;
 

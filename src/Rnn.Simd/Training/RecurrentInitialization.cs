@@ -1,3 +1,5 @@
+using Rnn.Simd.Parameters;
+
 namespace Rnn.Simd.Training;
 
 /// <summary>How <see cref="Initializers"/> fills a weight matrix. Gate-stacked matrices are filled one gate block at a time.</summary>

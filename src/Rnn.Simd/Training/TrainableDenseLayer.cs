@@ -1,8 +1,11 @@
 using System.Buffers;
 using CommunityToolkit.HighPerformance.Buffers;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 
 namespace Rnn.Simd.Training;
 

@@ -1,8 +1,12 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 
 namespace Rnn.Simd.Training;
 

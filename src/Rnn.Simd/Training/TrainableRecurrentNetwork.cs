@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 
 namespace Rnn.Simd.Training;
 

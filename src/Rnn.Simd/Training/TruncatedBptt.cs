@@ -1,4 +1,8 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 
 namespace Rnn.Simd.Training;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Demo;
 using Rnn.Simd.Training;
 using Xunit.Abstractions;

@@ -1,5 +1,7 @@
 using System.Globalization;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Demo;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Training;
 using Xunit.Abstractions;
 

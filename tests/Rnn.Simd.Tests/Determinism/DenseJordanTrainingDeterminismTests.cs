@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Tests.Kernels;
 

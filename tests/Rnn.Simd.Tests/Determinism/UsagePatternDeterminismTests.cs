@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;

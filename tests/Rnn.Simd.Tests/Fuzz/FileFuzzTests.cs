@@ -1,8 +1,11 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Fuzzing;
-using Rnn.Simd.Import;
 using Rnn.Simd.IO;
-using Rnn.Simd.Training;
+using Rnn.Simd.Import;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Infrastructure;
+using Rnn.Simd.Training;
 using Xunit.Abstractions;
 
 namespace Rnn.Simd.Tests.Fuzz;

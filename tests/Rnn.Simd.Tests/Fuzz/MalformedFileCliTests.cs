@@ -1,9 +1,12 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
+using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
-using Rnn.Simd.Training;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Infrastructure;
+using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Tests.Fuzz;
 

@@ -1,6 +1,9 @@
-using Rnn.Simd.IO;
-using Rnn.Simd.Networks;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Demo;
+using Rnn.Simd.IO;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 

@@ -1,5 +1,7 @@
-using Rnn.Simd.Import;
+using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Import;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Tests.Layers;
 
 namespace Rnn.Simd.Tests.Import;

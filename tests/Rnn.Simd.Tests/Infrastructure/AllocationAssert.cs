@@ -1,3 +1,5 @@
+using Rnn.Simd.Kernels.Threading;
+
 namespace Rnn.Simd.Tests.Infrastructure;
 
 /// <summary>The zero-allocation contract (DESIGN.md §4) as one assertion.</summary>

@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels;
+using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Tests.Infrastructure;
 using Xunit;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Tests.Reference;
 

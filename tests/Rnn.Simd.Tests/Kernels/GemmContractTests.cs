@@ -1,5 +1,6 @@
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Tests.Infrastructure;
 
 namespace Rnn.Simd.Tests.Kernels;

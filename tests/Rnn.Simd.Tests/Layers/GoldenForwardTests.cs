@@ -1,5 +1,8 @@
 using System.Text.Json;
+using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Tests.Infrastructure;
 using Xunit.Abstractions;
 

@@ -1,5 +1,7 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Tests.Infrastructure;
 

@@ -1,3 +1,5 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Tests.Infrastructure;
 
 namespace Rnn.Simd.Tests.Layers;

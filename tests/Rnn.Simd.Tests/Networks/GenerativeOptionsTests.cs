@@ -1,3 +1,4 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 

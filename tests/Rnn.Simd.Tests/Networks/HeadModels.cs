@@ -1,5 +1,8 @@
 using System.Security.Cryptography;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 

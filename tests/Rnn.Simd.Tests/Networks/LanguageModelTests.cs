@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 using Xunit.Abstractions;

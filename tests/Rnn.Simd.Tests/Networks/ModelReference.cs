@@ -1,3 +1,4 @@
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Tests.Reference;
 using Rnn.Simd.Tests.Training;

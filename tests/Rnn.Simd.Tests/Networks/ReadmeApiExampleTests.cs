@@ -1,4 +1,6 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Import;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 

@@ -1,4 +1,7 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Reference;
 using Rnn.Simd.Tests.Training;
 using Rnn.Simd.Training;

@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;

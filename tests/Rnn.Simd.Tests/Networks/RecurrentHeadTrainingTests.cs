@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;

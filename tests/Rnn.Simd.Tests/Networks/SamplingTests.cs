@@ -1,3 +1,6 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels.Activations;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;

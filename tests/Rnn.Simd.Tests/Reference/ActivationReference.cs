@@ -1,3 +1,5 @@
+using Rnn.Simd.Kernels.Activations;
+
 namespace Rnn.Simd.Tests.Reference;
 
 /// <summary>

@@ -1,3 +1,6 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
+
 namespace Rnn.Simd.Tests.Reference;
 
 /// <summary>Plain double loops for a dense layer and a Jordan network: the readable ground truth.</summary>

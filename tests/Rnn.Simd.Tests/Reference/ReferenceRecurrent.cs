@@ -1,3 +1,6 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
+
 namespace Rnn.Simd.Tests.Reference;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Tests.Layers;

@@ -1,4 +1,8 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.IO;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Layers;
 using Rnn.Simd.Training;
 

@@ -1,3 +1,6 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 

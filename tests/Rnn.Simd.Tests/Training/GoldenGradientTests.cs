@@ -1,5 +1,9 @@
 using System.Text.Json;
+using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Layers;
 using Rnn.Simd.Training;
 using Xunit.Abstractions;

@@ -1,4 +1,7 @@
 using System.Security.Cryptography;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
 using Xunit.Abstractions;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Rnn.Simd.IO;
+using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 using Xunit.Abstractions;
 

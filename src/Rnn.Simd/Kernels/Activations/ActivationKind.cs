@@ -1,4 +1,4 @@
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>The element-wise activation functions of the cells and heads.</summary>
 internal enum ActivationKind
@@ -14,17 +14,4 @@ internal enum ActivationKind
 
     /// <summary>f(x) = max(x, 0).</summary>
     Relu = 3,
-}
-
-/// <summary>Maps the public nonlinearity options onto the kernels' activations.</summary>
-internal static class ActivationKinds
-{
-    /// <summary>The kernel activation computing <paramref name="nonlinearity"/>.</summary>
-    public static ActivationKind ToActivationKind(this Nonlinearity nonlinearity) => nonlinearity switch
-    {
-        Nonlinearity.Relu => ActivationKind.Relu,
-        Nonlinearity.Sigmoid => ActivationKind.Sigmoid,
-        Nonlinearity.Identity => ActivationKind.Identity,
-        _ => ActivationKind.Tanh,
-    };
 }

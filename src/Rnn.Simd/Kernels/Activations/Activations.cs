@@ -1,6 +1,6 @@
 using Rnn.Simd.Internal;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>
 /// The entry points of the activation kernels: element-wise activations and their derivatives,

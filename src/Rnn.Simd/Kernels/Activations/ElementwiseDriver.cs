@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Rnn.Simd.Internal;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>
 /// The one loop skeleton for element-wise activations: full vectors of the chosen width, then a

@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>An associative combining step of a row reduction (sum, max), with its identity element.</summary>
 internal interface IReduction

@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>
 /// An element-wise function f(a, b) of two row elements, with per-row constants (a row's max, its

@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>
 /// An element-wise function f(x) with one overload per width. Every overload computes the same

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>identity'(x) = 1, so the backward is dx = dy (a copy) or dx += dy.</summary>
 internal readonly struct IdentityDerivativeOperator : IUnaryOperator

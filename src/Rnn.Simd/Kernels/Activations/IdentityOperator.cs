@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>f(x) = x. The entry points copy instead (same bits, NaN payloads included); this exists so
 /// the generic drivers and tests can treat identity like any other activation.</summary>

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>
 /// IEEE 754-2019 maximum (NaN wins, −0 &lt; +0), as MathF.Max and Vector*.Max in .NET 10. Exactly

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>relu'(x) from the output y = relu(x): 1 where y &gt; 0, else 0 (also for y = NaN).</summary>
 /// <remarks>

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>relu(x) = max(x, 0) with IEEE 754-2019 maximum semantics at every width.</summary>
 /// <remarks>

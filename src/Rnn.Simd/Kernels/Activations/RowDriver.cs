@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Rnn.Simd.Internal;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>
 /// Loop skeletons over one matrix row: an element-wise map and a map-reduce whose result does not

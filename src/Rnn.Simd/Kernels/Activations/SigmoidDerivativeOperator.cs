@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>σ'(x) from the output y = σ(x): y·(1 − y).</summary>
 /// <remarks>1 − y is exact for y ∈ [0.5, 1] (Sterbenz), so the only rounding there is the product.</remarks>

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Rnn.Simd.Internal;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>
 /// Row-wise softmax and log-softmax, forward and backward, over row-major matrices with row strides.

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 // The per-row steps of softmax and log-softmax, forward and backward (see Softmax.cs). They live in
 // one file because each is one line and none is used anywhere else; a and b are the two row

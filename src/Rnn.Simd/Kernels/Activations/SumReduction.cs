@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>Float addition. Not associative: <see cref="RowDriver"/> fixes the order.</summary>
 internal readonly struct SumReduction : IReduction

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Kernels;
+namespace Rnn.Simd.Kernels.Activations;
 
 /// <summary>tanh'(x) from the output y = tanh(x): 1 − y², as one fused multiply-add.</summary>
 /// <remarks>The FMA rounds once, so 1 − y² keeps its relative accuracy when |y| is close to 1.</remarks>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Kernels.Gemm;
 

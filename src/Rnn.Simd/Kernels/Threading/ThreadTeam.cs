@@ -4,7 +4,7 @@ using System.Runtime.ExceptionServices;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Threading;
 
-namespace Rnn.Simd;
+namespace Rnn.Simd.Kernels.Threading;
 
 /// <summary>
 /// A fixed team of threads that kernels split their outputs across. The caller chooses the size; the

@@ -1,45 +1,8 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Parameters;
 
-namespace Rnn.Simd;
-
-/// <summary>The recurrent cell of a network.</summary>
-public enum CellType
-{
-    /// <summary>Elman's simple recurrent network: h_t = f(W_in x_t + W_rec h_{t−1} + b).</summary>
-    Rnn,
-
-    /// <summary>Long short-term memory with the four gates in one fused matrix (gate rows i, f, o, g).</summary>
-    Lstm,
-
-    /// <summary>Gated recurrent unit (gate rows r, z, n); see <see cref="GruVariant"/>.</summary>
-    Gru,
-}
-
-/// <summary>The hidden nonlinearity f of an Elman cell.</summary>
-public enum Nonlinearity
-{
-    /// <summary>tanh (PyTorch's <c>nonlinearity='tanh'</c>).</summary>
-    Tanh,
-
-    /// <summary>max(0, x) (PyTorch's <c>nonlinearity='relu'</c>).</summary>
-    Relu,
-
-    /// <summary>The logistic sigmoid 1 / (1 + e^−x).</summary>
-    Sigmoid,
-
-    /// <summary>f(x) = x: a linear recurrence.</summary>
-    Identity,
-}
-
-/// <summary>Where a GRU applies its reset gate: the two published variants, chosen explicitly.</summary>
-public enum GruVariant
-{
-    /// <summary>n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)): PyTorch, ONNX linear_before_reset=1, Keras reset_after=True.</summary>
-    ResetAfter,
-
-    /// <summary>n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): the ONNX default (linear_before_reset=0) and Cho et al. (2014).</summary>
-    ResetBefore,
-}
+namespace Rnn.Simd.Layers;
 
 /// <summary>How the two directions of a bidirectional layer are combined.</summary>
 public enum DirectionMerge
@@ -101,29 +64,29 @@ public sealed record RecurrentNetworkOptions
     /// per layer and direction <c>weight_ih</c>, <c>weight_hh</c>, <c>bias_ih</c>, <c>bias_hh</c> (when
     /// <paramref name="bias"/>) and <c>weight_hr</c> (projection), suffixed <c>_l{k}</c> and <c>_reverse</c>.
     /// </summary>
-    public IReadOnlyList<Training.ParameterSpec> ParameterSpecs(string prefix = "", bool bias = true)
+    public IReadOnlyList<ParameterSpec> ParameterSpecs(string prefix = "", bool bias = true)
     {
         ArgumentNullException.ThrowIfNull(prefix);
         Validate("this");
         int g = Gates, h = HiddenSize, hOut = OutputSize;
-        var specs = new List<Training.ParameterSpec>();
+        var specs = new List<ParameterSpec>();
         for (int layer = 0; layer < Layers; layer++)
         {
             int inputSize = layer == 0 ? InputSize : LayerOutputSize;
             for (int dir = 0; dir < Directions; dir++)
             {
                 string suffix = $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
-                specs.Add(new(prefix + "weight_ih" + suffix, [g * h, inputSize], Training.ParameterRole.InputWeight, g, Cell));
-                specs.Add(new(prefix + "weight_hh" + suffix, [g * h, hOut], Training.ParameterRole.RecurrentWeight, g, Cell));
+                specs.Add(new(prefix + "weight_ih" + suffix, [g * h, inputSize], ParameterRole.InputWeight, g, Cell));
+                specs.Add(new(prefix + "weight_hh" + suffix, [g * h, hOut], ParameterRole.RecurrentWeight, g, Cell));
                 if (bias)
                 {
-                    specs.Add(new(prefix + "bias_ih" + suffix, [g * h], Training.ParameterRole.InputBias, g, Cell));
-                    specs.Add(new(prefix + "bias_hh" + suffix, [g * h], Training.ParameterRole.RecurrentBias, g, Cell));
+                    specs.Add(new(prefix + "bias_ih" + suffix, [g * h], ParameterRole.InputBias, g, Cell));
+                    specs.Add(new(prefix + "bias_hh" + suffix, [g * h], ParameterRole.RecurrentBias, g, Cell));
                 }
 
                 if (ProjectionSize > 0)
                 {
-                    specs.Add(new(prefix + "weight_hr" + suffix, [hOut, h], Training.ParameterRole.ProjectionWeight, 1, Cell));
+                    specs.Add(new(prefix + "weight_hr" + suffix, [hOut, h], ParameterRole.ProjectionWeight, 1, Cell));
                 }
             }
         }

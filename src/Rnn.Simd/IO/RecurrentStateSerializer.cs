@@ -1,7 +1,9 @@
 using System.Globalization;
+using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Layers;
 
-namespace Rnn.Simd;
+namespace Rnn.Simd.IO;
 
 /// <summary>
 /// Writes and reads a <see cref="RecurrentState"/> as safetensors (<c>hidden</c> [L, B, Hout], <c>cell</c> [L, B, H] for

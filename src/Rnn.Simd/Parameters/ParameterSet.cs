@@ -1,6 +1,7 @@
+using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
 
-namespace Rnn.Simd.Training;
+namespace Rnn.Simd.Parameters;
 
 /// <summary>What a parameter tensor is for: initialisers and weight decay choose by it.</summary>
 public enum ParameterRole
