@@ -66,10 +66,9 @@ internal sealed class SeriesRun : TrainingRun
 
         var options = new ForecasterOptions
         {
-            InputSize = 1, Cell = settings.CellType, Nonlinearity = settings.Nonlinearity, HiddenSize = settings.Hidden, Layers = settings.Layers,
+            InputSize = 1, Recurrent = settings.Recurrent,
         };
-        var model = Forecaster.Create(options);
-        Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, settings.Seed);
+        var model = Forecaster.Create(options, settings.Seed);
         return new SeriesRun(settings, hash, name, raw, mean, scale, model, NewTrainer(model.Parameters, settings));
     }
 
@@ -144,7 +143,7 @@ internal sealed class SeriesRun : TrainingRun
     private protected override double TrainChunk(int start, ThreadTeam? threads)
     {
         Streams.Fill<float>(_train, start, _inputs, _targets);
-        return _model.TrainChunk(_inputs, _targets, Settings.Steps, Settings.Batch, threads);
+        return _model.ForwardBackward(_inputs, Settings.Steps, Settings.Batch, _targets, threads).Loss;
     }
 
     private protected override void AddMetadata(Dictionary<string, string> metadata)

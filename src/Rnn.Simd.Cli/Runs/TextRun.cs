@@ -53,13 +53,9 @@ internal sealed class TextRun : TrainingRun
         {
             VocabularySize = vocabulary.Count,
             EmbeddingSize = settings.Embedding,
-            Cell = settings.CellType,
-            Nonlinearity = settings.Nonlinearity,
-            HiddenSize = settings.Hidden,
-            Layers = settings.Layers,
+            Recurrent = settings.Recurrent,
         };
-        var model = LanguageModel.Create(options);
-        Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, settings.Seed);
+        var model = LanguageModel.Create(options, settings.Seed);
         return new TextRun(settings, hash, vocabulary, vocabulary.Encode(text), model, NewTrainer(model.Parameters, settings));
     }
 
@@ -140,7 +136,7 @@ internal sealed class TextRun : TrainingRun
     private protected override double TrainChunk(int start, ThreadTeam? threads)
     {
         Streams.Fill<int>(_train, start, _inputs, _targets);
-        return _model.TrainChunk(_inputs, _targets, Settings.Steps, Settings.Batch, threads);
+        return _model.ForwardBackward(_inputs, Settings.Steps, Settings.Batch, _targets, threads).Loss;
     }
 
     private protected override void AddMetadata(Dictionary<string, string> metadata) => metadata[VocabularyKey] = Vocabulary.ToJson();

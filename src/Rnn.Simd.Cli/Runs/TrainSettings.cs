@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Cli.Runs;
 
@@ -81,6 +82,9 @@ internal sealed record TrainSettings
     public CellType CellType => Cell switch { "lstm" => Cells.CellType.Lstm, "gru" => Cells.CellType.Gru, _ => Cells.CellType.Rnn };
 
     public Nonlinearity Nonlinearity => Cell == "rnn_relu" ? Cells.Nonlinearity.Relu : Cells.Nonlinearity.Tanh;
+
+    /// <summary>The recurrent stack these settings describe (its input size is the model's step features).</summary>
+    public RecurrentNetworkOptions Recurrent => new() { Cell = CellType, Nonlinearity = Nonlinearity, HiddenSize = Hidden, Layers = Layers };
 
     private static string Num(double value) => value.ToString(CultureInfo.InvariantCulture);
 

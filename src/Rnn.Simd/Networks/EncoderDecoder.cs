@@ -13,7 +13,7 @@ namespace Rnn.Simd.Networks;
 /// scheduled sampling, and an immutable snapshot (<see cref="ToInference"/>) that decodes.
 /// </summary>
 /// <remarks>
-/// <para><see cref="TrainBatch"/>: the encoder runs over the source [S, B] (per-sequence lengths optional: its final
+/// <para><see cref="ForwardBackward"/>: the encoder runs over the source [S, B] (per-sequence lengths optional: its final
 /// state is taken after each sequence's last token); the decoder starts from that state and reads BOS, then the
 /// true previous target token (teacher forcing). With a ratio below 1, step t ≥ 1 is forced with that probability
 /// (<see cref="TrainableJordanNetwork.IsTeacherForced"/>(ratio, seed, t), one decision for the batch) and otherwise
@@ -39,7 +39,7 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
         : base(options, parameters)
     {
         options.Validate();
-        RecurrentNetworkOptions stack = options.Recurrent();
+        RecurrentNetworkOptions stack = options.Stack;
         SourceEmbedding = new TrainableEmbedding(options.SourceVocabularySize, options.EmbeddingSize, parameters, "source_embedding.");
         Encoder = new TrainableRecurrentNetwork(stack, parameters, "encoder.", pool);
         TargetEmbedding = new TrainableEmbedding(options.TargetVocabularySize, options.EmbeddingSize, parameters, "target_embedding.");
@@ -66,13 +66,13 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
     /// <summary>The head over the target vocabulary (<c>head.*</c>).</summary>
     public TrainableDenseLayer Head => _decoder.Head;
 
-    /// <summary>A model with its own parameter set (values zero: initialise them).</summary>
+    /// <summary>
+    /// A model with a new parameter set: zeros (to load weights into), or with <paramref name="seed"/> PyTorch's default
+    /// initialisation (<see cref="Initializers.Apply"/>; embeddings N(0, 1)).
+    /// </summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
-    public static EncoderDecoder Create(EncoderDecoderOptions options, ArrayPool<float>? pool = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return new EncoderDecoder(options, ParameterSet.Create(options.ParameterSpecs()), pool);
-    }
+    public static EncoderDecoder Create(EncoderDecoderOptions options, ulong? seed = null, ArrayPool<float>? pool = null) =>
+        new(options, CreateParameters(options, seed), pool);
 
     /// <summary>One training step on a batch of pairs: forward, mean cross-entropy, backward (gradients added).</summary>
     /// <param name="source">Source ids [S, B], time-major (positions past a sequence's length: any valid id).</param>
@@ -84,9 +84,9 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
     /// <param name="teacherForcingRatio">In [0, 1]: the probability that decoder step t ≥ 1 reads the true previous token; 1 = always.</param>
     /// <param name="seed">Seeds the teacher-forcing decisions.</param>
     /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
-    /// <returns>The mean loss over the counted target positions (NaN when none counts).</returns>
+    /// <returns>The mean loss over the counted target positions (NaN when none counts) and how many the logits got right.</returns>
     /// <exception cref="ArgumentException">A size is off, an id or length is out of range, or the ratio is not in [0, 1].</exception>
-    public double TrainBatch(
+    public TrainingResult ForwardBackward(
         ReadOnlySpan<int> source, int sourceSteps, ReadOnlySpan<int> target, int targetSteps, int batch,
         ReadOnlySpan<int> sourceLengths = default, double teacherForcingRatio = 1, ulong seed = 0, ThreadTeam? threads = null)
     {
@@ -137,6 +137,7 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
         TargetEmbedding.Forward(decoderTokens, _decoder.Input(targetSteps, batch));
         Span<float> logits = _decoder.Forward(h, c, default, default, threads);
         double loss = Losses.SoftmaxCrossEntropy(logits, rows, vt, lossTargets, _decoder.OutputGradient);
+        (int correct, int counted) = ModelParts.Score(logits, rows, vt, lossTargets, default);
 
         gradH.Clear();
         gradC.Clear();
@@ -145,7 +146,7 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
         gradEncoderX.Clear();
         Encoder.Backward(_encoderTape, default, gradH, gradC, gradInput: gradEncoderX, threads: threads);
         SourceEmbedding.Backward(source, gradEncoderX);
-        return loss;
+        return new TrainingResult(loss, correct, counted);
     }
 
     /// <summary>An immutable snapshot of the current parameters for decoding (safe to share between threads).</summary>

@@ -22,7 +22,7 @@ public sealed class EncoderDecoderInference
         ArgumentNullException.ThrowIfNull(decoder);
         ArgumentNullException.ThrowIfNull(head);
         options.Validate();
-        RecurrentNetworkOptions stack = options.Recurrent();
+        RecurrentNetworkOptions stack = options.Stack;
         if (sourceEmbedding.Vocabulary != options.SourceVocabularySize || sourceEmbedding.Dimension != options.EmbeddingSize)
         {
             ThrowHelper.Argument(nameof(sourceEmbedding), $"Expected [{options.SourceVocabularySize}, {options.EmbeddingSize}].");

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
@@ -37,14 +38,15 @@ public sealed record EncoderDecoderOptions : GenerativeModelOptions
     /// <summary>The target id of padding: a target position holding it (or <see cref="Losses.DefaultIgnoreIndex"/>) counts for nothing.</summary>
     public int PadToken { get; init; }
 
-    /// <summary>The options of either stack (input size E).</summary>
-    public RecurrentNetworkOptions Recurrent() => Stack(EmbeddingSize);
+    /// <inheritdoc/>
+    [JsonIgnore]
+    public override int StepFeatures => EmbeddingSize;
 
     /// <inheritdoc/>
     public override IReadOnlyList<ParameterSpec> ParameterSpecs()
     {
         Validate();
-        RecurrentNetworkOptions stack = Recurrent();
+        RecurrentNetworkOptions stack = Stack;
         return [
             .. TrainableEmbedding.Specs(SourceVocabularySize, EmbeddingSize, "source_embedding."),
             .. stack.ParameterSpecs("encoder."),
@@ -66,7 +68,7 @@ public sealed record EncoderDecoderOptions : GenerativeModelOptions
         RequireTarget(BosToken, nameof(BosToken));
         RequireTarget(EosToken, nameof(EosToken));
         RequireTarget(PadToken, nameof(PadToken));
-        ValidateStack(EmbeddingSize);
+        ValidateStack();
     }
 
     private void RequireTarget(int token, string name)

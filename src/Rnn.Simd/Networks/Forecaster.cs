@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Buffers;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Threading;
@@ -17,14 +18,15 @@ public sealed record ForecasterOptions : GenerativeModelOptions
     /// <summary>Features per time step X (inputs and predictions).</summary>
     public required int InputSize { get; init; }
 
-    /// <summary>The recurrent stack's options (input size X).</summary>
-    public RecurrentNetworkOptions Recurrent() => Stack(InputSize);
+    /// <inheritdoc/>
+    [JsonIgnore]
+    public override int StepFeatures => InputSize;
 
     /// <inheritdoc/>
     public override IReadOnlyList<ParameterSpec> ParameterSpecs()
     {
         Validate();
-        RecurrentNetworkOptions stack = Recurrent();
+        RecurrentNetworkOptions stack = Stack;
         return [.. stack.ParameterSpecs("rnn."), .. TrainableDenseLayer.Specs(stack.OutputSize, InputSize, "head.")];
     }
 
@@ -35,7 +37,7 @@ public sealed record ForecasterOptions : GenerativeModelOptions
     public override void Validate()
     {
         RequirePositive(InputSize, nameof(InputSize));
-        ValidateStack(InputSize);
+        ValidateStack();
     }
 }
 
@@ -44,7 +46,7 @@ public sealed record ForecasterOptions : GenerativeModelOptions
 /// <see cref="LanguageModel"/> trains on text, with the mean squared error of the next-step predictions.
 /// </summary>
 /// <remarks>
-/// <see cref="TrainChunk"/> runs inputs [T, B, X] from the carried state (a constant for backward), L = mean over
+/// <see cref="ForwardBackward"/> runs inputs [T, B, X] from the carried state (a constant for backward), L = mean over
 /// T·B·X of (ŷ − target)², then backward, adding dL/d(every parameter) into <see cref="SequenceModel.Parameters"/>.
 /// Chunks of one size allocate nothing after the first; driven by one thread at a time.
 /// </remarks>
@@ -53,20 +55,20 @@ public sealed class Forecaster : StatefulSequenceModel
     /// <summary>Binds a forecaster to <c>rnn.*</c> and <c>head.*</c> of <paramref name="parameters"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or a tensor is missing or has the wrong shape.</exception>
     public Forecaster(ForecasterOptions options, ParameterSet parameters, ArrayPool<float>? pool = null)
-        : base(options, parameters, Valid(options).Recurrent(), options.InputSize, pool)
+        : base(options, parameters, Valid(options).Stack, options.InputSize, pool)
     {
     }
 
     /// <summary>The architecture.</summary>
     public new ForecasterOptions Options => (ForecasterOptions)base.Options;
 
-    /// <summary>A forecaster with its own parameter set (values zero: initialise them).</summary>
+    /// <summary>
+    /// A model with a new parameter set: zeros (to load weights into), or with <paramref name="seed"/> PyTorch's default
+    /// initialisation (<see cref="Initializers.Apply"/>; embeddings N(0, 1)).
+    /// </summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
-    public static Forecaster Create(ForecasterOptions options, ArrayPool<float>? pool = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return new Forecaster(options, ParameterSet.Create(options.ParameterSpecs()), pool);
-    }
+    public static Forecaster Create(ForecasterOptions options, ulong? seed = null, ArrayPool<float>? pool = null) =>
+        new(options, CreateParameters(options, seed), pool);
 
     /// <summary>One stateful training step: forward, mean squared error, backward (gradients added), state carried.</summary>
     /// <param name="inputs">x [T, B, X], time-major.</param>
@@ -74,9 +76,9 @@ public sealed class Forecaster : StatefulSequenceModel
     /// <param name="steps">T ≥ 1.</param>
     /// <param name="batch">B ≥ 1; the carried batch unless the state was reset.</param>
     /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
-    /// <returns>The mean squared error.</returns>
+    /// <returns>The mean squared error (<see cref="TrainingResult.Loss"/>; a forecaster counts no classes).</returns>
     /// <exception cref="ArgumentException">A size is off, or the batch differs from the carried one.</exception>
-    public double TrainChunk(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, int steps, int batch, ThreadTeam? threads = null)
+    public TrainingResult ForwardBackward(ReadOnlySpan<float> inputs, int steps, int batch, ReadOnlySpan<float> targets, ThreadTeam? threads = null)
     {
         int x = Options.InputSize;
         LanguageModel.ValidateChunk(steps, batch, inputs.Length, x, nameof(inputs), "T·B·X");
@@ -88,7 +90,7 @@ public sealed class Forecaster : StatefulSequenceModel
         double loss = Losses.MeanSquaredError(prediction, targets, Core.OutputGradient);
         Core.Backward(default, default, inputGradient: false, threads);
         State.Advance();
-        return loss;
+        return new TrainingResult(loss, 0, 0);
     }
 
     /// <summary>An immutable snapshot of the current parameters for forecasting (safe to share between threads).</summary>
@@ -110,7 +112,7 @@ public sealed class ForecasterInference
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(head);
         options.Validate();
-        if (!network.Options.Equals(options.Recurrent()))
+        if (!network.Options.Equals(options.Stack))
         {
             ThrowHelper.Argument(nameof(network), "The network's architecture differs from the options'.");
         }

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Layers;
 
@@ -15,76 +14,42 @@ public abstract record GenerativeModelOptions : SequenceModelOptions
 {
     /// <inheritdoc/>
     [JsonIgnore]
-    internal override long DeclaredLayers => Layers;
+    internal override long DeclaredLayers => Recurrent?.Layers ?? 0;
 
     private protected GenerativeModelOptions()
     {
     }
 
-    /// <summary>The cell of every layer.</summary>
-    public CellType Cell { get; init; } = CellType.Lstm;
+    /// <summary>
+    /// The recurrent stack: cell, hidden size, layers, projection, nonlinearity, GRU variant. Its
+    /// <see cref="RecurrentNetworkOptions.InputSize"/> may be left 0 (it is the step features); it must be
+    /// unidirectional.
+    /// </summary>
+    public required RecurrentNetworkOptions Recurrent { get; init; }
 
-    /// <summary>Hidden size H of every layer (the cell state size for LSTM).</summary>
-    public required int HiddenSize { get; init; }
+    /// <inheritdoc/>
+    [JsonIgnore]
+    public override RecurrentNetworkOptions Stack => Recurrent is null || Recurrent.InputSize == StepFeatures ? Recurrent! : Recurrent with { InputSize = StepFeatures };
 
-    /// <summary>Stacked layers (≥ 1).</summary>
-    public int Layers { get; init; } = 1;
-
-    /// <summary>LSTM only: the projection size P (0 &lt; P &lt; H), or 0 for none (PyTorch's proj_size).</summary>
-    public int ProjectionSize { get; init; }
-
-    /// <summary>Elman cells only: the hidden nonlinearity.</summary>
-    public Nonlinearity Nonlinearity { get; init; } = Nonlinearity.Tanh;
-
-    /// <summary>GRU only: where the reset gate applies.</summary>
-    public GruVariant GruVariant { get; init; } = GruVariant.ResetAfter;
-
-    /// <summary>The options of a stack with these settings reading <paramref name="inputSize"/> features per step.</summary>
-    private protected RecurrentNetworkOptions Stack(int inputSize) => new()
+    /// <summary>Validates <see cref="Recurrent"/> for a stack reading <see cref="SequenceModelOptions.StepFeatures"/>, naming the option at fault.</summary>
+    private protected void ValidateStack()
     {
-        Cell = Cell,
-        InputSize = inputSize,
-        HiddenSize = HiddenSize,
-        Layers = Layers,
-        ProjectionSize = ProjectionSize,
-        Nonlinearity = Nonlinearity,
-        GruVariant = GruVariant,
-    };
-
-    /// <summary>Validates the stack's settings for an input of <paramref name="inputSize"/> features, naming the option at fault.</summary>
-    private protected void ValidateStack(int inputSize)
-    {
-        if (!Enum.IsDefined(Cell))
+        if (Recurrent is null)
         {
-            ThrowHelper.Argument(nameof(Cell), $"{Cell} is not a cell type.");
+            ThrowHelper.Argument(nameof(Recurrent), "The recurrent stack's options are missing.");
         }
 
-        if (HiddenSize < 1)
+        if (Recurrent.InputSize != 0 && Recurrent.InputSize != StepFeatures)
         {
-            ThrowHelper.Argument(nameof(HiddenSize), $"Must be at least 1, was {HiddenSize}.");
+            ThrowHelper.Argument(nameof(Recurrent), $"Recurrent.InputSize {Recurrent.InputSize} must be 0 or the step features {StepFeatures}.");
         }
 
-        if (Layers < 1)
+        if (Recurrent.Bidirectional)
         {
-            ThrowHelper.Argument(nameof(Layers), $"Must be at least 1, was {Layers}.");
+            ThrowHelper.Argument(nameof(Recurrent), "A generative model runs forward in time, one step at a time: its stack cannot be bidirectional.");
         }
 
-        if (ProjectionSize < 0 || (ProjectionSize > 0 && (Cell != CellType.Lstm || ProjectionSize >= HiddenSize)))
-        {
-            ThrowHelper.Argument(nameof(ProjectionSize), $"{ProjectionSize} is invalid: 0 for none, or LSTM only with 0 < ProjectionSize < HiddenSize ({HiddenSize}).");
-        }
-
-        if (!Enum.IsDefined(Nonlinearity))
-        {
-            ThrowHelper.Argument(nameof(Nonlinearity), $"{Nonlinearity} is not a nonlinearity.");
-        }
-
-        if (!Enum.IsDefined(GruVariant))
-        {
-            ThrowHelper.Argument(nameof(GruVariant), $"{GruVariant} is not a GRU variant.");
-        }
-
-        Stack(inputSize).Validate(nameof(HiddenSize));
+        Stack.Validate(nameof(Recurrent));
     }
 
     /// <summary>Throws unless <paramref name="value"/> ≥ 1, naming <paramref name="name"/>.</summary>

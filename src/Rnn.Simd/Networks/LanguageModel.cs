@@ -11,7 +11,7 @@ namespace Rnn.Simd.Networks;
 /// token ids, the way char-rnn trains, and an immutable snapshot (<see cref="ToInference"/>) that generates.
 /// </summary>
 /// <remarks>
-/// <para><see cref="TrainChunk"/> runs one chunk x [T, B] (time-major ids) with targets [T, B] (usually the next
+/// <para><see cref="ForwardBackward"/> runs one chunk x [T, B] (time-major ids) with targets [T, B] (usually the next
 /// tokens; <see cref="Losses.DefaultIgnoreIndex"/> counts for nothing): embedding → stack → head, L = mean softmax
 /// cross-entropy over the counted positions, then backward, adding dL/d(every parameter) into
 /// <see cref="SequenceModel.Parameters"/> (zeroing and the optimiser step are the caller's, e.g. <see cref="Trainer"/>).</para>
@@ -24,7 +24,7 @@ public sealed class LanguageModel : StatefulSequenceModel
     /// <summary>Binds a model to <c>embedding.weight</c>, <c>rnn.*</c> and <c>head.*</c> of <paramref name="parameters"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or a tensor is missing or has the wrong shape.</exception>
     public LanguageModel(LanguageModelOptions options, ParameterSet parameters, ArrayPool<float>? pool = null)
-        : base(options, parameters, Valid(options).Recurrent(), options.VocabularySize, pool)
+        : base(options, parameters, Valid(options).Stack, options.VocabularySize, pool)
     {
         Embedding = new TrainableEmbedding(options.VocabularySize, options.EmbeddingSize, parameters, "embedding.");
     }
@@ -35,13 +35,13 @@ public sealed class LanguageModel : StatefulSequenceModel
     /// <summary>The token embedding (<c>embedding.weight</c>).</summary>
     public TrainableEmbedding Embedding { get; }
 
-    /// <summary>A model with its own parameter set (values zero: initialise them, e.g. with <see cref="Initializers.Apply"/>).</summary>
+    /// <summary>
+    /// A model with a new parameter set: zeros (to load weights into), or with <paramref name="seed"/> PyTorch's default
+    /// initialisation (<see cref="Initializers.Apply"/>; embeddings N(0, 1)).
+    /// </summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
-    public static LanguageModel Create(LanguageModelOptions options, ArrayPool<float>? pool = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return new LanguageModel(options, ParameterSet.Create(options.ParameterSpecs()), pool);
-    }
+    public static LanguageModel Create(LanguageModelOptions options, ulong? seed = null, ArrayPool<float>? pool = null) =>
+        new(options, CreateParameters(options, seed), pool);
 
     /// <summary>
     /// One stateful training step on a chunk: forward, mean cross-entropy, backward (gradients added), and the final
@@ -52,9 +52,9 @@ public sealed class LanguageModel : StatefulSequenceModel
     /// <param name="steps">T ≥ 1.</param>
     /// <param name="batch">B ≥ 1; the carried batch unless the state was reset.</param>
     /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
-    /// <returns>The mean loss over the counted positions (NaN when none counts).</returns>
+    /// <returns>The mean loss over the counted positions (NaN when none counts) and how many next tokens the logits got right.</returns>
     /// <exception cref="ArgumentException">A size is off, an id is out of range, or the batch differs from the carried one.</exception>
-    public double TrainChunk(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int steps, int batch, ThreadTeam? threads = null)
+    public TrainingResult ForwardBackward(ReadOnlySpan<int> tokens, int steps, int batch, ReadOnlySpan<int> targets, ThreadTeam? threads = null)
     {
         int v = Options.VocabularySize;
         ValidateChunk(steps, batch, tokens.Length, 1, nameof(tokens), "T·B");
@@ -66,9 +66,10 @@ public sealed class LanguageModel : StatefulSequenceModel
         Embedding.Forward(tokens, Core.Input(steps, batch));
         Span<float> logits = ForwardChunk(threads);
         double loss = Losses.SoftmaxCrossEntropy(logits, steps * batch, v, targets, Core.OutputGradient);
+        (int correct, int counted) = ModelParts.Score(logits, steps * batch, v, targets, default);
         Embedding.Backward(tokens, Core.Backward(default, default, inputGradient: true, threads));
         State.Advance();
-        return loss;
+        return new TrainingResult(loss, correct, counted);
     }
 
     /// <summary>An immutable snapshot of the current parameters for generation and evaluation (safe to share between threads).</summary>

@@ -37,7 +37,7 @@ public sealed class LanguageModelInference
             ThrowHelper.Argument(nameof(embedding), $"Expected [{options.VocabularySize}, {options.EmbeddingSize}], got [{embedding.Vocabulary}, {embedding.Dimension}].");
         }
 
-        if (!network.Options.Equals(options.Recurrent()))
+        if (!network.Options.Equals(options.Stack))
         {
             ThrowHelper.Argument(nameof(network), "The network's architecture differs from the options'.");
         }

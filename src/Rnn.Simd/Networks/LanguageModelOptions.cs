@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
@@ -20,14 +21,15 @@ public sealed record LanguageModelOptions : GenerativeModelOptions
     /// <summary>The length E of a token's embedding (the stack's input size).</summary>
     public required int EmbeddingSize { get; init; }
 
-    /// <summary>The recurrent stack's options (input size E).</summary>
-    public RecurrentNetworkOptions Recurrent() => Stack(EmbeddingSize);
+    /// <inheritdoc/>
+    [JsonIgnore]
+    public override int StepFeatures => EmbeddingSize;
 
     /// <inheritdoc/>
     public override IReadOnlyList<ParameterSpec> ParameterSpecs()
     {
         Validate();
-        RecurrentNetworkOptions stack = Recurrent();
+        RecurrentNetworkOptions stack = Stack;
         return [
             .. TrainableEmbedding.Specs(VocabularySize, EmbeddingSize, "embedding."),
             .. stack.ParameterSpecs("rnn."),
@@ -43,6 +45,6 @@ public sealed record LanguageModelOptions : GenerativeModelOptions
     {
         RequirePositive(VocabularySize, nameof(VocabularySize));
         RequirePositive(EmbeddingSize, nameof(EmbeddingSize));
-        ValidateStack(EmbeddingSize);
+        ValidateStack();
     }
 }

@@ -52,7 +52,7 @@ public abstract class RecurrentHeadModel : SequenceModel, IDisposable
     /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
     /// <returns>The loss and how many counted labels the logits got right.</returns>
     /// <exception cref="ArgumentException">A buffer has the wrong size, a label or length is out of range, or the model reads tokens.</exception>
-    public ClassificationResult ForwardBackward(
+    public TrainingResult ForwardBackward(
         ReadOnlySpan<float> input, int steps, int batch, ReadOnlySpan<int> labels,
         ReadOnlySpan<int> lengths = default, Span<int> predictions = default, ThreadTeam? threads = null)
     {
@@ -65,7 +65,7 @@ public abstract class RecurrentHeadModel : SequenceModel, IDisposable
     /// otherwise as the overload taking features, the embedding's gradient included.
     /// </summary>
     /// <exception cref="ArgumentException">A buffer has the wrong size, a token, label or length is out of range, or the model reads features.</exception>
-    public ClassificationResult ForwardBackward(
+    public TrainingResult ForwardBackward(
         ReadOnlySpan<int> tokens, int steps, int batch, ReadOnlySpan<int> labels,
         ReadOnlySpan<int> lengths = default, Span<int> predictions = default, ThreadTeam? threads = null)
     {
@@ -80,21 +80,8 @@ public abstract class RecurrentHeadModel : SequenceModel, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>A new parameter set for <paramref name="options"/>: zeros, or PyTorch's default initialisation from <paramref name="seed"/>.</summary>
-    private protected static ParameterSet CreateParameters(RecurrentHeadOptions options, ulong? seed)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        var parameters = ParameterSet.Create(options.ParameterSpecs());
-        if (seed is { } s)
-        {
-            Initializers.Apply(parameters, RecurrentInitialization.PyTorch, s);
-        }
-
-        return parameters;
-    }
-
     /// <summary>The pass itself, after the input (kind, sizes, tokens, steps, batch) has been validated.</summary>
-    private protected abstract ClassificationResult Run(
+    private protected abstract TrainingResult Run(
         ReadOnlySpan<float> input, ReadOnlySpan<int> tokens, int steps, int batch, ReadOnlySpan<int> labels,
         ReadOnlySpan<int> lengths, Span<int> predictions, ThreadTeam? threads);
 }

@@ -50,11 +50,11 @@ public abstract record RecurrentHeadOptions : SequenceModelOptions
 
     /// <summary>Features per step entering the recurrent stack: E for token input, X for feature input.</summary>
     [JsonIgnore]
-    public int StepFeatures => TokenInput ? EmbeddingSize : InputSize;
+    public override int StepFeatures => TokenInput ? EmbeddingSize : InputSize;
 
     /// <summary>The recurrent stack's options with its input size set to <see cref="StepFeatures"/>.</summary>
     [JsonIgnore]
-    public RecurrentNetworkOptions Stack => Recurrent is null || Recurrent.InputSize == StepFeatures ? Recurrent! : Recurrent with { InputSize = StepFeatures };
+    public override RecurrentNetworkOptions Stack => Recurrent is null || Recurrent.InputSize == StepFeatures ? Recurrent! : Recurrent with { InputSize = StepFeatures };
 
     /// <summary>Features per row entering the head.</summary>
     internal abstract int HeadInputs { get; }

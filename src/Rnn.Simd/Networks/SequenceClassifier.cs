@@ -45,7 +45,7 @@ public sealed class SequenceClassifier : RecurrentHeadModel
     /// <summary>An immutable, thread-safe snapshot of the current parameters for inference and streaming.</summary>
     public SequenceClassifierInference ToInference() => new(Options, new InferenceModelParts(Parts));
 
-    private protected override ClassificationResult Run(
+    private protected override TrainingResult Run(
         ReadOnlySpan<float> input, ReadOnlySpan<int> tokens, int steps, int batch, ReadOnlySpan<int> labels,
         ReadOnlySpan<int> lengths, Span<int> predictions, ThreadTeam? threads)
     {
@@ -86,6 +86,6 @@ public sealed class SequenceClassifier : RecurrentHeadModel
         Parts.Head.Backward(summary, logits, gradLogits, batch, gradSummary, threads);
         ModelParts.ScatterFinalStates(gradSummary, o, batch, gradHN);
         Parts.Backward(default, gradHN, tokens, gradEmbedded, threads);
-        return new ClassificationResult(loss, correct, counted);
+        return new TrainingResult(loss, correct, counted);
     }
 }

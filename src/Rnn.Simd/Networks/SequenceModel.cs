@@ -1,6 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
@@ -44,7 +46,9 @@ public abstract record SequenceModelOptions
         SequenceModelOptions? options = null;
         try
         {
-            options = JsonSerializer.Deserialize<SequenceModelOptions>(json, s_json);
+            options = JsonNode.Parse(json) is JsonObject root
+                ? JsonSerializer.Deserialize<SequenceModelOptions>(UpgradeFlatStack(root), s_json)
+                : JsonSerializer.Deserialize<SequenceModelOptions>(json, s_json);
         }
         catch (JsonException e)
         {
@@ -72,9 +76,44 @@ public abstract record SequenceModelOptions
         return options;
     }
 
+    /// <summary>
+    /// Release 0.1.0 wrote the generative models' stack flat (<c>cell</c>, <c>hidden_size</c>, <c>layers</c>, …
+    /// beside <c>vocabulary_size</c>); since then every model nests it under <c>recurrent</c>. Moves the flat keys of
+    /// such a document into a <c>recurrent</c> object; any other document is returned as it is.
+    /// </summary>
+    private static JsonObject UpgradeFlatStack(JsonObject root)
+    {
+        if (root.ContainsKey("recurrent") || !root.ContainsKey("hidden_size") ||
+            root["kind"] is not JsonValue kind || !kind.TryGetValue(out string? name) ||
+            name is not ("language_model" or "encoder_decoder" or "forecaster"))
+        {
+            return root;
+        }
+
+        var stack = new JsonObject();
+        foreach (string key in (string[])["cell", "hidden_size", "layers", "projection_size", "nonlinearity", "gru_variant"])
+        {
+            if (root.Remove(key, out JsonNode? value))
+            {
+                stack[key] = value;
+            }
+        }
+
+        root["recurrent"] = stack;
+        return root;
+    }
+
     /// <summary>The declarations of every parameter tensor of a model with these options, in the set's order.</summary>
     /// <exception cref="ArgumentException">The options are not valid.</exception>
     public abstract IReadOnlyList<ParameterSpec> ParameterSpecs();
+
+    /// <summary>Features per time step that the recurrent stack reads (the embedding's size for token input).</summary>
+    [JsonIgnore]
+    public abstract int StepFeatures { get; }
+
+    /// <summary>The recurrent stack's options as the network sees them: <c>Recurrent</c> with its input size set to <see cref="StepFeatures"/>.</summary>
+    [JsonIgnore]
+    public abstract RecurrentNetworkOptions Stack { get; }
 
     /// <summary>Builds a model with these options and a new <see cref="ParameterSet"/> (values zero: initialise or load them).</summary>
     /// <exception cref="ArgumentException">The options are not valid.</exception>
@@ -109,4 +148,20 @@ public abstract class SequenceModel
 
     /// <summary>Every parameter of the model, under PyTorch's names with one prefix per module.</summary>
     public ParameterSet Parameters { get; }
+
+    /// <summary>
+    /// A new parameter set for <paramref name="options"/>: zeros (to load weights into), or with <paramref name="seed"/>
+    /// PyTorch's default initialisation (<see cref="Initializers.Apply"/> with <see cref="RecurrentInitialization.PyTorch"/>).
+    /// </summary>
+    private protected static ParameterSet CreateParameters(SequenceModelOptions options, ulong? seed)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var parameters = ParameterSet.Create(options.ParameterSpecs());
+        if (seed is { } s)
+        {
+            Initializers.Apply(parameters, RecurrentInitialization.PyTorch, s);
+        }
+
+        return parameters;
+    }
 }

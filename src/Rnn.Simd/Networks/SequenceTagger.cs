@@ -43,7 +43,7 @@ public sealed class SequenceTagger : RecurrentHeadModel
     /// <summary>An immutable, thread-safe snapshot of the current parameters for inference and streaming.</summary>
     public SequenceTaggerInference ToInference() => new(Options, new InferenceModelParts(Parts));
 
-    private protected override ClassificationResult Run(
+    private protected override TrainingResult Run(
         ReadOnlySpan<float> input, ReadOnlySpan<int> tokens, int steps, int batch, ReadOnlySpan<int> labels,
         ReadOnlySpan<int> lengths, Span<int> predictions, ThreadTeam? threads)
     {
@@ -97,6 +97,6 @@ public sealed class SequenceTagger : RecurrentHeadModel
         gradOutput.Clear();
         Parts.Head.Backward(output, logits, gradLogits, rows, gradOutput, threads);
         Parts.Backward(gradOutput, default, tokens, gradEmbedded, threads);
-        return new ClassificationResult(loss, correct, counted);
+        return new TrainingResult(loss, correct, counted);
     }
 }

@@ -3,6 +3,7 @@ using Rnn.Simd.Cells;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Tests.Determinism;
 
@@ -25,7 +26,7 @@ public sealed class UsagePatternDeterminismTests
         var random = new DeterministicRandom(11);
 
         // Language model: 6 carried chunks of Adam, then 40 sampled tokens (temperature 0.9, top-k 4).
-        using (var lm = LanguageModel.Create(new LanguageModelOptions { VocabularySize = 7, EmbeddingSize = 5, HiddenSize = 9, Layers = 2 }))
+        using (var lm = LanguageModel.Create(new LanguageModelOptions { VocabularySize = 7, EmbeddingSize = 5, Recurrent = new RecurrentNetworkOptions { HiddenSize = 9, Layers = 2 } }))
         {
             Initializers.Apply(lm.Parameters, RecurrentInitialization.PyTorch, 3);
             var trainer = new Trainer(lm.Parameters, new Adam(0.01), new TrainerOptions { MaxGradientNorm = 1 });
@@ -35,7 +36,7 @@ public sealed class UsagePatternDeterminismTests
             {
                 Fill(random, tokens, 7);
                 Fill(random, targets, 7);
-                losses[chunk] = (float)lm.TrainChunk(tokens, targets, 8, 3);
+                losses[chunk] = (float)lm.ForwardBackward(tokens, 8, 3, targets).Loss;
                 trainer.Update();
             }
 
@@ -51,7 +52,10 @@ public sealed class UsagePatternDeterminismTests
         // Encoder-decoder (GRU): 4 batches with teacher-forcing ratio 0.5, then greedy decoding.
         using (var seq = EncoderDecoder.Create(new EncoderDecoderOptions
         {
-            SourceVocabularySize = 6, TargetVocabularySize = 6, EmbeddingSize = 4, HiddenSize = 8, Cell = CellType.Gru,
+            SourceVocabularySize = 6,
+            TargetVocabularySize = 6,
+            EmbeddingSize = 4,
+            Recurrent = new RecurrentNetworkOptions { HiddenSize = 8, Cell = CellType.Gru },
         }))
         {
             Initializers.Apply(seq.Parameters, RecurrentInitialization.PyTorch, 4);
@@ -62,7 +66,7 @@ public sealed class UsagePatternDeterminismTests
             {
                 Fill(random, source, 6);
                 Fill(random, target, 6);
-                losses[batch] = (float)seq.TrainBatch(source, 5, target, 6, 4, teacherForcingRatio: 0.5, seed: (ulong)batch);
+                losses[batch] = (float)seq.ForwardBackward(source, 5, target, 6, 4, teacherForcingRatio: 0.5, seed: (ulong)batch).Loss;
                 trainer.Update();
             }
 
@@ -74,7 +78,7 @@ public sealed class UsagePatternDeterminismTests
         }
 
         // Forecaster (LSTM): 5 chunks, then a 12-step rollout.
-        using (var forecaster = Forecaster.Create(new ForecasterOptions { InputSize = 2, HiddenSize = 6 }))
+        using (var forecaster = Forecaster.Create(new ForecasterOptions { InputSize = 2, Recurrent = new RecurrentNetworkOptions { HiddenSize = 6 } }))
         {
             Initializers.Apply(forecaster.Parameters, RecurrentInitialization.PyTorch, 5);
             var trainer = new Trainer(forecaster.Parameters, new Adam(0.01));
@@ -87,7 +91,7 @@ public sealed class UsagePatternDeterminismTests
                     targets[i] = (float)random.NextNormal();
                 }
 
-                forecaster.TrainChunk(inputs, targets, 7, 2);
+                forecaster.ForwardBackward(inputs, 7, 2, targets);
                 trainer.Update();
             }
 

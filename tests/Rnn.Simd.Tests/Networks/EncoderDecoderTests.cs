@@ -15,9 +15,9 @@ public sealed class EncoderDecoderTests(ITestOutputHelper output)
 {
     private const int Pad = 0, Bos = 1, Eos = 2, Symbols = 8, First = 3;
 
-    private static EncoderDecoderOptions Options(int hidden, CellType cell = CellType.Lstm) => new()
+    private static EncoderDecoderOptions Options(int hidden, CellType cell = CellType.Lstm, int layers = 1) => new()
     {
-        SourceVocabularySize = Symbols, TargetVocabularySize = First + Symbols, EmbeddingSize = 16, HiddenSize = hidden, Cell = cell,
+        SourceVocabularySize = Symbols, TargetVocabularySize = First + Symbols, EmbeddingSize = 16, Recurrent = new RecurrentNetworkOptions { HiddenSize = hidden, Cell = cell, Layers = layers },
         PadToken = Pad, BosToken = Bos, EosToken = Eos,
     };
 
@@ -57,7 +57,7 @@ public sealed class EncoderDecoderTests(ITestOutputHelper output)
         for (; updates < 600 && !(loss < 0.02); updates++)
         {
             (int[] source, int[] lengths, int[] target) = Batch(random, batch, min, max);
-            loss = model.TrainBatch(source, max, target, max + 1, batch, lengths);
+            loss = model.ForwardBackward(source, max, target, max + 1, batch, lengths).Loss;
             trainer.Update();
         }
 
@@ -88,11 +88,11 @@ public sealed class EncoderDecoderTests(ITestOutputHelper output)
     {
         const int batch = 3, sourceSteps = 4, targetSteps = 5;
         const ulong seed = 6;
-        using var model = EncoderDecoder.Create(Options(8, CellType.Gru) with { Layers = 2 });
+        using var model = EncoderDecoder.Create(Options(8, CellType.Gru, layers: 2));
         Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, 2);
         (int[] source, int[] lengths, int[] target) = Batch(new TestRandom(3), batch, 2, sourceSteps);
         Assert.Equal(targetSteps * batch, target.Length);
-        double loss = model.TrainBatch(source, sourceSteps, target, targetSteps, batch, lengths, ratio, seed);
+        double loss = model.ForwardBackward(source, sourceSteps, target, targetSteps, batch, lengths, ratio, seed).Loss;
 
         // By hand on the inference parts: encode, then decode step by step, choosing each input as the ratio says.
         EncoderDecoderInference m = model.ToInference();
@@ -126,7 +126,7 @@ public sealed class EncoderDecoderTests(ITestOutputHelper output)
         Assert.Equal(expected, loss, 1e-6);
         if (ratio < 1)
         {
-            Assert.NotEqual(model.TrainBatch(source, sourceSteps, target, targetSteps, batch, lengths), loss, 1e-6);
+            Assert.NotEqual(model.ForwardBackward(source, sourceSteps, target, targetSteps, batch, lengths).Loss, loss, 1e-6);
         }
     }
 
@@ -139,7 +139,7 @@ public sealed class EncoderDecoderTests(ITestOutputHelper output)
         (int[] source, int[] lengths, int[] target) = Batch(new TestRandom(2), batch, 2, 4);
         AllocationAssert.None(() =>
         {
-            model.TrainBatch(source, 4, target, 5, batch, lengths, teacherForcingRatio: 0.5, seed: 3);
+            model.ForwardBackward(source, 4, target, 5, batch, lengths, teacherForcingRatio: 0.5, seed: 3);
             model.Parameters.ZeroGradients();
         });
 
@@ -161,12 +161,12 @@ public sealed class EncoderDecoderTests(ITestOutputHelper output)
     {
         using var model = EncoderDecoder.Create(Options(4));
         int[] source = [0, 1, 2, 3], target = [3, 4, 2, 0];
-        Assert.Equal("source", Assert.ThrowsAny<ArgumentException>(() => model.TrainBatch([0, 1, 2, 8], 2, target, 2, 2)).ParamName);
-        Assert.Equal("source", Assert.ThrowsAny<ArgumentException>(() => model.TrainBatch(source, 3, target, 2, 2)).ParamName);
-        Assert.Equal("target", Assert.ThrowsAny<ArgumentException>(() => model.TrainBatch(source, 2, [3, 4, 11, 0], 2, 2)).ParamName);
-        Assert.Equal("lengths", Assert.ThrowsAny<ArgumentException>(() => model.TrainBatch(source, 2, target, 2, 2, [1, 3])).ParamName);
-        Assert.Equal("teacherForcingRatio", Assert.ThrowsAny<ArgumentException>(() => model.TrainBatch(source, 2, target, 2, 2, teacherForcingRatio: 1.5)).ParamName);
-        Assert.Equal("teacherForcingRatio", Assert.ThrowsAny<ArgumentException>(() => model.TrainBatch(source, 2, target, 2, 2, teacherForcingRatio: double.NaN)).ParamName);
+        Assert.Equal("source", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward([0, 1, 2, 8], 2, target, 2, 2).Loss).ParamName);
+        Assert.Equal("source", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(source, 3, target, 2, 2).Loss).ParamName);
+        Assert.Equal("target", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(source, 2, [3, 4, 11, 0], 2, 2).Loss).ParamName);
+        Assert.Equal("lengths", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(source, 2, target, 2, 2, [1, 3]).Loss).ParamName);
+        Assert.Equal("teacherForcingRatio", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(source, 2, target, 2, 2, teacherForcingRatio: 1.5).Loss).ParamName);
+        Assert.Equal("teacherForcingRatio", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(source, 2, target, 2, 2, teacherForcingRatio: double.NaN).Loss).ParamName);
         SequenceDecoder decoder = model.ToInference().CreateDecoder();
         Assert.Equal("source", Assert.ThrowsAny<ArgumentException>(() => decoder.Decode([], new int[3])).ParamName);
         Assert.Equal("source", Assert.ThrowsAny<ArgumentException>(() => decoder.Decode([9], new int[3])).ParamName);

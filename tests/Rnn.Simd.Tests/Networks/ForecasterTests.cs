@@ -21,7 +21,7 @@ public sealed class ForecasterTests(ITestOutputHelper output)
     public void LearnsASineWave_AndTheRolloutFromAHistoryTracksIt()
     {
         const int steps = 20, batch = 4;
-        using var model = Forecaster.Create(new ForecasterOptions { InputSize = 1, HiddenSize = 24, Cell = CellType.Lstm });
+        using var model = Forecaster.Create(new ForecasterOptions { InputSize = 1, Recurrent = new RecurrentNetworkOptions { HiddenSize = 24, Cell = CellType.Lstm } });
         Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, 2);
         var trainer = new Trainer(model.Parameters, new Adam(0.01), new TrainerOptions { MaxGradientNorm = 1 });
         var x = new float[steps * batch];
@@ -39,7 +39,7 @@ public sealed class ForecasterTests(ITestOutputHelper output)
                 }
             }
 
-            loss = model.TrainChunk(x, y, steps, batch);
+            loss = model.ForwardBackward(x, steps, batch, y).Loss;
             trainer.Update();
         }
 
@@ -74,7 +74,7 @@ public sealed class ForecasterTests(ITestOutputHelper output)
     [Fact]
     public void Rollout_FeedsEachPredictionBack_AndAllocatesNothing()
     {
-        using var model = Forecaster.Create(new ForecasterOptions { InputSize = 2, HiddenSize = 6, Cell = CellType.Gru, Layers = 2 });
+        using var model = Forecaster.Create(new ForecasterOptions { InputSize = 2, Recurrent = new RecurrentNetworkOptions { HiddenSize = 6, Cell = CellType.Gru, Layers = 2 } });
         Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, 4);
         ForecasterInference inference = model.ToInference();
         ForecastStream stream = inference.CreateStream();
@@ -100,7 +100,7 @@ public sealed class ForecasterTests(ITestOutputHelper output)
         float[] chunk = new TestRandom(1).Array(2 * 3 * 2);
         AllocationAssert.None(() =>
         {
-            model.TrainChunk(chunk, chunk, 2, 3);
+            model.ForwardBackward(chunk, 2, 3, chunk);
             model.Parameters.ZeroGradients();
         });
     }
@@ -108,9 +108,9 @@ public sealed class ForecasterTests(ITestOutputHelper output)
     [Fact]
     public void Validation_NamesTheParameter()
     {
-        using var model = Forecaster.Create(new ForecasterOptions { InputSize = 2, HiddenSize = 3 });
-        Assert.Equal("inputs", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk(new float[5], new float[4], 1, 2)).ParamName);
-        Assert.Equal("targets", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk(new float[4], new float[5], 1, 2)).ParamName);
+        using var model = Forecaster.Create(new ForecasterOptions { InputSize = 2, Recurrent = new RecurrentNetworkOptions { HiddenSize = 3 } });
+        Assert.Equal("inputs", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(new float[5], 1, 2, new float[4]).Loss).ParamName);
+        Assert.Equal("targets", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(new float[4], 1, 2, new float[5]).Loss).ParamName);
         ForecastStream stream = model.ToInference().CreateStream();
         Assert.Throws<InvalidOperationException>(() => stream.Rollout(new float[2]));
         Assert.Equal("history", Assert.ThrowsAny<ArgumentException>(() => stream.Prime(new float[3], 2)).ParamName);

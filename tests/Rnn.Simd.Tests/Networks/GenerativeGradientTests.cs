@@ -25,7 +25,7 @@ public sealed class GenerativeGradientTests(ITestOutputHelper output)
     [InlineData(CellType.Rnn, 0, 1)]
     public void LanguageModel_ChunkGradient_FromACarriedState_MatchesCentralDifferences(CellType cell, int projection, int layers)
     {
-        var options = new LanguageModelOptions { VocabularySize = 5, EmbeddingSize = 3, HiddenSize = 4, Cell = cell, ProjectionSize = projection, Layers = layers };
+        var options = new LanguageModelOptions { VocabularySize = 5, EmbeddingSize = 3, Recurrent = new RecurrentNetworkOptions { HiddenSize = 4, Cell = cell, ProjectionSize = projection, Layers = layers } };
         using var model = LanguageModel.Create(options);
         ModelReference.Randomize(model.Parameters, 3);
         var random = new TestRandom(9);
@@ -35,12 +35,12 @@ public sealed class GenerativeGradientTests(ITestOutputHelper output)
         targets[1] = Losses.DefaultIgnoreIndex;
 
         // The first chunk leaves a non-zero carried state; the second is checked.
-        model.TrainChunk(first, first, Steps, Batch);
+        model.ForwardBackward(first, Steps, Batch, first);
         double[] h0 = FiniteDifference.ToDouble(model.CarriedHidden), c0 = FiniteDifference.ToDouble(model.CarriedCell);
         model.Parameters.ZeroGradients();
-        double loss = model.TrainChunk(tokens, targets, Steps, Batch);
+        double loss = model.ForwardBackward(tokens, Steps, Batch, targets).Loss;
 
-        RecurrentNetworkOptions stack = options.Recurrent();
+        RecurrentNetworkOptions stack = options.Stack;
         Dictionary<string, double[]> p = ModelReference.Doubles(model.Parameters);
         Dictionary<string, double[]> rnn = ModelReference.Module(p, "rnn.");
         double Loss()
@@ -63,8 +63,13 @@ public sealed class GenerativeGradientTests(ITestOutputHelper output)
         const int sourceSteps = 4, targetSteps = 3, vs = 6, vt = 7, e = 3;
         var options = new EncoderDecoderOptions
         {
-            SourceVocabularySize = vs, TargetVocabularySize = vt, EmbeddingSize = e, HiddenSize = 4, Cell = cell, Layers = 2,
-            PadToken = 0, BosToken = 1, EosToken = 2,
+            SourceVocabularySize = vs,
+            TargetVocabularySize = vt,
+            EmbeddingSize = e,
+            PadToken = 0,
+            BosToken = 1,
+            EosToken = 2,
+            Recurrent = new RecurrentNetworkOptions { HiddenSize = 4, Cell = cell, Layers = 2 },
         };
         using var model = EncoderDecoder.Create(options);
         ModelReference.Randomize(model.Parameters, 5);
@@ -72,9 +77,9 @@ public sealed class GenerativeGradientTests(ITestOutputHelper output)
         int[] source = ModelReference.Tokens(random, sourceSteps * Batch, 0, vs);
         int[] lengths = [4, 2];
         int[] target = [3, 4, 5, 2, 2, 0];   // [T, B]: sequence 1 ends after one token (EOS, then PAD)
-        double loss = model.TrainBatch(source, sourceSteps, target, targetSteps, Batch, lengths);
+        double loss = model.ForwardBackward(source, sourceSteps, target, targetSteps, Batch, lengths).Loss;
 
-        RecurrentNetworkOptions stack = options.Recurrent();
+        RecurrentNetworkOptions stack = options.Stack;
         Dictionary<string, double[]> p = ModelReference.Doubles(model.Parameters);
         Dictionary<string, double[]> encoder = ModelReference.Module(p, "encoder."), decoder = ModelReference.Module(p, "decoder.");
         int[] decoderInputs = [1, 1, 3, 4, 5, 2];
@@ -98,17 +103,17 @@ public sealed class GenerativeGradientTests(ITestOutputHelper output)
     public void Forecaster_ChunkGradient_FromACarriedState_MatchesCentralDifferences()
     {
         const int x = 2;
-        var options = new ForecasterOptions { InputSize = x, HiddenSize = 5, Cell = CellType.Lstm, Layers = 2 };
+        var options = new ForecasterOptions { InputSize = x, Recurrent = new RecurrentNetworkOptions { HiddenSize = 5, Cell = CellType.Lstm, Layers = 2 } };
         using var model = Forecaster.Create(options);
         ModelReference.Randomize(model.Parameters, 8);
         var random = new TestRandom(4);
         float[] first = random.Array(Steps * Batch * x), inputs = random.Array(Steps * Batch * x), targets = random.Array(Steps * Batch * x);
-        model.TrainChunk(first, first, Steps, Batch);
+        model.ForwardBackward(first, Steps, Batch, first);
         double[] h0 = FiniteDifference.ToDouble(model.CarriedHidden), c0 = FiniteDifference.ToDouble(model.CarriedCell);
         model.Parameters.ZeroGradients();
-        double loss = model.TrainChunk(inputs, targets, Steps, Batch);
+        double loss = model.ForwardBackward(inputs, Steps, Batch, targets).Loss;
 
-        RecurrentNetworkOptions stack = options.Recurrent();
+        RecurrentNetworkOptions stack = options.Stack;
         Dictionary<string, double[]> p = ModelReference.Doubles(model.Parameters);
         Dictionary<string, double[]> rnn = ModelReference.Module(p, "rnn.");
         double[] xd = FiniteDifference.ToDouble(inputs);

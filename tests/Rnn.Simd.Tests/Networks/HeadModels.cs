@@ -46,7 +46,7 @@ internal sealed record HeadCase(string Name, bool Tagger, RecurrentHeadOptions O
         return (input, tokens, labels);
     }
 
-    public static ClassificationResult Train(SequenceModel model, float[] input, int[] tokens, int steps, int batch, int[] labels, int[]? lengths = null, int[]? predictions = null, ThreadTeam? threads = null, bool? useTokens = null)
+    public static TrainingResult Train(SequenceModel model, float[] input, int[] tokens, int steps, int batch, int[] labels, int[]? lengths = null, int[]? predictions = null, ThreadTeam? threads = null, bool? useTokens = null)
     {
         var head = (RecurrentHeadModel)model;
         return useTokens ?? head.Embedding is not null

@@ -23,7 +23,7 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
 
     private static LanguageModel Small(CellType cell = CellType.Lstm, ulong seed = 1)
     {
-        var model = LanguageModel.Create(new LanguageModelOptions { VocabularySize = 6, EmbeddingSize = 3, HiddenSize = 5, Cell = cell });
+        var model = LanguageModel.Create(new LanguageModelOptions { VocabularySize = 6, EmbeddingSize = 3, Recurrent = new RecurrentNetworkOptions { HiddenSize = 5, Cell = cell } });
         Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, seed);
         return model;
     }
@@ -32,7 +32,7 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
     public void LearnsARepeatingString_AndGreedyGenerationFromAPromptReproducesIt()
     {
         const int steps = 12, batch = 4;
-        var options = new LanguageModelOptions { VocabularySize = s_alphabet.Length, EmbeddingSize = 8, HiddenSize = 32, Cell = CellType.Lstm };
+        var options = new LanguageModelOptions { VocabularySize = s_alphabet.Length, EmbeddingSize = 8, Recurrent = new RecurrentNetworkOptions { HiddenSize = 32, Cell = CellType.Lstm } };
         using var model = LanguageModel.Create(options);
         Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, 7);
         var trainer = new Trainer(model.Parameters, new Adam(0.02), new TrainerOptions { MaxGradientNorm = 5 });
@@ -55,7 +55,7 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
                 }
             }
 
-            loss = model.TrainChunk(tokens, targets, steps, batch);
+            loss = model.ForwardBackward(tokens, steps, batch, targets).Loss;
             trainer.Update();
         }
 
@@ -91,18 +91,18 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
         model.Parameters.Values.CopyTo(twin.Values);
         twin.MarkChanged();
         var embedding = new TrainableEmbedding(o.VocabularySize, o.EmbeddingSize, twin, "embedding.");
-        var network = new TrainableRecurrentNetwork(o.Recurrent(), twin, "rnn.");
-        var head = new TrainableDenseLayer(o.HiddenSize, o.VocabularySize, OutputActivation.Identity, twin, "head.");
+        var network = new TrainableRecurrentNetwork(o.Stack, twin, "rnn.");
+        var head = new TrainableDenseLayer(o.Recurrent.HiddenSize, o.VocabularySize, OutputActivation.Identity, twin, "head.");
         using var tbptt = new TruncatedBptt(network, steps, steps, batch);
         var trainer = new Trainer(model.Parameters, new Sgd(0.5));
         int rows = steps * batch;
-        float[] x = new float[rows * o.EmbeddingSize], features = new float[rows * o.HiddenSize], gradFeatures = new float[features.Length];
+        float[] x = new float[rows * o.EmbeddingSize], features = new float[rows * o.Recurrent.HiddenSize], gradFeatures = new float[features.Length];
         float[] logits = new float[rows * o.VocabularySize], gradLogits = new float[logits.Length];
         var random = new TestRandom(3);
         for (int chunk = 0; chunk < 4; chunk++)
         {
             int[] tokens = ModelReference.Tokens(random, rows, 0, o.VocabularySize), targets = ModelReference.Tokens(random, rows, 0, o.VocabularySize);
-            double loss = model.TrainChunk(tokens, targets, steps, batch);
+            double loss = model.ForwardBackward(tokens, steps, batch, targets).Loss;
 
             embedding.Forward(tokens, x);
             tbptt.Forward(x, steps, features);
@@ -136,7 +136,7 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
         for (int c = 0; c < chunks; c++)
         {
             ReadOnlySpan<int> chunk = all.AsSpan(c * steps * batch, steps * batch);
-            model.TrainChunk(chunk, chunk, steps, batch);
+            model.ForwardBackward(chunk, steps, batch, chunk);
         }
 
         LanguageModelInference inference = model.ToInference();
@@ -149,7 +149,7 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
 
         model.ResetState();
         Assert.True(model.CarriedHidden.IsEmpty);
-        model.TrainChunk(all.AsSpan(0, 3), all.AsSpan(0, 3), 1, 3);   // any batch after a reset
+        model.ForwardBackward(all.AsSpan(0, 3), 1, 3, all.AsSpan(0, 3));   // any batch after a reset
         Assert.Equal(15, model.CarriedHidden.Length);
     }
 
@@ -160,7 +160,7 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
         int[] tokens = ModelReference.Tokens(new TestRandom(5), 9, 0, 6);
         LanguageModelInference inference = model.ToInference();
         LanguageModelEvaluation evaluation = inference.Evaluate(tokens);
-        double loss = model.TrainChunk(tokens.AsSpan(0, 8), tokens.AsSpan(1), 8, 1);
+        double loss = model.ForwardBackward(tokens.AsSpan(0, 8), 8, 1, tokens.AsSpan(1)).Loss;
         Assert.Equal(loss, evaluation.MeanLoss);
         Assert.Equal(8, evaluation.Predictions);
         Assert.Equal(Math.Exp(loss), evaluation.Perplexity);
@@ -186,7 +186,7 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
         int[] tokens = ModelReference.Tokens(new TestRandom(2), 24, 0, 6);
         AllocationAssert.None(() =>
         {
-            model.TrainChunk(tokens, tokens, 8, 3);
+            model.ForwardBackward(tokens, 8, 3, tokens);
             model.Parameters.ZeroGradients();
         });
     }
@@ -216,14 +216,14 @@ public sealed class LanguageModelTests(ITestOutputHelper output)
     {
         using LanguageModel model = Small();
         int[] ok = [0, 1, 2, 3];
-        Assert.Equal("tokens", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk([0, 1, 6, 3], ok, 2, 2)).ParamName);
-        Assert.Equal("tokens", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk([0, -1, 2, 3], ok, 2, 2)).ParamName);
-        Assert.Equal("targets", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk(ok, [0, 1, 2, 7], 2, 2)).ParamName);
-        Assert.Equal("tokens", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk(ok, ok, 3, 2)).ParamName);
-        Assert.Equal("steps", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk([], [], 0, 2)).ParamName);
-        Assert.Equal("batch", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk([], [], 1, 0)).ParamName);
-        Assert.True(double.IsNaN(model.TrainChunk(ok, [-100, -100, -100, -100], 2, 2)));   // nothing counted
-        Assert.Equal("batch", Assert.ThrowsAny<ArgumentException>(() => model.TrainChunk(ok, ok, 1, 4)).ParamName);   // carried batch is 2
+        Assert.Equal("tokens", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward([0, 1, 6, 3], 2, 2, ok).Loss).ParamName);
+        Assert.Equal("tokens", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward([0, -1, 2, 3], 2, 2, ok).Loss).ParamName);
+        Assert.Equal("targets", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(ok, 2, 2, [0, 1, 2, 7]).Loss).ParamName);
+        Assert.Equal("tokens", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(ok, 3, 2, ok).Loss).ParamName);
+        Assert.Equal("steps", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward([], 0, 2, []).Loss).ParamName);
+        Assert.Equal("batch", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward([], 1, 0, []).Loss).ParamName);
+        Assert.True(double.IsNaN(model.ForwardBackward(ok, 2, 2, [-100, -100, -100, -100]).Loss));   // nothing counted
+        Assert.Equal("batch", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(ok, 1, 4, ok).Loss).ParamName);   // carried batch is 2
 
         LanguageModelInference inference = model.ToInference();
         TokenGenerator generator = inference.CreateGenerator();

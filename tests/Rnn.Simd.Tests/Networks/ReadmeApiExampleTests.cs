@@ -32,7 +32,7 @@ public sealed class ReadmeApiExampleTests
         int[] tokens = new int[T * B], labels = new int[B];        // your data: ids [T, B], one label per sequence
         // ---- README (pause) ----
         var random = new DeterministicRandom(5);
-        ClassificationResult result = default;
+        TrainingResult result = default;
         for (int step = 0; step < 300; step++)
         {
             MoreAThanB(random, tokens, labels, T, B);

@@ -33,7 +33,7 @@ public sealed class RecurrentHeadGradientTests(ITestOutputHelper output)
         {
             (float[] input, int[] tokens, int[] labels) = c.Data(seed: 9);
             ParameterSet set = model.Parameters;
-            ClassificationResult result = HeadCase.Train(model, input, tokens, c.Steps, c.Batch, labels, c.Lengths);
+            TrainingResult result = HeadCase.Train(model, input, tokens, c.Steps, c.Batch, labels, c.Lengths);
 
             Dictionary<string, double[]> p = set.Tensors.ToDictionary(t => t.Name, t => FiniteDifference.ToDouble(set.Value(t)));
             double[] x = FiniteDifference.ToDouble(input);

@@ -224,10 +224,10 @@ public sealed class RecurrentHeadServingTests
         HeadCase c = HeadCase.Make("padded", tagger: true, s_gru, tokens: false, lengths: [4, 2, 0]);
         SequenceModel model = c.CreateModel(seed: 1);
         (float[] input, _, int[] labels) = c.Data(seed: 3);
-        ClassificationResult clean = HeadCase.Train(model, input, [], c.Steps, c.Batch, labels, c.Lengths);
+        TrainingResult clean = HeadCase.Train(model, input, [], c.Steps, c.Batch, labels, c.Lengths);
         labels[(3 * c.Batch) + 1] = 999;   // step 3 of a sequence of length 2
         labels[2] = -7;                    // step 0 of an empty sequence
-        ClassificationResult padded = HeadCase.Train(model, input, [], c.Steps, c.Batch, labels, c.Lengths);
+        TrainingResult padded = HeadCase.Train(model, input, [], c.Steps, c.Batch, labels, c.Lengths);
         Assert.Equal(clean, padded);
         Assert.Equal(4 + 2, clean.Counted);   // the valid steps (the ignored last label sits at a padded step)
         HeadCase.Dispose(model);

@@ -54,7 +54,7 @@ public sealed class RecurrentHeadTrainingTests(ITestOutputHelper output)
         var tokens = new int[steps * batch];
         var labels = new int[batch];
         var lengths = new int[batch];
-        ClassificationResult result = default;
+        TrainingResult result = default;
         for (int update = 0; update < 300; update++)
         {
             MajorityBatch(random, steps, batch, tokens, labels, lengths);
@@ -96,7 +96,7 @@ public sealed class RecurrentHeadTrainingTests(ITestOutputHelper output)
         var random = new TestRandom(5);
         var input = new float[steps * batch * vocabulary];
         var labels = new int[steps * batch];
-        ClassificationResult result = default;
+        TrainingResult result = default;
         for (int update = 0; update < 100; update++)
         {
             DelayedCopyBatch(random, steps, batch, vocabulary, delay, input, labels);

@@ -1,6 +1,7 @@
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Training;
@@ -97,7 +98,7 @@ public sealed class SamplingTests(ITestOutputHelper output)
     [Fact]
     public void Generation_SameSeedSameTokens_OtherSeedsDiffer_TopKOneEqualsGreedy_ThreadsDoNotMatter()
     {
-        var options = new LanguageModelOptions { VocabularySize = 12, EmbeddingSize = 4, HiddenSize = 16, Cell = CellType.Gru };
+        var options = new LanguageModelOptions { VocabularySize = 12, EmbeddingSize = 4, Recurrent = new RecurrentNetworkOptions { HiddenSize = 16, Cell = CellType.Gru } };
         using var model = LanguageModel.Create(options);
         Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, 3);
         LanguageModelInference inference = model.ToInference();

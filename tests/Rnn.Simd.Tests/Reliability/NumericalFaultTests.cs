@@ -199,17 +199,17 @@ public sealed class NumericalFaultTests
     [Fact]
     public void OverflowingData_ThroughAModel_IsSkipped_WithoutCorruptingIt()
     {
-        using var model = Forecaster.Create(new ForecasterOptions { InputSize = 2, HiddenSize = 8, Cell = CellType.Rnn, Nonlinearity = Nonlinearity.Identity });
+        using var model = Forecaster.Create(new ForecasterOptions { InputSize = 2, Recurrent = new RecurrentNetworkOptions { HiddenSize = 8, Cell = CellType.Rnn, Nonlinearity = Nonlinearity.Identity } });
         Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, seed: 5);
         var trainer = new Trainer(model.Parameters, new Adam(0.01), new TrainerOptions { MaxGradientNorm = 1 });
         float[] before = model.Parameters.Values.ToArray();
         float[] inputs = new TestRandom(1).Array(4 * 2 * 2, -3e30f, 3e30f), targets = new TestRandom(2).Array(inputs.Length, -3e30f, 3e30f);
-        model.TrainChunk(inputs, targets, 4, 2);
+        model.ForwardBackward(inputs, 4, 2, targets);
         Assert.False(trainer.Update().Applied);
         Assert.Equal(Bits(before), Bits(model.Parameters.Values.ToArray()));
 
         model.ResetState();
-        model.TrainChunk(new TestRandom(3).Array(16), new TestRandom(4).Array(16), 4, 2);
+        model.ForwardBackward(new TestRandom(3).Array(16), 4, 2, new TestRandom(4).Array(16));
         Assert.True(trainer.Update().Applied);
         Assert.All(model.Parameters.Values.ToArray(), v => Assert.True(float.IsFinite(v)));
     }

@@ -240,17 +240,17 @@ public sealed class ValidationTableTests
         Add("ClassifierStream.Read", "output", s_arg, "B·C = 12 (B=4, C=3)", () => stream.Read(new float[13]));
         Add("SequenceClassifierInference.CreateStream", "batch", s_range, "at least 1", () => served.CreateStream(0));
 
-        var lmOptions = new LanguageModelOptions { VocabularySize = 7, EmbeddingSize = 4, HiddenSize = 8 };
+        var lmOptions = new LanguageModelOptions { VocabularySize = 7, EmbeddingSize = 4, Recurrent = new RecurrentNetworkOptions { HiddenSize = 8 } };
         Add("LanguageModelOptions.Validate", "VocabularySize", s_arg, "at least 1, was 0", () => (lmOptions with { VocabularySize = 0 }).Validate());
-        Add("LanguageModelOptions.Validate", "HiddenSize", s_arg, "at least 1, was -8", () => (lmOptions with { HiddenSize = -8 }).Validate());
-        Add("LanguageModelOptions.Validate", "Layers", s_arg, "at least 1, was 0", () => (lmOptions with { Layers = 0 }).Validate());
-        Add("LanguageModelOptions.Validate", "ProjectionSize", s_arg, "invalid", () => (lmOptions with { ProjectionSize = 8 }).Validate());
-        Add("LanguageModelOptions.Validate", "HiddenSize", s_arg, "too large", () => (lmOptions with { HiddenSize = 1 << 20 }).Validate());
+        Add("LanguageModelOptions.Validate", "Recurrent", s_arg, "HiddenSize", () => (lmOptions with { Recurrent = lmOptions.Recurrent with { HiddenSize = -8 } }).Validate());
+        Add("LanguageModelOptions.Validate", "Recurrent", s_arg, "Layers", () => (lmOptions with { Recurrent = lmOptions.Recurrent with { Layers = 0 } }).Validate());
+        Add("LanguageModelOptions.Validate", "Recurrent", s_arg, "ProjectionSize", () => (lmOptions with { Recurrent = lmOptions.Recurrent with { ProjectionSize = 8 } }).Validate());
+        Add("LanguageModelOptions.Validate", "Recurrent", s_arg, "too large", () => (lmOptions with { Recurrent = lmOptions.Recurrent with { HiddenSize = 1 << 20 } }).Validate());
         Add("SequenceModelOptions.FromJson", "json", s_null, "json", () => SequenceModelOptions.FromJson(null!));
         var lm = LanguageModel.Create(lmOptions);
-        Add("LanguageModel.TrainChunk", "tokens", s_range, "outside the vocabulary", () => lm.TrainChunk([7, 0], [0, 0], 1, 2));
-        Add("LanguageModel.TrainChunk", "targets", s_arg, "T·B = 2", () => lm.TrainChunk([1, 0], [0], 1, 2));
-        Add("LanguageModel.TrainChunk", "targets", s_range, "", () => lm.TrainChunk([1, 0], [0, 7], 1, 2));
+        Add("LanguageModel.ForwardBackward", "tokens", s_range, "outside the vocabulary", () => lm.ForwardBackward([7, 0], 1, 2, [0, 0]));
+        Add("LanguageModel.ForwardBackward", "targets", s_arg, "T·B = 2", () => lm.ForwardBackward([1, 0], 1, 2, [0]));
+        Add("LanguageModel.ForwardBackward", "targets", s_range, "", () => lm.ForwardBackward([1, 0], 1, 2, [0, 7]));
         LanguageModelInference lmServed = lm.ToInference();
         Add("LanguageModelInference.CreateGenerator", "sampling", s_range, "TopK must be in [0, 7]", () => lmServed.CreateGenerator(new SamplingOptions { TopK = 8 }));
         Add("LanguageModelInference.CreateGenerator", "sampling", s_range, "Temperature", () => lmServed.CreateGenerator(new SamplingOptions { Temperature = float.NaN }));
@@ -262,22 +262,22 @@ public sealed class ValidationTableTests
         Add("Embedding.Lookup", "output", s_arg, "tokens·dimension = 4", () => new Embedding(3, 2, new float[6]).Lookup([0, 1], new float[3]));
         Add("TokenSampler", "vocabulary", s_range, "", () => _ = new TokenSampler(0, new SamplingOptions()));
 
-        var forecaster = Forecaster.Create(new ForecasterOptions { InputSize = 2, HiddenSize = 4 });
-        Add("ForecasterOptions.Validate", "InputSize", s_arg, "at least 1, was 0", () => new ForecasterOptions { InputSize = 0, HiddenSize = 4 }.Validate());
-        Add("Forecaster.TrainChunk", "inputs", s_arg, "T·B·X = 12 (T=3, B=2, X=2)", () => forecaster.TrainChunk(new float[11], new float[12], 3, 2));
-        Add("Forecaster.TrainChunk", "targets", s_arg, "T·B·X = 12", () => forecaster.TrainChunk(new float[12], new float[13], 3, 2));
+        var forecaster = Forecaster.Create(new ForecasterOptions { InputSize = 2, Recurrent = new RecurrentNetworkOptions { HiddenSize = 4 } });
+        Add("ForecasterOptions.Validate", "InputSize", s_arg, "at least 1, was 0", () => new ForecasterOptions { InputSize = 0, Recurrent = new RecurrentNetworkOptions { HiddenSize = 4 } }.Validate());
+        Add("Forecaster.ForwardBackward", "inputs", s_arg, "T·B·X = 12 (T=3, B=2, X=2)", () => forecaster.ForwardBackward(new float[11], 3, 2, new float[12]));
+        Add("Forecaster.ForwardBackward", "targets", s_arg, "T·B·X = 12", () => forecaster.ForwardBackward(new float[12], 3, 2, new float[13]));
         ForecastStream forecast = forecaster.ToInference().CreateStream();
         Add("ForecastStream.Prime", "history", s_arg, "steps·X = 6", () => forecast.Prime(new float[5], 3));
         Add("ForecastStream.Prime", "steps", s_range, "at least 1", () => forecast.Prime(new float[6], -3));
 
-        var edOptions = new EncoderDecoderOptions { SourceVocabularySize = 6, TargetVocabularySize = 5, EmbeddingSize = 3, HiddenSize = 4 };
+        var edOptions = new EncoderDecoderOptions { SourceVocabularySize = 6, TargetVocabularySize = 5, EmbeddingSize = 3, Recurrent = new RecurrentNetworkOptions { HiddenSize = 4 } };
         Add("EncoderDecoderOptions.Validate", "EosToken", s_arg, "", () => (edOptions with { EosToken = 5 }).Validate());
         Add("EncoderDecoderOptions.Validate", "SourceVocabularySize", s_arg, "at least 1", () => (edOptions with { SourceVocabularySize = -6 }).Validate());
         var ed = EncoderDecoder.Create(edOptions);
-        Add("EncoderDecoder.TrainBatch", "source", s_arg, "S·B = 4", () => ed.TrainBatch(new int[3], 2, new int[4], 2, 2));
-        Add("EncoderDecoder.TrainBatch", "source", s_range, "outside the vocabulary", () => ed.TrainBatch([0, 6, 0, 0], 2, new int[4], 2, 2));
-        Add("EncoderDecoder.TrainBatch", "target", s_range, "", () => ed.TrainBatch(new int[4], 2, [0, 0, 5, 0], 2, 2));
-        Add("EncoderDecoder.TrainBatch", "teacherForcingRatio", s_range, "", () => ed.TrainBatch(new int[4], 2, new int[4], 2, 2, teacherForcingRatio: double.NaN));
+        Add("EncoderDecoder.ForwardBackward", "source", s_arg, "S·B = 4", () => ed.ForwardBackward(new int[3], 2, new int[4], 2, 2));
+        Add("EncoderDecoder.ForwardBackward", "source", s_range, "outside the vocabulary", () => ed.ForwardBackward([0, 6, 0, 0], 2, new int[4], 2, 2));
+        Add("EncoderDecoder.ForwardBackward", "target", s_range, "", () => ed.ForwardBackward(new int[4], 2, [0, 0, 5, 0], 2, 2));
+        Add("EncoderDecoder.ForwardBackward", "teacherForcingRatio", s_range, "", () => ed.ForwardBackward(new int[4], 2, new int[4], 2, 2, teacherForcingRatio: double.NaN));
         Add("SequenceDecoder.Decode", "source", s_arg, "at least one token", () => ed.ToInference().CreateDecoder().Decode([], new int[4]));
         Add("SequenceDecoder.Decode", "source", s_range, "outside the vocabulary", () => ed.ToInference().CreateDecoder().Decode([6], new int[4]));
 
