@@ -20,8 +20,6 @@ internal static class Program
             InferCommand.Create(),
             BackwardCommand.Create(),
             BenchCommand.Create(),
-            BenchKernelsCommand.Create(),
-            FuzzCommand.Create(),
         };
 
         try

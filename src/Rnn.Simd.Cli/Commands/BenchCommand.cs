@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
 
@@ -93,7 +94,7 @@ internal static class BenchCommand
                 ["engine"] = "rnn-simd", ["cell"] = row.Cell, ["mode"] = row.Mode, ["X"] = row.X, ["H"] = row.H, ["B"] = row.B, ["T"] = row.T,
                 ["threads"] = threadCount, ["median_us"] = Math.Round(median, 3), ["min_us"] = Math.Round(min, 3), ["gflops"] = Math.Round(gflops, 3),
                 ["peak_frac"] = peak > 0 ? Math.Round(gflops / peak, 4) : null, ["calls_per_batch"] = perBatch, ["batches"] = batches,
-                ["alloc_bytes"] = allocated, ["isa"] = Simd.Internal.Isa.Describe(Simd.Internal.Isa.Best),
+                ["alloc_bytes"] = allocated, ["isa"] = Hardware.VectorPath,
             };
             string line = JsonSerializer.Serialize(record);
             Console.WriteLine(line);

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Parameters;
@@ -56,8 +57,10 @@ public sealed record RecurrentNetworkOptions
     /// <summary>D·Hout without the int overflow a huge, not yet validated size could cause.</summary>
     private long LayerOutputSizeUnchecked => Bidirectional && Merge == DirectionMerge.Concatenate ? 2L * OutputSize : OutputSize;
 
-    /// <summary>Gate blocks in the fused matrix: 4 (LSTM), 3 (GRU), 1 (Elman).</summary>
-    internal int Gates => Cell switch { CellType.Lstm => 4, CellType.Gru => 3, _ => 1 };
+    /// <summary>Gate blocks per layer, the rows of W_ih in units of H: 1 (Elman), 3 (GRU), 4 (LSTM).</summary>
+    /// <remarks>Not written to JSON: it follows from <see cref="Cell"/> (and documents written before it was public stay byte-identical).</remarks>
+    [JsonIgnore]
+    public int Gates => Cell switch { CellType.Lstm => 4, CellType.Gru => 3, _ => 1 };
 
     /// <summary>
     /// The parameters of this architecture under PyTorch's names and shapes, in PyTorch's state-dict order:

@@ -37,7 +37,6 @@ public sealed class OptionValidationTests
             { [.. train, "--hiden", "8"], "--hiden" },
             { ["sample", "--checkpoint", "x", "--temprature", "1"], "--temprature" },
             { ["bench", "--configs", s_model, "--frobnicate"], "--frobnicate" },
-            { ["bench-kernels", "--fast"], "--fast" },
             { ["demo", "--quik"], "--quik" },
 
             // Missing values and required options.
@@ -54,7 +53,6 @@ public sealed class OptionValidationTests
             { [.. train, "--lr", "fast"], "fast" },
             { [.. train, "--seed", "-1"], "-1" },
             { ["sample", "--checkpoint", "x", "--length", "1e3"], "1e3" },
-            { ["bench-kernels", "--seconds", "soon"], "soon" },
             { ["demo", "--seed", "abc"], "abc" },
 
             // Zero, negative and overflowing numbers.
@@ -87,10 +85,6 @@ public sealed class OptionValidationTests
             { [.. sample, "--temperature", "NaN"], "--temperature" },
             { [.. sample, "--top-k", "-3"], "--top-k" },
             { ["bench", "--configs", s_model, "--threads", "0"], "--threads" },
-            { ["bench-kernels", "--threads", "0"], "--threads" },
-            { ["bench-kernels", "--seconds", "0"], "--seconds" },
-            { ["bench-kernels", "--seconds", "-1"], "--seconds" },
-            { ["bench-kernels", "--seconds", "Infinity"], "--seconds" },
             { ["demo", "--threads", "0"], "--threads" },
             { ["demo", "--threads", "-1"], "--threads" },
             { [.. infer, "--cell", "transformer"], "transformer" },

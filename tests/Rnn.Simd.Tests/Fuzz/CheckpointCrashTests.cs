@@ -229,7 +229,7 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
         return path;
     }
 
-    private static string Text() => string.Concat(Enumerable.Repeat(Simd.Cli.Fuzzing.FuzzCorpus.Text, 12));
+    private static string Text() => string.Concat(Enumerable.Repeat(Simd.Fuzz.FuzzCorpus.Text, 12));
 
     private static int RunInProcess(string[] args)
     {

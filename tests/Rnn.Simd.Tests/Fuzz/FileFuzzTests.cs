@@ -1,5 +1,5 @@
 using Rnn.Simd.Cells;
-using Rnn.Simd.Cli.Fuzzing;
+using Rnn.Simd.Fuzz;
 using Rnn.Simd.IO;
 using Rnn.Simd.Import;
 using Rnn.Simd.Layers;

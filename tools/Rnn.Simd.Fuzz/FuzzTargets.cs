@@ -6,7 +6,7 @@ using Rnn.Simd.Networks;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
-namespace Rnn.Simd.Cli.Fuzzing;
+namespace Rnn.Simd.Fuzz;
 
 /// <summary>
 /// Every reader a user can point at a file, in the order a user would call them: the safetensors container (from

@@ -5,7 +5,7 @@ using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
-namespace Rnn.Simd.Cli.Fuzzing;
+namespace Rnn.Simd.Fuzz;
 
 /// <summary>
 /// The valid files the fuzzer starts from, all made in code: a plain safetensors file of every readable dtype, a

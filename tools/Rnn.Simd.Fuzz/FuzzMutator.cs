@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using Rnn.Simd.IO;
 using Rnn.Simd.Training;
 
-namespace Rnn.Simd.Cli.Fuzzing;
+namespace Rnn.Simd.Fuzz;
 
 /// <summary>
 /// Turns a valid safetensors file into a hostile one. Byte-level mutations (flips, truncations, insertions,

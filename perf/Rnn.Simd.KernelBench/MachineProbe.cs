@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Rnn.Simd.Cli.Commands;
+namespace Rnn.Simd.KernelBench;
 
 /// <summary>
 /// Measures this machine's limits in the same process as the kernels, so that kernel figures can be

@@ -5,23 +5,43 @@ using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Gemm;
 using Rnn.Simd.Kernels.Threading;
 
-namespace Rnn.Simd.Cli.Commands;
+namespace Rnn.Simd.KernelBench;
 
 /// <summary>
-/// <c>rnn-simd bench-kernels</c>: a quick look at GEMM and batch-1 throughput at RNN shapes, as ratios to
+/// <c>dotnet run -c Release --project perf/Rnn.Simd.KernelBench</c>: a quick look at GEMM and batch-1 throughput at RNN shapes, as ratios to
 /// the FMA peak and read bandwidth measured in the same run. BenchmarkDotNet (perf/Rnn.Simd.Benchmarks)
 /// remains the reference for published figures.
 /// </summary>
-internal static class BenchKernelsCommand
+internal static class Program
 {
-    public static Command Create()
+    private static int Main(string[] args)
+    {
+        ParseResult parsed = Create().Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            Console.Error.WriteLine($"rnn-simd-kernels: {string.Join("; ", parsed.Errors.Select(e => e.Message))}");
+            return 2;
+        }
+
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"rnn-simd-kernels: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static RootCommand Create()
     {
         var threads = new Option<int>("--threads") { Description = "Threads per product (1 = the calling thread only).", DefaultValueFactory = _ => 1 };
         var seconds = new Option<double>("--seconds") { Description = "Measuring time per row, in seconds.", DefaultValueFactory = _ => 0.4 };
         var cpuTime = new Option<bool>("--cpu-time") { Description = "Time the calling thread's CPU time instead of the wall clock (Linux, 1 thread): other processes on a shared machine then cost less." };
         var shape = new Option<string[]>("--shape") { Description = "Only this product, KERNEL,M,N,K (KERNEL: gemm-packed, gemv-packed, gemm-a.bt, gemm-a.b, gemm-at.b); repeatable.", AllowMultipleArgumentsPerToken = false };
         var all = new Option<bool>("--all") { Description = "Every shape M ∈ {1,16,64,3200} × N ∈ {1024,2048,4096} × K ∈ {256,512,1024} (slow)." };
-        var command = new Command("bench-kernels", "Measure GEMM and the batch-1 path at RNN shapes (GFLOP/s, fraction of peak).")
+        var command = new RootCommand("Measure GEMM and the batch-1 path at RNN shapes (GFLOP/s, fraction of peak).")
         {
             threads, seconds, all, cpuTime, shape,
         };

@@ -1,27 +1,37 @@
 using System.CommandLine;
 using System.Globalization;
-using Rnn.Simd.Cli.Fuzzing;
 
-namespace Rnn.Simd.Cli.Commands;
+namespace Rnn.Simd.Fuzz;
 
 /// <summary>
-/// <c>rnn-simd fuzz</c> (maintenance, hidden from --help): the file readers' mutation fuzzer (<see cref="FileFuzzer"/>)
-/// for as many inputs as asked. Prints the inputs run, the outcomes per reader, the slowest input and the largest
+/// The file readers' mutation fuzzer (<see cref="FileFuzzer"/>, maintenance: not part of the shipped tool) for as many
+/// inputs as asked: <c>dotnet run -c Release --project tools/Rnn.Simd.Fuzz -- --inputs 1000000 --seed 1000</c>. Prints the inputs run, the outcomes per reader, the slowest input and the largest
 /// allocation; writes each failing input to <c>--save</c> and exits 1 if there was one.
 /// </summary>
-internal static class FuzzCommand
+internal static class Program
 {
-    public static Command Create()
+    private static int Main(string[] args)
+    {
+        ParseResult parsed = Create().Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            Console.Error.WriteLine($"rnn-simd-fuzz: {string.Join("; ", parsed.Errors.Select(e => e.Message))}");
+            return 2;
+        }
+
+        return parsed.Invoke();
+    }
+
+    private static RootCommand Create()
     {
         var inputs = new Option<long>("--inputs") { Description = "Inputs to run.", DefaultValueFactory = _ => 10_000 };
         var seed = new Option<ulong>("--seed") { Description = "Seed: input i of seed s is the same file on every machine.", DefaultValueFactory = _ => 1 };
         var start = new Option<long>("--start") { Description = "Index of the first input (to reproduce one: --start i --inputs 1).", DefaultValueFactory = _ => 0 };
         var save = new Option<DirectoryInfo?>("--save") { Description = "Where to write failing inputs (default: fuzz-failures)." };
-        var command = new Command("fuzz", "Fuzz the safetensors, checkpoint and PyTorch readers with mutated files (maintenance).")
+        var command = new RootCommand("Fuzz the safetensors, checkpoint and PyTorch readers with mutated files (maintenance).")
         {
             inputs, seed, start, save,
         };
-        command.Hidden = true;
         command.SetAction(result => Run(result.GetValue(inputs), result.GetValue(seed), result.GetValue(start), result.GetValue(save)?.FullName ?? "fuzz-failures"));
         return command;
     }

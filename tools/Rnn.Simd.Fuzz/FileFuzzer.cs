@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Rnn.Simd.Training;
 
-namespace Rnn.Simd.Cli.Fuzzing;
+namespace Rnn.Simd.Fuzz;
 
 /// <summary>One input that broke a rule: which input, the mutation, the stage, what went wrong, and the file.</summary>
 internal sealed record FuzzFailure(long Index, string Mutation, string Stage, string What, byte[] Bytes);
