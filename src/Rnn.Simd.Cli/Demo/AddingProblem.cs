@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
+using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Demo;
@@ -47,7 +48,7 @@ internal static class AddingProblem
     {
         var clock = Stopwatch.StartNew();
         var options = new RecurrentNetworkOptions { Cell = c.Cell, Nonlinearity = c.Nonlinearity, InputSize = 2, HiddenSize = c.Hidden };
-        using var model = new RecurrentModel(options, 1, OutputActivation.Identity);
+        using var model = StackWithHead.Create(options, 1, OutputActivation.Identity);
         Trainer trainer = model.Initialize(c);
 
         int steps = c.Steps, batch = c.Batch, hidden = c.Hidden;
@@ -96,7 +97,7 @@ internal static class AddingProblem
 
     /// <summary>One batch forward and backward (gradients added into the parameter set); returns the loss.</summary>
     private static double ForwardBackward(
-        RecurrentModel model, float[] x, float[] target, int steps, int batch, float[] h, float[] y, float[] dy, float[] dh,
+        StackWithHead model, float[] x, float[] target, int steps, int batch, float[] h, float[] y, float[] dy, float[] dh,
         Span<float> hiddenGradientNorms, ThreadTeam? threads)
     {
         model.Network.Forward(model.Tape, x, steps, batch, h, threads: threads, lastStepOnly: true);
@@ -124,7 +125,7 @@ internal static class AddingProblem
     /// <param name="LastTrainingLoss">The loss of the last training batch.</param>
     /// <param name="NormsAtStart">‖dL/dh_t‖ for t = 0 … T−1 at initialisation (first batch, before any update).</param>
     /// <param name="NormsAfter">‖dL/dh_t‖ on a held-out batch after training.</param>
-    /// <param name="Weights">The fingerprint of the trained weights (<see cref="RecurrentModel.Fingerprint"/>).</param>
+    /// <param name="Weights">The fingerprint of the trained weights (<see cref="ModelTraining.Fingerprint"/>).</param>
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
     internal sealed record Result(double TestMse, double LastTrainingLoss, float[] NormsAtStart, float[] NormsAfter, string Weights, double Seconds);
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
+using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Demo;
@@ -78,7 +79,7 @@ internal static class EmbeddedReber
     {
         var clock = Stopwatch.StartNew();
         var options = new RecurrentNetworkOptions { Cell = c.Cell, InputSize = Symbols, HiddenSize = c.Hidden };
-        using var model = new RecurrentModel(options, Symbols, OutputActivation.Sigmoid);
+        using var model = StackWithHead.Create(options, Symbols, OutputActivation.Sigmoid);
         Trainer trainer = model.Initialize(c);
         DeterministicRandom trainData = DemoRandom.Stream(c.Seed, DemoRandom.Training);
         var batchBuffers = new BatchBuffers(c.Batch, c.Hidden);
@@ -267,7 +268,7 @@ internal static class EmbeddedReber
     /// <param name="LongestTestString">Symbols in the longest held-out string.</param>
     /// <param name="FirstFailure">The first held-out string not fully correct, or null.</param>
     /// <param name="LastTrainingLoss">The loss (MSE over the valid steps) of the last training batch.</param>
-    /// <param name="Weights">The fingerprint of the trained weights (<see cref="RecurrentModel.Fingerprint"/>).</param>
+    /// <param name="Weights">The fingerprint of the trained weights (<see cref="ModelTraining.Fingerprint"/>).</param>
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
     internal sealed record Result(
         double StringsCorrect, double StringsCorrectAtHalf, double PenultimateAccuracy, int TrainingStrings, int TestStrings,

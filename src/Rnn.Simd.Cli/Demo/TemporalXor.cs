@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
+using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Demo;
@@ -27,7 +28,7 @@ internal static class TemporalXor
     {
         var clock = Stopwatch.StartNew();
         var options = new RecurrentNetworkOptions { Cell = CellType.Rnn, Nonlinearity = c.Nonlinearity, InputSize = 1, HiddenSize = c.Hidden };
-        using var model = new RecurrentModel(options, 1, OutputActivation.Sigmoid);
+        using var model = StackWithHead.Create(options, 1, OutputActivation.Sigmoid);
         Trainer trainer = model.Initialize(c);
 
         int k = c.Window, batch = c.Batch, hidden = c.Hidden;
@@ -154,7 +155,7 @@ internal static class TemporalXor
     /// <param name="RandomMse">Mean squared error on the two random bits of each triple.</param>
     /// <param name="PredictableAccuracy">Share of the XOR bits predicted on the right side of 0.5.</param>
     /// <param name="LastTrainingLoss">The loss of the last training window.</param>
-    /// <param name="Weights">The fingerprint of the trained weights (<see cref="RecurrentModel.Fingerprint"/>).</param>
+    /// <param name="Weights">The fingerprint of the trained weights (<see cref="ModelTraining.Fingerprint"/>).</param>
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
     internal sealed record Result(
         double PredictableMse, double RandomMse, double PredictableAccuracy, double LastTrainingLoss, string Weights, double Seconds);

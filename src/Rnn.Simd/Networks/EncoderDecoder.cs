@@ -40,10 +40,9 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
     {
         options.Validate();
         RecurrentNetworkOptions stack = options.Stack;
-        SourceEmbedding = new TrainableEmbedding(options.SourceVocabularySize, options.EmbeddingSize, parameters, "source_embedding.");
-        Encoder = new TrainableRecurrentNetwork(stack, parameters, "encoder.", pool);
-        TargetEmbedding = new TrainableEmbedding(options.TargetVocabularySize, options.EmbeddingSize, parameters, "target_embedding.");
-        _decoder = new StackWithHead(stack, options.TargetVocabularySize, parameters, "decoder.", "head.", pool);
+        SourceEmbedding = new TrainableEmbedding(options.SourceVocabularySize, options.EmbeddingSize, parameters, ModelPrefixes.Encoder.Embedding);
+        Encoder = new TrainableRecurrentNetwork(stack, parameters, ModelPrefixes.Encoder.Recurrent, pool);
+        _decoder = new StackWithHead(stack, stack.LayerOutputSize, options.TargetVocabularySize, OutputActivation.Identity, parameters, options.TargetVocabularySize, ModelPrefixes.Decoder, pool);
         _encoderTape = Encoder.CreateTape();
         _stepTape = Decoder.CreateTape();
     }
@@ -58,7 +57,7 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
     public TrainableRecurrentNetwork Encoder { get; }
 
     /// <summary>The target embedding (<c>target_embedding.weight</c>).</summary>
-    public TrainableEmbedding TargetEmbedding { get; }
+    public TrainableEmbedding TargetEmbedding => _decoder.Embedding!;
 
     /// <summary>The decoder stack (<c>decoder.*</c>).</summary>
     public TrainableRecurrentNetwork Decoder => _decoder.Network;
@@ -104,14 +103,14 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
         RecurrentNetworkOptions stack = Encoder.Options;
         int e = o.EmbeddingSize, hOut = stack.OutputSize, rows = targetSteps * batch;
         int stateH = stack.Layers * batch * hOut, stateC = stack.Cell == CellType.Lstm ? stack.Layers * batch * stack.HiddenSize : 0;
-        StackWithHead.Grow(ref _encoderX, sourceSteps * batch * e);
-        StackWithHead.Grow(ref _encoderOut, sourceSteps * batch * hOut);
-        StackWithHead.Grow(ref _bridgeH, stateH);
-        StackWithHead.Grow(ref _gradBridgeH, stateH);
-        StackWithHead.Grow(ref _bridgeC, stateC);
-        StackWithHead.Grow(ref _gradBridgeC, stateC);
-        StackWithHead.Grow(ref _decoderTokens, rows);
-        StackWithHead.Grow(ref _lossTargets, rows);
+        Buffers.Grow(ref _encoderX, sourceSteps * batch * e);
+        Buffers.Grow(ref _encoderOut, sourceSteps * batch * hOut);
+        Buffers.Grow(ref _bridgeH, stateH);
+        Buffers.Grow(ref _gradBridgeH, stateH);
+        Buffers.Grow(ref _bridgeC, stateC);
+        Buffers.Grow(ref _gradBridgeC, stateC);
+        Buffers.Grow(ref _decoderTokens, rows);
+        Buffers.Grow(ref _lossTargets, rows);
         Span<float> encoderX = _encoderX.AsSpan(0, sourceSteps * batch * e);
         Span<float> h = _bridgeH.AsSpan(0, stateH), c = _bridgeC.AsSpan(0, stateC);
         Span<float> gradH = _gradBridgeH.AsSpan(0, stateH), gradC = _gradBridgeC.AsSpan(0, stateC);
@@ -166,11 +165,11 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
     private void SampleDecoderInputs(Span<int> tokens, int steps, int batch, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, double ratio, ulong seed, ThreadTeam? threads)
     {
         int e = Options.EmbeddingSize, v = Options.TargetVocabularySize, hOut = Decoder.Options.OutputSize;
-        StackWithHead.Grow(ref _stepH, h0.Length);
-        StackWithHead.Grow(ref _stepC, c0.Length);
-        StackWithHead.Grow(ref _stepX, batch * e);
-        StackWithHead.Grow(ref _stepFeatures, batch * hOut);
-        StackWithHead.Grow(ref _stepLogits, batch * v);
+        Buffers.Grow(ref _stepH, h0.Length);
+        Buffers.Grow(ref _stepC, c0.Length);
+        Buffers.Grow(ref _stepX, batch * e);
+        Buffers.Grow(ref _stepFeatures, batch * hOut);
+        Buffers.Grow(ref _stepLogits, batch * v);
         Span<float> h = _stepH.AsSpan(0, h0.Length), c = _stepC.AsSpan(0, c0.Length);
         Span<float> x = _stepX.AsSpan(0, batch * e), features = _stepFeatures.AsSpan(0, batch * hOut), logits = _stepLogits.AsSpan(0, batch * v);
         h0.CopyTo(h);

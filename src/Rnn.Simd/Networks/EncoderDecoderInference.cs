@@ -118,8 +118,8 @@ public sealed class SequenceDecoder
 
         Embedding.ValidateTokens(source, o.SourceVocabularySize, nameof(source));
         int s = source.Length, e = o.EmbeddingSize;
-        StackWithHead.Grow(ref _x, s * e);
-        StackWithHead.Grow(ref _encoderOut, s * Model.Encoder.Options.OutputSize);
+        Buffers.Grow(ref _x, s * e);
+        Buffers.Grow(ref _encoderOut, s * Model.Encoder.Options.OutputSize);
         Model.SourceEmbedding.Lookup(source, _x.AsSpan(0, s * e));
         _stream.Reset();
         Sampler.Reset();

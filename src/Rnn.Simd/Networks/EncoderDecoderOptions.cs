@@ -48,11 +48,9 @@ public sealed record EncoderDecoderOptions : GenerativeModelOptions
         Validate();
         RecurrentNetworkOptions stack = Stack;
         return [
-            .. TrainableEmbedding.Specs(SourceVocabularySize, EmbeddingSize, "source_embedding."),
-            .. stack.ParameterSpecs("encoder."),
-            .. TrainableEmbedding.Specs(TargetVocabularySize, EmbeddingSize, "target_embedding."),
-            .. stack.ParameterSpecs("decoder."),
-            .. TrainableDenseLayer.Specs(stack.OutputSize, TargetVocabularySize, "head."),
+            .. TrainableEmbedding.Specs(SourceVocabularySize, EmbeddingSize, ModelPrefixes.Encoder.Embedding),
+            .. stack.ParameterSpecs(ModelPrefixes.Encoder.Recurrent),
+            .. StackWithHead.Specs(stack, stack.OutputSize, TargetVocabularySize, TargetVocabularySize, ModelPrefixes.Decoder),
         ];
     }
 

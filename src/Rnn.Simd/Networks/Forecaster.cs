@@ -27,7 +27,7 @@ public sealed record ForecasterOptions : GenerativeModelOptions
     {
         Validate();
         RecurrentNetworkOptions stack = Stack;
-        return [.. stack.ParameterSpecs("rnn."), .. TrainableDenseLayer.Specs(stack.OutputSize, InputSize, "head.")];
+        return StackWithHead.Specs(stack, stack.OutputSize, InputSize);
     }
 
     /// <inheritdoc/>
@@ -55,7 +55,7 @@ public sealed class Forecaster : StatefulSequenceModel
     /// <summary>Binds a forecaster to <c>rnn.*</c> and <c>head.*</c> of <paramref name="parameters"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or a tensor is missing or has the wrong shape.</exception>
     public Forecaster(ForecasterOptions options, ParameterSet parameters, ArrayPool<float>? pool = null)
-        : base(options, parameters, Valid(options).Stack, options.InputSize, pool)
+        : base(options, parameters, Valid(options).Stack, options.InputSize, 0, pool)
     {
     }
 

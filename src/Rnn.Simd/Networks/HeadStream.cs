@@ -52,7 +52,7 @@ internal sealed class HeadStream
         }
 
         int n = tokens.Length, e = _embedding!.Dimension;
-        StackWithHead.Grow(ref _x, n * e);
+        Buffers.Grow(ref _x, n * e);
         _embedding.Lookup(tokens, _x.AsSpan(0, n * e));
         FeedInputs(_x.AsSpan(0, n * e), n, threads);
     }
@@ -61,7 +61,7 @@ internal sealed class HeadStream
     public void FeedInputs(ReadOnlySpan<float> x, int n, ThreadTeam? threads)
     {
         int hOut = _network.Options.OutputSize;
-        StackWithHead.Grow(ref _y, n * hOut);
+        Buffers.Grow(ref _y, n * hOut);
         _network.Process(State, x, n, _y.AsSpan(0, n * hOut), threads);
         _head.Forward(_y.AsSpan((n - 1) * hOut, hOut), 1, _output, threads, _network.Pool);
         HasOutput = true;

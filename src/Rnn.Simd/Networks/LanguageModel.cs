@@ -24,16 +24,15 @@ public sealed class LanguageModel : StatefulSequenceModel
     /// <summary>Binds a model to <c>embedding.weight</c>, <c>rnn.*</c> and <c>head.*</c> of <paramref name="parameters"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or a tensor is missing or has the wrong shape.</exception>
     public LanguageModel(LanguageModelOptions options, ParameterSet parameters, ArrayPool<float>? pool = null)
-        : base(options, parameters, Valid(options).Stack, options.VocabularySize, pool)
+        : base(options, parameters, Valid(options).Stack, options.VocabularySize, options.VocabularySize, pool)
     {
-        Embedding = new TrainableEmbedding(options.VocabularySize, options.EmbeddingSize, parameters, "embedding.");
     }
 
     /// <summary>The architecture.</summary>
     public new LanguageModelOptions Options => (LanguageModelOptions)base.Options;
 
     /// <summary>The token embedding (<c>embedding.weight</c>).</summary>
-    public TrainableEmbedding Embedding { get; }
+    public TrainableEmbedding Embedding => Core.Embedding!;
 
     /// <summary>
     /// A model with a new parameter set: zeros (to load weights into), or with <paramref name="seed"/> PyTorch's default

@@ -30,11 +30,7 @@ public sealed record LanguageModelOptions : GenerativeModelOptions
     {
         Validate();
         RecurrentNetworkOptions stack = Stack;
-        return [
-            .. TrainableEmbedding.Specs(VocabularySize, EmbeddingSize, "embedding."),
-            .. stack.ParameterSpecs("rnn."),
-            .. TrainableDenseLayer.Specs(stack.OutputSize, VocabularySize, "head."),
-        ];
+        return StackWithHead.Specs(stack, stack.OutputSize, VocabularySize, VocabularySize);
     }
 
     /// <inheritdoc/>

@@ -9,96 +9,15 @@ using Rnn.Simd.Training;
 namespace Rnn.Simd.Networks;
 
 /// <summary>
-/// The trainable parts of a model made of an input stage (features or an embedding), a recurrent stack and a dense
-/// head, bound to one <see cref="ParameterSet"/> under <c>embedding.</c>, <c>rnn.</c> and <c>head.</c>; with the tape
-/// and the pooled scratch that make a training step allocation-free after warm-up. Driven by one thread at a time.
-/// </summary>
-internal sealed class TrainableModelParts : IDisposable
-{
-    private readonly TapeBuffer _scratch;
-    private int[] _targets = [];
-
-    public TrainableModelParts(RecurrentHeadOptions options, ParameterSet parameters, ArrayPool<float> pool, string ownerName)
-    {
-        Stack = options.Stack;
-        Embedding = options.TokenInput ? new TrainableEmbedding(options.VocabularySize, options.EmbeddingSize, parameters, ModelParts.EmbeddingPrefix) : null;
-        Recurrent = new TrainableRecurrentNetwork(Stack, parameters, ModelParts.RecurrentPrefix, pool);
-        Head = new TrainableDenseLayer(options.HeadInputs, options.Classes, OutputActivation.Identity, parameters, ModelParts.HeadPrefix, pool);
-        Tape = Recurrent.CreateTape();
-        _scratch = new TapeBuffer(pool, ownerName);
-    }
-
-    public RecurrentNetworkOptions Stack { get; }
-
-    public TrainableEmbedding? Embedding { get; }
-
-    public TrainableRecurrentNetwork Recurrent { get; }
-
-    public TrainableDenseLayer Head { get; }
-
-    public RecurrentTape Tape { get; }
-
-    /// <summary>The model's float scratch, at least <paramref name="floats"/> long (contents undefined).</summary>
-    public Span<float> Scratch(int floats)
-    {
-        _scratch.Reserve(floats);
-        return _scratch.Slice(0, floats);
-    }
-
-    /// <summary>An int scratch of <paramref name="count"/> entries (contents undefined), grown only when a call needs more.</summary>
-    public Span<int> Targets(int count)
-    {
-        if (_targets.Length < count)
-        {
-            _targets = new int[count];
-        }
-
-        return _targets.AsSpan(0, count);
-    }
-
-    /// <summary>The step features of a call: the input itself, or the tokens' embedding rows written into <paramref name="embedded"/>.</summary>
-    public ReadOnlySpan<float> StepInput(ReadOnlySpan<float> features, ReadOnlySpan<int> tokens, Span<float> embedded)
-    {
-        if (Embedding is null)
-        {
-            return features;
-        }
-
-        Embedding.Forward(tokens, embedded);
-        return embedded;
-    }
-
-    /// <summary>Backward through the stack with dL/d(output) and dL/dh_n, then into the embedding when there is one.</summary>
-    public void Backward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> gradHN, ReadOnlySpan<int> tokens, Span<float> gradEmbedded, ThreadTeam? threads)
-    {
-        if (Embedding is null)
-        {
-            Recurrent.Backward(Tape, gradOutput, gradHN, threads: threads);
-            return;
-        }
-
-        gradEmbedded.Clear();
-        Recurrent.Backward(Tape, gradOutput, gradHN, gradInput: gradEmbedded, threads: threads);
-        Embedding.Backward(tokens, gradEmbedded);
-    }
-
-    public void Dispose()
-    {
-        Tape.Dispose();
-        _scratch.Dispose();
-    }
-}
-
-/// <summary>
 /// The immutable inference parts of such a model: the embedding (token input), the recurrent network and the head
 /// (identity activation: logits). Safe to share between threads.
 /// </summary>
 internal sealed class InferenceModelParts
 {
-    public InferenceModelParts(TrainableModelParts trainable)
+    public InferenceModelParts(StackWithHead trainable)
     {
         Embedding = trainable.Embedding?.ToInferenceEmbedding();
-        Recurrent = trainable.Recurrent.ToInferenceNetwork();
+        Recurrent = trainable.Network.ToInferenceNetwork();
         Head = trainable.Head.ToInferenceLayer();
     }
 

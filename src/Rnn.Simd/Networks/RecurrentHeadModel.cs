@@ -1,5 +1,6 @@
 using System.Buffers;
 using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
@@ -17,23 +18,23 @@ namespace Rnn.Simd.Networks;
 /// </remarks>
 public abstract class RecurrentHeadModel : SequenceModel, IDisposable
 {
-    private protected RecurrentHeadModel(RecurrentHeadOptions options, ParameterSet parameters, ArrayPool<float>? pool, string ownerName)
+    private protected RecurrentHeadModel(RecurrentHeadOptions options, ParameterSet parameters, ArrayPool<float>? pool)
         : base(options, parameters)
     {
         options.Validate();
-        Parts = new TrainableModelParts(options, parameters, pool ?? ArrayPool<float>.Shared, ownerName);
+        Parts = new StackWithHead(options.Stack, options.HeadInputs, options.Classes, OutputActivation.Identity, parameters, options.TokenInput ? options.VocabularySize : 0, ModelPrefixes.Default, pool);
     }
 
     /// <summary>The embedding (token input), or null.</summary>
     public TrainableEmbedding? Embedding => Parts.Embedding;
 
     /// <summary>The recurrent stack (<c>rnn.*</c>).</summary>
-    public TrainableRecurrentNetwork Network => Parts.Recurrent;
+    public TrainableRecurrentNetwork Network => Parts.Network;
 
     /// <summary>The head (<c>head.*</c>, identity activation: logits).</summary>
     public TrainableDenseLayer Head => Parts.Head;
 
-    private protected TrainableModelParts Parts { get; }
+    private protected StackWithHead Parts { get; }
 
     /// <summary>
     /// One training forward-backward pass over a batch of float-feature sequences: the mean cross-entropy of the logits

@@ -63,15 +63,7 @@ public abstract record RecurrentHeadOptions : SequenceModelOptions
     public override IReadOnlyList<ParameterSpec> ParameterSpecs()
     {
         Validate();
-        var specs = new List<ParameterSpec>();
-        if (TokenInput)
-        {
-            specs.AddRange(TrainableEmbedding.Specs(VocabularySize, EmbeddingSize, ModelParts.EmbeddingPrefix));
-        }
-
-        specs.AddRange(Stack.ParameterSpecs(ModelParts.RecurrentPrefix));
-        specs.AddRange(TrainableDenseLayer.Specs(HeadInputs, Classes, ModelParts.HeadPrefix));
-        return specs;
+        return StackWithHead.Specs(Stack, HeadInputs, Classes, TokenInput ? VocabularySize : 0);
     }
 
     /// <inheritdoc/>

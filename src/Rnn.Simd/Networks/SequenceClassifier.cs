@@ -26,7 +26,7 @@ public sealed class SequenceClassifier : RecurrentHeadModel
     /// <summary>Binds a classifier to the tensors of <paramref name="parameters"/> (see <see cref="SequenceModelOptions.ParameterSpecs"/>).</summary>
     /// <exception cref="ArgumentException">The options are not valid, or a tensor is missing or has the wrong shape.</exception>
     public SequenceClassifier(SequenceClassifierOptions options, ParameterSet parameters, ArrayPool<float>? pool = null)
-        : base(options, parameters, pool, nameof(SequenceClassifier))
+        : base(options, parameters, pool)
     {
         Options = options;
     }
@@ -59,7 +59,7 @@ public sealed class SequenceClassifier : RecurrentHeadModel
 
         Internal.ThrowHelper.ThrowIfLengthIsNotEmptyOr(predictions.Length, batch, nameof(predictions), "B");
 
-        RecurrentNetworkOptions o = Parts.Stack;
+        RecurrentNetworkOptions o = Parts.Network.Options;
         int classes = options.Classes, summaryFeatures = options.HeadInputs;
         int embeddedFloats = options.TokenInput ? steps * batch * options.EmbeddingSize : 0;
         int stateFloats = o.Layers * o.Directions * batch * o.OutputSize;
@@ -76,7 +76,7 @@ public sealed class SequenceClassifier : RecurrentHeadModel
         Span<float> gradLogits = ModelParts.Take(ref rest, logitFloats);           // [B, C]
 
         ReadOnlySpan<float> x = Parts.StepInput(input, tokens, embedded);
-        Parts.Recurrent.Forward(Parts.Tape, x, steps, batch, last, hN: hN, lengths: lengths, threads: threads, lastStepOnly: true);
+        Parts.Network.Forward(Parts.Tape, x, steps, batch, last, hN: hN, lengths: lengths, threads: threads, lastStepOnly: true);
         ModelParts.GatherFinalStates(hN, o, batch, summary);
         Parts.Head.Forward(summary, batch, logits, threads);
         double loss = Losses.SoftmaxCrossEntropy(logits, batch, classes, labels, gradLogits);

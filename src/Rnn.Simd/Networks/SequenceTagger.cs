@@ -24,7 +24,7 @@ public sealed class SequenceTagger : RecurrentHeadModel
     /// <summary>Binds a tagger to the tensors of <paramref name="parameters"/> (see <see cref="SequenceModelOptions.ParameterSpecs"/>).</summary>
     /// <exception cref="ArgumentException">The options are not valid, or a tensor is missing or has the wrong shape.</exception>
     public SequenceTagger(SequenceTaggerOptions options, ParameterSet parameters, ArrayPool<float>? pool = null)
-        : base(options, parameters, pool, nameof(SequenceTagger))
+        : base(options, parameters, pool)
     {
         Options = options;
     }
@@ -68,7 +68,7 @@ public sealed class SequenceTagger : RecurrentHeadModel
             }
         }
 
-        int classes = options.Classes, features = Parts.Stack.LayerOutputSize;
+        int classes = options.Classes, features = Parts.Network.Options.LayerOutputSize;
         int embeddedFloats = options.TokenInput ? rows * options.EmbeddingSize : 0;
         Span<float> rest = Parts.Scratch((2 * embeddedFloats) + (2 * rows * features) + (2 * rows * classes));
         Span<float> embedded = ModelParts.Take(ref rest, embeddedFloats);       // [T, B, E]
@@ -79,7 +79,7 @@ public sealed class SequenceTagger : RecurrentHeadModel
         Span<float> gradLogits = ModelParts.Take(ref rest, rows * classes);     // [T, B, C]
 
         ReadOnlySpan<float> x = Parts.StepInput(input, tokens, embedded);
-        Parts.Recurrent.Forward(Parts.Tape, x, steps, batch, output, lengths: lengths, threads: threads);
+        Parts.Network.Forward(Parts.Tape, x, steps, batch, output, lengths: lengths, threads: threads);
         Parts.Head.Forward(output, rows, logits, threads);
         double loss = Losses.SoftmaxCrossEntropy(logits, rows, classes, targets, gradLogits);
         (int correct, int counted) = ModelParts.Score(logits, rows, classes, targets, predictions);

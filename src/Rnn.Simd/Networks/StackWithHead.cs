@@ -1,6 +1,4 @@
 using System.Buffers;
-using Rnn.Simd.Cells;
-using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
@@ -9,163 +7,215 @@ using Rnn.Simd.Training;
 namespace Rnn.Simd.Networks;
 
 /// <summary>
-/// The training half every generative model shares: a recurrent stack and a dense head over its features, with the
-/// buffers of one call (grown to the largest call, then reused: no allocation at a steady size).
+/// The part every model is made of: an optional token embedding, a recurrent stack and a dense head, bound to one
+/// <see cref="ParameterSet"/> under one <see cref="ModelPrefixes"/> table, with the stack's tape and one pooled
+/// workspace (rented on first use, exchanged only for a larger call, returned on <see cref="Dispose"/>: a training
+/// step of a steady size allocates nothing). The classifier, tagger, language model, forecaster and the
+/// encoder-decoder's decoder are each one of these; so are the demo's experiments. Driven by one thread at a time.
 /// </summary>
 /// <remarks>
-/// Use: fill <see cref="Input"/>, <see cref="Forward"/>, write dL/dy into <see cref="OutputGradient"/>, then
-/// <see cref="Backward"/>, which adds every parameter gradient and returns dL/dx (and adds dL/dh0, dL/dc0).
+/// Build one over your own <see cref="ParameterSet"/> (<see cref="Specs"/> lists its tensors, in this order:
+/// embedding, stack, head), or with <see cref="Create"/>, which makes the set too. Then run <see cref="Network"/> with
+/// <see cref="Tape"/> and <see cref="Head"/> as you like, and train every tensor with one <see cref="Trainer"/>.
 /// </remarks>
-internal sealed class StackWithHead : IDisposable
+public sealed class StackWithHead : IDisposable
 {
-    private float[] _x = [], _features = [], _y = [], _gradY = [], _gradFeatures = [], _gradX = [];
+    private readonly TapeBuffer _work;
+    private int[]? _ints;
     private int _steps, _batch;
 
-    public StackWithHead(RecurrentNetworkOptions stack, int outputs, ParameterSet parameters, string stackPrefix, string headPrefix, ArrayPool<float>? pool)
+    /// <summary>Binds the parts to the tensors of <paramref name="parameters"/> named by <paramref name="prefixes"/>.</summary>
+    /// <param name="stack">The recurrent stack.</param>
+    /// <param name="headInputs">Features the head reads per row (e.g. the stack's <see cref="RecurrentNetworkOptions.LayerOutputSize"/>).</param>
+    /// <param name="outputs">The head's outputs per row.</param>
+    /// <param name="activation">The head's output activation (identity: logits).</param>
+    /// <param name="parameters">The set holding every tensor.</param>
+    /// <param name="vocabulary">Token input: the embedding's vocabulary; 0 for float features (no embedding).</param>
+    /// <param name="prefixes">The tensors' names; null for <see cref="ModelPrefixes.Default"/>.</param>
+    /// <param name="pool">The pool of the tape and the workspace; null for <see cref="ArrayPool{T}.Shared"/>.</param>
+    /// <exception cref="ArgumentException">A size is invalid, or a tensor is missing or has the wrong shape.</exception>
+    public StackWithHead(
+        RecurrentNetworkOptions stack, int headInputs, int outputs, OutputActivation activation, ParameterSet parameters,
+        int vocabulary = 0, ModelPrefixes? prefixes = null, ArrayPool<float>? pool = null)
     {
-        Network = new TrainableRecurrentNetwork(stack, parameters, stackPrefix, pool);
-        Head = new TrainableDenseLayer(stack.LayerOutputSize, outputs, OutputActivation.Identity, parameters, headPrefix, pool);
+        ArgumentNullException.ThrowIfNull(stack);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentOutOfRangeException.ThrowIfNegative(vocabulary);
+        Prefixes = prefixes ?? ModelPrefixes.Default;
+        Parameters = parameters;
+        Embedding = vocabulary > 0 ? new TrainableEmbedding(vocabulary, stack.InputSize, parameters, Prefixes.Embedding) : null;
+        Network = new TrainableRecurrentNetwork(stack, parameters, Prefixes.Recurrent, pool);
+        Head = new TrainableDenseLayer(headInputs, outputs, activation, parameters, Prefixes.Head, pool);
         Tape = Network.CreateTape();
+        _work = new TapeBuffer(pool ?? ArrayPool<float>.Shared, nameof(StackWithHead));
     }
 
+    /// <summary>The tensors of such a part, in order: the embedding (when <paramref name="vocabulary"/> &gt; 0), the stack, the head.</summary>
+    /// <param name="stack">The recurrent stack (its input size is the embedding's dimension for token input).</param>
+    /// <param name="headInputs">Features the head reads per row.</param>
+    /// <param name="outputs">The head's outputs per row.</param>
+    /// <param name="vocabulary">Token input: the embedding's vocabulary; 0 for none.</param>
+    /// <param name="prefixes">The tensors' names; null for <see cref="ModelPrefixes.Default"/>.</param>
+    /// <param name="bias">Whether the stack and the head have biases.</param>
+    public static IReadOnlyList<ParameterSpec> Specs(
+        RecurrentNetworkOptions stack, int headInputs, int outputs, int vocabulary = 0, ModelPrefixes? prefixes = null, bool bias = true)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        ModelPrefixes p = prefixes ?? ModelPrefixes.Default;
+        var specs = new List<ParameterSpec>();
+        if (vocabulary > 0)
+        {
+            specs.AddRange(TrainableEmbedding.Specs(vocabulary, stack.InputSize, p.Embedding));
+        }
+
+        specs.AddRange(stack.ParameterSpecs(p.Recurrent, bias));
+        specs.AddRange(TrainableDenseLayer.Specs(headInputs, outputs, p.Head, bias));
+        return specs;
+    }
+
+    /// <summary>
+    /// A part with a new parameter set (zeros: initialise it, e.g. with <see cref="Initializers.Apply"/>): a stack over
+    /// float features and a head on its per-step output (<see cref="RecurrentNetworkOptions.LayerOutputSize"/> features).
+    /// </summary>
+    /// <exception cref="ArgumentException">A size is invalid.</exception>
+    public static StackWithHead Create(RecurrentNetworkOptions stack, int outputs, OutputActivation activation, bool bias = true, ArrayPool<float>? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        ParameterSet parameters = ParameterSet.Create(Specs(stack, stack.LayerOutputSize, outputs, bias: bias));
+        return new StackWithHead(stack, stack.LayerOutputSize, outputs, activation, parameters, pool: pool);
+    }
+
+    /// <summary>The set holding every tensor of the part.</summary>
+    public ParameterSet Parameters { get; }
+
+    /// <summary>The tensors' names.</summary>
+    public ModelPrefixes Prefixes { get; }
+
+    /// <summary>The token embedding, or null for float-feature input.</summary>
+    public TrainableEmbedding? Embedding { get; }
+
+    /// <summary>The recurrent stack.</summary>
     public TrainableRecurrentNetwork Network { get; }
 
+    /// <summary>The dense head.</summary>
     public TrainableDenseLayer Head { get; }
 
+    /// <summary>The stack's tape: what its latest forward call recorded for backward.</summary>
     public RecurrentTape Tape { get; }
 
+    /// <summary>The workspace, at least <paramref name="floats"/> long (contents undefined; earlier views are invalid).</summary>
+    internal Span<float> Scratch(int floats)
+    {
+        _work.Reserve(floats);
+        return _work.Slice(0, floats);
+    }
+
+    /// <summary>An int workspace of <paramref name="count"/> entries (contents undefined), pooled like the float one.</summary>
+    internal Span<int> Targets(int count)
+    {
+        if (_ints is null || _ints.Length < count)
+        {
+            if (_ints is not null)
+            {
+                ArrayPool<int>.Shared.Return(_ints);
+            }
+
+            _ints = ArrayPool<int>.Shared.Rent(Math.Max(count, 1));
+        }
+
+        return _ints.AsSpan(0, count);
+    }
+
+    /// <summary>The step features of a call: the input itself, or the tokens' embedding rows written into <paramref name="embedded"/>.</summary>
+    internal ReadOnlySpan<float> StepInput(ReadOnlySpan<float> features, ReadOnlySpan<int> tokens, Span<float> embedded)
+    {
+        if (Embedding is null)
+        {
+            return features;
+        }
+
+        Embedding.Forward(tokens, embedded);
+        return embedded;
+    }
+
+    /// <summary>Backward through the stack with dL/d(output) and dL/dh_n, then into the embedding when there is one.</summary>
+    internal void Backward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> gradHN, ReadOnlySpan<int> tokens, Span<float> gradEmbedded, ThreadTeam? threads)
+    {
+        if (Embedding is null)
+        {
+            Network.Backward(Tape, gradOutput, gradHN, threads: threads);
+            return;
+        }
+
+        gradEmbedded.Clear();
+        Network.Backward(Tape, gradOutput, gradHN, gradInput: gradEmbedded, threads: threads);
+        Embedding.Backward(tokens, gradEmbedded);
+    }
+
+    // A whole chunk through stack and head (the generative models): the workspace holds, in this order,
+    // x and dL/dx [T·B, X], the stack's output and its gradient [T·B, F], y and dL/dy [T·B, O].
     private int Rows => _steps * _batch;
 
-    /// <summary>Sizes the buffers for [steps, batch] and returns the input x [T·B, X] to fill.</summary>
-    public Span<float> Input(int steps, int batch)
+    private int XFloats => Rows * Network.Options.InputSize;
+
+    private int FeatureFloats => Rows * Network.Options.LayerOutputSize;
+
+    private int YFloats => Rows * Head.Outputs;
+
+    /// <summary>Sizes the workspace for a chunk [steps, batch] and returns its input x [T·B, X] to fill.</summary>
+    internal Span<float> Input(int steps, int batch)
     {
         _steps = steps;
         _batch = batch;
-        int rows = steps * batch;
-        Grow(ref _x, rows * Network.Options.InputSize);
-        Grow(ref _gradX, _x.Length);
-        Grow(ref _features, rows * Network.Options.LayerOutputSize);
-        Grow(ref _gradFeatures, _features.Length);
-        Grow(ref _y, rows * Head.Outputs);
-        Grow(ref _gradY, _y.Length);
-        return _x.AsSpan(0, rows * Network.Options.InputSize);
+        _work.Reserve(2 * (XFloats + FeatureFloats + YFloats));
+        return _work.Slice(0, XFloats);
     }
 
+    private Span<float> GradInput => _work.Slice(XFloats, XFloats);
+
+    private Span<float> Features => _work.Slice(2 * XFloats, FeatureFloats);
+
+    private Span<float> GradFeatures => _work.Slice((2 * XFloats) + FeatureFloats, FeatureFloats);
+
     /// <summary>The head's outputs y [T·B, O] of the latest <see cref="Forward"/>.</summary>
-    public Span<float> Output => _y.AsSpan(0, Rows * Head.Outputs);
+    internal Span<float> Output => _work.Slice(2 * (XFloats + FeatureFloats), YFloats);
 
-    /// <summary>dL/dy [T·B, O], for the caller to write before <see cref="Backward"/>.</summary>
-    public Span<float> OutputGradient => _gradY.AsSpan(0, Rows * Head.Outputs);
+    /// <summary>dL/dy [T·B, O], for the caller to write before the chunk's backward.</summary>
+    internal Span<float> OutputGradient => _work.Slice((2 * (XFloats + FeatureFloats)) + YFloats, YFloats);
 
-    /// <summary>Records the stack over the input from (h0, c0), writing the final state into (hN, cN); returns y.</summary>
-    public Span<float> Forward(ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, ThreadTeam? threads)
+    /// <summary>Records the stack over the chunk's input from (h0, c0), writing the final state into (hN, cN); returns y.</summary>
+    internal Span<float> Forward(ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, ThreadTeam? threads)
     {
-        int rows = Rows;
-        Span<float> features = _features.AsSpan(0, rows * Network.Options.LayerOutputSize);
-        Network.Forward(Tape, _x.AsSpan(0, rows * Network.Options.InputSize), _steps, _batch, features, h0, c0, hN, cN, threads: threads);
-        Head.Forward(features, rows, Output, threads);
+        Span<float> features = Features;
+        Network.Forward(Tape, _work.Slice(0, XFloats), _steps, _batch, features, h0, c0, hN, cN, threads: threads);
+        Head.Forward(features, Rows, Output, threads);
         return Output;
     }
 
     /// <summary>
-    /// Backward from <see cref="OutputGradient"/>: adds the parameter gradients, adds dL/dh0 and dL/dc0 into the given
-    /// buffers (empty: not wanted) and returns dL/dx [T·B, X] (empty unless <paramref name="inputGradient"/>).
+    /// The chunk's backward from <see cref="OutputGradient"/>: adds the parameter gradients, adds dL/dh0 and dL/dc0 into
+    /// the given buffers (empty: not wanted) and returns dL/dx [T·B, X] (empty unless <paramref name="inputGradient"/>).
     /// </summary>
-    public ReadOnlySpan<float> Backward(Span<float> gradH0, Span<float> gradC0, bool inputGradient, ThreadTeam? threads)
+    internal ReadOnlySpan<float> Backward(Span<float> gradH0, Span<float> gradC0, bool inputGradient, ThreadTeam? threads)
     {
-        int rows = Rows;
-        Span<float> features = _features.AsSpan(0, rows * Network.Options.LayerOutputSize);
-        Span<float> gradFeatures = _gradFeatures.AsSpan(0, features.Length);
+        Span<float> gradFeatures = GradFeatures;
         gradFeatures.Clear();
-        Head.Backward(features, Output, OutputGradient, rows, gradFeatures, threads);
-        Span<float> gradX = inputGradient ? _gradX.AsSpan(0, rows * Network.Options.InputSize) : default;
+        Head.Backward(Features, Output, OutputGradient, Rows, gradFeatures, threads);
+        Span<float> gradX = inputGradient ? GradInput : default;
         gradX.Clear();
         Network.Backward(Tape, gradFeatures, gradInput: gradX, gradH0: gradH0, gradC0: gradC0, threads: threads);
         return gradX;
     }
 
-    public void Dispose() => Tape.Dispose();
-
-    /// <summary>Replaces <paramref name="buffer"/> by a larger array when it holds fewer than <paramref name="length"/> floats.</summary>
-    internal static void Grow<T>(ref T[] buffer, int length)
+    /// <summary>Returns the tape and the workspaces to their pools.</summary>
+    public void Dispose()
     {
-        if (buffer.Length < length)
+        Tape.Dispose();
+        _work.Dispose();
+        if (_ints is not null)
         {
-            buffer = new T[length];
+            ArrayPool<int>.Shared.Return(_ints);
+            _ints = null;
         }
-    }
-}
-
-/// <summary>
-/// The state a stateful model carries from one training chunk to the next (char-rnn's truncated BPTT): h [L, B, Hout]
-/// and (LSTM) c [L, B, H] at the start of the chunk, constant for backward (PyTorch's <c>h.detach()</c>), and the final
-/// state the chunk writes, which becomes the next chunk's start.
-/// </summary>
-internal sealed class CarriedState
-{
-    private readonly RecurrentNetworkOptions _options;
-    private float[] _h = [], _c = [], _hN = [], _cN = [];
-
-    public CarriedState(RecurrentNetworkOptions options) => _options = options;
-
-    /// <summary>Streams carried, or 0 after <see cref="Reset"/> (the next chunk starts from zeros with any batch).</summary>
-    public int Batch { get; private set; }
-
-    public ReadOnlySpan<float> Hidden => _h.AsSpan(0, Batch * _options.Layers * _options.OutputSize);
-
-    public ReadOnlySpan<float> Cell => _c.AsSpan(0, _options.Cell == CellType.Lstm ? Batch * _options.Layers * _options.HiddenSize : 0);
-
-    public Span<float> NextHidden => _hN.AsSpan(0, Hidden.Length);
-
-    public Span<float> NextCell => _cN.AsSpan(0, Cell.Length);
-
-    public void Reset() => Batch = 0;
-
-    /// <summary>Starts zero streams after a reset, or checks that the batch is the carried one.</summary>
-    public void Prepare(int batch, string paramName)
-    {
-        if (Batch == batch)
-        {
-            return;
-        }
-
-        if (Batch != 0)
-        {
-            ThrowHelper.Argument(paramName, $"The carried state holds {Batch} streams, the chunk {batch}; call ResetState to start new streams.");
-        }
-
-        RecurrentNetworkOptions o = _options;
-        int h = batch * o.Layers * o.OutputSize, c = o.Cell == CellType.Lstm ? batch * o.Layers * o.HiddenSize : 0;
-        StackWithHead.Grow(ref _h, h);
-        StackWithHead.Grow(ref _hN, h);
-        StackWithHead.Grow(ref _c, c);
-        StackWithHead.Grow(ref _cN, c);
-        Batch = batch;
-        _h.AsSpan(0, h).Clear();
-        _c.AsSpan(0, c).Clear();
-    }
-
-    /// <summary>Carries <paramref name="hidden"/> [L, B, Hout] and <paramref name="cell"/> [L, B, H] (LSTM) as B streams.</summary>
-    public void Restore(ReadOnlySpan<float> hidden, ReadOnlySpan<float> cell, int batch)
-    {
-        if (batch < 1)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
-        }
-
-        RecurrentNetworkOptions o = _options;
-        ThrowHelper.ThrowIfLengthIsNot(hidden.Length, nameof(hidden), "L·B·Hout", o.Layers, batch, o.OutputSize);
-        ThrowHelper.ThrowIfLengthIsNot(cell.Length, o.Cell == CellType.Lstm ? (long)batch * o.Layers * o.HiddenSize : 0, nameof(cell), "L·B·H (LSTM only)");
-        Reset();
-        Prepare(batch, nameof(batch));
-        hidden.CopyTo(_h);
-        cell.CopyTo(_c);
-    }
-
-    /// <summary>The chunk's final state becomes the next chunk's start.</summary>
-    public void Advance()
-    {
-        (_h, _hN) = (_hN, _h);
-        (_c, _cN) = (_cN, _c);
     }
 }

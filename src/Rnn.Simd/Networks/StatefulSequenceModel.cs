@@ -13,10 +13,10 @@ namespace Rnn.Simd.Networks;
 /// </summary>
 public abstract class StatefulSequenceModel : SequenceModel, IDisposable
 {
-    private protected StatefulSequenceModel(SequenceModelOptions options, ParameterSet parameters, RecurrentNetworkOptions stack, int outputs, ArrayPool<float>? pool)
+    private protected StatefulSequenceModel(SequenceModelOptions options, ParameterSet parameters, RecurrentNetworkOptions stack, int outputs, int vocabulary, ArrayPool<float>? pool)
         : base(options, parameters)
     {
-        Core = new StackWithHead(stack, outputs, parameters, "rnn.", "head.", pool);
+        Core = new StackWithHead(stack, stack.LayerOutputSize, outputs, OutputActivation.Identity, parameters, vocabulary, ModelPrefixes.Default, pool);
         State = new CarriedState(stack);
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Demo;
 using Rnn.Simd.Layers;
+using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 using Xunit.Abstractions;
 
@@ -36,7 +37,7 @@ public sealed class ElmanByHandTests(ITestOutputHelper output)
     {
         double[][] xs = [[1, 0], [0, 1], [1, 1]];
         double[] d = [0.9];
-        using RecurrentModel model = CreateModel();
+        using StackWithHead model = CreateModel();
 
         // The engine: forward over three steps (last step only), the head, ½‖d − y‖², backward, one SGD step.
         float[] x = [.. xs.SelectMany(v => v.Select(e => (float)e))];   // [T = 3, B = 1, X]
@@ -96,7 +97,7 @@ public sealed class ElmanByHandTests(ITestOutputHelper output)
     {
         double[][] xs = [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]];
         double[] ds = [0.2, 0.9, 0.1, 0.7, 0.4, 0.8];
-        using RecurrentModel model = CreateModel();
+        using StackWithHead model = CreateModel();
         using var tbptt = new TruncatedBptt(model.Network, k1: 1, k2: 1, batch: 1);
         var trainer = new Trainer(model.Parameters, new Sgd(LearningRate));
 
@@ -145,10 +146,10 @@ public sealed class ElmanByHandTests(ITestOutputHelper output)
     }
 
     /// <summary>X = 2, H = 2, O = 1; sigmoid hidden and output units; no biases; the hand-picked weights.</summary>
-    private static RecurrentModel CreateModel()
+    private static StackWithHead CreateModel()
     {
         var options = new RecurrentNetworkOptions { Cell = CellType.Rnn, Nonlinearity = Nonlinearity.Sigmoid, InputSize = X, HiddenSize = H };
-        var model = new RecurrentModel(options, O, OutputActivation.Sigmoid, bias: false);
+        var model = StackWithHead.Create(options, O, OutputActivation.Sigmoid, bias: false);
         Assert.Equal(3, model.Parameters.Tensors.Count);   // weight_ih, weight_hh, head weight: no biases anywhere
         Flatten(s_wIn).CopyTo(model.Parameters.Value("rnn.weight_ih_l0"));
         Flatten(s_wRec).CopyTo(model.Parameters.Value("rnn.weight_hh_l0"));

@@ -286,7 +286,7 @@ public sealed class CheckpointTests : IDisposable
         LoadedCheckpoint loaded = Checkpoint.Load(SaveSample("run.ckpt"));
         var options = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = Inputs, HiddenSize = Hidden };
 
-        using var wider = new RecurrentModel(options with { HiddenSize = Hidden + 1 }, Outputs, OutputActivation.Identity);
+        using var wider = StackWithHead.Create(options with { HiddenSize = Hidden + 1 }, Outputs, OutputActivation.Identity);
         ArgumentException e = Assert.Throws<ArgumentException>(() => loaded.Restore(wider.Parameters));
         Assert.Equal("set", e.ParamName);
         Assert.Contains("'rnn.weight_ih_l0' has shape [28, 3]", e.Message);
@@ -322,10 +322,10 @@ public sealed class CheckpointTests : IDisposable
 
     // ---------------------------------------------------------------- helpers
 
-    private static RecurrentModel NewModel(bool initialize)
+    private static StackWithHead NewModel(bool initialize)
     {
         var options = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = Inputs, HiddenSize = Hidden };
-        var model = new RecurrentModel(options, Outputs, OutputActivation.Identity);
+        var model = StackWithHead.Create(options, Outputs, OutputActivation.Identity);
         if (initialize)
         {
             Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, seed: 11);
@@ -348,7 +348,7 @@ public sealed class CheckpointTests : IDisposable
     /// One update on a fresh batch drawn from <paramref name="data"/> (an odd number of normals, so a kept normal
     /// crosses updates); update 1's gradient is poisoned (skipped), update 2 halves the learning rate.
     /// </summary>
-    private static void TrainStep(RecurrentModel model, Trainer trainer, DeterministicRandom data, int update)
+    private static void TrainStep(StackWithHead model, Trainer trainer, DeterministicRandom data, int update)
     {
         var x = new float[Steps * Batch * Inputs];       // [T, B, X]: 45 normals
         var target = new float[Steps * Batch * Outputs]; // [T, B, O]
