@@ -120,7 +120,7 @@ internal sealed class SeriesRun : TrainingRun
             return double.NaN;
         }
 
-        ForecastStream stream = _model.ToInference().CreateStream();
+        ForecastStream stream = _model.ToInference().CreateForecast();
         stream.Prime(_train, _train.Length, threads);
         double sum = 0;
         for (int i = 0; i < _heldOut.Length; i++)
@@ -156,7 +156,7 @@ internal sealed class SeriesRun : TrainingRun
 
     private static float[] Rollout(ForecasterInference model, float[] history, int count, double mean, double scale, ThreadTeam? threads)
     {
-        ForecastStream stream = model.CreateStream();
+        ForecastStream stream = model.CreateForecast();
         stream.Prime(history, history.Length, threads);
         var next = new float[count];
         stream.Rollout(next, threads);

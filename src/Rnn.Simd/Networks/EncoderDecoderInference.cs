@@ -86,14 +86,14 @@ public sealed class EncoderDecoderInference
 /// </summary>
 public sealed class SequenceDecoder
 {
-    private readonly HeadStream _stream;
+    private readonly ModelStream _stream;
     private float[] _x = [], _encoderOut = [];
 
     internal SequenceDecoder(EncoderDecoderInference model, SamplingOptions sampling)
     {
         Model = model;
         Sampler = new TokenSampler(model.Options.TargetVocabularySize, sampling);
-        _stream = new HeadStream(model.TargetEmbedding, model.Decoder, model.Head);
+        _stream = new ModelStream(model.TargetEmbedding, model.Decoder, model.Head, 1);
     }
 
     /// <summary>The shared model.</summary>
@@ -127,7 +127,8 @@ public sealed class SequenceDecoder
         Model.Encoder.Forward(_x.AsSpan(0, s * e), s, 1, _encoderOut.AsSpan(0, s * Model.Encoder.Options.OutputSize), hN: state.Hidden, cN: state.Cell, threads: threads);
 
         int count = 0;
-        _stream.Feed(o.BosToken, threads);
+        int bos = o.BosToken;
+        _stream.Step(new ReadOnlySpan<int>(in bos), threads);
         while (count < output.Length)
         {
             int token = Sampler.Sample(_stream.Output);
@@ -139,7 +140,7 @@ public sealed class SequenceDecoder
             output[count++] = token;
             if (count < output.Length)
             {
-                _stream.Feed(token, threads);
+                _stream.Step(new ReadOnlySpan<int>(in token), threads);
             }
         }
 

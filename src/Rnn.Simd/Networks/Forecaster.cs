@@ -136,8 +136,12 @@ public sealed class ForecasterInference
     /// <summary>The linear head.</summary>
     public DenseLayer Head { get; }
 
-    /// <summary>A stream with its own state and scratch.</summary>
-    public ForecastStream CreateStream() => new(this);
+    /// <summary>A forecast (prime on a history, roll out predictions fed back) with its own state and scratch.</summary>
+    public ForecastStream CreateForecast() => new(this);
+
+    /// <summary>A stream of <paramref name="batch"/> series over the model: feed steps, read each series' next values.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">batch &lt; 1.</exception>
+    public ModelStream CreateStream(int batch = 1) => new(null, Network, Head, batch);
 }
 
 /// <summary>
@@ -147,13 +151,13 @@ public sealed class ForecasterInference
 /// </summary>
 public sealed class ForecastStream
 {
-    private readonly HeadStream _stream;
+    private readonly ModelStream _stream;
     private readonly float[] _input;
 
     internal ForecastStream(ForecasterInference model)
     {
         Model = model;
-        _stream = new HeadStream(null, model.Network, model.Head);
+        _stream = new ModelStream(null, model.Network, model.Head, 1);
         _input = new float[model.Options.InputSize];
     }
 
@@ -179,7 +183,7 @@ public sealed class ForecastStream
         }
 
         ThrowHelper.ThrowIfLengthIsNot(history.Length, nameof(history), "steps·X", steps, Model.Options.InputSize);
-        _stream.FeedInputs(history, steps, threads);
+        _stream.Run(history, steps, threads);
     }
 
     /// <summary>Writes the next N steps [N, X] into <paramref name="output"/>, feeding each prediction back as the next input.</summary>
@@ -198,7 +202,7 @@ public sealed class ForecastStream
         {
             _stream.Output.CopyTo(_input);
             _input.CopyTo(output.Slice(n * x, x));
-            _stream.FeedInputs(_input, 1, threads);
+            _stream.Step(_input, threads);
         }
     }
 }

@@ -65,6 +65,10 @@ public sealed class LanguageModelInference
     /// <summary>The head: logits over the vocabulary.</summary>
     public DenseLayer Head { get; }
 
+    /// <summary>A stream of <paramref name="batch"/> sequences over the model: feed tokens, read the next token's logits.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">batch &lt; 1.</exception>
+    public ModelStream CreateStream(int batch = 1) => new(Embedding, Network, Head, batch);
+
     /// <summary>A generator (its own state, scratch and random stream) picking tokens by <paramref name="sampling"/> (null: greedy).</summary>
     /// <exception cref="ArgumentException">The sampling options do not fit the vocabulary.</exception>
     public TokenGenerator CreateGenerator(SamplingOptions? sampling = null) => new(this, sampling ?? SamplingOptions.GreedyDecoding);
@@ -103,13 +107,13 @@ public sealed class LanguageModelInference
 /// </summary>
 public sealed class TokenGenerator
 {
-    private readonly HeadStream _stream;
+    private readonly ModelStream _stream;
 
     internal TokenGenerator(LanguageModelInference model, SamplingOptions sampling)
     {
         Model = model;
         Sampler = new TokenSampler(model.Options.VocabularySize, sampling);
-        _stream = new HeadStream(model.Embedding, model.Network, model.Head);
+        _stream = model.CreateStream();
     }
 
     /// <summary>The shared model.</summary>
@@ -144,7 +148,7 @@ public sealed class TokenGenerator
         }
 
         Embedding.ValidateTokens(prompt, Model.Options.VocabularySize, nameof(prompt));
-        _stream.Feed(prompt, threads);
+        _stream.Run(prompt, prompt.Length, threads);
     }
 
     /// <summary>softmax(logits) [V] at temperature 1 over every token: p(next token | everything fed).</summary>
@@ -162,7 +166,7 @@ public sealed class TokenGenerator
     {
         _stream.RequireOutput();
         int token = Sampler.Sample(_stream.Output);
-        _stream.Feed(token, threads);
+        _stream.Step(new ReadOnlySpan<int>(in token), threads);
         return token;
     }
 

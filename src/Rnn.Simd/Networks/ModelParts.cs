@@ -14,11 +14,47 @@ namespace Rnn.Simd.Networks;
 /// </summary>
 internal sealed class InferenceModelParts
 {
+    public InferenceModelParts(Embedding? embedding, RecurrentNetwork recurrent, DenseLayer head)
+    {
+        Embedding = embedding;
+        Recurrent = recurrent;
+        Head = head;
+    }
+
     public InferenceModelParts(StackWithHead trainable)
     {
         Embedding = trainable.Embedding?.ToInferenceEmbedding();
         Recurrent = trainable.Network.ToInferenceNetwork();
         Head = trainable.Head.ToInferenceLayer();
+    }
+
+    /// <summary>Parts given by a caller, checked against the architecture they claim to be.</summary>
+    /// <exception cref="ArgumentException">A part is missing or does not fit <paramref name="options"/>.</exception>
+    public static InferenceModelParts Assemble(RecurrentHeadOptions options, Embedding? embedding, RecurrentNetwork network, DenseLayer head)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(head);
+        options.Validate();
+        if (options.TokenInput != embedding is not null ||
+            (embedding is not null && (embedding.Vocabulary != options.VocabularySize || embedding.Dimension != options.EmbeddingSize)))
+        {
+            ThrowHelper.Argument(nameof(embedding), options.TokenInput
+                ? $"Expected an embedding [{options.VocabularySize}, {options.EmbeddingSize}]{(embedding is null ? ", got none" : $", got [{embedding.Vocabulary}, {embedding.Dimension}]")}."
+                : "This architecture reads float features: it has no embedding.");
+        }
+
+        if (!network.Options.Equals(options.Stack))
+        {
+            ThrowHelper.Argument(nameof(network), "The network's architecture differs from the options'.");
+        }
+
+        if (head.Inputs != options.HeadInputs || head.Outputs != options.Classes || head.Activation != OutputActivation.Identity)
+        {
+            ThrowHelper.Argument(nameof(head), $"Expected an identity head {options.HeadInputs} → {options.Classes}.");
+        }
+
+        return new InferenceModelParts(embedding, network, head);
     }
 
     public Embedding? Embedding { get; }

@@ -64,11 +64,11 @@ public abstract class RecurrentHeadInference
 
     /// <summary>
     /// A stream of <paramref name="batch"/> sequences fed one step at a time: after t steps its
-    /// <see cref="ClassifierStream.Read"/> equals, bit for bit, the batch call's scores for the t-step prefix (a
+    /// <see cref="ModelStream.Read"/> equals, bit for bit, the batch call's scores for the t-step prefix (a
     /// classifier's [B, C]; a tagger's row t − 1).
     /// </summary>
     /// <exception cref="InvalidOperationException">The stack is bidirectional.</exception>
-    public ClassifierStream CreateStream(int batch = 1) => new(Parts, batch);
+    public ModelStream CreateStream(int batch = 1) => new(Parts.Embedding, Parts.Recurrent, Parts.Head, batch);
 
     /// <summary>The prediction itself, after the input and lengths have been validated.</summary>
     private protected abstract void Run(

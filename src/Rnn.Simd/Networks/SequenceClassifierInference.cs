@@ -12,6 +12,17 @@ namespace Rnn.Simd.Networks;
 /// </summary>
 public sealed class SequenceClassifierInference : RecurrentHeadInference
 {
+    /// <summary>Assembles a model from inference parts whose sizes fit <paramref name="options"/> (an identity head: logits).</summary>
+    /// <param name="options">The architecture.</param>
+    /// <param name="embedding">The token embedding, or null for float-feature input.</param>
+    /// <param name="network">The recurrent stack (<see cref="RecurrentHeadOptions.Stack"/>).</param>
+    /// <param name="head">The head.</param>
+    /// <exception cref="ArgumentException">A part does not fit the options.</exception>
+    public SequenceClassifierInference(SequenceClassifierOptions options, Embedding? embedding, RecurrentNetwork network, DenseLayer head)
+        : this(options, InferenceModelParts.Assemble(options, embedding, network, head))
+    {
+    }
+
     internal SequenceClassifierInference(SequenceClassifierOptions options, InferenceModelParts parts)
         : base(options, parts)
     {

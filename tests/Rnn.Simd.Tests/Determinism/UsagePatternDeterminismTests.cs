@@ -96,7 +96,7 @@ public sealed class UsagePatternDeterminismTests
             }
 
             BitHash.Append(hash, forecaster.Parameters.Values);
-            ForecastStream stream = forecaster.ToInference().CreateStream();
+            ForecastStream stream = forecaster.ToInference().CreateForecast();
             stream.Prime(inputs.AsSpan(0, 7 * 2), 7);
             float[] rollout = new float[12 * 2];
             stream.Rollout(rollout);

@@ -47,7 +47,7 @@ public sealed class ForecasterTests(ITestOutputHelper output)
         Assert.True(loss < 2e-3, $"MSE {loss}");
 
         ForecasterInference inference = model.ToInference();
-        ForecastStream stream = inference.CreateStream();
+        ForecastStream stream = inference.CreateForecast();
         const int history = 40, horizon = 25;
         float[] past = [.. Enumerable.Range(0, history).Select(t => Sine(t, 3))];
         stream.Prime(past, history);
@@ -63,7 +63,7 @@ public sealed class ForecasterTests(ITestOutputHelper output)
         Assert.True(worst < 0.15, $"worst rollout error {worst}");
 
         // Deterministic: another stream repeats it bit for bit.
-        ForecastStream other = inference.CreateStream();
+        ForecastStream other = inference.CreateForecast();
         other.Prime(past.AsSpan(0, 10), 10);
         other.Prime(past.AsSpan(10), history - 10);
         var again = new float[horizon];
@@ -77,7 +77,7 @@ public sealed class ForecasterTests(ITestOutputHelper output)
         using var model = Forecaster.Create(new ForecasterOptions { InputSize = 2, Recurrent = new RecurrentNetworkOptions { HiddenSize = 6, Cell = CellType.Gru, Layers = 2 } });
         Initializers.Apply(model.Parameters, RecurrentInitialization.PyTorch, 4);
         ForecasterInference inference = model.ToInference();
-        ForecastStream stream = inference.CreateStream();
+        ForecastStream stream = inference.CreateForecast();
         stream.Prime([0.1f, 0.2f, 0.3f, 0.4f], 2);
         var rolled = new float[6];
         stream.Rollout(rolled);
@@ -111,7 +111,7 @@ public sealed class ForecasterTests(ITestOutputHelper output)
         using var model = Forecaster.Create(new ForecasterOptions { InputSize = 2, Recurrent = new RecurrentNetworkOptions { HiddenSize = 3 } });
         Assert.Equal("inputs", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(new float[5], 1, 2, new float[4]).Loss).ParamName);
         Assert.Equal("targets", Assert.ThrowsAny<ArgumentException>(() => model.ForwardBackward(new float[4], 1, 2, new float[5]).Loss).ParamName);
-        ForecastStream stream = model.ToInference().CreateStream();
+        ForecastStream stream = model.ToInference().CreateForecast();
         Assert.Throws<InvalidOperationException>(() => stream.Rollout(new float[2]));
         Assert.Equal("history", Assert.ThrowsAny<ArgumentException>(() => stream.Prime(new float[3], 2)).ParamName);
         Assert.Equal("steps", Assert.ThrowsAny<ArgumentException>(() => stream.Prime([], 0)).ParamName);

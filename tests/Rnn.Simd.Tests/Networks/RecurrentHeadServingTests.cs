@@ -30,7 +30,7 @@ public sealed class RecurrentHeadServingTests
         SequenceModel model = c.CreateModel(seed: 3);
         (float[] input, int[] ids, _) = c.Data(seed: 4);
         int b = c.Batch, classes = c.Options.Classes, x = c.Options.StepFeatures;
-        Predict predict = Predictor(model, out ClassifierStream stream);
+        Predict predict = Predictor(model, out ModelStream stream);
         var read = new float[b * classes];
         var streamed = new float[(c.Steps + 1) * b * classes];   // [t, B, C]: the scores after t steps
         for (int t = 0; t <= c.Steps; t++)
@@ -144,7 +144,7 @@ public sealed class RecurrentHeadServingTests
         HeadCase c = HeadCase.Make("alloc", tagger, s_lstm2, tokens: tagger, steps: 6, batch: 4, lengths: [6, 1, 3, 0]);
         SequenceModel model = c.CreateModel(seed: 1);
         (float[] input, int[] ids, _) = c.Data(seed: 2);
-        Predict predict = Predictor(model, out ClassifierStream stream, batch: c.Batch);
+        Predict predict = Predictor(model, out ModelStream stream, batch: c.Batch);
         var output = new float[c.OutputCount];
         var read = new float[c.Batch * c.Options.Classes];
         int x = c.Options.StepFeatures;
@@ -205,13 +205,13 @@ public sealed class RecurrentHeadServingTests
         Throws("tokens", () => HeadCase.Train(f, input, ids, steps, batch, labels, useTokens: true));
 
         // Inference and streams.
-        Predict predict = Predictor(f, out ClassifierStream stream);
+        Predict predict = Predictor(f, out ModelStream stream);
         Throws("output", () => predict(input, [], steps, batch, new float[features.OutputCount - 1], default, false));
         Throws("input", () => predict(input[..^1], [], steps, batch, new float[features.OutputCount], default, false));
         Throws("input", () => stream.Step(new float[2]));
         Throws("tokens", () => stream.Step(new int[batch]));
         Throws("output", () => stream.Read(new float[1]));
-        Predict predictTokens = Predictor(t, out ClassifierStream tokenStream);
+        Predict predictTokens = Predictor(t, out ModelStream tokenStream);
         Throws("tokens", () => predictTokens([], badTokens, steps, batch, new float[tokens.OutputCount], default, false));
         Throws("tokens", () => tokenStream.Step([0, 1, 99]));
         HeadCase.Dispose(f);
@@ -236,7 +236,7 @@ public sealed class RecurrentHeadServingTests
     /// <summary>A model's inference call, features or tokens; its snapshot's stream in <paramref name="stream"/>.</summary>
     private delegate void Predict(ReadOnlySpan<float> input, ReadOnlySpan<int> tokens, int steps, int batch, Span<float> output, ReadOnlySpan<int> lengths, bool probabilities);
 
-    private static Predict Predictor(SequenceModel model, out ClassifierStream stream, bool withStream = true, int batch = 3)
+    private static Predict Predictor(SequenceModel model, out ModelStream stream, bool withStream = true, int batch = 3)
     {
         bool tokens = ((RecurrentHeadOptions)model.Options).TokenInput;
         RecurrentHeadInference inference = model is SequenceClassifier classifier ? classifier.ToInference() : ((SequenceTagger)model).ToInference();

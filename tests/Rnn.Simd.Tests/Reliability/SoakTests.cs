@@ -160,7 +160,7 @@ public sealed class SoakTests(ITestOutputHelper output)
                 float[] inputs = new TestRandom(1000 + (ulong)index).Array(InputBlock * InputSize);
                 float[] y = new float[Math.Max(Hidden, Classes)];
                 RecurrentState? state = network?.CreateState();
-                ClassifierStream? stream = classifier?.CreateStream();
+                ModelStream? stream = classifier?.CreateStream();
                 for (long t = 0; t < steps; t++)
                 {
                     ReadOnlySpan<float> x = inputs.AsSpan((int)(t % InputBlock) * InputSize, InputSize);

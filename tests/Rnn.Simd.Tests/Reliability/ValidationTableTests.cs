@@ -233,11 +233,14 @@ public sealed class ValidationTableTests
         Add("RecurrentHeadInference.Predict", "output", s_arg, "B·C = 12", () => served.Predict(tokens, 2, 4, new float[11]));
         Add("RecurrentHeadInference.Predict", "batch", s_range, "at least 1", () => served.Predict(tokens, 8, 0, new float[0]));
         Add("RecurrentHeadInference.Predict", "tokens", s_range, "outside the vocabulary", () => served.Predict([9, 0, 0, 0, 0, 0, 0, 0], 2, 4, new float[12]));
-        ClassifierStream stream = served.CreateStream(4);
-        Add("ClassifierStream.Step", "tokens", s_arg, "expected B = 4", () => stream.Step(new int[3]));
-        Add("ClassifierStream.Step", "tokens", s_range, "outside the vocabulary", () => stream.Step([0, 0, 0, 5]));
-        Add("ClassifierStream.Step", "input", s_arg, "reads token ids", () => stream.Step(new float[4]));
-        Add("ClassifierStream.Read", "output", s_arg, "B·C = 12 (B=4, C=3)", () => stream.Read(new float[13]));
+        ModelStream stream = served.CreateStream(4);
+        Add("ModelStream.Step", "tokens", s_arg, "expected steps·B = 4 (steps=1, B=4)", () => stream.Step(new int[3]));
+        Add("ModelStream.Step", "tokens", s_range, "outside the vocabulary", () => stream.Step([0, 0, 0, 5]));
+        Add("ModelStream.Step", "input", s_arg, "reads token ids", () => stream.Step(new float[4]));
+        Add("ModelStream.Read", "output", s_arg, "B·O = 12 (B=4, O=3)", () => stream.Read(new float[13]));
+        Add("ModelStream.Run", "tokens", s_arg, "steps·B = 8 (steps=2, B=4)", () => stream.Run(new int[7], 2));
+        Add("ModelStream.Run", "steps", s_range, "at least 1", () => stream.Run(new int[4], 0));
+        Add("ModelStream.Run", "input", s_arg, "reads token ids", () => stream.Run(new float[8], 2));
         Add("SequenceClassifierInference.CreateStream", "batch", s_range, "at least 1", () => served.CreateStream(0));
 
         var lmOptions = new LanguageModelOptions { VocabularySize = 7, EmbeddingSize = 4, Recurrent = new RecurrentNetworkOptions { HiddenSize = 8 } };
@@ -266,7 +269,7 @@ public sealed class ValidationTableTests
         Add("ForecasterOptions.Validate", "InputSize", s_arg, "at least 1, was 0", () => new ForecasterOptions { InputSize = 0, Recurrent = new RecurrentNetworkOptions { HiddenSize = 4 } }.Validate());
         Add("Forecaster.ForwardBackward", "inputs", s_arg, "T·B·X = 12 (T=3, B=2, X=2)", () => forecaster.ForwardBackward(new float[11], 3, 2, new float[12]));
         Add("Forecaster.ForwardBackward", "targets", s_arg, "T·B·X = 12", () => forecaster.ForwardBackward(new float[12], 3, 2, new float[13]));
-        ForecastStream forecast = forecaster.ToInference().CreateStream();
+        ForecastStream forecast = forecaster.ToInference().CreateForecast();
         Add("ForecastStream.Prime", "history", s_arg, "steps·X = 6", () => forecast.Prime(new float[5], 3));
         Add("ForecastStream.Prime", "steps", s_range, "at least 1", () => forecast.Prime(new float[6], -3));
 
