@@ -10,7 +10,8 @@ namespace Rnn.Simd.Tests.Cli;
 /// The command line. <c>rnn-simd infer</c> end to end on every PyTorch fixture: results within 4× PyTorch float32's own error,
 /// output files byte-identical with --threads 2 and, pinned by a hash, under every CI ISA setting.
 /// </summary>
-[Trait("Category", "Layers")]
+[Trait("Category", "Cli")]
+[Trait("Isa", "All")]
 [Collection(NonParallelCollection.Name)]
 public sealed class CommandLineTests : IDisposable
 {

@@ -7,7 +7,7 @@ namespace Rnn.Simd.Tests.Cli;
 /// negative number, a non-number or a file that does not exist, end the tool with a non-zero exit code and one line on
 /// standard error that names the option (or the file). Nothing runs: each row fails before any work.
 /// </summary>
-[Trait("Category", "Reliability")]
+[Trait("Category", "Cli")]
 [Collection(NonParallelCollection.Name)] // redirects Console.Error
 public sealed class OptionValidationTests
 {

@@ -10,7 +10,7 @@ namespace Rnn.Simd.Tests.Compatibility;
 /// with today's code, rebuild the same model, and a run resumed from the one at update 6 ends at update 12 on exactly
 /// the bits 0.1.0 wrote there: every tensor (weights, Adam's moments, the carried state) byte for byte.
 /// </summary>
-[Trait("Category", "IO")]
+[Trait("Category", "Compatibility")]
 [Collection(NonParallelCollection.Name)]   // the tool writes to Console
 public sealed class CheckpointCompatibilityTests
 {

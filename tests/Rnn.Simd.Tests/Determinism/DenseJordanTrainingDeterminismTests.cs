@@ -12,6 +12,7 @@ namespace Rnn.Simd.Tests.Determinism;
 /// (DOTNET_EnableAVX512/AVX2/HWIntrinsic=0).
 /// </summary>
 [Trait("Category", "Determinism")]
+[Trait("Isa", "All")]
 public sealed class DenseJordanTrainingDeterminismTests
 {
     /// <summary>Change only with a deliberate change of the arithmetic, and say so in the commit.</summary>

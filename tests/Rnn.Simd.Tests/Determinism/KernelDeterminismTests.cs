@@ -13,6 +13,7 @@ namespace Rnn.Simd.Tests.Determinism;
 /// DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and DOTNET_EnableHWIntrinsic=0 against the same constant.
 /// </summary>
 [Trait("Category", "Determinism")]
+[Trait("Isa", "All")]
 public sealed class KernelDeterminismTests
 {
     /// <summary>

@@ -11,6 +11,7 @@ namespace Rnn.Simd.Tests.Determinism;
 /// threads, hash to one SHA-256 under every CI ISA setting (DOTNET_EnableAVX512/AVX2/HWIntrinsic=0).
 /// </summary>
 [Trait("Category", "Determinism")]
+[Trait("Isa", "All")]
 public sealed class NetworkDeterminismTests
 {
     /// <summary>Change only with a deliberate change of the arithmetic, and say so in the commit.</summary>

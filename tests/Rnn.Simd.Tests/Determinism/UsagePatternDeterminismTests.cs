@@ -13,6 +13,7 @@ namespace Rnn.Simd.Tests.Determinism;
 /// encoder-decoder trained with scheduled sampling and then decoding, a forecaster rolling out.
 /// </summary>
 [Trait("Category", "Determinism")]
+[Trait("Isa", "All")]
 [Collection(NonParallelCollection.Name)]
 public sealed class UsagePatternDeterminismTests
 {

@@ -14,7 +14,7 @@ namespace Rnn.Simd.Tests.Fuzz;
 /// moments, many times, leaves only complete checkpoints and the run resumes from the newest, ending on the bits of a run
 /// never killed; a full disk or a read-only directory is a clear error that leaves the previous checkpoint as it was.
 /// </summary>
-[Trait("Category", "IO")]
+[Trait("Category", "Fuzz")]
 [Collection(NonParallelCollection.Name)]
 [UnsupportedOSPlatform("windows")]   // Unix file modes, SIGKILL, /dev/full, setpriv
 public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
@@ -127,7 +127,7 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([Path.GetFileName(path)], Directory.GetFileSystemEntries(Path.GetDirectoryName(path)!).Select(Path.GetFileName));
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_Read_Only_Directory_Is_A_Clear_Error_And_Keeps_The_Previous_Checkpoint()
     {
         (string path, CheckpointContent next) = PreviousCheckpoint();
@@ -152,11 +152,7 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
 
     private void AsNobodyResumingInto(string directory)
     {
-        if (!File.Exists("/usr/bin/setpriv"))
-        {
-            output.WriteLine("skipped the read-only sub-case: running as root and setpriv (util-linux) is missing, so nothing can make a directory read-only");
-            return;
-        }
+        Skip.IfNot(File.Exists("/usr/bin/setpriv"), "Running as root and setpriv (util-linux) is missing, so nothing can make a directory read-only.");
 
         // 'nobody' must reach the tool and the run: directories on the way opened for others to traverse.
         foreach (string d in new[] { _directory, Path.Combine(_directory, "ro") })
@@ -165,11 +161,7 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output) : IDisposable
         }
 
         (int probe, _, string probeError) = RunAsNobody(["--help"]);
-        if (probe != 0)
-        {
-            output.WriteLine($"skipped the read-only sub-case: running as root, and 'nobody' cannot run the built tool here ({probeError.Trim()})");
-            return;
-        }
+        Skip.If(probe != 0, $"Running as root, and 'nobody' cannot run the built tool here ({probeError.Trim()}), so nothing can make a directory read-only.");
 
         string text = Path.Combine(_directory, "ro-text.txt");
         (int code, _, string error) = RunAsNobody(["train", "--text", text, "--out", directory, "--resume", "--updates", "2", "--every", "1", "--plain"]);

@@ -16,7 +16,7 @@ namespace Rnn.Simd.Tests.Fuzz;
 /// is an <see cref="InvalidDataException"/>, within a second, allocating no more than the file's length justifies.
 /// The long run is the hidden maintenance command <c>rnn-simd fuzz --inputs 1000000 --seed N</c>, which prints the same report.
 /// </summary>
-[Trait("Category", "IO")]
+[Trait("Category", "Fuzz")]
 [Collection(NonParallelCollection.Name)]
 public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
 {

@@ -15,7 +15,7 @@ namespace Rnn.Simd.Tests.Fuzz;
 /// <c>rnn-simd sample --checkpoint</c>: each ends in exactly one line on standard error and a non-zero exit, within a
 /// second, through the tool's own entry point.
 /// </summary>
-[Trait("Category", "IO")]
+[Trait("Category", "Fuzz")]
 [Collection(NonParallelCollection.Name)]
 public sealed class MalformedFileCliTests : IDisposable
 {

@@ -11,7 +11,7 @@ namespace Rnn.Simd.Tests.Import;
 /// Export to PyTorch: exported files import back to the same network bit for bit, and re-exporting the seeded models
 /// gives exactly the committed files under GoldenExport/, which tools/golden/export_check.py loads into PyTorch.
 /// </summary>
-[Trait("Category", "IO")]
+[Trait("Category", "Import")]
 public sealed class PyTorchExportTests : IDisposable
 {
     /// <summary>Set to a directory to (re)write the fixtures there instead of comparing with the committed ones.</summary>

@@ -7,7 +7,7 @@ using Rnn.Simd.Tests.Layers;
 namespace Rnn.Simd.Tests.Import;
 
 /// <summary>What the importer infers from shapes and metadata, and how it refuses inconsistent files.</summary>
-[Trait("Category", "IO")]
+[Trait("Category", "Import")]
 public sealed class PyTorchImportTests
 {
     private static SafeTensorsFile File(RecurrentNetworkOptions o, string prefix = "", Action<SafeTensorsWriter, Dictionary<string, float[]>>? edit = null, bool skipStandard = false)

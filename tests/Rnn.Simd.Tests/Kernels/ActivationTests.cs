@@ -123,6 +123,7 @@ internal static class ActivationTestKit
 
 /// <summary>Element-wise activations and their derivatives: accuracy, bit-identity across widths, tails, aliasing, special values.</summary>
 [Trait("Category", "Kernels")]
+[Trait("Isa", "All")]
 public sealed class ActivationElementwiseTests(ITestOutputHelper output)
 {
     private const int ChunkLength = 1 << 16;
@@ -549,6 +550,7 @@ public sealed class ActivationElementwiseTests(ITestOutputHelper output)
 
 /// <summary>Row-wise softmax and log-softmax, forward and backward.</summary>
 [Trait("Category", "Kernels")]
+[Trait("Isa", "All")]
 public sealed class ActivationSoftmaxTests(ITestOutputHelper output)
 {
     public enum RowOp
@@ -859,6 +861,7 @@ public sealed class ActivationSoftmaxTests(ITestOutputHelper output)
 
 /// <summary>Argument validation, zero allocation and the ISA switches.</summary>
 [Trait("Category", "Kernels")]
+[Trait("Isa", "All")]
 public sealed class ActivationContractTests
 {
     [Fact]

@@ -13,6 +13,7 @@ namespace Rnn.Simd.Tests.Kernels;
 /// aliasing the layers use.
 /// </summary>
 [Trait("Category", "Kernels")]
+[Trait("Isa", "All")]
 public sealed class CellUpdateTests
 {
     public static TheoryData<int> Sizes => [1, 3, 4, 7, 8, 15, 16, 17, 37, 64, 100];

@@ -4,6 +4,7 @@ namespace Rnn.Simd.Tests.Kernels;
 
 /// <summary>Every argument error names its parameter.</summary>
 [Trait("Category", "Kernels")]
+[Trait("Isa", "All")]
 public sealed class GemmArgumentTests
 {
     private static readonly float[] s_a = new float[6 * 4], s_b = new float[4 * 5], s_c = new float[6 * 5];

@@ -7,6 +7,7 @@ namespace Rnn.Simd.Tests.Kernels;
 
 /// <summary>The contracts of DESIGN.md §4 for the GEMM layer: determinism, errors, allocation, pooling.</summary>
 [Trait("Category", "Kernels")]
+[Trait("Isa", "All")]
 [Collection(NonParallelCollection.Name)]
 public sealed class GemmContractTests
 {

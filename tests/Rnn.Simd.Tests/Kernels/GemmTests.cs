@@ -5,6 +5,7 @@ using Rnn.Simd.Tests.Infrastructure;
 namespace Rnn.Simd.Tests.Kernels;
 
 [Trait("Category", "Kernels")]
+[Trait("Isa", "All")]
 public sealed class GemmTests
 {
     /// <summary>Every size the issue names: edges around each MR/NR/KC multiple.</summary>

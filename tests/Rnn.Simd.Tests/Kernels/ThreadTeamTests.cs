@@ -4,6 +4,7 @@ using Rnn.Simd.Tests.Infrastructure;
 namespace Rnn.Simd.Tests.Kernels;
 
 [Trait("Category", "Kernels")]
+[Trait("Isa", "All")]
 [Collection(NonParallelCollection.Name)]
 public sealed class ThreadTeamTests
 {

@@ -13,6 +13,7 @@ namespace Rnn.Simd.Tests.Layers;
 /// and each result's error against PyTorch's float64 twin must stay within 4× PyTorch float32's own error.
 /// </summary>
 [Trait("Category", "Layers")]
+[Trait("Isa", "All")]
 public sealed class GoldenForwardTests(ITestOutputHelper output)
 {
     private const double AllowedRatio = 4.0;

@@ -7,6 +7,7 @@ using Rnn.Simd.Tests.Reference;
 namespace Rnn.Simd.Tests.Layers;
 
 [Trait("Category", "Layers")]
+[Trait("Isa", "All")]
 public sealed class JordanAndDenseTests
 {
     private sealed record Jordan(JordanNetworkOptions Options, float[] WIn, float[] WRec, float[] Bias, float[] WOut, float[] BOut)

@@ -14,6 +14,7 @@ namespace Rnn.Simd.Tests.Layers;
 /// row-major path, so lengths all equal to T give the reference.
 /// </summary>
 [Trait("Category", "Layers")]
+[Trait("Isa", "All")]
 public sealed class LaneRunTests
 {
     private static readonly int Nr = Gemm.PanelWidth(Isa.Best);

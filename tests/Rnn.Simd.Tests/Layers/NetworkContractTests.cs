@@ -7,6 +7,7 @@ namespace Rnn.Simd.Tests.Layers;
 
 /// <summary>Allocation, pooling, width and argument contracts of <see cref="RecurrentNetwork"/>.</summary>
 [Trait("Category", "Layers")]
+[Trait("Isa", "All")]
 [Collection(NonParallelCollection.Name)]
 public sealed class NetworkContractTests
 {

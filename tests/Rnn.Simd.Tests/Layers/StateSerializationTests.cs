@@ -5,6 +5,7 @@ using Rnn.Simd.Tests.Infrastructure;
 namespace Rnn.Simd.Tests.Layers;
 
 [Trait("Category", "Layers")]
+[Trait("Isa", "All")]
 public sealed class StateSerializationTests
 {
     [Fact]

@@ -6,6 +6,7 @@ namespace Rnn.Simd.Tests.Layers;
 
 /// <summary>Streaming (DESIGN.md §4, issue 3 item 3): chunks and steps give the bits of one whole-sequence call.</summary>
 [Trait("Category", "Layers")]
+[Trait("Isa", "All")]
 public sealed class StreamingTests
 {
     public static TheoryData<int> ArchitectureIndices() => new(Enumerable.Range(0, TestNetworks.Architectures().Count()));

@@ -19,7 +19,8 @@ public sealed class RecurrentHeadTrainingTests(ITestOutputHelper output)
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    [Trait("Category", "Determinism")]
+    [Trait("Category", "Networks")]
+    [Trait("Isa", "All")]
     public void Training_IsBitIdentical_RunToRun_AndForOneAndTwoThreads(bool tagger)
     {
         HeadCase c = HeadCase.Make(

@@ -7,7 +7,8 @@ using Rnn.Simd.Training;
 namespace Rnn.Simd.Tests.Training;
 
 /// <summary>Teacher forcing with a ratio for generators: which input each step gets, and that training sees the generator's own run.</summary>
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 [Collection(NonParallelCollection.Name)]
 public sealed class GeneratorTeacherForcingTests
 {

@@ -14,7 +14,8 @@ namespace Rnn.Simd.Tests.Training;
 /// Backpropagation through time against PyTorch autograd (tools/golden): for every fixture, every gradient (input,
 /// h0, c0, each parameter) within 4× PyTorch float32's own error against float64; clipping and truncated BPTT too.
 /// </summary>
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 public sealed class GoldenGradientTests(ITestOutputHelper output)
 {
     private const double AllowedRatio = 4.0;

@@ -51,7 +51,8 @@ public sealed class InitializerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    [Trait("Category", "Determinism")]
+    [Trait("Category", "Training")]
+    [Trait("Isa", "All")]
     public void EveryScheme_HashesToTheCommittedConstant()
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

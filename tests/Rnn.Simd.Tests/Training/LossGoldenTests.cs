@@ -5,7 +5,8 @@ using Xunit.Abstractions;
 namespace Rnn.Simd.Tests.Training;
 
 /// <summary>The losses against PyTorch's nn.MSELoss and nn.CrossEntropyLoss (ignore_index −100), values and gradients.</summary>
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 public sealed class LossGoldenTests(ITestOutputHelper output)
 {
     private static readonly string s_file = Path.Combine(AppContext.BaseDirectory, "Golden", "losses", "losses.safetensors");

@@ -12,7 +12,8 @@ namespace Rnn.Simd.Tests.Training;
 /// Determinism category, so CI re-runs it with AVX-512, AVX2 (hardware FMA) and all intrinsics switched off.
 /// </summary>
 [Trait("Category", "Training")]
-[Trait("Category", "Determinism")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 public sealed class OptimizerGoldenTests(ITestOutputHelper output)
 {
     private static readonly string s_path = Path.Combine(AppContext.BaseDirectory, "GoldenOptim", "optim.safetensors");

@@ -7,7 +7,8 @@ using Rnn.Simd.Training;
 namespace Rnn.Simd.Tests.Training;
 
 /// <summary>The README's training example, compiled and run (a shortened loop), so the README stays true.</summary>
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 public sealed class ReadmeTrainingExampleTests
 {
     [Fact]

@@ -16,7 +16,8 @@ namespace Rnn.Simd.Tests.Training;
 /// L = Σ output ⊙ G + Σ h_n ⊙ G_h (+ Σ c_n ⊙ G_c), so its gradients are exactly what Backward receives and returns.
 /// Tolerances: <see cref="FiniteDifference"/>.
 /// </summary>
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 public sealed class RecurrentGradientCheckTests(ITestOutputHelper output)
 {
     private const int Steps = 4, Batch = 3;

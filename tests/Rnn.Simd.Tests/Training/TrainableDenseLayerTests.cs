@@ -9,7 +9,8 @@ using Xunit.Abstractions;
 
 namespace Rnn.Simd.Tests.Training;
 
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 public sealed class TrainableDenseLayerTests(ITestOutputHelper output)
 {
     public static TheoryData<OutputActivation, bool> Activations() => new()

@@ -9,7 +9,8 @@ using Xunit.Abstractions;
 
 namespace Rnn.Simd.Tests.Training;
 
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 public sealed class TrainableJordanNetworkTests(ITestOutputHelper output)
 {
     private const ulong Seed = 5;   // with ratio 0.5 and T = 6, steps 1 … 5 draw both kinds (asserted)

@@ -8,7 +8,8 @@ using Rnn.Simd.Training;
 namespace Rnn.Simd.Tests.Training;
 
 /// <summary>A whole training step (forward, loss, backward, clipping, optimiser): allocation, determinism, the non-finite guard.</summary>
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 [Collection(NonParallelCollection.Name)]
 public sealed class TrainingStepTests
 {

@@ -7,7 +7,8 @@ using Rnn.Simd.Training;
 namespace Rnn.Simd.Tests.Training;
 
 /// <summary>Truncated BPTT: the sliding window, the carried state, and its agreement with plain forward/backward calls.</summary>
-[Trait("Category", "Layers")]
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
 public sealed class TruncatedBpttTests
 {
     public static TheoryData<int, int, int> Windows() => new()
