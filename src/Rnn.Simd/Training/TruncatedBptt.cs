@@ -23,8 +23,11 @@ namespace Rnn.Simd.Training;
 /// </remarks>
 public sealed class TruncatedBptt : IDisposable
 {
-    private readonly TrainableRecurrentNetwork _network;
-    private readonly RecurrentTape _tape;
+    private readonly TrainableRecurrentNetwork? _network;
+    private readonly RecurrentTape? _tape;
+    private readonly CellNetwork? _cells;
+    private readonly CellTape? _cellTape;
+    private readonly int _inputSize, _outputSize;
     private readonly float[] _window;        // [k2, B, X] the window's inputs
     private readonly float[] _windowOutput;  // [k2, B, F]
     private readonly float[] _windowGrad;    // [k2, B, F]
@@ -43,29 +46,13 @@ public sealed class TruncatedBptt : IDisposable
             ThrowHelper.Argument(nameof(network), "Truncated BPTT streams forward in time; a bidirectional network needs whole sequences.");
         }
 
-        if (k1 < 1)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(k1), $"Must be at least 1, was {k1}.");
-        }
-
-        if (k2 < k1)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(k2), $"Must be at least k1 = {k1}, was {k2}.");
-        }
-
-        if (batch < 1)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
-        }
-
+        Check(k1, k2, batch);
         ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·X", k2, batch, o.InputSize);
         ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·F", k2, batch, o.LayerOutputSize);
         ThrowHelper.ThrowIfTooLarge(nameof(batch), "L·B·H", o.Layers, batch, Math.Max(o.OutputSize, o.HiddenSize));
         _network = network;
-        K1 = k1;
-        K2 = k2;
-        Batch = batch;
         _tape = network.CreateTape();
+        (K1, K2, Batch, _inputSize, _outputSize) = (k1, k2, batch, o.InputSize, o.LayerOutputSize);
         _window = new float[(long)k2 * batch * o.InputSize];
         _windowOutput = new float[(long)k2 * batch * o.LayerOutputSize];
         _windowGrad = new float[_windowOutput.Length];
@@ -73,6 +60,34 @@ public sealed class TruncatedBptt : IDisposable
         _hN = new float[_h.Length];
         _c = o.Cell == CellType.Lstm ? new float[o.Layers * batch * o.HiddenSize] : [];
         _cN = new float[_c.Length];
+    }
+
+    /// <summary>Creates a driver for <paramref name="batch"/> parallel streams through a network of the user's cells;
+    /// <see cref="Hidden"/> and <see cref="WindowStartHidden"/> are then its whole state [L, B, S] and
+    /// <see cref="Cell"/> is empty.</summary>
+    /// <exception cref="ArgumentException">The network is bidirectional, or k1, k2, batch are out of range (1 ≤ k1 ≤ k2).</exception>
+    public TruncatedBptt(CellNetwork network, int k1, int k2, int batch)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (network.Directions == 2)
+        {
+            ThrowHelper.Argument(nameof(network), "Truncated BPTT streams forward in time; a bidirectional network needs whole sequences.");
+        }
+
+        Check(k1, k2, batch);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·X", k2, batch, network.InputSize);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·F", k2, batch, network.OutputSize);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "B·S", batch, network.StateSize);
+        _cells = network;
+        _cellTape = network.CreateTape();
+        (K1, K2, Batch, _inputSize, _outputSize) = (k1, k2, batch, network.InputSize, network.OutputSize);
+        _window = new float[(long)k2 * batch * _inputSize];
+        _windowOutput = new float[(long)k2 * batch * _outputSize];
+        _windowGrad = new float[_windowOutput.Length];
+        _h = new float[batch * network.StateSize];
+        _hN = new float[_h.Length];
+        _c = [];
+        _cN = [];
     }
 
     /// <summary>New steps per update.</summary>
@@ -113,13 +128,12 @@ public sealed class TruncatedBptt : IDisposable
     /// </summary>
     public void Forward(ReadOnlySpan<float> x, int steps, Span<float> output, ThreadTeam? threads = null)
     {
-        RecurrentNetworkOptions o = _network.Options;
         if (steps < 1 || steps > K1)
         {
             ThrowHelper.ArgumentOutOfRange(nameof(steps), $"Must be in [1, k1 = {K1}], was {steps}.");
         }
 
-        int inRow = Batch * o.InputSize, outRow = Batch * o.LayerOutputSize;
+        int inRow = Batch * _inputSize, outRow = Batch * _outputSize;
         ThrowHelper.ThrowIfLengthIsNot(x.Length, (long)steps * inRow, nameof(x), "steps·B·X");
         ThrowHelper.ThrowIfLengthIsNot(output.Length, (long)steps * outRow, nameof(output), "steps·B·F");
 
@@ -128,7 +142,15 @@ public sealed class TruncatedBptt : IDisposable
         int drop = Math.Max(0, _windowSteps + steps - K2);
         if (drop > 0)
         {
-            _network.ReadRecordedState(_tape, drop, _h, _c);
+            if (_cells is not null)
+            {
+                _cells.ReadRecordedState(_cellTape!, drop, _h);
+            }
+            else
+            {
+                _network!.ReadRecordedState(_tape!, drop, _h, _c);
+            }
+
             _window.AsSpan(drop * inRow, (_windowSteps - drop) * inRow).CopyTo(_window);
             _windowSteps -= drop;
         }
@@ -137,7 +159,15 @@ public sealed class TruncatedBptt : IDisposable
         _windowSteps += steps;
         _newSteps = steps;
         int n = _windowSteps;
-        _network.Forward(_tape, _window.AsSpan(0, n * inRow), n, Batch, _windowOutput.AsSpan(0, n * outRow), _h, _c, _hN, _cN, threads: threads);
+        if (_cells is not null)
+        {
+            _cells.Forward(_cellTape!, _window.AsSpan(0, n * inRow), n, Batch, _windowOutput.AsSpan(0, n * outRow), _h, _hN);
+        }
+        else
+        {
+            _network!.Forward(_tape!, _window.AsSpan(0, n * inRow), n, Batch, _windowOutput.AsSpan(0, n * outRow), _h, _c, _hN, _cN, threads: threads);
+        }
+
         _windowOutput.AsSpan((n - steps) * outRow, steps * outRow).CopyTo(output);
     }
 
@@ -150,7 +180,7 @@ public sealed class TruncatedBptt : IDisposable
     /// <param name="hiddenGradientNorms">Optional diagnostics [L, window steps]: ‖dL/dh_t‖ over the window.</param>
     public void Backward(ReadOnlySpan<float> gradOutput, ThreadTeam? threads = null, Span<float> hiddenGradientNorms = default)
     {
-        int outRow = Batch * _network.Options.LayerOutputSize;
+        int outRow = Batch * _outputSize;
         if (_newSteps == 0)
         {
             ThrowHelper.InvalidOperation("Run Forward first.");
@@ -161,9 +191,43 @@ public sealed class TruncatedBptt : IDisposable
         Span<float> grad = _windowGrad.AsSpan(0, n * outRow);
         grad[..((n - _newSteps) * outRow)].Clear();
         gradOutput.CopyTo(grad[((n - _newSteps) * outRow)..]);
-        _network.Backward(_tape, grad, threads: threads, hiddenGradientNorms: hiddenGradientNorms);
+        if (_cells is not null)
+        {
+            if (!hiddenGradientNorms.IsEmpty)
+            {
+                ThrowHelper.Argument(nameof(hiddenGradientNorms), "A network of the user's cells does not report hidden-gradient norms; pass an empty span.");
+            }
+
+            _cells.Backward(_cellTape!, grad);
+        }
+        else
+        {
+            _network!.Backward(_tape!, grad, threads: threads, hiddenGradientNorms: hiddenGradientNorms);
+        }
     }
 
     /// <summary>Returns the tape's buffer to the pool.</summary>
-    public void Dispose() => _tape.Dispose();
+    public void Dispose()
+    {
+        _tape?.Dispose();
+        _cellTape?.Dispose();
+    }
+
+    private static void Check(int k1, int k2, int batch)
+    {
+        if (k1 < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(k1), $"Must be at least 1, was {k1}.");
+        }
+
+        if (k2 < k1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(k2), $"Must be at least k1 = {k1}, was {k2}.");
+        }
+
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+    }
 }

@@ -360,6 +360,29 @@ public sealed class ValidationTableTests
             tbptt.Backward(new float[1]);
         });
         Add("TruncatedBptt.Reset", "h0", s_arg, "L·B·Hout", () => tbptt.Reset(h0: new float[5]));
+        CellNetwork cells = CellNetwork.Create([new Training.HandElmanCell(2, 3)], seed: 1);
+        float[] cx = new float[2 * 4 * 2], cy = new float[2 * 4 * 3];
+        Add("CellNetwork.Forward", "input", s_arg, "T·B·X", () => cells.Forward(new float[cx.Length - 1], 2, 4, cy));
+        Add("CellNetwork.Forward", "output", s_arg, "T·B·F", () => cells.Forward(cx, 2, 4, new float[cy.Length + 1]));
+        Add("CellNetwork.Forward", "s0", s_arg, "B·ΣS", () => cells.Forward(cx, 2, 4, cy, s0: new float[5]));
+        Add("CellNetwork.Forward", "lengths", s_range, "[0, 2]", () => cells.Forward(cx, 2, 4, cy, lengths: [3, 0, 0, 0]));
+        Add("CellNetwork.Forward", "batch", s_range, "at least 1", () => cells.Forward(cx, 2, 0, cy));
+        Add("CellNetwork.Backward", "gradOutput", s_arg, "T·B·F", () =>
+        {
+            using CellTape tape = cells.CreateTape();
+            cells.Forward(tape, cx, 2, 4, cy);
+            cells.Backward(tape, new float[cy.Length + 1]);
+        });
+        Add("CellNetwork.Backward", "gradInput", s_arg, "T·B·X", () =>
+        {
+            using CellTape tape = cells.CreateTape();
+            cells.Forward(tape, cx, 2, 4, cy);
+            cells.Backward(tape, cy, gradInput: new float[1]);
+        });
+        CellState cellState = cells.CreateState(4);
+        Add("CellNetwork.Step", "x", s_arg, "T·B·X", () => cells.Step(cellState, new float[7], new float[12]));
+        Add("CellNetwork.Process", "y", s_arg, "T·B·F", () => cells.Process(cellState, cx, 2, new float[23]));
+        Add("CellNetwork.Process", "state", s_arg, "another network", () => CellNetwork.Create([new Training.HandElmanCell(2, 3)]).Process(cellState, cx, 2, cy));
         var generator = TrainableRecurrentNetwork.Create(new RecurrentNetworkOptions { Cell = CellType.Rnn, InputSize = 2, HiddenSize = 3 });
         var generatorHead = TrainableDenseLayer.Create(3, 2, OutputActivation.Identity);
         Add("GeneratorTeacherForcing.BuildInputs", "teacher", s_arg, "", () =>
