@@ -36,9 +36,9 @@ public sealed class ReadmeTrainingExampleTests
         }
 
         double first = double.NaN, loss = double.NaN;
-        // ---- README (resume) ----
-        for (int step = 0; step < 60; step++)
+        for (int step = 0; step < 60; step++)                             // the README runs 1000
         {
+            // ---- README (resume) ----
             rnn.Forward(tape, x, T, B, last, lastStepOnly: true);       // h at each sequence's last step, [B, 32]
             head.Forward(last, B, y);
             loss = Losses.MeanSquaredError(y, target, dy);
