@@ -103,4 +103,7 @@ public sealed class DenseLayer
 
     /// <summary>The packed weights (for products that accumulate into a buffer of their own).</summary>
     internal PackedMatrix Weight => _weight;
+
+    /// <summary>b [outputs], or empty: none.</summary>
+    internal ReadOnlySpan<float> Bias => _bias;
 }

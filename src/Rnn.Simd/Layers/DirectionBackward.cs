@@ -303,7 +303,7 @@ internal unsafe ref struct DirectionBackward
             Span<float> da = dG.Slice(b * h, h);
             if (Active(lengths, b, t))
             {
-                Activations.Backward(activation, hT.Slice(b * h, h), dH.Slice(b * h, h), da);
+                ElmanCell.Backward(activation, hT.Slice(b * h, h), dH.Slice(b * h, h), da);
             }
             else
             {
@@ -365,7 +365,7 @@ internal unsafe ref struct DirectionBackward
                     continue;
                 }
 
-                CellGradients.Lstm(
+                LstmCell.Backward(
                     Gates + ((nint)b * gh), TanhC + ((nint)b * h), CPrev + ((nint)b * h), DHCell + ((nint)b * h), DC + ((nint)b * h),
                     DG + ((nint)b * gh), DCPrev + ((nint)b * h), h, Isa.Best);
             }
@@ -394,7 +394,7 @@ internal unsafe ref struct DirectionBackward
         Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, _team, _pool);
     }
 
-    /// <summary>GRU reset-after backward for the rows of one part (rows are independent; one pass per row, <see cref="CellGradients.GruResetAfter"/>).</summary>
+    /// <summary>GRU reset-after backward for the rows of one part (rows are independent; one pass per row, <see cref="GruCell.ResetAfterBackward"/>).</summary>
     private struct GruResetAfterRows : IRangeWork
     {
         public float* Gates, Hn, HPrev, DH, DG, DGh, DHPrev;
@@ -417,7 +417,7 @@ internal unsafe ref struct DirectionBackward
                     continue;
                 }
 
-                CellGradients.GruResetAfter(
+                GruCell.ResetAfterBackward(
                     Gates + ((nint)b * gh), Hn + ((nint)b * h), HPrev + ((nint)b * h), DH + ((nint)b * h), DG + ((nint)b * gh), DGh + ((nint)b * gh),
                     DHPrev + ((nint)b * h), h, Isa.Best);
             }
@@ -439,7 +439,7 @@ internal unsafe ref struct DirectionBackward
                 continue;
             }
 
-            UpdateAndCandidate(h, gatesT.Slice(b * gh, gh), hPrevAll.Slice(b * h, h), dH.Slice(b * h, h), da, direct);
+            GruCell.ResetBeforeStateBackward(h, gatesT.Slice(b * gh, gh), hPrevAll.Slice(b * h, h), dH.Slice(b * h, h), da, direct);
         }
 
         // n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): d(r ⊙ h) = dn_pre · W_hn.
@@ -453,34 +453,11 @@ internal unsafe ref struct DirectionBackward
                 continue;
             }
 
-            ReadOnlySpan<float> r = gatesT.Slice((b * gh) + (GateLayout.GruReset * h), h);
-            ReadOnlySpan<float> dRh = dResetH.Slice(b * h, h);
-            TensorPrimitives.Multiply(dRh, hPrevAll.Slice(b * h, h), temp);
-            Activations.Backward(ActivationKind.Sigmoid, r, temp, dG.Slice((b * gh) + (GateLayout.GruReset * h), h));
-            TensorPrimitives.Multiply(dRh, r, temp);
-            Span<float> direct = dHPrev.Slice(b * h, h);
-            TensorPrimitives.Add(direct, temp, direct);
+            GruCell.ResetBeforeGatesBackward(h, gatesT.Slice(b * gh, gh), hPrevAll.Slice(b * h, h), dResetH.Slice(b * h, h), dG.Slice(b * gh, gh), dHPrev.Slice(b * h, h), temp);
         }
 
         // r and z see h through W_h's first 2H rows; W_hn's part went through r ⊙ h above.
         Gemm.MultiplyPackedRange(batch, dG, gh, _w.BackRecurrent!, 0, 2 * h, h, dHPrev, h, accumulate: true, _team, _pool);
-    }
-
-    /// <summary>
-    /// GRU's h = n + z ⊙ (h_{t−1} − n) for one row: writes dL/d(z pre-activation) and dL/d(n pre-activation) into
-    /// <paramref name="da"/> and the direct term dh ⊙ z into <paramref name="direct"/>. The z and n blocks of
-    /// <paramref name="da"/> hold their own temporaries, so rows can run on different threads.
-    /// </summary>
-    private static void UpdateAndCandidate(int h, ReadOnlySpan<float> gates, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> dh, Span<float> da, Span<float> direct)
-    {
-        ReadOnlySpan<float> z = gates.Slice(GateLayout.GruUpdate * h, h), n = gates.Slice(GateLayout.GruNew * h, h);
-        Span<float> dz = da.Slice(GateLayout.GruUpdate * h, h), dn = da.Slice(GateLayout.GruNew * h, h);
-        TensorPrimitives.Subtract(hPrev, n, dz);                   // dh/dz = h_{t−1} − n
-        TensorPrimitives.Multiply(dh, dz, dz);
-        Activations.Backward(ActivationKind.Sigmoid, z, dz, dz);
-        TensorPrimitives.Multiply(dh, z, direct);                  // dh/dh_{t−1} (direct) = z
-        TensorPrimitives.Subtract(dh, direct, dn);                 // dh/dn = 1 − z: dh − dh ⊙ z
-        Activations.Backward(ActivationKind.Tanh, n, dn, dn);
     }
 
     private static bool Active(ReadOnlySpan<int> lengths, int b, int t) => lengths.IsEmpty || t < lengths[b];

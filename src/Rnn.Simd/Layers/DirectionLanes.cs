@@ -23,7 +23,7 @@ namespace Rnn.Simd.Layers;
 /// after its products, on gates still in L1, and one team dispatch per step covers products and updates.</para>
 /// <para>Bits: each gate is the same FMA chain over [x; h] as in the row-major path (the input part by the
 /// projection, continued over h by the step), and the update runs the same IEEE operations per lane
-/// (<see cref="LaneUpdates"/>), so the outputs and states are bit for bit those of <see cref="DirectionRun"/>.</para>
+/// (<see cref="LstmCell.Lanes"/>, <see cref="GruCell.ResetAfterLanes"/>, <see cref="ElmanCell.Lanes"/>), so the outputs and states are bit for bit those of <see cref="DirectionRun"/>.</para>
 /// <code>
 ///   scratch (floats, NR = lanes, P = ⌈B / NR⌉ panels, R = padded G·H rows, S = steps per projection chunk)
 ///     xT     [S][P][In][NR]   the chunk's inputs, transposed
@@ -372,13 +372,13 @@ internal static unsafe class DirectionLanes
                     {
                         case CellType.Lstm:
                             LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, gates, loadC: true);
-                            LaneUpdates.Lstm(Run.Width, nr, gates + ((nint)start * nr), Run.Bias, h, u0, units, Run.C + (((nint)p * h) + u0) * nr, hNext + ((nint)u0 * nr));
+                            LstmCell.Lanes(Run.Width, nr, gates + ((nint)start * nr), Run.Bias, h, u0, units, Run.C + (((nint)p * h) + u0) * nr, hNext + ((nint)u0 * nr));
                             break;
                         case CellType.Gru:
                         {
                             float* rec = Run.Rec + ((nint)p * s.Rows * nr);
                             LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, rec, loadC: false);
-                            LaneUpdates.GruResetAfter(
+                            GruCell.ResetAfterLanes(
                                 Run.Width, nr, gates + ((nint)start * nr), rec + ((nint)start * nr), Run.Bias, Run.NewBias, h, u0, units,
                                 hPrev + ((nint)u0 * nr), hNext + ((nint)u0 * nr));
                             break;
@@ -386,7 +386,7 @@ internal static unsafe class DirectionLanes
 
                         default:
                             LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, gates, loadC: true);
-                            LaneUpdates.Elman(Run.Activation, nr, gates + ((nint)start * nr), Run.Bias, u0, units, hNext + ((nint)u0 * nr));
+                            ElmanCell.Lanes(Run.Activation, nr, gates + ((nint)start * nr), Run.Bias, u0, units, hNext + ((nint)u0 * nr));
                             break;
                     }
                 }

@@ -258,7 +258,7 @@ internal unsafe ref struct DirectionRun
         for (int b = 0; b < batch; b++)
         {
             Span<float> g = gates.Slice(b * gh, gh);
-            CellUpdates.GruResetUpdate(g, recurrent.Slice(b * gh, gh), _w.Bias);
+            GruCell.ResetBeforeGates(g, recurrent.Slice(b * gh, gh), _w.Bias);
             TensorPrimitives.Multiply(g[..h], hPrev.Slice(b * h, h), resetH.Slice(b * h, h));
         }
 
@@ -268,7 +268,7 @@ internal unsafe ref struct DirectionRun
         {
             // h_{t−1} − n is formed in the row of h being written, as in reset-after.
             Span<float> hRow = hNext.Slice(b * h, h);
-            CellUpdates.GruNew(gates.Slice(b * gh, gh), _w.Bias, recurrentNew.Slice(b * h, h), hPrev.Slice(b * h, h), hRow, hRow);
+            GruCell.ResetBeforeState(gates.Slice(b * gh, gh), _w.Bias, recurrentNew.Slice(b * h, h), hPrev.Slice(b * h, h), hRow, hRow);
         }
     }
 
@@ -306,13 +306,13 @@ internal unsafe ref struct DirectionRun
             for (int b = start; b < end; b++)
             {
                 // The gates row is [h] wide for Elman (G = 1).
-                CellUpdates.Elman(new Span<float>(Gates + ((nint)b * h), h), bias, Activation, new Span<float>(H + ((nint)b * h), h));
+                ElmanCell.Forward(new Span<float>(Gates + ((nint)b * h), h), bias, Activation, new Span<float>(H + ((nint)b * h), h));
             }
         }
     }
 
     /// <summary>
-    /// GRU reset-after's update of the rows of one part: one pass per row (CellUpdates.GruResetAfter), no
+    /// GRU reset-after's update of the rows of one part: one pass per row (<see cref="GruCell.ResetAfter(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>), no
     /// temporaries, so threads split the rows.
     /// </summary>
     private struct GruResetAfterRows : IRangeWork
@@ -327,7 +327,7 @@ internal unsafe ref struct DirectionRun
             var newBias = new ReadOnlySpan<float>(NewBias, h);
             for (int b = start; b < end; b++)
             {
-                CellUpdates.GruResetAfter(
+                GruCell.ResetAfter(
                     new Span<float>(Gates + ((nint)b * gh), gh), new ReadOnlySpan<float>(Recurrent + ((nint)b * gh), gh), bias, newBias,
                     new ReadOnlySpan<float>(HPrev + ((nint)b * h), h), new Span<float>(H + ((nint)b * h), h),
                     Hn == null ? default : new Span<float>(Hn + ((nint)b * h), h));
@@ -349,7 +349,7 @@ internal unsafe ref struct DirectionRun
             {
                 var hCell = new Span<float>(HCell + ((nint)b * h), h);
                 Span<float> tanhC = TanhC == null ? hCell : new Span<float>(TanhC + ((nint)b * h), h);
-                CellUpdates.Lstm(
+                LstmCell.Forward(
                     new Span<float>(Gates + ((nint)b * gh), gh), bias, new ReadOnlySpan<float>(CPrev + ((nint)b * h), h),
                     new Span<float>(C + ((nint)b * h), h), hCell, tanhC);
             }

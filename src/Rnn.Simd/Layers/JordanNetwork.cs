@@ -1,9 +1,7 @@
 using System.Buffers;
-using System.Numerics.Tensors;
 using CommunityToolkit.HighPerformance.Buffers;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
-using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
 using Rnn.Simd.Kernels.Threading;
 
@@ -48,7 +46,8 @@ public sealed record JordanNetworkOptions
 /// target instead (teacher forcing). Immutable and shareable, like <see cref="RecurrentNetwork"/>.
 /// </summary>
 /// <remarks>The hidden pre-activation is one FMA chain over [x; y_{t−1}] through one fused matrix
-/// [W_in | W_rec], so the input terms of all steps are one GEMM and a streamed step gives the same bits.</remarks>
+/// [W_in | W_rec], so the input terms of all steps are one GEMM and a streamed step gives the same bits. The
+/// arithmetic is <see cref="JordanForward"/>'s, which training shares.</remarks>
 public sealed class JordanNetwork
 {
     private readonly PackedMatrix _fused;      // [H, X + O] = [W_in | W_rec]
@@ -181,33 +180,20 @@ public sealed class JordanNetwork
             previousOutput.CopyTo(previous);
         }
 
-        Gemm.MultiplyPackedRange(steps * batch, input, x, _fused, 0, x, h, gx, h, accumulate: false, threads, Pool);
-        ActivationKind activation = Options.HiddenActivation.ToActivationKind();
-
+        var forward = new JordanForward
+        {
+            Options = Options, Input = _fused, Recurrent = _fused, RecurrentStart = x, Bias = _bias,
+            OutputWeight = _output.Weight, OutputBias = _output.Bias, Threads = threads, Pool = Pool,
+        };
+        forward.InputTerms(input, steps * batch, gx);
         for (int t = 0; t < steps; t++)
         {
-            Span<float> gates = gx.Slice(t * batch * h, batch * h);
-            Gemm.MultiplyPackedRange(batch, previous, o, _fused, x, o, h, gates, h, accumulate: true, threads, Pool);
             Span<float> hT = hidden.IsEmpty ? hStep : hidden.Slice(t * batch * h, batch * h);
-            for (int b = 0; b < batch; b++)
-            {
-                Span<float> row = gates.Slice(b * h, h);
-                if (_bias.Length != 0)
-                {
-                    TensorPrimitives.Add(row, _bias, row);
-                }
-
-                Activations.Forward(activation, row, hT.Slice(b * h, h));
-            }
-
             Span<float> yT = output.Slice(t * batch * o, batch * o);
-            Gemm.MultiplyPacked(batch, hT, h, _output.Weight, yT, o, accumulate: false, threads, Pool);
-            _output.Finish(yT, batch);
+            forward.Step(batch, previous, gx.Slice(t * batch * h, batch * h), hT, yT);
             (teacher.IsEmpty ? yT : teacher.Slice(t * batch * o, batch * o)).CopyTo(previous);
         }
     }
-
-
 }
 
 /// <summary>The state of Jordan streams: the previous outputs y_{t−1} [B, O].</summary>

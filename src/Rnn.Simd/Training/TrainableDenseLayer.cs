@@ -118,6 +118,9 @@ public sealed class TrainableDenseLayer
     /// <summary>b [outputs], the current values, or empty without a bias.</summary>
     internal ReadOnlySpan<float> BiasValues => _bias is null ? default : Parameters.Value(_bias);
 
+    /// <summary>W packed for z · Wᵀ (current after <see cref="EnsurePacked"/>).</summary>
+    internal PackedMatrix ForwardWeight => _forwardWeight;
+
     /// <summary>y[rows, Outputs] = f_out(z[rows, Inputs] · Wᵀ + b), as <see cref="DenseLayer.Forward"/>. Allocates nothing.</summary>
     /// <param name="z">The inputs [rows, Inputs].</param>
     /// <param name="rows">Rows ≥ 0.</param>

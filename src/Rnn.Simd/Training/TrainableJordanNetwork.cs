@@ -221,28 +221,19 @@ public sealed class TrainableJordanNetwork
                 initialOutput.CopyTo(fed);
             }
 
-            // The input terms of every step in one product; each step then continues the same FMA chains with its
-            // recurrent terms (the bits of JordanNetwork's one fused [W_in | W_rec] chain).
-            Gemm.MultiplyPacked(steps * batch, xAll, x, _forwardInput, hAll, h, accumulate: false, threads, Pool);
-            ActivationKind activation = Options.HiddenActivation.ToActivationKind();
-            ReadOnlySpan<float> bias = _bias is null ? default : Parameters.Value(_bias);
+            // JordanNetwork's arithmetic (the same bits as its one fused [W_in | W_rec] chain), the hidden activations
+            // computed in place in the recorded h.
+            var forward = new JordanForward
+            {
+                Options = Options, Input = _forwardInput, Recurrent = _forwardRecurrent, Bias = _bias is null ? default : Parameters.Value(_bias),
+                OutputWeight = Output.ForwardWeight, OutputBias = Output.BiasValues, Threads = threads, Pool = Pool,
+            };
+            forward.InputTerms(xAll, steps * batch, hAll);
             for (int t = 0; t < steps; t++)
             {
                 Span<float> hT = hAll.Slice(t * batch * h, batch * h);
-                Gemm.MultiplyPacked(batch, fed.Slice(t * batch * o, batch * o), o, _forwardRecurrent, hT, h, accumulate: true, threads, Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    Span<float> row = hT.Slice(b * h, h);
-                    if (!bias.IsEmpty)
-                    {
-                        TensorPrimitives.Add(row, bias, row);
-                    }
-
-                    Activations.Forward(activation, row, row);
-                }
-
                 Span<float> yT = yAll.Slice(t * batch * o, batch * o);
-                Output.ForwardRows(hT, batch, yT, threads);
+                forward.Step(batch, fed.Slice(t * batch * o, batch * o), hT, hT, yT);
                 if (t + 1 < steps)
                 {
                     (forced[t + 1] ? targets.Slice(t * batch * o, batch * o) : yT).CopyTo(fed.Slice((t + 1) * batch * o, batch * o));

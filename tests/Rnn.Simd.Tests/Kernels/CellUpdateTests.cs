@@ -39,7 +39,7 @@ public sealed class CellUpdateTests
         foreach (VectorWidth width in ActivationTestKit.Widths)
         {
             float[] g = (float[])gates.Clone(), c = new float[h], hCell = new float[h], tanhC = new float[h];
-            CellUpdates.Lstm(g, bias, cPrev, c, hCell, tanhC, width);
+            LstmCell.Forward(g, bias, cPrev, c, hCell, tanhC, width);
             AssertBits(rg, g, $"gates at {width}");
             AssertBits(rc, c, $"c at {width}");
             AssertBits(rt, tanhC, $"tanh(c) at {width}");
@@ -47,7 +47,7 @@ public sealed class CellUpdateTests
 
             // Inference passes the same span for tanh(c) and h.
             float[] g2 = (float[])gates.Clone(), c2 = new float[h], h2 = new float[h];
-            CellUpdates.Lstm(g2, bias, cPrev, c2, h2, h2, width);
+            LstmCell.Forward(g2, bias, cPrev, c2, h2, h2, width);
             AssertBits(rh, h2, $"h (aliased with tanh(c)) at {width}");
         }
     }
@@ -61,22 +61,22 @@ public sealed class CellUpdateTests
         float[] newBias = Inputs(random, h, 1f), hPrev = Inputs(random, h, 1f);
 
         float[] rg = (float[])gates.Clone(), rec = (float[])recurrent.Clone(), rHn = new float[h], rH = new float[h];
-        CellUpdates.GruResetUpdate(rg, rec, bias);
+        GruCell.ResetBeforeGates(rg, rec, bias);
         Span<float> recNew = rec.AsSpan(2 * h, h);
         TensorPrimitives.Add(recNew, newBias, rHn);                   // hn = W_hn h + b_hn
         TensorPrimitives.Multiply(rg.AsSpan(0, h), rHn, recNew);      // r ⊙ hn
-        CellUpdates.GruNew(rg, bias, recNew, hPrev, rH, rH);
+        GruCell.ResetBeforeState(rg, bias, recNew, hPrev, rH, rH);
 
         foreach (VectorWidth width in ActivationTestKit.Widths)
         {
             float[] g = (float[])gates.Clone(), hNext = new float[h], hn = new float[h];
-            CellUpdates.GruResetAfter(g, recurrent, bias, newBias, hPrev, hNext, hn, width);
+            GruCell.ResetAfter(g, recurrent, bias, newBias, hPrev, hNext, hn, width);
             AssertBits(rg, g, $"gates at {width}");
             AssertBits(rH, hNext, $"h at {width}");
             AssertBits(rHn, hn, $"hn at {width}");
 
             float[] g2 = (float[])gates.Clone(), h2 = new float[h];
-            CellUpdates.GruResetAfter(g2, recurrent, bias, newBias, hPrev, h2, default, width);
+            GruCell.ResetAfter(g2, recurrent, bias, newBias, hPrev, h2, default, width);
             AssertBits(rH, h2, $"h without hn at {width}");
         }
     }
@@ -110,7 +110,7 @@ public sealed class CellUpdateTests
             float[] gradients = new float[4 * h], dcPrev = new float[h], dcIn = (float[])dc.Clone();
             fixed (float* pg = gates, pt = tanhC, pc = cPrev, pdh = dhCell, pdc = dcIn, pdG = gradients, pdcPrev = dcPrev)
             {
-                CellGradients.Lstm(pg, pt, pc, pdh, pdc, pdG, pdcPrev, h, width);
+                LstmCell.Backward(pg, pt, pc, pdh, pdc, pdG, pdcPrev, h, width);
             }
 
             AssertBits(rdG, gradients, $"dG at {width}");
@@ -146,7 +146,7 @@ public sealed class CellUpdateTests
             float[] dG = new float[3 * h], dGh = new float[3 * h], direct = new float[h];
             fixed (float* pg = gates, phn = hn, php = hPrev, pdh = dh, pdG = dG, pdGh = dGh, pdirect = direct)
             {
-                CellGradients.GruResetAfter(pg, phn, php, pdh, pdG, pdGh, pdirect, h, width);
+                GruCell.ResetAfterBackward(pg, phn, php, pdh, pdG, pdGh, pdirect, h, width);
             }
 
             AssertBits(rdG, dG, $"dG at {width}");
