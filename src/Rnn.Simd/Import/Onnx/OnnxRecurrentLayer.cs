@@ -1,0 +1,372 @@
+using System.Buffers;
+using CommunityToolkit.HighPerformance.Buffers;
+using Rnn.Simd.Cells;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+
+namespace Rnn.Simd.Import.Onnx;
+
+/// <summary>
+/// An ONNX model whose graph is one recurrent operator (RNN, LSTM or GRU), run by the engine: the weights are
+/// permuted from ONNX's gate orders (LSTM i, o, f, c; GRU z, r, h) and split biases into the engine's layout once,
+/// at load, and <see cref="Run"/> takes and gives tensors in the node's own layouts. Immutable and thread-safe;
+/// a call allocates nothing after the first at a given shape (its temporaries come from the pool).
+/// </summary>
+/// <remarks>
+/// <para>Read: inputs X, W, R, B, sequence_lens, initial_h, initial_c; outputs Y, Y_h, Y_c (each optional);
+/// <c>direction</c> forward or bidirectional; <c>layout</c> 0 and 1; <c>hidden_size</c>; GRU
+/// <c>linear_before_reset</c> 0 (the engine's reset-before GRU) and 1 (PyTorch's GRU); RNN activation Tanh or Relu;
+/// the default activations of LSTM and GRU. W, R, B (and P) must be constants: initializers, or graph inputs
+/// bound at load (ONNX's node tests feed the weights as inputs).</para>
+/// <para>Refused at load with an <see cref="InvalidDataException"/> naming the node and the attribute (not run
+/// wrongly): direction reverse, peepholes (P), <c>clip</c>, <c>input_forget</c>, other activations and their
+/// alpha/beta, any other operator in the graph.</para>
+/// </remarks>
+public sealed class OnnxRecurrentLayer
+{
+    private static readonly int[] s_lstmOrder = [0, 2, 3, 1];   // PyTorch's block p (i, f, g, o) is ONNX's block order[p] (i, o, f, c)
+    private static readonly int[] s_gruOrder = [1, 0, 2];       // PyTorch's (r, z, n) from ONNX's (z, r, h)
+    private static readonly int[] s_rnnOrder = [0];
+
+    private OnnxRecurrentLayer(RecurrentNetwork network, string opType, int layout, OnnxNode node, long opset)
+    {
+        Network = network;
+        OperatorType = opType;
+        Layout = layout;
+        Opset = opset;
+        string Input(int i) => i < node.Inputs.Length ? node.Inputs[i] : "";
+        string Output(int i) => i < node.Outputs.Length ? node.Outputs[i] : "";
+        InputName = Input(0);
+        SequenceLengthsName = Input(4);
+        InitialHiddenName = Input(5);
+        InitialCellName = Input(6);
+        OutputName = Output(0);
+        FinalHiddenName = Output(1);
+        FinalCellName = Output(2);
+    }
+
+    /// <summary>The engine's network the node became (stream it with <see cref="RecurrentNetwork.Step"/>).</summary>
+    public RecurrentNetwork Network { get; }
+
+    /// <summary>RNN, LSTM or GRU.</summary>
+    public string OperatorType { get; }
+
+    /// <summary>The node's <c>layout</c>: 0 for X [T, B, In], Y [T, D, B, H]; 1 for X [B, T, In], Y [B, T, D, H].</summary>
+    public int Layout { get; }
+
+    /// <summary>The model's default-domain opset.</summary>
+    public long Opset { get; }
+
+    /// <summary>Graph names of the node's X, sequence_lens, initial_h, initial_c, Y, Y_h and Y_c ("" when absent).</summary>
+    public string InputName { get; }
+
+    /// <inheritdoc cref="InputName"/>
+    public string SequenceLengthsName { get; }
+
+    /// <inheritdoc cref="InputName"/>
+    public string InitialHiddenName { get; }
+
+    /// <inheritdoc cref="InputName"/>
+    public string InitialCellName { get; }
+
+    /// <inheritdoc cref="InputName"/>
+    public string OutputName { get; }
+
+    /// <inheritdoc cref="InputName"/>
+    public string FinalHiddenName { get; }
+
+    /// <inheritdoc cref="InputName"/>
+    public string FinalCellName { get; }
+
+    /// <summary>Loads <paramref name="path"/>.</summary>
+    /// <param name="path">An .onnx file whose graph is one RNN, LSTM or GRU node.</param>
+    /// <param name="boundInputs">Graph inputs to treat as constants (weights fed as inputs), by input name; or null.</param>
+    /// <param name="pool">Buffers for calls; <see cref="ArrayPool{T}.Shared"/> when null.</param>
+    /// <exception cref="InvalidDataException">The file is malformed, or holds what this loader refuses; the message
+    /// names the file, the node and what.</exception>
+    public static OnnxRecurrentLayer Load(string path, IReadOnlyDictionary<string, OnnxTensor>? boundInputs = null, ArrayPool<float>? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return FromGraph(OnnxGraph.Parse(File.ReadAllBytes(path), path), path, boundInputs, pool);
+    }
+
+    /// <summary>Runs the node. Shapes are the node's: for layout 0 X [T, B, In], Y [T, D, B, H], states [D, B, H];
+    /// for layout 1 X [B, T, In], Y [B, T, D, H], states [B, D, H].</summary>
+    /// <param name="x">X.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="batch">B.</param>
+    /// <param name="y">Y, or empty: not wanted. Zero at steps past a sequence's length.</param>
+    /// <param name="yH">Y_h, or empty.</param>
+    /// <param name="yC">Y_c (LSTM), or empty.</param>
+    /// <param name="initialH">initial_h, or empty for zeros.</param>
+    /// <param name="initialC">initial_c (LSTM), or empty for zeros.</param>
+    /// <param name="sequenceLengths">sequence_lens [B] in [0, T], or empty for T.</param>
+    /// <param name="threads">Threads for the matrix products, or null.</param>
+    /// <exception cref="ArgumentException">A span's length does not fit the shapes.</exception>
+    public void Run(
+        ReadOnlySpan<float> x, int steps, int batch, Span<float> y, Span<float> yH = default, Span<float> yC = default,
+        ReadOnlySpan<float> initialH = default, ReadOnlySpan<float> initialC = default, ReadOnlySpan<int> sequenceLengths = default, ThreadTeam? threads = null)
+    {
+        RecurrentNetworkOptions o = Network.Options;
+        int d = o.Directions, h = o.HiddenSize;
+        ThrowHelper.ThrowIfNegative(steps, nameof(steps));
+        if (batch < 1)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
+        }
+
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(y.Length, nameof(y), "T·D·B·H", steps, d, batch, h);
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(yH.Length, nameof(yH), "D·B·H", d, batch, h);
+        ThrowHelper.ThrowIfLengthIsNotEmptyOr(initialH.Length, nameof(initialH), "D·B·H", d, batch, h);
+        if (o.Cell != CellType.Lstm && (!yC.IsEmpty || !initialC.IsEmpty))
+        {
+            ThrowHelper.Argument(yC.IsEmpty ? nameof(initialC) : nameof(yC), $"Only LSTM has a cell state; this node is {OperatorType}.");
+        }
+
+        int states = d * batch * h;
+        bool transposeStates = Layout == 1 && d == 2;
+        bool scatterY = Layout == 0 && d == 2;
+        using SpanOwner<float> scratch = SpanOwner<float>.Allocate(
+            (y.IsEmpty || scatterY ? steps * batch * d * h : 0) + (transposeStates ? 4 * states : 0), Network.Pool);
+        Span<float> rest = scratch.Span;
+        Span<float> output = y;
+        if (y.IsEmpty || scatterY)
+        {
+            output = rest[..(steps * batch * d * h)];
+            rest = rest[output.Length..];
+        }
+
+        ReadOnlySpan<float> h0 = initialH, c0 = initialC;
+        Span<float> hN = yH, cN = yC;
+        if (transposeStates)
+        {
+            h0 = initialH.IsEmpty ? default : SwapOuter(initialH, rest[..states], batch, d, h);
+            c0 = initialC.IsEmpty ? default : SwapOuter(initialC, rest.Slice(states, states), batch, d, h);
+            hN = yH.IsEmpty ? default : rest.Slice(2 * states, states);
+            cN = yC.IsEmpty ? default : rest.Slice(3 * states, states);
+        }
+
+        Network.Forward(x, steps, batch, output, h0, c0, hN, cN, sequenceLengths, batchFirst: Layout == 1, threads: threads);
+        if (scatterY && !y.IsEmpty)
+        {
+            // [T, B, D·H] → [T, D, B, H].
+            for (int t = 0; t < steps; t++)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    for (int dir = 0; dir < d; dir++)
+                    {
+                        output.Slice((((t * batch) + b) * d * h) + (dir * h), h).CopyTo(y.Slice((((t * d) + dir) * batch * h) + (b * h), h));
+                    }
+                }
+            }
+        }
+
+        if (transposeStates)
+        {
+            // [D, B, H] → [B, D, H].
+            if (!yH.IsEmpty)
+            {
+                SwapOuter(hN, yH, d, batch, h);
+            }
+
+            if (!yC.IsEmpty)
+            {
+                SwapOuter(cN, yC, d, batch, h);
+            }
+        }
+    }
+
+    internal static OnnxRecurrentLayer FromGraph(OnnxGraph graph, string where, IReadOnlyDictionary<string, OnnxTensor>? boundInputs, ArrayPool<float>? pool)
+    {
+        long opset = graph.Opset;
+        OnnxNode? node = null;
+        foreach (OnnxNode n in graph.Nodes)
+        {
+            if (n.Domain is not ("" or "ai.onnx") || n.OpType is not ("RNN" or "LSTM" or "GRU"))
+            {
+                Refuse(where, $"operator {(n.Domain.Length > 0 ? n.Domain + "." : "")}{n.OpType} ({n.Label}, opset {opset}) is not supported: this loader reads graphs of one RNN, LSTM or GRU node");
+            }
+
+            if (node is not null)
+            {
+                Refuse(where, $"the graph holds more than one recurrent node ({node.Label}, {n.Label}); this loader reads one");
+            }
+
+            node = n;
+        }
+
+        if (node is null)
+        {
+            Refuse(where, "the graph holds no RNN, LSTM or GRU node");
+        }
+
+        OnnxTensor? Constant(int index, string role)
+        {
+            string name = index < node.Inputs.Length ? node.Inputs[index] : "";
+            if (name.Length == 0)
+            {
+                return null;
+            }
+
+            if (graph.Initializers.TryGetValue(name, out OnnxTensor? t) || (boundInputs is not null && boundInputs.TryGetValue(name, out t)))
+            {
+                if (t.ElementType != OnnxElementType.Float)
+                {
+                    Refuse(where, $"{node.Label}: {role} '{name}' is {t.ElementType}; it must be float32");
+                }
+
+                return t;
+            }
+
+            Refuse(where, $"{node.Label}: {role} '{name}' is neither an initializer nor a bound input; the weights must be constants");
+            return null;
+        }
+
+        string op = node.OpType;
+        (CellType cell, int gates, int[] order) = op switch
+        {
+            "LSTM" => (CellType.Lstm, 4, s_lstmOrder),
+            "GRU" => (CellType.Gru, 3, s_gruOrder),
+            _ => (CellType.Rnn, 1, s_rnnOrder),
+        };
+
+        string direction = Attribute(node, "direction")?.S ?? "forward";
+        if (direction is not ("forward" or "bidirectional"))
+        {
+            Refuse(where, $"{node.Label}: direction '{direction}' is not supported yet (forward and bidirectional are)");
+        }
+
+        int d = direction == "bidirectional" ? 2 : 1;
+        long layout = Attribute(node, "layout")?.I ?? 0;
+        if (layout is not (0 or 1))
+        {
+            Refuse(where, $"{node.Label}: layout {layout} (0 or 1)");
+        }
+
+        foreach (string unsupported in new[] { "clip", "activation_alpha", "activation_beta" })
+        {
+            if (Attribute(node, unsupported) is not null)
+            {
+                Refuse(where, $"{node.Label}: attribute '{unsupported}' is not supported yet");
+            }
+        }
+
+        if ((Attribute(node, "input_forget")?.I ?? 0) != 0)
+        {
+            Refuse(where, $"{node.Label}: input_forget = 1 is not supported yet");
+        }
+
+        if (node.Inputs.Length > 7 && node.Inputs[7].Length > 0)
+        {
+            Refuse(where, $"{node.Label}: peepholes (input P '{node.Inputs[7]}') are not supported yet");
+        }
+
+        Nonlinearity nonlinearity = Activations(node, op, d, where);
+        OnnxTensor w = Constant(1, "W") ?? throw Refusal(where, $"{node.Label}: input W is missing");
+        OnnxTensor r = Constant(2, "R") ?? throw Refusal(where, $"{node.Label}: input R is missing");
+        OnnxTensor? bias = Constant(3, "B");
+        if (w.Dimensions.Count != 3 || w.Dimensions[0] != d || w.Dimensions[1] % gates != 0 || w.Dimensions[1] == 0 || w.Dimensions[2] < 1)
+        {
+            Refuse(where, $"{node.Label}: W is [{string.Join(", ", w.Dimensions)}]; expected [{d}, {gates}·hidden_size, input_size]");
+        }
+
+        int h = (int)(w.Dimensions[1] / gates), input = (int)w.Dimensions[2];
+        long declared = Attribute(node, "hidden_size")?.I ?? h;
+        if (declared != h)
+        {
+            Refuse(where, $"{node.Label}: hidden_size is {declared} but W holds {h} units per gate");
+        }
+
+        if (!r.Dimensions.SequenceEqual([d, gates * h, h]))
+        {
+            Refuse(where, $"{node.Label}: R is [{string.Join(", ", r.Dimensions)}]; expected [{d}, {gates * h}, {h}]");
+        }
+
+        if (bias is not null && !bias.Dimensions.SequenceEqual([d, 2L * gates * h]))
+        {
+            Refuse(where, $"{node.Label}: B is [{string.Join(", ", bias.Dimensions)}]; expected [{d}, {2 * gates * h}]");
+        }
+
+        var options = new RecurrentNetworkOptions
+        {
+            Cell = cell, InputSize = input, HiddenSize = h, Bidirectional = d == 2, Nonlinearity = nonlinearity,
+            GruVariant = (Attribute(node, "linear_before_reset")?.I ?? 0) != 0 ? GruVariant.ResetAfter : GruVariant.ResetBefore,
+        };
+        var torch = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        int gh = gates * h;
+        for (int dir = 0; dir < d; dir++)
+        {
+            string suffix = dir == 1 ? "_reverse" : "";
+            torch["weight_ih_l0" + suffix] = Permute(w.Floats.Slice(dir * gh * input, gh * input), order, h * input);
+            torch["weight_hh_l0" + suffix] = Permute(r.Floats.Slice(dir * gh * h, gh * h), order, h * h);
+            ReadOnlySpan<float> b = bias is null ? new float[2 * gh] : bias.Floats.Slice(dir * 2 * gh, 2 * gh);
+            torch["bias_ih_l0" + suffix] = Permute(b[..gh], order, h);
+            torch["bias_hh_l0" + suffix] = Permute(b[gh..], order, h);
+        }
+
+        return new OnnxRecurrentLayer(RecurrentNetwork.FromPyTorch(options, torch, pool: pool), op, (int)layout, node, opset);
+    }
+
+    private static Nonlinearity Activations(OnnxNode node, string op, int d, string where)
+    {
+        OnnxAttribute? a = Attribute(node, "activations");
+        if (a is null)
+        {
+            return Nonlinearity.Tanh;
+        }
+
+        string[] expected = op switch
+        {
+            "LSTM" => ["Sigmoid", "Tanh", "Tanh"],
+            "GRU" => ["Sigmoid", "Tanh"],
+            _ => [a.Strings.Length > 0 && string.Equals(a.Strings[0], "Relu", StringComparison.OrdinalIgnoreCase) ? "Relu" : "Tanh"],
+        };
+        bool ok = a.Strings.Length == expected.Length * d;
+        for (int i = 0; ok && i < a.Strings.Length; i++)
+        {
+            ok = string.Equals(a.Strings[i], expected[i % expected.Length], StringComparison.OrdinalIgnoreCase);
+        }
+
+        if (!ok)
+        {
+            Refuse(where, $"{node.Label}: activations [{string.Join(", ", a.Strings)}] are not supported yet ({op} runs [{string.Join(", ", expected)}] per direction{(op == "RNN" ? ", or Relu" : "")})");
+        }
+
+        return expected[0] == "Relu" ? Nonlinearity.Relu : Nonlinearity.Tanh;
+    }
+
+    private static OnnxAttribute? Attribute(OnnxNode node, string name) => node.Attributes.TryGetValue(name, out OnnxAttribute? a) ? a : null;
+
+    // One direction's [G·block] rows in ONNX's gate order → PyTorch's.
+    private static float[] Permute(ReadOnlySpan<float> source, int[] order, int block)
+    {
+        var result = new float[source.Length];
+        for (int p = 0; p < order.Length; p++)
+        {
+            source.Slice(order[p] * block, block).CopyTo(result.AsSpan(p * block, block));
+        }
+
+        return result;
+    }
+
+    // [A, C, H] → [C, A, H].
+    private static Span<float> SwapOuter(ReadOnlySpan<float> source, Span<float> target, int a, int c, int h)
+    {
+        for (int i = 0; i < a; i++)
+        {
+            for (int j = 0; j < c; j++)
+            {
+                source.Slice(((i * c) + j) * h, h).CopyTo(target.Slice(((j * a) + i) * h, h));
+            }
+        }
+
+        return target;
+    }
+
+    private static InvalidDataException Refusal(string where, string what) => new($"{where}: {what}.");
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void Refuse(string where, string what) => throw Refusal(where, what);
+}

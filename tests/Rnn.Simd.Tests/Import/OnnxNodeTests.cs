@@ -1,0 +1,85 @@
+using Rnn.Simd.Import.Onnx;
+
+namespace Rnn.Simd.Tests.Import;
+
+/// <summary>
+/// The ONNX project's own node tests for the recurrent operators (Debian's libonnx-testdata; .ci/run installs it):
+/// each case's model.onnx loaded by <see cref="OnnxRecurrentLayer"/> with the weights the case feeds as inputs
+/// bound as constants, run on the case's inputs, every output against the case's expected output within
+/// 1e-5 + 1e-4·|x|. The peephole case is refused by name (peepholes are not an engine option yet).
+/// </summary>
+[Trait("Category", "Import")]
+[Trait("Isa", "All")]
+public sealed class OnnxNodeTests
+{
+    private const string Root = "/usr/share/libonnx-testdata/data/node";
+
+    public static TheoryData<string> Cases() =>
+    [
+        "test_gru_batchwise", "test_gru_defaults", "test_gru_seq_length", "test_gru_with_initial_bias",
+        "test_lstm_batchwise", "test_lstm_defaults", "test_lstm_with_initial_bias",
+        "test_rnn_seq_length", "test_simple_rnn_batchwise", "test_simple_rnn_defaults", "test_simple_rnn_with_initial_bias",
+    ];
+
+    [SkippableTheory]
+    [MemberData(nameof(Cases))]
+    public void NodeTest_Passes(string name)
+    {
+        string dir = Path.Combine(Root, name);
+        Skip.IfNot(Directory.Exists(dir), $"{dir} is absent: install Debian's libonnx-testdata (.ci/run does).");
+        string model = Path.Combine(dir, "model.onnx");
+        OnnxGraph graph = OnnxGraph.Parse(File.ReadAllBytes(model), model);
+        string data = Path.Combine(dir, "test_data_set_0");
+        var inputs = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
+        for (int i = 0; i < graph.Inputs.Count; i++)
+        {
+            inputs[graph.Inputs[i].Name] = OnnxTensor.Load(Path.Combine(data, $"input_{i}.pb"));
+        }
+
+        OnnxRecurrentLayer layer = OnnxRecurrentLayer.Load(model, inputs);
+        OnnxTensor x = inputs[layer.InputName];
+        (int steps, int batch) = layer.Layout == 0 ? ((int)x.Dimensions[0], (int)x.Dimensions[1]) : ((int)x.Dimensions[1], (int)x.Dimensions[0]);
+        int d = layer.Network.Options.Directions, h = layer.Network.Options.HiddenSize;
+        float[] y = new float[steps * d * batch * h], yH = new float[d * batch * h], yC = layer.OperatorType == "LSTM" ? new float[d * batch * h] : [];
+        int[] lengths = layer.SequenceLengthsName.Length > 0 && inputs.TryGetValue(layer.SequenceLengthsName, out OnnxTensor? lens)
+            ? [.. lens.Integers.ToArray().Select(v => (int)v)] : [];
+        ReadOnlySpan<float> h0 = layer.InitialHiddenName.Length > 0 && inputs.TryGetValue(layer.InitialHiddenName, out OnnxTensor? ih) ? ih.Floats : default;
+        ReadOnlySpan<float> c0 = layer.InitialCellName.Length > 0 && inputs.TryGetValue(layer.InitialCellName, out OnnxTensor? ic) ? ic.Floats : default;
+        layer.Run(x.Floats, steps, batch, y, yH, yC, h0, c0, lengths);
+
+        var produced = new Dictionary<string, float[]>(StringComparer.Ordinal)
+        {
+            [layer.OutputName] = y, [layer.FinalHiddenName] = yH, [layer.FinalCellName] = yC,
+        };
+        Assert.NotEmpty(graph.Outputs);
+        for (int k = 0; k < graph.Outputs.Count; k++)
+        {
+            OnnxTensor expected = OnnxTensor.Load(Path.Combine(data, $"output_{k}.pb"));
+            float[] actual = produced[graph.Outputs[k].Name];
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < actual.Length; i++)
+            {
+                float e = expected.Floats[i];
+                Assert.True(Math.Abs(e - actual[i]) <= 1e-5 + (1e-4 * Math.Abs(e)), $"{name} {graph.Outputs[k].Name}[{i}]: expected {e}, got {actual[i]}.");
+            }
+        }
+    }
+
+    [SkippableFact]
+    public void ThePeepholeCase_IsRefusedByName()
+    {
+        string dir = Path.Combine(Root, "test_lstm_with_peepholes");
+        Skip.IfNot(Directory.Exists(dir), $"{dir} is absent: install Debian's libonnx-testdata (.ci/run does).");
+        string model = Path.Combine(dir, "model.onnx");
+        OnnxGraph graph = OnnxGraph.Parse(File.ReadAllBytes(model), model);
+        var inputs = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
+        for (int i = 0; i < graph.Inputs.Count; i++)
+        {
+            inputs[graph.Inputs[i].Name] = OnnxTensor.Load(Path.Combine(dir, "test_data_set_0", $"input_{i}.pb"));
+        }
+
+        var e = Assert.Throws<InvalidDataException>(() => OnnxRecurrentLayer.Load(model, inputs));
+        Assert.Contains("peepholes", e.Message, StringComparison.Ordinal);
+        Assert.Contains("LSTM node", e.Message, StringComparison.Ordinal);
+    }
+}
