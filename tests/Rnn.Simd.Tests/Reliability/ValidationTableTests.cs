@@ -1,5 +1,6 @@
 using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Import.Onnx;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Parameters;
@@ -52,6 +53,7 @@ public sealed class ValidationTableTests
         ["ColumnSums.Add"] = "a kernel helper; its arguments are checked where TrainableDenseLayer calls it",
         ["GradientClipping.GlobalNorm"] = "every length is valid (an empty span has norm 0)",
         ["TokenGenerator.Generate"] = "every length is valid: one token per element",
+        ["OnnxTensor.Parse"] = "bytes, not a shaped buffer: every length is read and malformed ones are InvalidDataException (OnnxHostileFileTests)",
     };
 
     [Fact]
@@ -383,6 +385,16 @@ public sealed class ValidationTableTests
         Add("CellNetwork.Step", "x", s_arg, "T·B·X", () => cells.Step(cellState, new float[7], new float[12]));
         Add("CellNetwork.Process", "y", s_arg, "T·B·F", () => cells.Process(cellState, cx, 2, new float[23]));
         Add("CellNetwork.Process", "state", s_arg, "another network", () => CellNetwork.Create([new Training.HandElmanCell(2, 3)]).Process(cellState, cx, 2, cy));
+        Add("OnnxTensor.FromFloats", "dimensions", s_arg, "holds 6 elements; 5 values", () => OnnxTensor.FromFloats("t", [2, 3], new float[5]));
+        Add("OnnxTensor.FromFloats", "dimensions", s_arg, "out of range", () => OnnxTensor.FromFloats("t", [-1], []));
+        Add("OnnxTensor.FromIntegers", "dimensions", s_arg, "holds 2 elements; 3 values", () => OnnxTensor.FromIntegers("t", [2], new long[3]));
+        OnnxRecurrentLayer onnx = OnnxRecurrentLayer.Load(Path.Combine(AppContext.BaseDirectory, "GoldenOnnx", "lstm_bidir_layout0_lens_init", "model.onnx"));
+        float[] ox = new float[5 * 3 * 4], oy = new float[5 * 2 * 3 * 6], oh = new float[2 * 3 * 6];
+        Add("OnnxRecurrentLayer.Run", "y", s_arg, "T·D·B·H", () => onnx.Run(ox, 5, 3, new float[oy.Length - 1]));
+        Add("OnnxRecurrentLayer.Run", "yH", s_arg, "D·B·H", () => onnx.Run(ox, 5, 3, oy, new float[5]));
+        Add("OnnxRecurrentLayer.Run", "initialH", s_arg, "D·B·H", () => onnx.Run(ox, 5, 3, oy, oh, initialH: new float[7]));
+        Add("OnnxRecurrentLayer.Run", "input", s_arg, "T·B·X", () => onnx.Run(new float[ox.Length + 1], 5, 3, oy));
+        Add("OnnxRecurrentLayer.Run", "lengths", s_range, "[0, 5]", () => onnx.Run(ox, 5, 3, oy, sequenceLengths: [6, 1, 1]));
         var generator = TrainableRecurrentNetwork.Create(new RecurrentNetworkOptions { Cell = CellType.Rnn, InputSize = 2, HiddenSize = 3 });
         var generatorHead = TrainableDenseLayer.Create(3, 2, OutputActivation.Identity);
         Add("GeneratorTeacherForcing.BuildInputs", "teacher", s_arg, "", () =>

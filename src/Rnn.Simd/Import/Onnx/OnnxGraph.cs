@@ -88,7 +88,7 @@ internal sealed class OnnxGraph
 
         if (!hasGraph)
         {
-            ThrowHelper.InvalidData($"{where} holds no graph (is it an ONNX model?).");
+            OnnxErrors.Fail($"{where} holds no graph (is it an ONNX model?).");
         }
 
         var nodes = new List<OnnxNode>();
@@ -109,7 +109,7 @@ internal sealed class OnnxGraph
                     OnnxTensor t = OnnxTensor.Read(g.ReadBytes(), where);
                     if (t.Name.Length == 0 || !initializers.TryAdd(t.Name, t))
                     {
-                        ThrowHelper.InvalidData($"{where}: an initializer {(t.Name.Length == 0 ? "has no name" : $"'{t.Name}' appears twice")}.");
+                        OnnxErrors.Fail($"{where}: an initializer {(t.Name.Length == 0 ? "has no name" : $"'{t.Name}' appears twice")}.");
                     }
 
                     break;
@@ -122,7 +122,7 @@ internal sealed class OnnxGraph
                     outputs.Add(ReadValue(g.ReadBytes(), where));
                     break;
                 case 15:
-                    ThrowHelper.InvalidData($"{where}: sparse initializers are not read.");
+                    OnnxErrors.Fail($"{where}: sparse initializers are not read.");
                     break;
                 default:
                     g.Skip(wire);
@@ -191,7 +191,7 @@ internal sealed class OnnxGraph
                     OnnxAttribute a = ReadAttribute(r.ReadBytes(), where, depth + 1);
                     if (!attributes.TryAdd(a.Name, a))
                     {
-                        ThrowHelper.InvalidData($"{where}: node '{name}' ({op}) has attribute '{a.Name}' twice.");
+                        OnnxErrors.Fail($"{where}: node '{name}' ({op}) has attribute '{a.Name}' twice.");
                     }
 
                     break;
@@ -212,7 +212,7 @@ internal sealed class OnnxGraph
     {
         if (depth > MaxDepth)
         {
-            ThrowHelper.InvalidData($"{where}: messages nest deeper than {MaxDepth}.");
+            OnnxErrors.Fail($"{where}: messages nest deeper than {MaxDepth}.");
         }
 
         var r = new ProtoReader(bytes, where);
@@ -281,7 +281,7 @@ internal sealed class OnnxGraph
                     type = r.ReadInt32();
                     break;
                 case 6 or 11:
-                    ThrowHelper.InvalidData($"{where}: attribute '{name}' holds a subgraph; subgraphs (If, Loop, Scan) are not read yet.");
+                    OnnxErrors.Fail($"{where}: attribute '{name}' holds a subgraph; subgraphs (If, Loop, Scan) are not read yet.");
                     break;
                 default:
                     r.Skip(wire);
@@ -291,7 +291,7 @@ internal sealed class OnnxGraph
 
         if (name.Length == 0)
         {
-            ThrowHelper.InvalidData($"{where}: an attribute has no name.");
+            OnnxErrors.Fail($"{where}: an attribute has no name.");
         }
 
         return new OnnxAttribute(name, type, f, i, s, t, [.. floats], [.. ints], [.. strings]);
@@ -347,7 +347,7 @@ internal sealed class OnnxGraph
 
         if (name.Length == 0)
         {
-            ThrowHelper.InvalidData($"{where}: a graph input or output has no name.");
+            OnnxErrors.Fail($"{where}: a graph input or output has no name.");
         }
 
         return new OnnxValue(name, elementType, dims);

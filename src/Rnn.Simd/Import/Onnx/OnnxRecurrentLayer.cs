@@ -365,7 +365,7 @@ public sealed class OnnxRecurrentLayer
         return target;
     }
 
-    private static InvalidDataException Refusal(string where, string what) => new($"{where}: {what}.");
+    private static InvalidDataException Refusal(string where, string what) => OnnxErrors.Create($"{where}: {what}.");
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void Refuse(string where, string what) => throw Refusal(where, what);

@@ -166,17 +166,17 @@ public sealed class OnnxTensor
         string label = name.Length > 0 ? $"tensor '{name}' in {where}" : $"the tensor in {where}";
         if (external)
         {
-            ThrowHelper.InvalidData($"The {label} keeps its data in an external file, which this reader does not read yet.");
+            OnnxErrors.Fail($"The {label} keeps its data in an external file, which this reader does not read yet.");
         }
 
         if (segment)
         {
-            ThrowHelper.InvalidData($"The {label} is a segment of a larger tensor, which ONNX files in use do not write and this reader refuses.");
+            OnnxErrors.Fail($"The {label} is a segment of a larger tensor, which ONNX files in use do not write and this reader refuses.");
         }
 
         if (dataType is not ((int)OnnxElementType.Float or (int)OnnxElementType.Int32 or (int)OnnxElementType.Int64))
         {
-            ThrowHelper.InvalidData($"The {label} has element type {dataType}; float32 (1), int32 (6) and int64 (7) are read.");
+            OnnxErrors.Fail($"The {label} has element type {dataType}; float32 (1), int32 (6) and int64 (7) are read.");
         }
 
         long count = 1;
@@ -184,7 +184,7 @@ public sealed class OnnxTensor
         {
             if (d < 0)
             {
-                ThrowHelper.InvalidData($"The {label} has a negative dimension {d}.");
+                OnnxErrors.Fail($"The {label} has a negative dimension {d}.");
             }
 
             count = d == 0 ? 0 : count > Array.MaxLength / d ? long.MaxValue : count * d;
@@ -199,7 +199,7 @@ public sealed class OnnxTensor
         };
         if (count > Array.MaxLength || (hasRaw && raw.Length != count * size) || (!hasRaw && type == OnnxElementType.Float && available != count))
         {
-            ThrowHelper.InvalidData($"The {label} has shape [{string.Join(", ", dims)}] ({(count > Array.MaxLength ? "too many" : count.ToString(System.Globalization.CultureInfo.InvariantCulture))} elements) but {(hasRaw ? raw.Length + " bytes of raw data" : available + " values")}.");
+            OnnxErrors.Fail($"The {label} has shape [{string.Join(", ", dims)}] ({(count > Array.MaxLength ? "too many" : count.ToString(System.Globalization.CultureInfo.InvariantCulture))} elements) but {(hasRaw ? raw.Length + " bytes of raw data" : available + " values")}.");
         }
 
         int n = (int)count;
@@ -245,7 +245,7 @@ public sealed class OnnxTensor
 
             if (integers.Count != n)
             {
-                ThrowHelper.InvalidData($"The {label} has shape [{string.Join(", ", dims)}] ({n} elements) but {integers.Count} values.");
+                OnnxErrors.Fail($"The {label} has shape [{string.Join(", ", dims)}] ({n} elements) but {integers.Count} values.");
             }
         }
 

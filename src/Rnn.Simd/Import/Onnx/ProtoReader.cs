@@ -195,7 +195,7 @@ internal ref struct ProtoReader
     }
 
     private readonly void Fail(string found) =>
-        ThrowHelper.InvalidData($"Malformed ONNX protobuf in {_what} at byte {_position} of {_data.Length}: {found}.");
+        OnnxErrors.Fail($"Malformed ONNX protobuf in {_what} at byte {_position} of {_data.Length}: {found}.");
 
     private static readonly UTF8Encoding s_utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""ONNX recurrent-node cases the PyTorch exporter never writes, built with onnx.helper, with expected outputs from
+an independent float64 NumPy reference of the ONNX operator definitions (RNN, LSTM, GRU: gate orders i,o,f,c and
+z,r,h, split W/R biases, both GRU forms, layouts 0 and 1, sequence_lens, initial states).
+
+Writes tests/Rnn.Simd.Tests/GoldenOnnx/<case>/model.onnx and test_data_set_0/{input,output}_N.pb, the layout of
+ONNX's own node tests. Run with Debian's python3 (python3-onnx, python3-numpy): /usr/bin/python3 tools/golden/onnx_cases.py
+"""
+import os
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "Rnn.Simd.Tests", "GoldenOnnx")
+
+
+def sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+ACT = {"Tanh": np.tanh, "Relu": lambda v: np.maximum(v, 0.0), "Sigmoid": sigmoid}
+
+
+def step(op, x, h, c, w, r, wb, rb, hs, lbr, act):
+    """One step of one direction for one sequence, float64. Returns (h, c)."""
+    if op == "RNN":
+        return ACT[act](w @ x + r @ h + wb + rb), None
+    if op == "LSTM":
+        g = w @ x + r @ h + wb + rb
+        i, o, f, cc = (g[k * hs:(k + 1) * hs] for k in range(4))
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(cc)
+        return sigmoid(o) * np.tanh(c), c
+    gx = w @ x + wb
+    z = sigmoid(gx[:hs] + r[:hs] @ h + rb[:hs])
+    rr = sigmoid(gx[hs:2 * hs] + r[hs:2 * hs] @ h + rb[hs:2 * hs])
+    if lbr:
+        n = np.tanh(gx[2 * hs:] + rr * (r[2 * hs:] @ h + rb[2 * hs:]))
+    else:
+        n = np.tanh(gx[2 * hs:] + r[2 * hs:] @ (rr * h) + rb[2 * hs:])
+    return (1 - z) * n + z * h, None
+
+
+def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act):
+    """x [T, B, I] (time-major), weights [D, ...]; returns Y [T, D, B, H], Y_h [D, B, H], Y_c [D, B, H]."""
+    t_, b_, _ = x.shape
+    d_ = w.shape[0]
+    g = w.shape[1]
+    y = np.zeros((t_, d_, b_, hs))
+    yh = np.zeros((d_, b_, hs))
+    yc = np.zeros((d_, b_, hs))
+    for d in range(d_):
+        wb, rb = b[d, :g], b[d, g:]
+        for s in range(b_):
+            h, c = h0[d, s].copy(), c0[d, s].copy()
+            order = range(lens[s]) if d == 0 else reversed(range(lens[s]))
+            for t in order:
+                h, c2 = step(op, x[t, s], h, c, w[d], r[d], wb, rb, hs, lbr, act)
+                c = c2 if c2 is not None else c
+                y[t, d, s] = h
+            yh[d, s], yc[d, s] = h, c
+    return y, yh, yc
+
+
+def case(name, op, *, d=1, layout=0, lbr=None, act=None, t=5, b=3, i=4, hs=6, lens=None, init=False, bias=True,
+         outputs=("Y", "Y_h", "Y_c"), opset=14, seed=0):
+    rng = np.random.default_rng(seed)
+    gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[op]
+    w = rng.uniform(-0.6, 0.6, (d, gates * hs, i))
+    r = rng.uniform(-0.6, 0.6, (d, gates * hs, hs))
+    bb = rng.uniform(-0.4, 0.4, (d, 2 * gates * hs)) if bias else np.zeros((d, 2 * gates * hs))
+    x = rng.uniform(-1, 1, (t, b, i))
+    lengths = np.array(lens if lens is not None else [t] * b, dtype=np.int32)
+    h0 = rng.uniform(-0.5, 0.5, (d, b, hs)) if init else np.zeros((d, b, hs))
+    c0 = rng.uniform(-0.5, 0.5, (d, b, hs)) if init and op == "LSTM" else np.zeros((d, b, hs))
+    # The operator runs in float32: round the data first, then the reference works on those values in float64.
+    w, r, bb, x, h0, c0 = (a.astype(np.float32).astype(np.float64) for a in (w, r, bb, x, h0, c0))
+    y, yh, yc = reference(op, x, w, r, bb, lengths, h0, c0, hs, bool(lbr), act[0] if act else "Tanh")
+
+    f32 = lambda a: a.astype(np.float32)
+    batch_major = lambda a: np.transpose(a, (1, 0, 2))            # [D|T, B, ·] → [B, D|T, ·]
+    xin = batch_major(x) if layout else x
+    yout = np.transpose(y, (2, 0, 1, 3)) if layout else y          # [T, D, B, H] → [B, T, D, H]
+    state = batch_major if layout else (lambda a: a)
+
+    inputs = [("X", TensorProto.FLOAT, list(xin.shape), f32(xin))]
+    node_inputs = ["X", "W", "R", "B" if bias else ""]
+    if lens is not None:
+        inputs.append(("sequence_lens", TensorProto.INT32, [b], lengths))
+        node_inputs.append("sequence_lens")
+    if init:
+        node_inputs += [""] * (5 - len(node_inputs))
+        inputs.append(("initial_h", TensorProto.FLOAT, list(state(h0).shape), f32(state(h0))))
+        node_inputs.append("initial_h")
+        if op == "LSTM":
+            inputs.append(("initial_c", TensorProto.FLOAT, list(state(c0).shape), f32(state(c0))))
+            node_inputs.append("initial_c")
+    produced = {"Y": f32(yout), "Y_h": f32(state(yh)), "Y_c": f32(state(yc))}
+    node_outputs = [n if n in outputs else "" for n in (("Y", "Y_h", "Y_c") if op == "LSTM" else ("Y", "Y_h"))]
+    while node_outputs and node_outputs[-1] == "":
+        node_outputs.pop()
+
+    attrs = {"hidden_size": hs}
+    if d == 2:
+        attrs["direction"] = "bidirectional"
+    if layout:
+        attrs["layout"] = layout
+    if lbr is not None:
+        attrs["linear_before_reset"] = lbr
+    if act:
+        attrs["activations"] = act * d
+    node = helper.make_node(op, node_inputs, node_outputs, name=f"{op.lower()}_0", **attrs)
+    inits = [numpy_helper.from_array(f32(w), "W"), numpy_helper.from_array(f32(r), "R")]
+    if bias:
+        inits.append(numpy_helper.from_array(f32(bb), "B"))
+    graph = helper.make_graph(
+        [node], name,
+        [helper.make_tensor_value_info(n, ty, shape) for n, ty, shape, _ in inputs],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(produced[n].shape)) for n in node_outputs if n],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="rnn-simd tools/golden/onnx_cases.py")
+    model.ir_version = 7
+    folder = os.path.join(OUT, name)
+    data = os.path.join(folder, "test_data_set_0")
+    os.makedirs(data, exist_ok=True)
+    onnx.save(model, os.path.join(folder, "model.onnx"))
+    for k, (n, _, _, v) in enumerate(inputs):
+        with open(os.path.join(data, f"input_{k}.pb"), "wb") as fh:
+            fh.write(numpy_helper.from_array(v, n).SerializeToString())
+    for k, n in enumerate(n for n in node_outputs if n):
+        with open(os.path.join(data, f"output_{k}.pb"), "wb") as fh:
+            fh.write(numpy_helper.from_array(produced[n], n).SerializeToString())
+
+
+case("lstm_bidir_layout0_lens_init", "LSTM", d=2, lens=[5, 2, 4], init=True, seed=1)
+case("lstm_fwd_layout1_yh_only", "LSTM", layout=1, init=True, outputs=("Y_h",), seed=2)
+case("gru_lbr0_bidir_layout1_lens", "GRU", d=2, layout=1, lbr=0, lens=[3, 5, 1], init=True, seed=3)
+case("gru_lbr1_fwd_opset7_nobias", "GRU", lbr=1, bias=False, opset=7, seed=4)
+case("rnn_relu_bidir_layout1", "RNN", d=2, layout=1, act=["Relu"], init=True, seed=5)
+case("rnn_tanh_bidir_layout0_lens", "RNN", d=2, lens=[1, 5, 3], seed=6)
+print("wrote", sorted(os.listdir(OUT)))
