@@ -23,10 +23,7 @@ namespace Rnn.Simd.Training;
 /// </remarks>
 public sealed class TruncatedBptt : IDisposable
 {
-    private readonly TrainableRecurrentNetwork? _network;
-    private readonly RecurrentTape? _tape;
-    private readonly CellNetwork? _cells;
-    private readonly CellTape? _cellTape;
+    private readonly Runner _runner;
     private readonly int _inputSize, _outputSize;
     private readonly float[] _window;        // [k2, B, X] the window's inputs
     private readonly float[] _windowOutput;  // [k2, B, F]
@@ -38,28 +35,8 @@ public sealed class TruncatedBptt : IDisposable
     /// <summary>Creates a driver for <paramref name="batch"/> parallel streams.</summary>
     /// <exception cref="ArgumentException">The network is bidirectional, or k1, k2, batch are out of range (1 ≤ k1 ≤ k2).</exception>
     public TruncatedBptt(TrainableRecurrentNetwork network, int k1, int k2, int batch)
+        : this(BuiltIn(network, k1, k2, batch), k1, k2, batch)
     {
-        ArgumentNullException.ThrowIfNull(network);
-        RecurrentNetworkOptions o = network.Options;
-        if (o.Bidirectional)
-        {
-            ThrowHelper.Argument(nameof(network), "Truncated BPTT streams forward in time; a bidirectional network needs whole sequences.");
-        }
-
-        Check(k1, k2, batch);
-        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·X", k2, batch, o.InputSize);
-        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·F", k2, batch, o.LayerOutputSize);
-        ThrowHelper.ThrowIfTooLarge(nameof(batch), "L·B·H", o.Layers, batch, Math.Max(o.OutputSize, o.HiddenSize));
-        _network = network;
-        _tape = network.CreateTape();
-        (K1, K2, Batch, _inputSize, _outputSize) = (k1, k2, batch, o.InputSize, o.LayerOutputSize);
-        _window = new float[(long)k2 * batch * o.InputSize];
-        _windowOutput = new float[(long)k2 * batch * o.LayerOutputSize];
-        _windowGrad = new float[_windowOutput.Length];
-        _h = new float[o.Layers * batch * o.OutputSize];
-        _hN = new float[_h.Length];
-        _c = o.Cell == CellType.Lstm ? new float[o.Layers * batch * o.HiddenSize] : [];
-        _cN = new float[_c.Length];
     }
 
     /// <summary>Creates a driver for <paramref name="batch"/> parallel streams through a network of the user's cells;
@@ -67,27 +44,21 @@ public sealed class TruncatedBptt : IDisposable
     /// <see cref="Cell"/> is empty.</summary>
     /// <exception cref="ArgumentException">The network is bidirectional, or k1, k2, batch are out of range (1 ≤ k1 ≤ k2).</exception>
     public TruncatedBptt(CellNetwork network, int k1, int k2, int batch)
+        : this(UserCells(network, k1, k2, batch), k1, k2, batch)
     {
-        ArgumentNullException.ThrowIfNull(network);
-        if (network.Directions == 2)
-        {
-            ThrowHelper.Argument(nameof(network), "Truncated BPTT streams forward in time; a bidirectional network needs whole sequences.");
-        }
+    }
 
-        Check(k1, k2, batch);
-        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·X", k2, batch, network.InputSize);
-        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·F", k2, batch, network.OutputSize);
-        ThrowHelper.ThrowIfTooLarge(nameof(batch), "B·S", batch, network.StateSize);
-        _cells = network;
-        _cellTape = network.CreateTape();
-        (K1, K2, Batch, _inputSize, _outputSize) = (k1, k2, batch, network.InputSize, network.OutputSize);
+    private TruncatedBptt(Runner runner, int k1, int k2, int batch)
+    {
+        _runner = runner;
+        (K1, K2, Batch, _inputSize, _outputSize) = (k1, k2, batch, runner.InputSize, runner.OutputSize);
         _window = new float[(long)k2 * batch * _inputSize];
         _windowOutput = new float[(long)k2 * batch * _outputSize];
         _windowGrad = new float[_windowOutput.Length];
-        _h = new float[batch * network.StateSize];
+        _h = new float[batch * runner.HiddenPerSequence];
         _hN = new float[_h.Length];
-        _c = [];
-        _cN = [];
+        _c = new float[batch * runner.CellPerSequence];
+        _cN = new float[_c.Length];
     }
 
     /// <summary>New steps per update.</summary>
@@ -142,14 +113,7 @@ public sealed class TruncatedBptt : IDisposable
         int drop = Math.Max(0, _windowSteps + steps - K2);
         if (drop > 0)
         {
-            if (_cells is not null)
-            {
-                _cells.ReadRecordedState(_cellTape!, drop, _h);
-            }
-            else
-            {
-                _network!.ReadRecordedState(_tape!, drop, _h, _c);
-            }
+            _runner.ReadRecordedState(drop, _h, _c);
 
             _window.AsSpan(drop * inRow, (_windowSteps - drop) * inRow).CopyTo(_window);
             _windowSteps -= drop;
@@ -159,14 +123,7 @@ public sealed class TruncatedBptt : IDisposable
         _windowSteps += steps;
         _newSteps = steps;
         int n = _windowSteps;
-        if (_cells is not null)
-        {
-            _cells.Forward(_cellTape!, _window.AsSpan(0, n * inRow), n, Batch, _windowOutput.AsSpan(0, n * outRow), _h, _hN);
-        }
-        else
-        {
-            _network!.Forward(_tape!, _window.AsSpan(0, n * inRow), n, Batch, _windowOutput.AsSpan(0, n * outRow), _h, _c, _hN, _cN, threads: threads);
-        }
+        _runner.Forward(_window.AsSpan(0, n * inRow), n, Batch, _windowOutput.AsSpan(0, n * outRow), _h, _c, _hN, _cN, threads);
 
         _windowOutput.AsSpan((n - steps) * outRow, steps * outRow).CopyTo(output);
     }
@@ -191,26 +148,41 @@ public sealed class TruncatedBptt : IDisposable
         Span<float> grad = _windowGrad.AsSpan(0, n * outRow);
         grad[..((n - _newSteps) * outRow)].Clear();
         gradOutput.CopyTo(grad[((n - _newSteps) * outRow)..]);
-        if (_cells is not null)
-        {
-            if (!hiddenGradientNorms.IsEmpty)
-            {
-                ThrowHelper.Argument(nameof(hiddenGradientNorms), "A network of the user's cells does not report hidden-gradient norms; pass an empty span.");
-            }
-
-            _cells.Backward(_cellTape!, grad);
-        }
-        else
-        {
-            _network!.Backward(_tape!, grad, threads: threads, hiddenGradientNorms: hiddenGradientNorms);
-        }
+        _runner.Backward(grad, threads, hiddenGradientNorms);
     }
 
     /// <summary>Returns the tape's buffer to the pool.</summary>
-    public void Dispose()
+    public void Dispose() => _runner.Dispose();
+
+    private static Runner BuiltIn(TrainableRecurrentNetwork network, int k1, int k2, int batch)
     {
-        _tape?.Dispose();
-        _cellTape?.Dispose();
+        ArgumentNullException.ThrowIfNull(network);
+        RecurrentNetworkOptions o = network.Options;
+        if (o.Bidirectional)
+        {
+            ThrowHelper.Argument(nameof(network), "Truncated BPTT streams forward in time; a bidirectional network needs whole sequences.");
+        }
+
+        Check(k1, k2, batch);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·X", k2, batch, o.InputSize);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·F", k2, batch, o.LayerOutputSize);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "L·B·H", o.Layers, batch, Math.Max(o.OutputSize, o.HiddenSize));
+        return new BuiltInRunner(network);
+    }
+
+    private static Runner UserCells(CellNetwork network, int k1, int k2, int batch)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (network.Directions == 2)
+        {
+            ThrowHelper.Argument(nameof(network), "Truncated BPTT streams forward in time; a bidirectional network needs whole sequences.");
+        }
+
+        Check(k1, k2, batch);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·X", k2, batch, network.InputSize);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "k2·B·F", k2, batch, network.OutputSize);
+        ThrowHelper.ThrowIfTooLarge(nameof(batch), "B·S", batch, network.StateSize);
+        return new CellRunner(network);
     }
 
     private static void Check(int k1, int k2, int batch)
@@ -229,5 +201,80 @@ public sealed class TruncatedBptt : IDisposable
         {
             ThrowHelper.ArgumentOutOfRange(nameof(batch), $"Must be at least 1, was {batch}.");
         }
+    }
+
+    /// <summary>The network a driver runs windows through, with its tape: the engine's cells or the user's.</summary>
+    private abstract class Runner : IDisposable
+    {
+        public abstract int InputSize { get; }
+
+        public abstract int OutputSize { get; }
+
+        /// <summary>Floats of carried h (the whole state, for the user's cells) per sequence, over the layers.</summary>
+        public abstract int HiddenPerSequence { get; }
+
+        /// <summary>Floats of carried LSTM c per sequence, over the layers (0 otherwise).</summary>
+        public abstract int CellPerSequence { get; }
+
+        public abstract void ReadRecordedState(int steps, Span<float> h, Span<float> c);
+
+        public abstract void Forward(ReadOnlySpan<float> x, int steps, int batch, Span<float> output, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, ThreadTeam? threads);
+
+        public abstract void Backward(ReadOnlySpan<float> grad, ThreadTeam? threads, Span<float> hiddenGradientNorms);
+
+        public abstract void Dispose();
+    }
+
+    private sealed class BuiltInRunner(TrainableRecurrentNetwork network) : Runner
+    {
+        private readonly RecurrentTape _tape = network.CreateTape();
+
+        public override int InputSize => network.Options.InputSize;
+
+        public override int OutputSize => network.Options.LayerOutputSize;
+
+        public override int HiddenPerSequence => network.Options.Layers * network.Options.OutputSize;
+
+        public override int CellPerSequence => network.Options.Cell == CellType.Lstm ? network.Options.Layers * network.Options.HiddenSize : 0;
+
+        public override void ReadRecordedState(int steps, Span<float> h, Span<float> c) => network.ReadRecordedState(_tape, steps, h, c);
+
+        public override void Forward(ReadOnlySpan<float> x, int steps, int batch, Span<float> output, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, ThreadTeam? threads) =>
+            network.Forward(_tape, x, steps, batch, output, h0, c0, hN, cN, threads: threads);
+
+        public override void Backward(ReadOnlySpan<float> grad, ThreadTeam? threads, Span<float> hiddenGradientNorms) =>
+            network.Backward(_tape, grad, threads: threads, hiddenGradientNorms: hiddenGradientNorms);
+
+        public override void Dispose() => _tape.Dispose();
+    }
+
+    private sealed class CellRunner(CellNetwork network) : Runner
+    {
+        private readonly CellTape _tape = network.CreateTape();
+
+        public override int InputSize => network.InputSize;
+
+        public override int OutputSize => network.OutputSize;
+
+        public override int HiddenPerSequence => network.StateSize;
+
+        public override int CellPerSequence => 0;
+
+        public override void ReadRecordedState(int steps, Span<float> h, Span<float> c) => network.ReadRecordedState(_tape, steps, h);
+
+        public override void Forward(ReadOnlySpan<float> x, int steps, int batch, Span<float> output, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, ThreadTeam? threads) =>
+            network.Forward(_tape, x, steps, batch, output, h0, hN);
+
+        public override void Backward(ReadOnlySpan<float> grad, ThreadTeam? threads, Span<float> hiddenGradientNorms)
+        {
+            if (!hiddenGradientNorms.IsEmpty)
+            {
+                ThrowHelper.Argument(nameof(hiddenGradientNorms), "A network of the user's cells does not report hidden-gradient norms; pass an empty span.");
+            }
+
+            network.Backward(_tape, grad);
+        }
+
+        public override void Dispose() => _tape.Dispose();
     }
 }

@@ -18,14 +18,12 @@ internal sealed record OnnxValue(string Name, int ElementType, long[]? Dimension
 
 /// <summary>
 /// An ONNX model as read from a file: the IR version, the operator sets, and the main graph (nodes, initializers,
-/// inputs, outputs). Parsing checks the wire format and the limits (nesting depth, sizes against the bytes present);
-/// the graph's meaning is checked by whoever runs it.
+/// inputs, outputs). Parsing checks the wire format and the sizes against the bytes present; nesting is bounded by
+/// the schema (model, graph, node, attribute, tensor), since subgraphs are refused. The graph's meaning is checked by
+/// whoever runs it.
 /// </summary>
 internal sealed class OnnxGraph
 {
-    /// <summary>The deepest nesting of messages accepted (a model, graph, node, attribute, tensor is five).</summary>
-    public const int MaxDepth = 32;
-
     private OnnxGraph(long irVersion, Dictionary<string, long> opsets, List<OnnxNode> nodes, Dictionary<string, OnnxTensor> initializers, List<OnnxValue> inputs, List<OnnxValue> outputs)
     {
         IrVersion = irVersion;
@@ -102,7 +100,7 @@ internal sealed class OnnxGraph
             {
                 case 1:
                     g.Expect(field, wire, WireType.LengthDelimited);
-                    nodes.Add(ReadNode(g.ReadBytes(), where, 3));
+                    nodes.Add(ReadNode(g.ReadBytes(), where));
                     break;
                 case 5:
                     g.Expect(field, wire, WireType.LengthDelimited);
@@ -159,7 +157,7 @@ internal sealed class OnnxGraph
         return (domain, version);
     }
 
-    private static OnnxNode ReadNode(ReadOnlySpan<byte> bytes, string where, int depth)
+    private static OnnxNode ReadNode(ReadOnlySpan<byte> bytes, string where)
     {
         var r = new ProtoReader(bytes, where);
         var inputs = new List<string>();
@@ -188,7 +186,7 @@ internal sealed class OnnxGraph
                     break;
                 case 5:
                     r.Expect(field, wire, WireType.LengthDelimited);
-                    OnnxAttribute a = ReadAttribute(r.ReadBytes(), where, depth + 1);
+                    OnnxAttribute a = ReadAttribute(r.ReadBytes(), where);
                     if (!attributes.TryAdd(a.Name, a))
                     {
                         OnnxErrors.Fail($"{where}: node '{name}' ({op}) has attribute '{a.Name}' twice.");
@@ -208,13 +206,8 @@ internal sealed class OnnxGraph
         return new OnnxNode(name, op, domain, [.. inputs], [.. outputs], attributes);
     }
 
-    private static OnnxAttribute ReadAttribute(ReadOnlySpan<byte> bytes, string where, int depth)
+    private static OnnxAttribute ReadAttribute(ReadOnlySpan<byte> bytes, string where)
     {
-        if (depth > MaxDepth)
-        {
-            OnnxErrors.Fail($"{where}: messages nest deeper than {MaxDepth}.");
-        }
-
         var r = new ProtoReader(bytes, where);
         string name = "", s = "";
         int type = 0;
