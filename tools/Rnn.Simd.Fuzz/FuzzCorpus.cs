@@ -1,6 +1,7 @@
 using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
+using Rnn.Simd.Import.Onnx;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
@@ -10,7 +11,7 @@ namespace Rnn.Simd.Fuzz;
 /// <summary>
 /// The valid files the fuzzer starts from, all made in code: a plain safetensors file of every readable dtype, a
 /// PyTorch-style state dict (two-layer bidirectional LSTM with projection) and an input file for it, a GRU state dict,
-/// and a whole <c>rnn-simd train</c> checkpoint (architecture, parameters, Adam's moments, trainer, generators,
+/// two ONNX models of one recurrent node, and a whole <c>rnn-simd train</c> checkpoint (architecture, parameters, Adam's moments, trainer, generators,
 /// carried state, vocabulary, settings) of a run on <see cref="TextPath"/>.
 /// </summary>
 internal sealed class FuzzCorpus
@@ -83,6 +84,11 @@ internal sealed class FuzzCorpus
             .Add("lengths", [3L, 2L], 2);
         seeds.Add(("infer_input", Bytes(input)));
 
+        // ONNX models of one recurrent node, as OnnxRecurrentLayer reads them: a bidirectional LSTM (layout 0,
+        // sequence_lens, initial states, weights as initializers) and a GRU (reset-before, layout 1, no bias).
+        seeds.Add(("onnx_lstm", OnnxSeed(random, "LSTM", 4, directions: 2, layout: 0, bias: true, ("direction", "bidirectional"))));
+        seeds.Add(("onnx_gru", OnnxSeed(random, "GRU", 3, directions: 1, layout: 1, bias: false, ("layout", 1L), ("linear_before_reset", 0L))));
+
         // A checkpoint of a real `train` run after three updates.
         string textPath = Path.Combine(directory, "text.txt");
         File.WriteAllText(textPath, Text);
@@ -101,6 +107,26 @@ internal sealed class FuzzCorpus
         }
 
         return new FuzzCorpus(textPath, modelPath, seeds);
+    }
+
+    // X [T, B, In] (layout 0) or [B, T, In]; In = 3, H = 2, B = 2.
+    private static byte[] OnnxSeed(DeterministicRandom random, string op, int gates, int directions, int layout, bool bias, params (string, object)[] attributes)
+    {
+        const int In = 3, H = 2, B = 2;
+        var writer = new OnnxWriter()
+            .Initializer("W", [directions, gates * H, In], Values(random, directions * gates * H * In))
+            .Initializer("R", [directions, gates * H, H], Values(random, directions * gates * H * H));
+        if (bias)
+        {
+            writer.Initializer("B", [directions, 2 * gates * H], Values(random, directions * 2 * gates * H));
+        }
+
+        long[] x = layout == 0 ? [-1, B, In] : [B, -1, In], state = layout == 0 ? [directions, B, H] : [B, directions, H];
+        writer.Input("X", 1, x).Input("sequence_lens", 6, B).Input("initial_h", 1, state)
+            .Output("Y", 1, layout == 0 ? [-1, directions, B, H] : [B, -1, directions, H]).Output("Y_h", 1, state);
+        return writer
+            .Node(op, "rnn", ["X", "W", "R", bias ? "B" : "", "sequence_lens", "initial_h"], ["Y", "Y_h"], [("hidden_size", (long)H), .. attributes])
+            .Build(14);
     }
 
     private static float[] Values(DeterministicRandom random, int count)

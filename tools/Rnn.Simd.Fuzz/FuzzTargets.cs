@@ -1,7 +1,10 @@
 using Rnn.Simd.Cli.Commands;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
+using Rnn.Simd.Cells;
 using Rnn.Simd.Import;
+using Rnn.Simd.Import.Onnx;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
@@ -12,7 +15,7 @@ namespace Rnn.Simd.Fuzz;
 /// Every reader a user can point at a file, in the order a user would call them: the safetensors container (from
 /// memory and from disk, every tensor read), a checkpoint (loaded, its model, optimiser, trainer and generators
 /// rebuilt; as <c>sample</c> and <c>train --resume</c> read it), the PyTorch importer (under each prefix the file
-/// has), and <c>infer</c>'s input file against a valid model.
+/// has), <c>infer</c>'s input file against a valid model, and the ONNX importer (loaded and run once).
 /// </summary>
 /// <remarks>A stage returns normally (the file was accepted) or throws; only <see cref="InvalidDataException"/> may
 /// come out of it. Preconditions that belong to the caller and not to the file are checked first, as the command line
@@ -22,7 +25,7 @@ namespace Rnn.Simd.Fuzz;
 internal sealed class FuzzTargets(FuzzCorpus corpus)
 {
     /// <summary>The stage names, in the order <see cref="Run"/> runs them.</summary>
-    public static readonly string[] Stages = ["safetensors", "checkpoint", "checkpoint-use", "pytorch-import", "infer-input"];
+    public static readonly string[] Stages = ["safetensors", "checkpoint", "checkpoint-use", "pytorch-import", "infer-input", "onnx"];
 
     private static readonly string[] s_prefixes = ["", "encoder.rnn.", "param/rnn."];
 
@@ -64,6 +67,9 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
 
                 _ = RecurrentCall.Load(new FileInfo(corpus.ModelPath), new FileInfo(path), "", null, false, 1);
                 break;
+            case 5:
+                Onnx(bytes, path);
+                break;
             case 0:
                 using (SafeTensorsFile memory = SafeTensorsFile.Load(bytes))
                 {
@@ -76,7 +82,7 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
                 }
 
                 break;
-            default:
+            case 3:
                 Import(bytes, path);
                 break;
         }
@@ -147,6 +153,21 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
                 using TextRun run = TextRun.Resume(checkpoint, corpus.TextPath, new TrainSettings { Updates = checkpoint.Step });
             }
         }
+    }
+
+    /// <summary>The ONNX importer: the model loaded from memory and from the file, then run once on two steps of
+    /// zeros with every input and output the node has.</summary>
+    private static void Onnx(byte[] bytes, string path)
+    {
+        _ = OnnxRecurrentLayer.FromGraph(OnnxGraph.Parse(bytes, "memory"), "memory", null, null);
+        OnnxRecurrentLayer layer = OnnxRecurrentLayer.Load(path);
+        RecurrentNetworkOptions o = layer.Network.Options;
+        const int Steps = 2, Batch = 2;
+        int states = o.Directions * Batch * o.HiddenSize;
+        bool lstm = o.Cell == CellType.Lstm;
+        layer.Run(
+            new float[Steps * Batch * o.InputSize], Steps, Batch, new float[Steps * states], new float[states], lstm ? new float[states] : default,
+            new float[states], lstm ? new float[states] : default, [Steps, 1]);
     }
 
     private static void Import(byte[] bytes, string path)

@@ -51,11 +51,14 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
         }
 
         Assert.Empty(report.Failures);
-        Assert.Equal(_fuzzer.Seeds.Count, report.Stages["safetensors"].Accepted);
+        int onnx = _fuzzer.Seeds.Count(s => s.Name.StartsWith("onnx_", StringComparison.Ordinal));
+        Assert.Equal(2, onnx);
+        Assert.Equal(_fuzzer.Seeds.Count - onnx, report.Stages["safetensors"].Accepted);
         Assert.Equal(1, report.Stages["checkpoint"].Accepted);
         Assert.Equal(1, report.Stages["checkpoint-use"].Accepted);
         Assert.Equal(3, report.Stages["pytorch-import"].Accepted);   // the LSTM, the GRU and the checkpoint's recurrent part
         Assert.Equal(1, report.Stages["infer-input"].Accepted);
+        Assert.Equal(onnx, report.Stages["onnx"].Accepted);                  // loaded and run
     }
 
     public static TheoryData<string> Regressions() =>
