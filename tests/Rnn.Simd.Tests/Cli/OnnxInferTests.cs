@@ -1,0 +1,97 @@
+using System.Security.Cryptography;
+using Rnn.Simd.Import.Onnx;
+using Rnn.Simd.IO;
+
+namespace Rnn.Simd.Tests.Cli;
+
+/// <summary>
+/// <c>rnn-simd infer --model M.onnx</c> end to end on every ONNX case of <c>GoldenOnnx/</c>: the input file holds
+/// one tensor per graph input (named as in the graph; sequence_lens as I64), the output file every node output
+/// (named as in the graph). Results within 1e-5 + 1e-4·|x| of the float64 reference; byte-identical files with
+/// <c>--threads 2</c>; and one pinned hash over all output files, the same under every ISA switch.
+/// </summary>
+[Trait("Category", "Cli")]
+[Trait("Isa", "All")]
+public sealed class OnnxInferTests : IDisposable
+{
+    /// <summary>SHA-256 over every case's output file, cases in name order.</summary>
+    private const string OutputFilesHash = "8550E8AD17BB25D28D268DF01A82610DEE2C5E4372BEC930D3159ED5220A3588";
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("rnn-simd-onnx-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void EveryOnnxCase_ThroughTheCommandLine_MatchesTheReference_AndIsByteIdenticalOnTwoThreads()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        string[] cases = [.. Directory.EnumerateDirectories(Path.Combine(AppContext.BaseDirectory, "GoldenOnnx")).Order(StringComparer.Ordinal)];
+        Assert.NotEmpty(cases);
+        foreach (string dir in cases)
+        {
+            string name = Path.GetFileName(dir), model = Path.Combine(dir, "model.onnx"), data = Path.Combine(dir, "test_data_set_0");
+            OnnxGraph graph = OnnxGraph.Parse(File.ReadAllBytes(model), model);
+            var writer = new SafeTensorsWriter();
+            for (int i = 0; i < graph.Inputs.Count; i++)
+            {
+                OnnxTensor t = OnnxTensor.Load(Path.Combine(data, $"input_{i}.pb"));
+                long[] shape = [.. t.Dimensions];
+                if (t.ElementType == OnnxElementType.Float)
+                {
+                    writer.Add(graph.Inputs[i].Name, t.Floats, shape);
+                }
+                else
+                {
+                    writer.Add(graph.Inputs[i].Name, t.Integers, shape);
+                }
+            }
+
+            string input = Path.Combine(_directory, name + ".in.safetensors");
+            writer.Save(input);
+            string one = Path.Combine(_directory, name + ".1.safetensors"), two = Path.Combine(_directory, name + ".2.safetensors");
+            Assert.Equal(0, Simd.Cli.Program.Run(["infer", "--model", model, "--input", input, "--output", one]));
+            Assert.Equal(0, Simd.Cli.Program.Run(["infer", "--model", model, "--input", input, "--output", two, "--threads", "2"]));
+            byte[] bytes = File.ReadAllBytes(one);
+            Assert.Equal(bytes, File.ReadAllBytes(two));
+            hash.AppendData(bytes);
+
+            using SafeTensorsFile actual = SafeTensorsFile.Open(one);
+            for (int k = 0; k < graph.Outputs.Count; k++)
+            {
+                OnnxTensor expected = OnnxTensor.Load(Path.Combine(data, $"output_{k}.pb"));
+                string output = graph.Outputs[k].Name;
+                Assert.Equal(expected.Dimensions.ToArray(), actual.GetEntry(output).Shape.ToArray());
+                float[] ours = actual.ReadSingle(output);
+                for (int i = 0; i < ours.Length; i++)
+                {
+                    float e = expected.Floats[i];
+                    Assert.True(Math.Abs(e - ours[i]) <= 1e-5 + (1e-4 * Math.Abs(e)), $"{name} {output}[{i}]: expected {e}, got {ours[i]}.");
+                }
+            }
+        }
+
+        string digest = Convert.ToHexString(hash.GetHashAndReset());
+        Assert.True(digest == OutputFilesHash, $"Output files hash {digest}, expected {OutputFilesHash}.");
+    }
+
+    [Fact]
+    public void AnInputFileWithoutTheGraphInput_IsAOneLineError()
+    {
+        string model = Path.Combine(AppContext.BaseDirectory, "GoldenOnnx", "lstm_bidir_layout0_lens_init", "model.onnx");
+        string input = Path.Combine(_directory, "wrong.safetensors");
+        new SafeTensorsWriter().Add("input", new float[12], 1, 3, 4).Save(input);
+        var error = new StringWriter();
+        TextWriter saved = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.NotEqual(0, Simd.Cli.Program.Run(["infer", "--model", model, "--input", input, "--output", Path.Combine(_directory, "o.safetensors")]));
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+
+        Assert.Contains("has no 'X' tensor", error.ToString(), StringComparison.Ordinal);
+    }
+}
