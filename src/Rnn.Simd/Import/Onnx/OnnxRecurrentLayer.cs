@@ -202,6 +202,12 @@ public sealed class OnnxRecurrentLayer
             Refuse(where, "the graph holds no RNN, LSTM or GRU node");
         }
 
+        return FromNode(node, name => graph.Initializers.TryGetValue(name, out OnnxTensor? t) || (boundInputs is not null && boundInputs.TryGetValue(name, out t)) ? t : null, opset, where, pool);
+    }
+
+    /// <summary>The layer of one recurrent node whose W, R, B (P) come from <paramref name="constant"/> (null: not a constant).</summary>
+    internal static OnnxRecurrentLayer FromNode(OnnxNode node, Func<string, OnnxTensor?> constant, long opset, string where, ArrayPool<float>? pool)
+    {
         OnnxTensor? Constant(int index, string role)
         {
             string name = index < node.Inputs.Length ? node.Inputs[index] : "";
@@ -210,7 +216,7 @@ public sealed class OnnxRecurrentLayer
                 return null;
             }
 
-            if (graph.Initializers.TryGetValue(name, out OnnxTensor? t) || (boundInputs is not null && boundInputs.TryGetValue(name, out t)))
+            if (constant(name) is OnnxTensor t)
             {
                 if (t.ElementType != OnnxElementType.Float)
                 {

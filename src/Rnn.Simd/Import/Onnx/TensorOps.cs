@@ -1,0 +1,184 @@
+using System.Numerics;
+
+namespace Rnn.Simd.Import.Onnx;
+
+/// <summary>
+/// Index arithmetic over row-major tensors, for the graph operators that move values rather than compute them
+/// (Transpose, Slice, Concat, Gather) and for broadcasting element-wise arithmetic; the same code serves values
+/// known when a plan is made and values of a call. No allocation: multi-indices live on the stack.
+/// </summary>
+internal static class TensorOps
+{
+    public const int MaxRank = 8;
+
+    public static void Strides(ReadOnlySpan<long> shape, Span<long> strides)
+    {
+        long s = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            strides[i] = s;
+            s *= shape[i];
+        }
+    }
+
+    /// <summary>numpy's broadcast of two shapes, or null when they do not broadcast.</summary>
+    public static long[]? Broadcast(long[] a, long[] b)
+    {
+        int rank = Math.Max(a.Length, b.Length);
+        var result = new long[rank];
+        for (int i = 0; i < rank; i++)
+        {
+            long da = i < rank - a.Length ? 1 : a[i - (rank - a.Length)], db = i < rank - b.Length ? 1 : b[i - (rank - b.Length)];
+            if (da != db && da != 1 && db != 1)
+            {
+                return null;
+            }
+
+            result[i] = da == 1 ? db : da;
+        }
+
+        return result;
+    }
+
+    /// <summary>out = op(a, b) with numpy broadcasting to <paramref name="shape"/>.</summary>
+    public static void Binary<T>(char op, ReadOnlySpan<T> a, long[] aShape, ReadOnlySpan<T> b, long[] bShape, Span<T> result, long[] shape)
+        where T : INumber<T>
+    {
+        int rank = shape.Length;
+        Span<long> sa = stackalloc long[MaxRank], sb = stackalloc long[MaxRank], index = stackalloc long[MaxRank];
+        BroadcastStrides(aShape, rank, sa);
+        BroadcastStrides(bShape, rank, sb);
+        index[..rank].Clear();
+        long ia = 0, ib = 0;
+        for (int n = 0; n < result.Length; n++)
+        {
+            T x = a[(int)ia], y = b[(int)ib];
+            result[n] = op switch
+            {
+                '+' => x + y,
+                '-' => x - y,
+                '*' => x * y,
+                '/' => x / y,
+                _ => x == y ? T.One : T.Zero,
+            };
+
+            // Next multi-index, last axis fastest.
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                ia += sa[d];
+                ib += sb[d];
+                if (++index[d] < shape[d])
+                {
+                    break;
+                }
+
+                ia -= sa[d] * shape[d];
+                ib -= sb[d] * shape[d];
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// <summary>result[i…] = source[i at perm…] (ONNX Transpose: output axis j is input axis perm[j]).</summary>
+    public static void Transpose<T>(ReadOnlySpan<T> source, long[] shape, long[] perm, Span<T> result)
+    {
+        int rank = shape.Length;
+        Span<long> strides = stackalloc long[MaxRank], step = stackalloc long[MaxRank], outShape = stackalloc long[MaxRank], index = stackalloc long[MaxRank];
+        Strides(shape, strides);
+        for (int j = 0; j < rank; j++)
+        {
+            step[j] = strides[(int)perm[j]];
+            outShape[j] = shape[(int)perm[j]];
+        }
+
+        Walk(source, result, rank, outShape, step, 0, index);
+    }
+
+    /// <summary>Copies the slice of <paramref name="source"/> with per-axis start and step (already normalised) into <paramref name="result"/> of <paramref name="outShape"/>.</summary>
+    public static void Slice<T>(ReadOnlySpan<T> source, long[] shape, long[] starts, long[] steps, long[] outShape, Span<T> result)
+    {
+        int rank = shape.Length;
+        Span<long> strides = stackalloc long[MaxRank], step = stackalloc long[MaxRank], index = stackalloc long[MaxRank];
+        Strides(shape, strides);
+        long start = 0;
+        for (int d = 0; d < rank; d++)
+        {
+            start += starts[d] * strides[d];
+            step[d] = steps[d] * strides[d];
+        }
+
+        Walk(source, result, rank, outShape, step, start, index);
+    }
+
+    /// <summary>Gather along <paramref name="axis"/>: result = source[…, indices[j], …] for each index (already in range).</summary>
+    public static void Gather<T>(ReadOnlySpan<T> source, long[] shape, int axis, ReadOnlySpan<long> indices, Span<T> result)
+    {
+        long outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++)
+        {
+            outer *= shape[d];
+        }
+
+        for (int d = axis + 1; d < shape.Length; d++)
+        {
+            inner *= shape[d];
+        }
+
+        int n = 0;
+        for (long o = 0; o < outer; o++)
+        {
+            foreach (long i in indices)
+            {
+                source.Slice((int)(((o * shape[axis]) + i) * inner), (int)inner).CopyTo(result.Slice(n, (int)inner));
+                n += (int)inner;
+            }
+        }
+    }
+
+    /// <summary>The block of one Concat input: copies its rows of <paramref name="width"/> into the result's rows of
+    /// <paramref name="total"/> at column <paramref name="at"/> (outer = the product of the dimensions before the axis).</summary>
+    public static void ConcatPart<T>(ReadOnlySpan<T> part, long outer, long width, long total, long at, Span<T> result)
+    {
+        for (long o = 0; o < outer; o++)
+        {
+            part.Slice((int)(o * width), (int)width).CopyTo(result.Slice((int)((o * total) + at), (int)width));
+        }
+    }
+
+    private static void BroadcastStrides(long[] shape, int rank, Span<long> strides)
+    {
+        Span<long> own = stackalloc long[MaxRank];
+        Strides(shape, own);
+        for (int d = 0; d < rank; d++)
+        {
+            int k = d - (rank - shape.Length);
+            strides[d] = k < 0 || shape[k] == 1 ? 0 : own[k];
+        }
+    }
+
+    // Visits the result in order; the source position moves by step[d] along axis d.
+    private static void Walk<T>(ReadOnlySpan<T> source, Span<T> result, int rank, ReadOnlySpan<long> shape, ReadOnlySpan<long> step, long position, Span<long> index)
+    {
+        if (result.IsEmpty)
+        {
+            return;
+        }
+
+        index[..rank].Clear();
+        for (int n = 0; n < result.Length; n++)
+        {
+            result[n] = source[(int)position];
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                position += step[d];
+                if (++index[d] < shape[d])
+                {
+                    break;
+                }
+
+                position -= step[d] * shape[d];
+                index[d] = 0;
+            }
+        }
+    }
+}

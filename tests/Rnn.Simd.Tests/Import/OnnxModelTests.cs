@@ -1,0 +1,121 @@
+using Rnn.Simd.Import.Onnx;
+using Rnn.Simd.IO;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Rnn.Simd.Tests.Import;
+
+/// <summary>
+/// <see cref="OnnxModel"/> on graphs PyTorch 1.13's exporter wrote (tools/golden/onnx_export.py): stacked
+/// bidirectional LSTM with batch_first and a linear head, an embedding → GRU → softmax classifier, an LSTM with
+/// state inputs, a two-layer ReLU RNN. Every output within 4× PyTorch float32's own error against float64; the same
+/// bits on two threads; no allocation per call once planned; and the single-node cases and refusals.
+/// </summary>
+[Trait("Category", "Import")]
+[Trait("Isa", "All")]
+public sealed class OnnxModelTests(ITestOutputHelper output)
+{
+    public static TheoryData<string> Exports() =>
+        ["embedding_gru_classifier", "lstm_l2_bidir_batch_first_linear", "lstm_states_per_step_linear", "rnn_relu_l2_tanh"];
+
+    [Theory]
+    [MemberData(nameof(Exports))]
+    public void PyTorchExport_MatchesPyTorch_WithinFourTimesItsOwnError(string name)
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxExport", name);
+        OnnxModel model = OnnxModel.Load(Path.Combine(dir, "model.onnx"));
+        OnnxFeed[] feeds = Feeds(dir, model.InputNames.Count);
+        Memory<float>[] results = Results(model, feeds);
+        model.Run(feeds, results);
+
+        using SafeTensorsFile expected = SafeTensorsFile.Open(Path.Combine(dir, "expected.safetensors"));
+        for (int k = 0; k < model.OutputNames.Count; k++)
+        {
+            string tensor = model.OutputNames[k];
+            Assert.Equal(expected.GetEntry(tensor).Shape.ToArray(), model.OutputShape(k, feeds).ToArray());
+            double[] reference = expected.ReadDouble(tensor + ".f64");
+            float[] theirs = expected.ReadSingle(tensor);
+            ReadOnlySpan<float> ours = results[k].Span;
+            double ourError = 0, theirError = 1e-9;
+            for (int i = 0; i < reference.Length; i++)
+            {
+                ourError = Math.Max(ourError, Math.Abs(ours[i] - reference[i]));
+                theirError = Math.Max(theirError, Math.Abs(theirs[i] - reference[i]));
+            }
+
+            output.WriteLine($"{name} {tensor}: ours {ourError:E2}, PyTorch float32 {theirError:E2} against float64 ({ourError / theirError:F2}×)");
+            Assert.True(ourError <= 4 * theirError, $"{name} {tensor}: {ourError:E3} vs PyTorch float32 {theirError:E3}.");
+        }
+
+        // Two threads: the same bits.
+        Memory<float>[] again = Results(model, feeds);
+        using (var team = new ThreadTeam(2))
+        {
+            model.Run(feeds, again, team);
+        }
+
+        for (int k = 0; k < results.Length; k++)
+        {
+            Assert.Equal(results[k].ToArray(), again[k].ToArray());
+        }
+
+        AllocationAssert.None(() => model.Run(feeds, results));
+    }
+
+    [Fact]
+    public void ANewBatchSize_MakesANewPlan_WithTheSameRowsForTheSameSequences()
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxExport", "lstm_l2_bidir_batch_first_linear");
+        OnnxModel model = OnnxModel.Load(Path.Combine(dir, "model.onnx"));
+        OnnxTensor x = OnnxTensor.Load(Path.Combine(dir, "test_data_set_0", "input_0.pb"));   // [3, 6, 4]
+        float[] all = x.Floats.ToArray();
+        OnnxFeed[] three = [new(all, 3, 6, 4)], one = [new(all.AsMemory(0, 24), 1, 6, 4)];
+        Memory<float>[] r3 = Results(model, three), r1 = Results(model, one);
+        model.Run(three, r3);
+        model.Run(one, r1);
+        Assert.Equal(r3[0].Span[..r1[0].Length].ToArray(), r1[0].ToArray());   // y [B, T, 3]: batch row 0
+    }
+
+    [Fact]
+    public void BadGraphsAndFeeds_AreNamedErrors()
+    {
+        byte[] unsupported = new OnnxWriter().Input("x", 1, 2, 3).Output("y", 1, 2, 3)
+            .Node("Conv", "conv_0", ["x"], ["y"]).Build(14);
+        var e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(unsupported, "conv.onnx"));
+        Assert.Contains("operator Conv (Conv node 'conv_0', opset 14) is not supported", e.Message, StringComparison.Ordinal);
+
+        byte[] undefined = new OnnxWriter().Input("x", 1, 2, 3).Output("y", 1, 2, 3)
+            .Node("Relu", "relu_0", ["missing"], ["y"]).Build(14);
+        e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(undefined, "undefined.onnx"));
+        Assert.Contains("'missing'", e.Message, StringComparison.Ordinal);
+
+        byte[] twice = new OnnxWriter().Input("x", 1, 2, 3).Output("y", 1, 2, 3)
+            .Node("Relu", "a", ["x"], ["y"]).Node("Tanh", "b", ["x"], ["y"]).Build(14);
+        e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(twice, "twice.onnx"));
+        Assert.Contains("produced twice", e.Message, StringComparison.Ordinal);
+
+        OnnxModel relu = OnnxModel.Load(new OnnxWriter().Input("x", 1, -1, 3).Output("y", 1, -1, 3).Node("Relu", "r", ["x"], ["y"]).Build(14), "relu.onnx");
+        var y = new float[6];
+        Assert.Throws<ArgumentException>(() => relu.Run([new OnnxFeed(new float[6], 2, 4)], [y]));          // rank/size against the declaration
+        Assert.Throws<ArgumentException>(() => relu.Run([new OnnxFeed(new long[6], 2, 3)], [y]));           // int64 for a float input
+        Assert.Throws<ArgumentException>(() => relu.Run([new OnnxFeed(new float[6], 2, 3)], [new float[5]])); // output size
+        relu.Run([new OnnxFeed(new float[] { -1, 2, -3, 4, -5, 6 }, 2, 3)], [y]);
+        Assert.Equal([0, 2, 0, 4, 0, 6], y);
+    }
+
+    private static OnnxFeed[] Feeds(string dir, int count)
+    {
+        var feeds = new OnnxFeed[count];
+        for (int i = 0; i < count; i++)
+        {
+            OnnxTensor t = OnnxTensor.Load(Path.Combine(dir, "test_data_set_0", $"input_{i}.pb"));
+            feeds[i] = t.ElementType == OnnxElementType.Float ? new OnnxFeed(t.Floats.ToArray(), [.. t.Dimensions]) : new OnnxFeed(t.Integers.ToArray(), [.. t.Dimensions]);
+        }
+
+        return feeds;
+    }
+
+    private static Memory<float>[] Results(OnnxModel model, OnnxFeed[] feeds) =>
+        [.. Enumerable.Range(0, model.OutputNames.Count).Select(k => new Memory<float>(new float[model.OutputShape(k, feeds).Aggregate(1L, (a, b) => a * b)]))];
+}
