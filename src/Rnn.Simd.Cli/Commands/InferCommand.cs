@@ -12,7 +12,7 @@ internal static class InferCommand
 {
     public static Command Create()
     {
-        var model = new Option<FileInfo>("--model") { Description = "The model: a state_dict as safetensors, or an .onnx file of one RNN/LSTM/GRU node.", Required = true };
+        var model = new Option<FileInfo>("--model") { Description = "The model: a state_dict as safetensors, or or an .onnx file.", Required = true };
         var input = new Option<FileInfo>("--input") { Description = "input [T,B,X] (or [B,T,X]); optional h0, c0, lengths (I64). For .onnx: one tensor per graph input, named as in the graph.", Required = true };
         var output = new Option<FileInfo>("--output") { Description = "Where to write output, h_n and (LSTM) c_n.", Required = true };
         var prefix = new Option<string>("--prefix") { Description = "Prefix of the parameter names, e.g. 'encoder.rnn.'.", DefaultValueFactory = _ => "" };

@@ -74,6 +74,63 @@ public sealed class OnnxInferTests : IDisposable
         Assert.True(digest == OutputFilesHash, $"Output files hash {digest}, expected {OutputFilesHash}.");
     }
 
+    /// <summary>SHA-256 over every PyTorch export's output file, cases in name order.</summary>
+    private const string ExportFilesHash = "B98B45FE57543DCE758715CEBE558D66024AAF7AD652074D12E29931FEBEB51B";
+
+    [Fact]
+    public void EveryPyTorchExport_ThroughTheCommandLine_IsWithinFourTimesPyTorchsError_AndByteIdenticalOnTwoThreads()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        string[] cases = [.. Directory.EnumerateDirectories(Path.Combine(AppContext.BaseDirectory, "GoldenOnnxExport")).Order(StringComparer.Ordinal)];
+        Assert.Equal(4, cases.Length);
+        foreach (string dir in cases)
+        {
+            string name = Path.GetFileName(dir), model = Path.Combine(dir, "model.onnx");
+            OnnxModel onnx = OnnxModel.Load(model);
+            var writer = new SafeTensorsWriter();
+            for (int i = 0; i < onnx.InputNames.Count; i++)
+            {
+                OnnxTensor t = OnnxTensor.Load(Path.Combine(dir, "test_data_set_0", $"input_{i}.pb"));
+                if (t.ElementType == OnnxElementType.Float)
+                {
+                    writer.Add(onnx.InputNames[i], t.Floats, [.. t.Dimensions]);
+                }
+                else
+                {
+                    writer.Add(onnx.InputNames[i], t.Integers, [.. t.Dimensions]);
+                }
+            }
+
+            string input = Path.Combine(_directory, name + ".in.safetensors"), one = Path.Combine(_directory, name + ".1.safetensors"), two = Path.Combine(_directory, name + ".2.safetensors");
+            writer.Save(input);
+            Assert.Equal(0, Simd.Cli.Program.Run(["infer", "--model", model, "--input", input, "--output", one]));
+            Assert.Equal(0, Simd.Cli.Program.Run(["infer", "--model", model, "--input", input, "--output", two, "--threads", "2"]));
+            byte[] bytes = File.ReadAllBytes(one);
+            Assert.Equal(bytes, File.ReadAllBytes(two));
+            hash.AppendData(bytes);
+
+            using SafeTensorsFile actual = SafeTensorsFile.Open(one);
+            using SafeTensorsFile expected = SafeTensorsFile.Open(Path.Combine(dir, "expected.safetensors"));
+            foreach (string output in onnx.OutputNames)
+            {
+                Assert.Equal(expected.GetEntry(output).Shape.ToArray(), actual.GetEntry(output).Shape.ToArray());
+                double[] reference = expected.ReadDouble(output + ".f64");
+                float[] ours = actual.ReadSingle(output), theirs = expected.ReadSingle(output);
+                double ourError = 0, theirError = 1e-9;
+                for (int i = 0; i < reference.Length; i++)
+                {
+                    ourError = Math.Max(ourError, Math.Abs(ours[i] - reference[i]));
+                    theirError = Math.Max(theirError, Math.Abs(theirs[i] - reference[i]));
+                }
+
+                Assert.True(ourError <= 4 * theirError, $"{name} {output}: {ourError:E3} vs PyTorch float32 {theirError:E3}.");
+            }
+        }
+
+        string digest = Convert.ToHexString(hash.GetHashAndReset());
+        Assert.True(digest == ExportFilesHash, $"Export output files hash {digest}, expected {ExportFilesHash}.");
+    }
+
     [Fact]
     public void AnInputFileWithoutTheGraphInput_IsAOneLineError()
     {
