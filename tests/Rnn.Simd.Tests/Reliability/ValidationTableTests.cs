@@ -53,6 +53,7 @@ public sealed class ValidationTableTests
         ["ColumnSums.Add"] = "a kernel helper; its arguments are checked where TrainableDenseLayer calls it",
         ["GradientClipping.GlobalNorm"] = "every length is valid (an empty span has norm 0)",
         ["TokenGenerator.Generate"] = "every length is valid: one token per element",
+        ["OnnxModel.Load"] = "bytes, not a shaped buffer: malformed models are InvalidDataException (OnnxModelTests, OnnxHostileFileTests)",
         ["OnnxTensor.Parse"] = "bytes, not a shaped buffer: every length is read and malformed ones are InvalidDataException (OnnxHostileFileTests)",
     };
 
@@ -385,6 +386,15 @@ public sealed class ValidationTableTests
         Add("CellNetwork.Step", "x", s_arg, "T·B·X", () => cells.Step(cellState, new float[7], new float[12]));
         Add("CellNetwork.Process", "y", s_arg, "T·B·F", () => cells.Process(cellState, cx, 2, new float[23]));
         Add("CellNetwork.Process", "state", s_arg, "another network", () => CellNetwork.Create([new Training.HandElmanCell(2, 3)]).Process(cellState, cx, 2, cy));
+        OnnxModel graphModel = OnnxModel.Load(new OnnxWriter().Input("x", 1, -1, 3).Output("y", 1, -1, 3).Node("Relu", "r", ["x"], ["y"]).Build(14), "relu.onnx");
+        OnnxFeed[] goodFeed = [new(new float[6], 2, 3)];
+        Add("OnnxModel.Run", "inputs", s_arg, "one feed per graph input", () => graphModel.Run([], [new float[6]]));
+        Add("OnnxModel.Run", "inputs", s_arg, "declared [-1, 3]", () => graphModel.Run([new OnnxFeed(new float[8], 2, 4)], [new float[8]]));
+        Add("OnnxModel.Run", "inputs", s_arg, "its shape [2, 3] has 6", () => graphModel.Run([new OnnxFeed(new float[5], 2, 3)], [new float[6]]));
+        Add("OnnxModel.Run", "outputs", s_arg, "one per graph output", () => graphModel.Run(goodFeed, []));
+        Add("OnnxModel.Run", "outputs", s_arg, "its memory holds 5", () => graphModel.Run(goodFeed, [new float[5]]));
+        Add("OnnxModel.OutputShape", "index", s_range, "1 outputs", () => graphModel.OutputShape(1, goodFeed));
+        Add("OnnxModel.OutputShape", "inputs", s_arg, "one feed per graph input", () => graphModel.OutputShape(0, []));
         Add("OnnxTensor.FromFloats", "dimensions", s_arg, "holds 6 elements; 5 values", () => OnnxTensor.FromFloats("t", [2, 3], new float[5]));
         Add("OnnxTensor.FromFloats", "dimensions", s_arg, "out of range", () => OnnxTensor.FromFloats("t", [-1], []));
         Add("OnnxTensor.FromIntegers", "dimensions", s_arg, "holds 2 elements; 3 values", () => OnnxTensor.FromIntegers("t", [2], new long[3]));
