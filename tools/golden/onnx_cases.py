@@ -40,7 +40,7 @@ def step(op, x, h, c, w, r, wb, rb, hs, lbr, act):
     return (1 - z) * n + z * h, None
 
 
-def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act):
+def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act, reverse=False):
     """x [T, B, I] (time-major), weights [D, ...]; returns Y [T, D, B, H], Y_h [D, B, H], Y_c [D, B, H]."""
     t_, b_, _ = x.shape
     d_ = w.shape[0]
@@ -52,7 +52,7 @@ def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act):
         wb, rb = b[d, :g], b[d, g:]
         for s in range(b_):
             h, c = h0[d, s].copy(), c0[d, s].copy()
-            order = range(lens[s]) if d == 0 else reversed(range(lens[s]))
+            order = range(lens[s]) if d == 0 and not reverse else reversed(range(lens[s]))
             for t in order:
                 h, c2 = step(op, x[t, s], h, c, w[d], r[d], wb, rb, hs, lbr, act)
                 c = c2 if c2 is not None else c
@@ -61,7 +61,7 @@ def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act):
     return y, yh, yc
 
 
-def case(name, op, *, d=1, layout=0, lbr=None, act=None, t=5, b=3, i=4, hs=6, lens=None, init=False, bias=True,
+def case(name, op, *, d=1, reverse=False, layout=0, lbr=None, act=None, t=5, b=3, i=4, hs=6, lens=None, init=False, bias=True,
          outputs=("Y", "Y_h", "Y_c"), opset=14, seed=0):
     rng = np.random.default_rng(seed)
     gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[op]
@@ -74,7 +74,7 @@ def case(name, op, *, d=1, layout=0, lbr=None, act=None, t=5, b=3, i=4, hs=6, le
     c0 = rng.uniform(-0.5, 0.5, (d, b, hs)) if init and op == "LSTM" else np.zeros((d, b, hs))
     # The operator runs in float32: round the data first, then the reference works on those values in float64.
     w, r, bb, x, h0, c0 = (a.astype(np.float32).astype(np.float64) for a in (w, r, bb, x, h0, c0))
-    y, yh, yc = reference(op, x, w, r, bb, lengths, h0, c0, hs, bool(lbr), act[0] if act else "Tanh")
+    y, yh, yc = reference(op, x, w, r, bb, lengths, h0, c0, hs, bool(lbr), act[0] if act else "Tanh", reverse)
 
     f32 = lambda a: a.astype(np.float32)
     batch_major = lambda a: np.transpose(a, (1, 0, 2))            # [D|T, B, ·] → [B, D|T, ·]
@@ -102,6 +102,8 @@ def case(name, op, *, d=1, layout=0, lbr=None, act=None, t=5, b=3, i=4, hs=6, le
     attrs = {"hidden_size": hs}
     if d == 2:
         attrs["direction"] = "bidirectional"
+    if reverse:
+        attrs["direction"] = "reverse"
     if layout:
         attrs["layout"] = layout
     if lbr is not None:
@@ -137,4 +139,6 @@ case("gru_lbr0_bidir_layout1_lens", "GRU", d=2, layout=1, lbr=0, lens=[3, 5, 1],
 case("gru_lbr1_fwd_opset7_nobias", "GRU", lbr=1, bias=False, opset=7, seed=4)
 case("rnn_relu_bidir_layout1", "RNN", d=2, layout=1, act=["Relu"], init=True, seed=5)
 case("rnn_tanh_bidir_layout0_lens", "RNN", d=2, lens=[1, 5, 3], seed=6)
+case("lstm_reverse_layout0_lens_init", "LSTM", reverse=True, lens=[4, 5, 2], init=True, seed=7)
+case("gru_lbr1_reverse_layout1_lens", "GRU", reverse=True, layout=1, lbr=1, lens=[2, 5, 3], seed=8)
 print("wrote", sorted(os.listdir(OUT)))

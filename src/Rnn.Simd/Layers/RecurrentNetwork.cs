@@ -132,7 +132,7 @@ public sealed class RecurrentNetwork
                 int state = (layer * o.Directions) + dir;
                 var run = new DirectionRun(o, _weights[state], plan, all, steps, batch, threads, Pool)
                 {
-                    Reverse = dir == 1,
+                    Reverse = dir == 1 || o.Reverse,
                     OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
                     AddToOutput = dir == 1 && o.Merge == DirectionMerge.Sum,
                 };
@@ -152,12 +152,12 @@ public sealed class RecurrentNetwork
     }
 
     /// <summary>A zero state for <paramref name="batch"/> streams, for <see cref="Step"/> and <see cref="Process"/>.</summary>
-    /// <exception cref="InvalidOperationException">The network is bidirectional: a stream has no future to run backwards from.</exception>
+    /// <exception cref="InvalidOperationException">The network is bidirectional or reverse: a stream has no future to run backwards from.</exception>
     public RecurrentState CreateState(int batch = 1)
     {
-        if (Options.Bidirectional)
+        if (Options.Bidirectional || Options.Reverse)
         {
-            ThrowHelper.InvalidOperation("A bidirectional network needs whole sequences; use Forward.");
+            ThrowHelper.InvalidOperation($"A {(Options.Reverse ? "reverse" : "bidirectional")} network needs whole sequences; use Forward.");
         }
 
         if (batch < 1)

@@ -36,6 +36,14 @@ public sealed record RecurrentNetworkOptions
     /// <summary>Whether every layer also runs backwards over time.</summary>
     public bool Bidirectional { get; init; }
 
+    /// <summary>
+    /// A unidirectional network that runs backwards over time, from each sequence's last step down to t = 0 (ONNX's
+    /// <c>direction = reverse</c>); its parameters are the forward direction's (no <c>_reverse</c> suffix). Whole
+    /// sequences only: it does not stream, and truncated BPTT refuses it. Not written to JSON when false.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Reverse { get; init; }
+
     /// <summary>How a bidirectional layer merges its directions.</summary>
     public DirectionMerge Merge { get; init; } = DirectionMerge.Concatenate;
 
@@ -108,6 +116,11 @@ public sealed record RecurrentNetworkOptions
         if (InputSize < 1 || HiddenSize < 1)
         {
             ThrowHelper.Argument(paramName, $"InputSize and HiddenSize must be at least 1 (were {InputSize} and {HiddenSize}).");
+        }
+
+        if (Reverse && Bidirectional)
+        {
+            ThrowHelper.Argument(paramName, "Reverse is for a unidirectional network; a bidirectional one already runs both ways.");
         }
 
         if (Layers < 1)

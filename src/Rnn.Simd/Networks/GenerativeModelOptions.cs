@@ -44,9 +44,9 @@ public abstract record GenerativeModelOptions : SequenceModelOptions
             ThrowHelper.Argument(nameof(Recurrent), $"Recurrent.InputSize {Recurrent.InputSize} must be 0 or the step features {StepFeatures}.");
         }
 
-        if (Recurrent.Bidirectional)
+        if (Recurrent.Bidirectional || Recurrent.Reverse)
         {
-            ThrowHelper.Argument(nameof(Recurrent), "A generative model runs forward in time, one step at a time: its stack cannot be bidirectional.");
+            ThrowHelper.Argument(nameof(Recurrent), $"A generative model runs forward in time, one step at a time: its stack cannot be {(Recurrent.Reverse ? "reverse" : "bidirectional")}.");
         }
 
         Stack.Validate(nameof(Recurrent));

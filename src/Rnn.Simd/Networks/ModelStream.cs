@@ -30,9 +30,9 @@ public sealed class ModelStream
 
     internal ModelStream(Embedding? embedding, RecurrentNetwork network, DenseLayer head, int batch)
     {
-        if (network.Options.Bidirectional)
+        if (network.Options.Bidirectional || network.Options.Reverse)
         {
-            ThrowHelper.InvalidOperation("A bidirectional model needs whole sequences (its reverse direction starts at the end); use the batch call.");
+            ThrowHelper.InvalidOperation($"A {(network.Options.Reverse ? "reverse" : "bidirectional")} model needs whole sequences (its reverse direction starts at the end); use the batch call.");
         }
 
         _embedding = embedding;

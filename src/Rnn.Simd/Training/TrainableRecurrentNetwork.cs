@@ -159,7 +159,7 @@ public sealed class TrainableRecurrentNetwork
                 int state = (layer * o.Directions) + dir;
                 var run = new DirectionRun(o, _weights[state], plan.Forward, forwardScratch, steps, batch, threads, Pool)
                 {
-                    Reverse = dir == 1,
+                    Reverse = dir == 1 || o.Reverse,
                     OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
                     AddToOutput = dir == 1 && o.Merge == DirectionMerge.Sum,
                 };
@@ -264,7 +264,7 @@ public sealed class TrainableRecurrentNetwork
                 int state = (layer * o.Directions) + dir;
                 var run = new DirectionBackward(o, _weights[state], plan.Record(all, state, o), scratch, steps, batch, threads, Pool)
                 {
-                    Reverse = dir == 1,
+                    Reverse = dir == 1 || o.Reverse,
                     OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
                 };
                 run.Execute(

@@ -158,9 +158,9 @@ public sealed class TruncatedBptt : IDisposable
     {
         ArgumentNullException.ThrowIfNull(network);
         RecurrentNetworkOptions o = network.Options;
-        if (o.Bidirectional)
+        if (o.Bidirectional || o.Reverse)
         {
-            ThrowHelper.Argument(nameof(network), "Truncated BPTT streams forward in time; a bidirectional network needs whole sequences.");
+            ThrowHelper.Argument(nameof(network), $"Truncated BPTT streams forward in time; a {(o.Reverse ? "reverse" : "bidirectional")} network needs whole sequences.");
         }
 
         Check(k1, k2, batch);

@@ -25,6 +25,7 @@ public sealed class OnnxNodeTests
     [
         "gru_lbr0_bidir_layout1_lens", "gru_lbr1_fwd_opset7_nobias", "lstm_bidir_layout0_lens_init",
         "lstm_fwd_layout1_yh_only", "rnn_relu_bidir_layout1", "rnn_tanh_bidir_layout0_lens",
+        "lstm_reverse_layout0_lens_init", "gru_lbr1_reverse_layout1_lens",
     ];
 
     [SkippableTheory]
@@ -36,8 +37,8 @@ public sealed class OnnxNodeTests
         RunCase(dir, bindEveryInput: true);
     }
 
-    /// <summary>Cases ONNX's node tests lack (bidirectional, layout 1 with states, GRU linear_before_reset 0, ReLU,
-    /// omitted outputs, opset 7, no bias), made by tools/golden/onnx_cases.py with a float64 NumPy reference.</summary>
+    /// <summary>Cases ONNX's node tests lack (bidirectional, reverse, layout 1 with states, GRU linear_before_reset 0,
+    /// ReLU, omitted outputs, opset 7, no bias), made by tools/golden/onnx_cases.py with a float64 NumPy reference.</summary>
     [Theory]
     [MemberData(nameof(OwnCases))]
     public void OwnCase_MatchesTheFloat64Reference(string name) =>

@@ -15,12 +15,12 @@ namespace Rnn.Simd.Import.Onnx;
 /// </summary>
 /// <remarks>
 /// <para>Read: inputs X, W, R, B, sequence_lens, initial_h, initial_c; outputs Y, Y_h, Y_c (each optional);
-/// <c>direction</c> forward or bidirectional; <c>layout</c> 0 and 1; <c>hidden_size</c>; GRU
+/// <c>direction</c> forward, reverse or bidirectional; <c>layout</c> 0 and 1; <c>hidden_size</c>; GRU
 /// <c>linear_before_reset</c> 0 (the engine's reset-before GRU) and 1 (PyTorch's GRU); RNN activation Tanh or Relu;
 /// the default activations of LSTM and GRU. W, R, B (and P) must be constants: initializers, or graph inputs
 /// bound at load (ONNX's node tests feed the weights as inputs).</para>
 /// <para>Refused at load with an <see cref="InvalidDataException"/> naming the node and the attribute (not run
-/// wrongly): direction reverse, peepholes (P), <c>clip</c>, <c>input_forget</c>, other activations and their
+/// wrongly): peepholes (P), <c>clip</c>, <c>input_forget</c>, other activations and their
 /// alpha/beta, any other operator in the graph.</para>
 /// </remarks>
 public sealed class OnnxRecurrentLayer
@@ -239,9 +239,9 @@ public sealed class OnnxRecurrentLayer
         };
 
         string direction = Attribute(node, "direction")?.S ?? "forward";
-        if (direction is not ("forward" or "bidirectional"))
+        if (direction is not ("forward" or "reverse" or "bidirectional"))
         {
-            Refuse(where, $"{node.Label}: direction '{direction}' is not supported yet (forward and bidirectional are)");
+            Refuse(where, $"{node.Label}: direction '{direction}' (forward, reverse or bidirectional)");
         }
 
         int d = direction == "bidirectional" ? 2 : 1;
@@ -297,7 +297,7 @@ public sealed class OnnxRecurrentLayer
 
         var options = new RecurrentNetworkOptions
         {
-            Cell = cell, InputSize = input, HiddenSize = h, Bidirectional = d == 2, Nonlinearity = nonlinearity,
+            Cell = cell, InputSize = input, HiddenSize = h, Bidirectional = d == 2, Reverse = direction == "reverse", Nonlinearity = nonlinearity,
             GruVariant = (Attribute(node, "linear_before_reset")?.I ?? 0) != 0 ? GruVariant.ResetAfter : GruVariant.ResetBefore,
         };
         var torch = new Dictionary<string, float[]>(StringComparer.Ordinal);
