@@ -18,29 +18,59 @@ def sigmoid(v):
     return 1.0 / (1.0 + np.exp(-v))
 
 
-ACT = {"Tanh": np.tanh, "Relu": lambda v: np.maximum(v, 0.0), "Sigmoid": sigmoid}
+# ONNX's activation functions with their alpha and beta (defaults as the ONNX operators of the same names).
+ACT = {
+    "Tanh": lambda v, a, b: np.tanh(v),
+    "Relu": lambda v, a, b: np.maximum(v, 0.0),
+    "Sigmoid": lambda v, a, b: sigmoid(v),
+    "Affine": lambda v, a, b: a * v + b,
+    "LeakyRelu": lambda v, a, b: np.where(v >= 0, v, a * v),
+    "ThresholdedRelu": lambda v, a, b: np.where(v > a, v, 0.0),
+    "ScaledTanh": lambda v, a, b: a * np.tanh(b * v),
+    "HardSigmoid": lambda v, a, b: np.clip(a * v + b, 0.0, 1.0),
+    "Elu": lambda v, a, b: np.where(v >= 0, v, a * (np.exp(v) - 1)),
+    "Softsign": lambda v, a, b: v / (1 + np.abs(v)),
+    "Softplus": lambda v, a, b: np.log1p(np.exp(v)),
+}
+DEFAULT_ALPHA = {"LeakyRelu": 0.01, "ThresholdedRelu": 1.0, "ScaledTanh": 1.0, "HardSigmoid": 0.2, "Elu": 1.0, "Affine": 1.0}
+DEFAULT_BETA = {"ScaledTanh": 1.0, "HardSigmoid": 0.5, "Affine": 0.0}
 
 
-def step(op, x, h, c, w, r, wb, rb, hs, lbr, act):
-    """One step of one direction for one sequence, float64. Returns (h, c)."""
+def step(op, x, h, c, w, r, wb, rb, hs, lbr, fns, clip=0.0, p=None, coupled=False):
+    """One step of one direction for one sequence, float64; fns are (name, alpha, beta) per activation. Returns (h, c)."""
+    def f(k, v):
+        name, a, b = fns[k]
+        return ACT[name](np.clip(v, -clip, clip) if clip else v, a, b)
+
+    def out(k, v):  # the LSTM output activation h(c): not clipped
+        name, a, b = fns[k]
+        return ACT[name](v, a, b)
+
     if op == "RNN":
-        return ACT[act](w @ x + r @ h + wb + rb), None
+        return f(0, w @ x + r @ h + wb + rb), None
     if op == "LSTM":
         g = w @ x + r @ h + wb + rb
-        i, o, f, cc = (g[k * hs:(k + 1) * hs] for k in range(4))
-        c = sigmoid(f) * c + sigmoid(i) * np.tanh(cc)
-        return sigmoid(o) * np.tanh(c), c
+        i, o, fg, cc = (g[k * hs:(k + 1) * hs] for k in range(4))
+        if p is not None:
+            i = i + p[:hs] * c
+            fg = fg + p[2 * hs:] * c
+        ig = f(0, i)
+        ft = 1 - ig if coupled else f(0, fg)
+        c = ft * c + ig * f(1, cc)
+        if p is not None:
+            o = o + p[hs:2 * hs] * c
+        return f(0, o) * out(2, c), c
     gx = w @ x + wb
-    z = sigmoid(gx[:hs] + r[:hs] @ h + rb[:hs])
-    rr = sigmoid(gx[hs:2 * hs] + r[hs:2 * hs] @ h + rb[hs:2 * hs])
+    z = f(0, gx[:hs] + r[:hs] @ h + rb[:hs])
+    rr = f(0, gx[hs:2 * hs] + r[hs:2 * hs] @ h + rb[hs:2 * hs])
     if lbr:
-        n = np.tanh(gx[2 * hs:] + rr * (r[2 * hs:] @ h + rb[2 * hs:]))
+        n = f(1, gx[2 * hs:] + rr * (r[2 * hs:] @ h + rb[2 * hs:]))
     else:
-        n = np.tanh(gx[2 * hs:] + r[2 * hs:] @ (rr * h) + rb[2 * hs:])
+        n = f(1, gx[2 * hs:] + r[2 * hs:] @ (rr * h) + rb[2 * hs:])
     return (1 - z) * n + z * h, None
 
 
-def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act, reverse=False):
+def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act, reverse=False, clip=0.0, p=None, coupled=False):
     """x [T, B, I] (time-major), weights [D, ...]; returns Y [T, D, B, H], Y_h [D, B, H], Y_c [D, B, H]."""
     t_, b_, _ = x.shape
     d_ = w.shape[0]
@@ -53,8 +83,10 @@ def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act, reverse=False):
         for s in range(b_):
             h, c = h0[d, s].copy(), c0[d, s].copy()
             order = range(lens[s]) if d == 0 and not reverse else reversed(range(lens[s]))
+            per = {"RNN": 1, "LSTM": 3, "GRU": 2}[op]
+            fns = act[d * per:(d + 1) * per]
             for t in order:
-                h, c2 = step(op, x[t, s], h, c, w[d], r[d], wb, rb, hs, lbr, act)
+                h, c2 = step(op, x[t, s], h, c, w[d], r[d], wb, rb, hs, lbr, fns, clip, None if p is None else p[d], coupled)
                 c = c2 if c2 is not None else c
                 y[t, d, s] = h
             yh[d, s], yc[d, s] = h, c
@@ -62,7 +94,7 @@ def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act, reverse=False):
 
 
 def case(name, op, *, d=1, reverse=False, layout=0, lbr=None, act=None, t=5, b=3, i=4, hs=6, lens=None, init=False, bias=True,
-         outputs=("Y", "Y_h", "Y_c"), opset=14, seed=0):
+         outputs=("Y", "Y_h", "Y_c"), opset=14, seed=0, alpha=None, beta=None, clip=None, peepholes=False, coupled=False):
     rng = np.random.default_rng(seed)
     gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[op]
     w = rng.uniform(-0.6, 0.6, (d, gates * hs, i))
@@ -74,7 +106,11 @@ def case(name, op, *, d=1, reverse=False, layout=0, lbr=None, act=None, t=5, b=3
     c0 = rng.uniform(-0.5, 0.5, (d, b, hs)) if init and op == "LSTM" else np.zeros((d, b, hs))
     # The operator runs in float32: round the data first, then the reference works on those values in float64.
     w, r, bb, x, h0, c0 = (a.astype(np.float32).astype(np.float64) for a in (w, r, bb, x, h0, c0))
-    y, yh, yc = reference(op, x, w, r, bb, lengths, h0, c0, hs, bool(lbr), act[0] if act else "Tanh", reverse)
+    per = {"RNN": 1, "LSTM": 3, "GRU": 2}[op]
+    names = act if act and len(act) == per * d else (act * d if act else (["Tanh"] if op == "RNN" else ["Sigmoid", "Tanh", "Tanh"][:per]) * d)
+    fns = [(n, alpha[k] if alpha else DEFAULT_ALPHA.get(n, 0.0), beta[k] if beta else DEFAULT_BETA.get(n, 0.0)) for k, n in enumerate(names)]
+    pp = rng.uniform(-0.5, 0.5, (d, 3 * hs)).astype(np.float32).astype(np.float64) if peepholes else None
+    y, yh, yc = reference(op, x, w, r, bb, lengths, h0, c0, hs, bool(lbr), fns, reverse, clip or 0.0, pp, coupled)
 
     f32 = lambda a: a.astype(np.float32)
     batch_major = lambda a: np.transpose(a, (1, 0, 2))            # [D|T, B, ·] → [B, D|T, ·]
@@ -109,11 +145,24 @@ def case(name, op, *, d=1, reverse=False, layout=0, lbr=None, act=None, t=5, b=3
     if lbr is not None:
         attrs["linear_before_reset"] = lbr
     if act:
-        attrs["activations"] = act * d
+        attrs["activations"] = names
+    if alpha:
+        attrs["activation_alpha"] = alpha
+    if beta:
+        attrs["activation_beta"] = beta
+    if clip:
+        attrs["clip"] = clip
+    if coupled:
+        attrs["input_forget"] = 1
+    if peepholes:
+        node_inputs += [""] * (7 - len(node_inputs))
+        node_inputs.append("P")
     node = helper.make_node(op, node_inputs, node_outputs, name=f"{op.lower()}_0", **attrs)
     inits = [numpy_helper.from_array(f32(w), "W"), numpy_helper.from_array(f32(r), "R")]
     if bias:
         inits.append(numpy_helper.from_array(f32(bb), "B"))
+    if peepholes:
+        inits.append(numpy_helper.from_array(f32(pp), "P"))
     graph = helper.make_graph(
         [node], name,
         [helper.make_tensor_value_info(n, ty, shape) for n, ty, shape, _ in inputs],
@@ -141,4 +190,12 @@ case("rnn_relu_bidir_layout1", "RNN", d=2, layout=1, act=["Relu"], init=True, se
 case("rnn_tanh_bidir_layout0_lens", "RNN", d=2, lens=[1, 5, 3], seed=6)
 case("lstm_reverse_layout0_lens_init", "LSTM", reverse=True, lens=[4, 5, 2], init=True, seed=7)
 case("gru_lbr1_reverse_layout1_lens", "GRU", reverse=True, layout=1, lbr=1, lens=[2, 5, 3], seed=8)
+case("lstm_peepholes_clip_bidir_lens", "LSTM", d=2, peepholes=True, clip=0.7, lens=[5, 3, 4], init=True, seed=9)
+case("lstm_input_forget_activations", "LSTM", coupled=True, act=["HardSigmoid", "Softsign", "ScaledTanh"],
+     alpha=[0.3, 0.0, 1.2], beta=[0.4, 0.0, 0.8], init=True, seed=10)
+case("gru_lbr0_activations_clip_bidir", "GRU", d=2, lbr=0, act=["HardSigmoid", "Elu", "Sigmoid", "LeakyRelu"],
+     alpha=[0.25, 0.9, 0.0, 0.05], beta=[0.45, 0.0, 0.0, 0.0], clip=1.5, layout=1, seed=11)
+case("gru_lbr1_affine_softplus", "GRU", lbr=1, act=["Sigmoid", "Softplus"], seed=12)
+case("rnn_thresholded_relu_reverse", "RNN", reverse=True, act=["ThresholdedRelu"], alpha=[0.1], lens=[5, 2, 4], seed=13)
+case("rnn_affine_bidir", "RNN", d=2, act=["Affine", "Softsign"], alpha=[0.5, 0.0], beta=[0.1, 0.0], seed=14)
 print("wrote", sorted(os.listdir(OUT)))

@@ -43,6 +43,11 @@ internal static unsafe class DirectionLanes
     /// </summary>
     public static bool Applies(RecurrentNetworkOptions o, int batch, bool wholeSequences)
     {
+        if (o.IsExtended)
+        {
+            return false;   // ONNX's extras run on the row-major general path
+        }
+
         bool cell = o.Cell switch
         {
             CellType.Lstm => o.ProjectionSize == 0,

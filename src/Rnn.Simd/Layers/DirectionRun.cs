@@ -181,6 +181,12 @@ internal unsafe ref struct DirectionRun
     private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
     {
         int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
+        if (_o.IsExtended)
+        {
+            ExtendedStep(gates, inputSize, hPrev, cPrev, hNext, cNext);
+            return;
+        }
+
         switch (_o.Cell)
         {
             case CellType.Rnn:
@@ -269,6 +275,76 @@ internal unsafe ref struct DirectionRun
             // h_{t−1} − n is formed in the row of h being written, as in reset-after.
             Span<float> hRow = hNext.Slice(b * h, h);
             GruCell.ResetBeforeState(gates.Slice(b * gh, gh), _w.Bias, recurrentNew.Slice(b * h, h), hPrev.Slice(b * h, h), hRow, hRow);
+        }
+    }
+
+    /// <summary>
+    /// One step with ONNX's extras (<see cref="RecurrentNetworkOptions.IsExtended"/>): the same products as the fast
+    /// path, then <see cref="ExtendedCell"/>'s element-wise update, row by row on the calling thread.
+    /// </summary>
+    private readonly void ExtendedStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> cPrev, Span<float> hNext, Span<float> cNext)
+    {
+        int batch = _batch, h = _o.HiddenSize, gh = _o.Gates * h, direction = Reverse && _o.Bidirectional ? 1 : 0;
+        float clip = _o.CellClip;
+        if (_o.Cell != CellType.Gru)
+        {
+            Gemm.MultiplyPackedRange(batch, hPrev, h, _w.Fused, inputSize, h, gh, gates, gh, accumulate: true, _team, _pool);
+        }
+
+        CellActivation first = _o.Activation(direction, 0);
+        switch (_o.Cell)
+        {
+            case CellType.Rnn:
+                for (int b = 0; b < batch; b++)
+                {
+                    ExtendedCell.Elman(gates.Slice(b * gh, gh), _w.Bias, first, clip, hNext.Slice(b * h, h));
+                }
+
+                return;
+            case CellType.Lstm:
+            {
+                CellActivation candidate = _o.Activation(direction, 1), output = _o.Activation(direction, 2);
+                for (int b = 0; b < batch; b++)
+                {
+                    ExtendedCell.Lstm(
+                        gates.Slice(b * gh, gh), _w.Bias, _w.Peephole, cPrev.Slice(b * h, h), cNext.Slice(b * h, h), hNext.Slice(b * h, h),
+                        first, candidate, output, clip, _o.CoupledInputForget);
+                }
+
+                return;
+            }
+        }
+
+        CellActivation candidateGru = _o.Activation(direction, 1);
+        bool resetAfter = _o.GruVariant == GruVariant.ResetAfter;
+        Span<float> recurrent = _plan.Gh(_all);
+        Gemm.MultiplyPackedRange(batch, hPrev, h, _w.Fused, inputSize, h, resetAfter ? gh : 2 * h, recurrent, gh, accumulate: false, _team, _pool);
+        for (int b = 0; b < batch; b++)
+        {
+            ExtendedCell.GruGates(gates.Slice(b * gh, gh), recurrent.Slice(b * gh, gh), _w.Bias, first, clip, h);
+        }
+
+        Span<float> recurrentNew;
+        if (resetAfter)
+        {
+            recurrentNew = recurrent;   // the n rows of h · W_hᵀ
+        }
+        else
+        {
+            Span<float> resetH = _plan.HCell(_all);
+            for (int b = 0; b < batch; b++)
+            {
+                TensorPrimitives.Multiply(gates.Slice(b * gh, h), hPrev.Slice(b * h, h), resetH.Slice(b * h, h));
+            }
+
+            recurrentNew = _plan.RecurrentNew(_all);
+            Gemm.MultiplyPacked(batch, resetH, h, _w.RecurrentNew!, recurrentNew, h, accumulate: false, _team, _pool);
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            ReadOnlySpan<float> newRow = resetAfter ? recurrentNew.Slice((b * gh) + (GateLayout.GruNew * h), h) : recurrentNew.Slice(b * h, h);
+            ExtendedCell.GruState(gates.Slice(b * gh, gh), _w.Bias, newRow, resetAfter ? _w.RecurrentNewBias : default, hPrev.Slice(b * h, h), hNext.Slice(b * h, h), candidateGru, clip);
         }
     }
 

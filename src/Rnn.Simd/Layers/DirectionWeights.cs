@@ -52,6 +52,9 @@ internal sealed class DirectionWeights
     /// <summary>[G·H] folded biases: b_ih + b_hh per gate row, except GRU's n row under reset-after (b_in only).</summary>
     public float[] Bias { get; }
 
+    /// <summary>LSTM with peepholes: [p_i, p_f, p_o] [3H]. Empty otherwise.</summary>
+    public float[] Peephole { get; set; } = [];
+
     /// <summary>GRU reset-after: b_hn [H], which stays inside the reset product. Empty otherwise.</summary>
     public float[] RecurrentNewBias { get; }
 

@@ -78,6 +78,10 @@ public sealed class RecurrentNetwork
                 float[] biasHh = Take(parameters, $"{prefix}bias_hh_{suffix}", (long)g * h, required: false) ?? [];
                 float[]? weightHr = options.ProjectionSize > 0 ? Required("weight_hr_", (long)hOut * h) : null;
                 weights[(layer * d) + dir] = DirectionWeights.FromPyTorch(options, inputSize, weightIh, weightHh, biasIh, biasHh, weightHr);
+                if (options.Peepholes)
+                {
+                    weights[(layer * d) + dir].Peephole = Required("weight_peephole_", 3L * h);
+                }
             }
         }
 

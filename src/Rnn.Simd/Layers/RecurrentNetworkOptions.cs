@@ -53,6 +53,41 @@ public sealed record RecurrentNetworkOptions
     /// <summary>GRU only: where the reset gate applies. There is no default guess: PyTorch models use <see cref="GruVariant.ResetAfter"/>.</summary>
     public GruVariant GruVariant { get; init; } = GruVariant.ResetAfter;
 
+    /// <summary>
+    /// The cell's activations, ONNX's <c>activations</c>: per direction (forward first) f, g, h for LSTM (gates,
+    /// candidate, output), f, g for GRU, f for Elman; null for the defaults (σ, tanh, tanh; σ, tanh;
+    /// <see cref="Nonlinearity"/>). Inference only. Not written to JSON when null.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<CellActivation>? Activations { get; init; }
+
+    /// <summary>Bounds the input of every gate activation to [−CellClip, CellClip] (ONNX's <c>clip</c>); 0 = none. Inference only.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float CellClip { get; init; }
+
+    /// <summary>LSTM: the forget gate is 1 − i (ONNX's <c>input_forget</c>). Inference only.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool CoupledInputForget { get; init; }
+
+    /// <summary>
+    /// LSTM: peephole connections, i and f see p ⊙ c_{t−1}, o sees p ⊙ c_t; the weights are the tensor
+    /// <c>weight_peephole_l{k}</c> [3H] (p_i, p_f, p_o). Inference only.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Peepholes { get; init; }
+
+    /// <summary>Whether an ONNX extra (activations, clip, coupled gates, peepholes) is set: those run on the general element-wise path.</summary>
+    internal bool IsExtended => Activations is not null || CellClip != 0 || CoupledInputForget || Peepholes;
+
+    /// <summary>Activations per direction: 3 (LSTM), 2 (GRU), 1 (Elman).</summary>
+    internal int ActivationCount => Cell switch { CellType.Lstm => 3, CellType.Gru => 2, _ => 1 };
+
+    /// <summary>Activation <paramref name="index"/> of direction <paramref name="direction"/> (the default when none are set).</summary>
+    internal CellActivation Activation(int direction, int index) =>
+        Activations is { } a ? a[(direction * ActivationCount) + index]
+        : Cell == CellType.Rnn ? CellActivation.Of(Nonlinearity == Nonlinearity.Relu ? ActivationFunction.Relu : ActivationFunction.Tanh)
+        : CellActivation.Of(index == 0 ? ActivationFunction.Sigmoid : ActivationFunction.Tanh);
+
     /// <summary>Size of h_t: <see cref="ProjectionSize"/> when set, else <see cref="HiddenSize"/>.</summary>
     public int OutputSize => ProjectionSize > 0 ? ProjectionSize : HiddenSize;
 
@@ -99,6 +134,11 @@ public sealed record RecurrentNetworkOptions
                 {
                     specs.Add(new(prefix + "weight_hr" + suffix, [hOut, h], ParameterRole.ProjectionWeight, 1, Cell));
                 }
+
+                if (Peepholes)
+                {
+                    specs.Add(new(prefix + "weight_peephole" + suffix, [3 * h], ParameterRole.PeepholeWeight, 3, Cell));
+                }
             }
         }
 
@@ -116,6 +156,29 @@ public sealed record RecurrentNetworkOptions
         if (InputSize < 1 || HiddenSize < 1)
         {
             ThrowHelper.Argument(paramName, $"InputSize and HiddenSize must be at least 1 (were {InputSize} and {HiddenSize}).");
+        }
+
+        if (IsExtended)
+        {
+            if ((Peepholes || CoupledInputForget) && Cell != CellType.Lstm)
+            {
+                ThrowHelper.Argument(paramName, "Peepholes and CoupledInputForget are LSTM options.");
+            }
+
+            if (ProjectionSize > 0)
+            {
+                ThrowHelper.Argument(paramName, "A projected LSTM takes no activations, clip, coupled gates or peepholes.");
+            }
+
+            if (!float.IsFinite(CellClip) || CellClip < 0)
+            {
+                ThrowHelper.Argument(paramName, $"CellClip must be finite and ≥ 0 (0 = none), was {CellClip}.");
+            }
+
+            if (Activations is { } list && (list.Count != ActivationCount * Directions || list.Any(a => a is null || !Enum.IsDefined(a.Function) || !float.IsFinite(a.Alpha) || !float.IsFinite(a.Beta))))
+            {
+                ThrowHelper.Argument(paramName, $"Activations must hold {ActivationCount} per direction ({ActivationCount * Directions}), each a defined function with finite α and β.");
+            }
         }
 
         if (Reverse && Bidirectional)

@@ -29,6 +29,9 @@ public enum ParameterRole
 
     /// <summary>An embedding table [vocabulary, dimension], nn.Embedding's <c>weight</c>: one row per token.</summary>
     Embedding,
+
+    /// <summary>LSTM peephole weights [3H] (p_i, p_f, p_o), ONNX's <c>P</c>.</summary>
+    PeepholeWeight,
 }
 
 /// <summary>The declaration of one parameter tensor: its PyTorch name, shape and role.</summary>

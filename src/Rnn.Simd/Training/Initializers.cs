@@ -222,7 +222,7 @@ public static class Initializers
         return DeterministicRandom.SplitMix64(ref state);
     }
 
-    private static bool IsBias(ParameterRole role) => role is ParameterRole.InputBias or ParameterRole.RecurrentBias or ParameterRole.DenseBias;
+    private static bool IsBias(ParameterRole role) => role is ParameterRole.InputBias or ParameterRole.RecurrentBias or ParameterRole.DenseBias or ParameterRole.PeepholeWeight;
 
     /// <summary>Checks a tensor's shape against its role; returns its matrix view, gate blocks and PyTorch's default bound.</summary>
     private static (int Rows, int Cols, int Blocks, double Bound) Plan(ParameterSet set, ParameterTensor t, RecurrentInitialization scheme)

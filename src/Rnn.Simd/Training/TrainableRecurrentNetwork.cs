@@ -43,6 +43,11 @@ public sealed class TrainableRecurrentNetwork
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(prefix);
         options.Validate(nameof(options));
+        if (options.IsExtended)
+        {
+            ThrowHelper.Argument(nameof(options), "Activations, CellClip, CoupledInputForget and Peepholes are inference options (ONNX's extras); training with them is not supported.");
+        }
+
         if (options.Bidirectional && options.Merge != DirectionMerge.Concatenate && options.Layers > 1)
         {
             ThrowHelper.Argument(nameof(options), "PyTorch layouts stack bidirectional layers on concatenated outputs; use DirectionMerge.Concatenate.");

@@ -6,7 +6,7 @@ namespace Rnn.Simd.Tests.Import;
 /// The ONNX project's own node tests for the recurrent operators (Debian's libonnx-testdata; .ci/run installs it):
 /// each case's model.onnx loaded by <see cref="OnnxRecurrentLayer"/> with the weights the case feeds as inputs
 /// bound as constants, run on the case's inputs, every output against the case's expected output within
-/// 1e-5 + 1e-4·|x|. The peephole case is refused by name (peepholes are not an engine option yet).
+/// 1e-5 + 1e-4·|x|.
 /// </summary>
 [Trait("Category", "Import")]
 [Trait("Isa", "All")]
@@ -17,7 +17,7 @@ public sealed class OnnxNodeTests
     public static TheoryData<string> Cases() =>
     [
         "test_gru_batchwise", "test_gru_defaults", "test_gru_seq_length", "test_gru_with_initial_bias",
-        "test_lstm_batchwise", "test_lstm_defaults", "test_lstm_with_initial_bias",
+        "test_lstm_batchwise", "test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_with_peepholes",
         "test_rnn_seq_length", "test_simple_rnn_batchwise", "test_simple_rnn_defaults", "test_simple_rnn_with_initial_bias",
     ];
 
@@ -26,6 +26,8 @@ public sealed class OnnxNodeTests
         "gru_lbr0_bidir_layout1_lens", "gru_lbr1_fwd_opset7_nobias", "lstm_bidir_layout0_lens_init",
         "lstm_fwd_layout1_yh_only", "rnn_relu_bidir_layout1", "rnn_tanh_bidir_layout0_lens",
         "lstm_reverse_layout0_lens_init", "gru_lbr1_reverse_layout1_lens",
+        "lstm_peepholes_clip_bidir_lens", "lstm_input_forget_activations", "gru_lbr0_activations_clip_bidir",
+        "gru_lbr1_affine_softplus", "rnn_thresholded_relu_reverse", "rnn_affine_bidir",
     ];
 
     [SkippableTheory]
@@ -90,22 +92,27 @@ public sealed class OnnxNodeTests
         }
     }
 
-    [SkippableFact]
-    public void ThePeepholeCase_IsRefusedByName()
+    [Fact]
+    public void AnUnknownActivation_OrAmbiguousAlphas_AreRefusedByName()
     {
-        string dir = Path.Combine(Root, "test_lstm_with_peepholes");
-        Skip.IfNot(Directory.Exists(dir), $"{dir} is absent: install Debian's libonnx-testdata (.ci/run does).");
-        string model = Path.Combine(dir, "model.onnx");
-        OnnxGraph graph = OnnxGraph.Parse(File.ReadAllBytes(model), model);
-        var inputs = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
-        for (int i = 0; i < graph.Inputs.Count; i++)
+        byte[] Model(params (string, object)[] attributes) => new OnnxWriter()
+            .Initializer("W", [1, 2, 3], new float[6]).Initializer("R", [1, 2, 2], new float[4])
+            .Input("X", 1, 2, 1, 3).Output("Y", 1, 2, 1, 1, 2)
+            .Node("RNN", "rnn_0", ["X", "W", "R"], ["Y"], [("hidden_size", 2L), .. attributes]).Build(14);
+        string path = Path.Combine(Path.GetTempPath(), $"rnn-simd-{Guid.NewGuid():N}.onnx");
+        try
         {
-            inputs[graph.Inputs[i].Name] = OnnxTensor.Load(Path.Combine(dir, "test_data_set_0", $"input_{i}.pb"));
+            File.WriteAllBytes(path, Model(("activations", new[] { "Swish" })));
+            var e = Assert.Throws<InvalidDataException>(() => OnnxRecurrentLayer.Load(path));
+            Assert.Contains("RNN node 'rnn_0': activation 'Swish' is not one of", e.Message, StringComparison.Ordinal);
+            File.WriteAllBytes(path, Model(("activations", new[] { "LeakyRelu" }), ("activation_alpha", new[] { 0.1f, 0.2f })));
+            e = Assert.Throws<InvalidDataException>(() => OnnxRecurrentLayer.Load(path));
+            Assert.Contains("one value per activation", e.Message, StringComparison.Ordinal);
         }
-
-        var e = Assert.Throws<InvalidDataException>(() => OnnxRecurrentLayer.Load(model, inputs));
-        Assert.Contains("peepholes", e.Message, StringComparison.Ordinal);
-        Assert.Contains("LSTM node", e.Message, StringComparison.Ordinal);
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }
 

@@ -16,12 +16,13 @@ namespace Rnn.Simd.Import.Onnx;
 /// <remarks>
 /// <para>Read: inputs X, W, R, B, sequence_lens, initial_h, initial_c; outputs Y, Y_h, Y_c (each optional);
 /// <c>direction</c> forward, reverse or bidirectional; <c>layout</c> 0 and 1; <c>hidden_size</c>; GRU
-/// <c>linear_before_reset</c> 0 (the engine's reset-before GRU) and 1 (PyTorch's GRU); RNN activation Tanh or Relu;
-/// the default activations of LSTM and GRU. W, R, B (and P) must be constants: initializers, or graph inputs
+/// <c>linear_before_reset</c> 0 (the engine's reset-before GRU) and 1 (PyTorch's GRU); <c>activations</c> (every
+/// ONNX function, with <c>activation_alpha</c>/<c>activation_beta</c> given one per activation), <c>clip</c>,
+/// <c>input_forget</c>, peepholes (P). W, R, B (and P) must be constants: initializers, or graph inputs
 /// bound at load (ONNX's node tests feed the weights as inputs).</para>
 /// <para>Refused at load with an <see cref="InvalidDataException"/> naming the node and the attribute (not run
-/// wrongly): peepholes (P), <c>clip</c>, <c>input_forget</c>, other activations and their
-/// alpha/beta, any other operator in the graph.</para>
+/// wrongly): an unknown activation, alpha/beta lists that are not one value per activation, any other operator in the
+/// graph (<see cref="OnnxModel"/> runs graphs).</para>
 /// </remarks>
 public sealed class OnnxRecurrentLayer
 {
@@ -251,25 +252,19 @@ public sealed class OnnxRecurrentLayer
             Refuse(where, $"{node.Label}: layout {layout} (0 or 1)");
         }
 
-        foreach (string unsupported in new[] { "clip", "activation_alpha", "activation_beta" })
+        float clip = Attribute(node, "clip")?.F ?? 0f;
+        if (!float.IsFinite(clip) || clip < 0 || (Attribute(node, "clip") is not null && clip == 0))
         {
-            if (Attribute(node, unsupported) is not null)
-            {
-                Refuse(where, $"{node.Label}: attribute '{unsupported}' is not supported yet");
-            }
+            Refuse(where, $"{node.Label}: clip {clip} (a positive threshold)");
         }
 
-        if ((Attribute(node, "input_forget")?.I ?? 0) != 0)
+        bool coupled = (Attribute(node, "input_forget")?.I ?? 0) != 0;
+        if (coupled && op != "LSTM")
         {
-            Refuse(where, $"{node.Label}: input_forget = 1 is not supported yet");
+            Refuse(where, $"{node.Label}: input_forget is an LSTM attribute");
         }
 
-        if (node.Inputs.Length > 7 && node.Inputs[7].Length > 0)
-        {
-            Refuse(where, $"{node.Label}: peepholes (input P '{node.Inputs[7]}') are not supported yet");
-        }
-
-        Nonlinearity nonlinearity = Activations(node, op, d, where);
+        (Nonlinearity nonlinearity, CellActivation[]? activations) = Activations(node, op, d, where);
         OnnxTensor w = Constant(1, "W") ?? throw Refusal(where, $"{node.Label}: input W is missing");
         OnnxTensor r = Constant(2, "R") ?? throw Refusal(where, $"{node.Label}: input R is missing");
         OnnxTensor? bias = Constant(3, "B");
@@ -295,9 +290,16 @@ public sealed class OnnxRecurrentLayer
             Refuse(where, $"{node.Label}: B is [{string.Join(", ", bias.Dimensions)}]; expected [{d}, {2 * gates * h}]");
         }
 
+        OnnxTensor? peephole = op == "LSTM" ? Constant(7, "P") : null;
+        if (peephole is not null && !peephole.Dimensions.SequenceEqual([d, 3L * h]))
+        {
+            Refuse(where, $"{node.Label}: P is [{string.Join(", ", peephole.Dimensions)}]; expected [{d}, {3 * h}]");
+        }
+
         var options = new RecurrentNetworkOptions
         {
             Cell = cell, InputSize = input, HiddenSize = h, Bidirectional = d == 2, Reverse = direction == "reverse", Nonlinearity = nonlinearity,
+            Activations = activations, CellClip = clip, CoupledInputForget = coupled, Peepholes = peephole is not null,
             GruVariant = (Attribute(node, "linear_before_reset")?.I ?? 0) != 0 ? GruVariant.ResetAfter : GruVariant.ResetBefore,
         };
         var torch = new Dictionary<string, float[]>(StringComparer.Ordinal);
@@ -310,37 +312,68 @@ public sealed class OnnxRecurrentLayer
             ReadOnlySpan<float> b = bias is null ? new float[2 * gh] : bias.Floats.Slice(dir * 2 * gh, 2 * gh);
             torch["bias_ih_l0" + suffix] = Permute(b[..gh], order, h);
             torch["bias_hh_l0" + suffix] = Permute(b[gh..], order, h);
+            if (peephole is not null)
+            {
+                // ONNX's P is (i, o, f); the engine's peepholes are (i, f, o).
+                torch["weight_peephole_l0" + suffix] = Permute(peephole.Floats.Slice(dir * 3 * h, 3 * h), [0, 2, 1], h);
+            }
         }
 
         return new OnnxRecurrentLayer(RecurrentNetwork.FromPyTorch(options, torch, pool: pool), op, (int)layout, node, opset);
     }
 
-    private static Nonlinearity Activations(OnnxNode node, string op, int d, string where)
+    // ONNX's activations (with activation_alpha/beta, one value per activation when given) → the engine's: null for
+    // the defaults, so that the fast path runs; an Elman network's single Tanh or Relu becomes its Nonlinearity.
+    private static (Nonlinearity Nonlinearity, CellActivation[]? Activations) Activations(OnnxNode node, string op, int d, string where)
     {
         OnnxAttribute? a = Attribute(node, "activations");
+        OnnxAttribute? alpha = Attribute(node, "activation_alpha"), beta = Attribute(node, "activation_beta");
+        int per = op switch { "LSTM" => 3, "GRU" => 2, _ => 1 };
         if (a is null)
         {
-            return Nonlinearity.Tanh;
+            if (alpha is not null || beta is not null)
+            {
+                Refuse(where, $"{node.Label}: activation_alpha/beta without activations");
+            }
+
+            return (Nonlinearity.Tanh, null);
         }
 
-        string[] expected = op switch
+        string[] names = a.Strings;
+        if (names.Length != per * d)
         {
-            "LSTM" => ["Sigmoid", "Tanh", "Tanh"],
-            "GRU" => ["Sigmoid", "Tanh"],
-            _ => [a.Strings.Length > 0 && string.Equals(a.Strings[0], "Relu", StringComparison.OrdinalIgnoreCase) ? "Relu" : "Tanh"],
-        };
-        bool ok = a.Strings.Length == expected.Length * d;
-        for (int i = 0; ok && i < a.Strings.Length; i++)
-        {
-            ok = string.Equals(a.Strings[i], expected[i % expected.Length], StringComparison.OrdinalIgnoreCase);
+            Refuse(where, $"{node.Label}: {a.Strings.Length} activations; {op} takes {per} per direction ({per * d})");
         }
 
-        if (!ok)
+        if ((alpha is not null && alpha.Floats.Length != names.Length) || (beta is not null && beta.Floats.Length != names.Length))
         {
-            Refuse(where, $"{node.Label}: activations [{string.Join(", ", a.Strings)}] are not supported yet ({op} runs [{string.Join(", ", expected)}] per direction{(op == "RNN" ? ", or Relu" : "")})");
+            Refuse(where, $"{node.Label}: activation_alpha/beta must give one value per activation ({names.Length}) to be read without ambiguity");
         }
 
-        return expected[0] == "Relu" ? Nonlinearity.Relu : Nonlinearity.Tanh;
+        var result = new CellActivation[names.Length];
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (!Enum.TryParse(names[i], ignoreCase: true, out ActivationFunction function) || !Enum.IsDefined(function) || int.TryParse(names[i], out _))
+            {
+                Refuse(where, $"{node.Label}: activation '{names[i]}' is not one of {string.Join(", ", Enum.GetNames<ActivationFunction>())}");
+            }
+
+            CellActivation f = CellActivation.Of(function);
+            result[i] = f with { Alpha = alpha?.Floats[i] ?? f.Alpha, Beta = beta?.Floats[i] ?? f.Beta };
+        }
+
+        CellActivation[] defaults = [.. Enumerable.Range(0, names.Length).Select(i => CellActivation.Of(op == "RNN" ? ActivationFunction.Tanh : i % per == 0 ? ActivationFunction.Sigmoid : ActivationFunction.Tanh))];
+        if (result.SequenceEqual(defaults))
+        {
+            return (Nonlinearity.Tanh, null);
+        }
+
+        if (op == "RNN" && result.All(f => f == CellActivation.Of(ActivationFunction.Relu)))
+        {
+            return (Nonlinearity.Relu, null);
+        }
+
+        return (Nonlinearity.Tanh, result);
     }
 
     private static OnnxAttribute? Attribute(OnnxNode node, string name) => node.Attributes.TryGetValue(name, out OnnxAttribute? a) ? a : null;
