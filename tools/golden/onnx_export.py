@@ -99,3 +99,32 @@ export("lstm_states_per_step_linear", LstmWithStates(), (torch.randn(5, 2, 5), t
        ["x", "h0", "c0"], ["y", "h_n", "c_n"], None)
 export("rnn_relu_l2_tanh", ReluRnn(), (torch.randn(6, 3, 3),), ["x"], ["y"], {"x": {0: "steps", 1: "batch"}, "y": {0: "steps", 1: "batch"}})
 print("wrote", sorted(os.listdir(OUT)))
+
+
+def external(name, source, location):
+    """The source export re-saved with every initializer in an external file named by `location` (which the tests
+    expect refused when it leaves the folder); inputs and expected outputs copied."""
+    import shutil
+    import onnx
+    folder = os.path.join(OUT, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(os.path.join(OUT, source, "test_data_set_0"), os.path.join(folder, "test_data_set_0"))
+    shutil.copy(os.path.join(OUT, source, "expected.safetensors"), folder)
+    model = onnx.load(os.path.join(OUT, source, "model.onnx"))
+    if location.startswith("/") or location.startswith(".."):
+        for t in model.graph.initializer:
+            t.data_location = onnx.TensorProto.EXTERNAL
+            del t.external_data[:]
+            e = t.external_data.add()
+            e.key, e.value = "location", location
+            t.ClearField("raw_data")
+        onnx.save(model, os.path.join(folder, "model.onnx"))
+    else:
+        onnx.save_model(model, os.path.join(folder, "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=location, size_threshold=0)
+
+
+external("external_data", "lstm_states_per_step_linear", "weights.bin")
+external("external_data_absolute", "lstm_states_per_step_linear", "/etc/hostname")
+external("external_data_escaping", "lstm_states_per_step_linear", "../weights.bin")
+print("wrote external-data cases")

@@ -78,6 +78,52 @@ public sealed class OnnxModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ExternalData_IsReadFromInsideTheModelsFolderOnly()
+    {
+        string root = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxExport");
+        OnnxModel inline = OnnxModel.Load(Path.Combine(root, "lstm_states_per_step_linear", "model.onnx"));
+        OnnxModel external = OnnxModel.Load(Path.Combine(root, "external_data", "model.onnx"));
+        OnnxFeed[] feeds = Feeds(Path.Combine(root, "external_data"), 3);
+        Memory<float>[] a = Results(inline, feeds), b = Results(external, feeds);
+        inline.Run(feeds, a);
+        external.Run(feeds, b);
+        for (int k = 0; k < a.Length; k++)
+        {
+            Assert.Equal(a[k].ToArray(), b[k].ToArray());
+        }
+
+        var e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(Path.Combine(root, "external_data_absolute", "model.onnx")));
+        Assert.Contains("by an absolute path", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(Path.Combine(root, "external_data_escaping", "model.onnx")));
+        Assert.Contains("outside the model's folder", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(File.ReadAllBytes(Path.Combine(root, "external_data", "model.onnx")), "bytes.onnx"));
+        Assert.Contains("load the model from its file", e.Message, StringComparison.Ordinal);
+
+        // The weights file replaced by a link to a file elsewhere (with the right bytes): refused all the same.
+        string dir = Directory.CreateTempSubdirectory("rnn-simd-link-").FullName;
+        try
+        {
+            File.Copy(Path.Combine(root, "external_data", "model.onnx"), Path.Combine(dir, "model.onnx"));
+            string elsewhere = Path.Combine(Path.GetTempPath(), $"rnn-simd-weights-{Guid.NewGuid():N}.bin");
+            File.Copy(Path.Combine(root, "external_data", "weights.bin"), elsewhere);
+            try
+            {
+                File.CreateSymbolicLink(Path.Combine(dir, "weights.bin"), elsewhere);
+                e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(Path.Combine(dir, "model.onnx")));
+                Assert.Contains("symbolic link", e.Message, StringComparison.Ordinal);
+            }
+            finally
+            {
+                File.Delete(elsewhere);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void BadGraphsAndFeeds_AreNamedErrors()
     {
         byte[] unsupported = new OnnxWriter().Input("x", 1, 2, 3).Output("y", 1, 2, 3)

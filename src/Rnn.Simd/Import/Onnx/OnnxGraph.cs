@@ -51,9 +51,10 @@ internal sealed class OnnxGraph
     /// <summary>The default domain's opset version.</summary>
     public long Opset => Opsets.TryGetValue("", out long v) ? v : Opsets.TryGetValue("ai.onnx", out v) ? v : 0;
 
-    /// <summary>Reads a serialised <c>ModelProto</c>.</summary>
+    /// <summary>Reads a serialised <c>ModelProto</c>; tensors kept in external files are read from
+    /// <paramref name="directory"/> (the model's folder; null: refused).</summary>
     /// <exception cref="InvalidDataException">The bytes are not an ONNX model this reader accepts; the message names <paramref name="where"/>.</exception>
-    public static OnnxGraph Parse(ReadOnlySpan<byte> bytes, string where)
+    public static OnnxGraph Parse(ReadOnlySpan<byte> bytes, string where, string? directory = null)
     {
         var reader = new ProtoReader(bytes, where);
         long ir = 0;
@@ -104,7 +105,7 @@ internal sealed class OnnxGraph
                     break;
                 case 5:
                     g.Expect(field, wire, WireType.LengthDelimited);
-                    OnnxTensor t = OnnxTensor.Read(g.ReadBytes(), where);
+                    OnnxTensor t = OnnxTensor.Read(g.ReadBytes(), where, directory);
                     if (t.Name.Length == 0 || !initializers.TryAdd(t.Name, t))
                     {
                         OnnxErrors.Fail($"{where}: an initializer {(t.Name.Length == 0 ? "has no name" : $"'{t.Name}' appears twice")}.");

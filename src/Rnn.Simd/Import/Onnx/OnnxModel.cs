@@ -69,15 +69,16 @@ public sealed class OnnxModel
     /// <summary>Buffers for calls.</summary>
     public ArrayPool<float> Pool { get; }
 
-    /// <summary>Loads an .onnx file.</summary>
+    /// <summary>Loads an .onnx file; tensors it keeps in external files are read from inside its folder only.</summary>
     /// <exception cref="InvalidDataException">The file is malformed or holds what is refused; one line naming the file.</exception>
     public static OnnxModel Load(string path, ArrayPool<float>? pool = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return new OnnxModel(OnnxGraph.Parse(File.ReadAllBytes(path), path), path, pool ?? ArrayPool<float>.Shared);
+        return new OnnxModel(OnnxGraph.Parse(File.ReadAllBytes(path), path, Path.GetDirectoryName(Path.GetFullPath(path))), path, pool ?? ArrayPool<float>.Shared);
     }
 
-    /// <summary>Loads a model from bytes; <paramref name="name"/> names it in errors.</summary>
+    /// <summary>Loads a model from bytes; <paramref name="name"/> names it in errors. Tensors in external files are
+    /// refused (their folder is unknown): load such a model from its file.</summary>
     public static OnnxModel Load(ReadOnlySpan<byte> bytes, string name = "model", ArrayPool<float>? pool = null) =>
         new(OnnxGraph.Parse(bytes, name), name, pool ?? ArrayPool<float>.Shared);
 

@@ -89,7 +89,7 @@ public sealed class OnnxRecurrentLayer
     public static OnnxRecurrentLayer Load(string path, IReadOnlyDictionary<string, OnnxTensor>? boundInputs = null, ArrayPool<float>? pool = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return FromGraph(OnnxGraph.Parse(File.ReadAllBytes(path), path), path, boundInputs, pool);
+        return FromGraph(OnnxGraph.Parse(File.ReadAllBytes(path), path, Path.GetDirectoryName(Path.GetFullPath(path))), path, boundInputs, pool);
     }
 
     /// <summary>Runs the node. Shapes are the node's: for layout 0 X [T, B, In], Y [T, D, B, H], states [D, B, H];

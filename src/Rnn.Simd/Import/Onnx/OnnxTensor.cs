@@ -90,7 +90,7 @@ public sealed class OnnxTensor
     /// <inheritdoc/>
     public override string ToString() => $"{Name} {ElementType} [{string.Join(", ", _dimensions)}]";
 
-    internal static OnnxTensor Read(ReadOnlySpan<byte> bytes, string where)
+    internal static OnnxTensor Read(ReadOnlySpan<byte> bytes, string where, string? directory = null)
     {
         var reader = new ProtoReader(bytes, where);
         var dims = new List<long>();
@@ -100,6 +100,8 @@ public sealed class OnnxTensor
         bool hasRaw = false, external = false, segment = false;
         List<float>? looseFloats = null;
         List<long>? looseIntegers = null;
+        Dictionary<string, string>? externalEntries = null;
+        byte[]? externalBytes = null;
         while (reader.TryReadTag(out int field, out WireType wire))
         {
             switch (field)
@@ -150,8 +152,9 @@ public sealed class OnnxTensor
                     hasRaw = true;
                     break;
                 case 13:
-                    external = true;
-                    reader.Skip(wire);
+                    reader.Expect(field, wire, WireType.LengthDelimited);
+                    (string key, string value) = ReadEntry(reader.ReadBytes(), where);
+                    (externalEntries ??= [])[key] = value;
                     break;
                 case 14:
                     reader.Expect(field, wire, WireType.Varint);
@@ -164,9 +167,16 @@ public sealed class OnnxTensor
         }
 
         string label = name.Length > 0 ? $"tensor '{name}' in {where}" : $"the tensor in {where}";
-        if (external)
+        if (external || externalEntries is not null)
         {
-            OnnxErrors.Fail($"The {label} keeps its data in an external file, which this reader does not read yet.");
+            if (directory is null)
+            {
+                OnnxErrors.Fail($"The {label} keeps its data in an external file; load the model from its file so that its folder is known.");
+            }
+
+            externalBytes = ExternalData.Read(directory, externalEntries ?? [], label);
+            raw = externalBytes;
+            hasRaw = true;
         }
 
         if (segment)
@@ -250,6 +260,25 @@ public sealed class OnnxTensor
         }
 
         return new OnnxTensor(name, type, [.. dims], [], [.. integers]);
+    }
+
+    private static (string Key, string Value) ReadEntry(ReadOnlySpan<byte> bytes, string where)
+    {
+        var r = new ProtoReader(bytes, where);
+        string key = "", value = "";
+        while (r.TryReadTag(out int field, out WireType wire))
+        {
+            if (field is 1 or 2 && wire == WireType.LengthDelimited)
+            {
+                (field == 1 ? ref key : ref value) = r.ReadString();
+            }
+            else
+            {
+                r.Skip(wire);
+            }
+        }
+
+        return (key, value);
     }
 
     private static void ReadPackedVarints(ReadOnlySpan<byte> bytes, List<long> into, string where)
