@@ -78,6 +78,25 @@ public sealed class OnnxModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheReadmeExample_Runs()
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxExport", "lstm_l2_bidir_batch_first_linear");
+        float[] input = OnnxTensor.Load(Path.Combine(dir, "test_data_set_0", "input_0.pb")).Floats.ToArray();
+
+        // ---- README: "ONNX" (begin) ----
+        // ---- README (pause) ----
+        OnnxModel model = OnnxModel.Load(Path.Combine(dir, "model.onnx"));   // the README loads it from the repository's root
+        // ---- README (resume) ----
+        OnnxFeed[] x = [new(input, 3, 6, 4)];                           // graph input "x" [B, T, 4], reused between calls
+        Memory<float>[] outputs = [new float[3 * 6 * 3], new float[4 * 3 * 6]];   // "y" [B, T, 3], "h_n" [4, B, 6]
+        model.Run(x, outputs);                                          // model.OutputShape(k, x) gives the shapes
+        // ---- README: "ONNX" (end) ----
+        Assert.Equal([3L, 6, 3], model.OutputShape(0, x));
+        Assert.Equal([4L, 3, 6], model.OutputShape(1, x));
+        Assert.Contains(outputs[0].ToArray(), v => v != 0);
+    }
+
+    [Fact]
     public void ExternalData_IsReadFromInsideTheModelsFolderOnly()
     {
         string root = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxExport");
