@@ -97,6 +97,30 @@ public sealed class OnnxModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void OneModel_SharedByThreads_GivesEveryThreadTheSameBits()
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxExport", "embedding_gru_classifier");
+        OnnxModel model = OnnxModel.Load(Path.Combine(dir, "model.onnx"));
+        OnnxFeed[] feeds = Feeds(dir, 1);
+        Memory<float>[] expected = Results(model, feeds);
+        model.Run(feeds, expected);
+        float[] reference = expected[0].ToArray();
+
+        // Four threads, each with its own output, some with a new batch size (a plan made while others run).
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, worker =>
+        {
+            long[] ids = [.. feeds[0].Integers.ToArray()];
+            OnnxFeed[] own = worker % 2 == 0 ? feeds : [new OnnxFeed(ids.AsMemory(0, ids.Length / 4), 1, ids.Length / 4)];
+            Memory<float>[] mine = Results(model, own);
+            for (int i = 0; i < 50; i++)
+            {
+                model.Run(own, mine);
+                Assert.Equal(reference.AsSpan(0, mine[0].Length).ToArray(), mine[0].ToArray());
+            }
+        });
+    }
+
+    [Fact]
     public void ExternalData_IsReadFromInsideTheModelsFolderOnly()
     {
         string root = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxExport");
