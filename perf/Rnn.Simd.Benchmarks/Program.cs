@@ -7,7 +7,10 @@ namespace Rnn.Simd.Benchmarks;
 /// <code>
 ///   dotnet run -c Release --project perf/Rnn.Simd.Benchmarks -- --filter '*Gemm*'
 ///   dotnet run -c Release --project perf/Rnn.Simd.Benchmarks -- --filter '*Gemv*' --isa all
+///   dotnet run -c Release --project perf/Rnn.Simd.Benchmarks -- --filter '*OnnxBenchmarks*' --short --exporters github
 /// </code>
+/// <c>OnnxBenchmarks</c> times ONNX Runtime's C# API (the speed peer, in-process) against OnnxRecurrentLayer and
+/// RecurrentNetwork on the same models (perf/results/onnx-runtime.md).
 /// <c>--isa all</c> adds one job per instruction-set switch (DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0,
 /// DOTNET_EnableHWIntrinsic=0); the default is the machine's best width only. <c>--short</c> makes every job a
 /// short run (3 warm-ups, 3 iterations); the exported per-ISA tables in perf/results/bdn were made with it:

@@ -108,7 +108,13 @@ def case(name, op, *, d=1, reverse=False, layout=0, lbr=None, act=None, t=5, b=3
     w, r, bb, x, h0, c0 = (a.astype(np.float32).astype(np.float64) for a in (w, r, bb, x, h0, c0))
     per = {"RNN": 1, "LSTM": 3, "GRU": 2}[op]
     names = act if act and len(act) == per * d else (act * d if act else (["Tanh"] if op == "RNN" else ["Sigmoid", "Tanh", "Tanh"][:per]) * d)
-    fns = [(n, alpha[k] if alpha else DEFAULT_ALPHA.get(n, 0.0), beta[k] if beta else DEFAULT_BETA.get(n, 0.0)) for k, n in enumerate(names)]
+    # activation_alpha/beta are consumed in the order of the activations, each value by the next function that takes
+    # the parameter (ONNX Runtime's reading); functions left without one keep their default.
+    alphas, betas, fns = list(alpha or []), list(beta or []), []
+    for n in names:
+        fa = alphas.pop(0) if n in DEFAULT_ALPHA and alphas else DEFAULT_ALPHA.get(n, 0.0)
+        fb = betas.pop(0) if n in DEFAULT_BETA and betas else DEFAULT_BETA.get(n, 0.0)
+        fns.append((n, fa, fb))
     pp = rng.uniform(-0.5, 0.5, (d, 3 * hs)).astype(np.float32).astype(np.float64) if peepholes else None
     y, yh, yc = reference(op, x, w, r, bb, lengths, h0, c0, hs, bool(lbr), fns, reverse, clip or 0.0, pp, coupled)
 
@@ -192,10 +198,10 @@ case("lstm_reverse_layout0_lens_init", "LSTM", reverse=True, lens=[4, 5, 2], ini
 case("gru_lbr1_reverse_layout1_lens", "GRU", reverse=True, layout=1, lbr=1, lens=[2, 5, 3], seed=8)
 case("lstm_peepholes_clip_bidir_lens", "LSTM", d=2, peepholes=True, clip=0.7, lens=[5, 3, 4], init=True, seed=9)
 case("lstm_input_forget_activations", "LSTM", coupled=True, act=["HardSigmoid", "Softsign", "ScaledTanh"],
-     alpha=[0.3, 0.0, 1.2], beta=[0.4, 0.0, 0.8], init=True, seed=10)
+     alpha=[0.3, 1.2], beta=[0.4, 0.8], init=True, seed=10)
 case("gru_lbr0_activations_clip_bidir", "GRU", d=2, lbr=0, act=["HardSigmoid", "Elu", "Sigmoid", "LeakyRelu"],
-     alpha=[0.25, 0.9, 0.0, 0.05], beta=[0.45, 0.0, 0.0, 0.0], clip=1.5, layout=1, seed=11)
+     alpha=[0.25, 0.9, 0.05], beta=[0.45], clip=1.5, layout=1, seed=11)
 case("gru_lbr1_affine_softplus", "GRU", lbr=1, act=["Sigmoid", "Softplus"], seed=12)
 case("rnn_thresholded_relu_reverse", "RNN", reverse=True, act=["ThresholdedRelu"], alpha=[0.1], lens=[5, 2, 4], seed=13)
-case("rnn_affine_bidir", "RNN", d=2, act=["Affine", "Softsign"], alpha=[0.5, 0.0], beta=[0.1, 0.0], seed=14)
+case("rnn_affine_bidir", "RNN", d=2, act=["Affine", "Softsign"], alpha=[0.5], beta=[0.1], seed=14)
 print("wrote", sorted(os.listdir(OUT)))

@@ -12,88 +12,53 @@ namespace Rnn.Simd.Tests.Import;
 [Trait("Isa", "All")]
 public sealed class OnnxNodeTests
 {
-    private const string Root = "/usr/share/libonnx-testdata/data/node";
+    public static TheoryData<string> Cases() => OnnxCase.NodeCases();
 
-    public static TheoryData<string> Cases() =>
-    [
-        "test_gru_batchwise", "test_gru_defaults", "test_gru_seq_length", "test_gru_with_initial_bias",
-        "test_lstm_batchwise", "test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_with_peepholes",
-        "test_rnn_seq_length", "test_simple_rnn_batchwise", "test_simple_rnn_defaults", "test_simple_rnn_with_initial_bias",
-    ];
-
-    public static TheoryData<string> OwnCases() =>
-    [
-        "gru_lbr0_bidir_layout1_lens", "gru_lbr1_fwd_opset7_nobias", "lstm_bidir_layout0_lens_init",
-        "lstm_fwd_layout1_yh_only", "rnn_relu_bidir_layout1", "rnn_tanh_bidir_layout0_lens",
-        "lstm_reverse_layout0_lens_init", "gru_lbr1_reverse_layout1_lens",
-        "lstm_peepholes_clip_bidir_lens", "lstm_input_forget_activations", "gru_lbr0_activations_clip_bidir",
-        "gru_lbr1_affine_softplus", "rnn_thresholded_relu_reverse", "rnn_affine_bidir",
-    ];
+    public static TheoryData<string> OwnCases() => OnnxCase.OwnCases();
 
     [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void NodeTest_Passes(string name)
     {
-        string dir = Path.Combine(Root, name);
+        string dir = OnnxCase.Node(name);
         Skip.IfNot(Directory.Exists(dir), $"{dir} is absent: install Debian's libonnx-testdata (.ci/run does).");
         RunCase(dir, bindEveryInput: true);
     }
 
     /// <summary>Cases ONNX's node tests lack (bidirectional, reverse, layout 1 with states, GRU linear_before_reset 0,
-    /// ReLU, omitted outputs, opset 7, no bias), made by tools/golden/onnx_cases.py with a float64 NumPy reference.</summary>
+    /// ReLU, the eleven activations with α and β, clip, input_forget, peepholes, omitted outputs, opset 7, no bias), made by tools/golden/onnx_cases.py with a float64 NumPy reference.</summary>
     [Theory]
     [MemberData(nameof(OwnCases))]
-    public void OwnCase_MatchesTheFloat64Reference(string name) =>
-        RunCase(Path.Combine(AppContext.BaseDirectory, "GoldenOnnx", name), bindEveryInput: false);
+    public void OwnCase_MatchesTheFloat64Reference(string name) => RunCase(OnnxCase.Own(name), bindEveryInput: false);
 
     private static void RunCase(string dir, bool bindEveryInput)
     {
-        string name = Path.GetFileName(dir);
-        string model = Path.Combine(dir, "model.onnx");
-        OnnxGraph graph = OnnxGraph.Parse(File.ReadAllBytes(model), model);
-        string data = Path.Combine(dir, "test_data_set_0");
-        var inputs = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
-        for (int i = 0; i < graph.Inputs.Count; i++)
-        {
-            inputs[graph.Inputs[i].Name] = OnnxTensor.Load(Path.Combine(data, $"input_{i}.pb"));
-        }
-
-        OnnxRecurrentLayer layer = OnnxRecurrentLayer.Load(model, bindEveryInput ? inputs : null);
-        OnnxTensor x = inputs[layer.InputName];
-        (int steps, int batch) = layer.Layout == 0 ? ((int)x.Dimensions[0], (int)x.Dimensions[1]) : ((int)x.Dimensions[1], (int)x.Dimensions[0]);
-        int d = layer.Network.Options.Directions, h = layer.Network.Options.HiddenSize;
-        float[] y = new float[steps * d * batch * h], yH = new float[d * batch * h], yC = layer.OperatorType == "LSTM" ? new float[d * batch * h] : [];
-        int[] lengths = layer.SequenceLengthsName.Length > 0 && inputs.TryGetValue(layer.SequenceLengthsName, out OnnxTensor? lens)
-            ? [.. lens.Integers.ToArray().Select(v => (int)v)] : [];
-        ReadOnlySpan<float> h0 = layer.InitialHiddenName.Length > 0 && inputs.TryGetValue(layer.InitialHiddenName, out OnnxTensor? ih) ? ih.Floats : default;
-        ReadOnlySpan<float> c0 = layer.InitialCellName.Length > 0 && inputs.TryGetValue(layer.InitialCellName, out OnnxTensor? ic) ? ic.Floats : default;
-        layer.Run(x.Floats, steps, batch, y, yH, yC, h0, c0, lengths);
+        OnnxCase c = OnnxCase.Read(dir);
+        OnnxRecurrentLayer layer = c.Load(bindEveryInput);
+        Dictionary<string, float[]> produced = c.Run(layer);
 
         // Each output alone (the others not wanted) gives the same values.
-        float[] yAlone = new float[y.Length];
-        layer.Run(x.Floats, steps, batch, yAlone, default, default, h0, c0, lengths);
-        Assert.Equal(y, yAlone);
+        foreach ((string output, float[] values) in produced)
+        {
+            Assert.Equal(values, c.Run(layer, wanted: output)[output]);
+        }
 
-        var produced = new Dictionary<string, float[]>(StringComparer.Ordinal)
+        Assert.NotEmpty(c.Graph.Outputs);
+        for (int k = 0; k < c.Graph.Outputs.Count; k++)
         {
-            [layer.OutputName] = y, [layer.FinalHiddenName] = yH, [layer.FinalCellName] = yC, [""] = [],
-        };
-        Assert.NotEmpty(graph.Outputs);
-        for (int k = 0; k < graph.Outputs.Count; k++)
-        {
-            OnnxTensor expected = OnnxTensor.Load(Path.Combine(data, $"output_{k}.pb"));
-            float[] actual = produced[graph.Outputs[k].Name];
+            OnnxTensor expected = c.Expected(k);
+            float[] actual = produced[c.Graph.Outputs[k].Name];
             Assert.Equal(expected.Length, actual.Length);
             for (int i = 0; i < actual.Length; i++)
             {
                 float e = expected.Floats[i];
-                Assert.True(Math.Abs(e - actual[i]) <= 1e-5 + (1e-4 * Math.Abs(e)), $"{name} {graph.Outputs[k].Name}[{i}]: expected {e}, got {actual[i]}.");
+                Assert.True(Math.Abs(e - actual[i]) <= 1e-5 + (1e-4 * Math.Abs(e)), $"{c.Name} {c.Graph.Outputs[k].Name}[{i}]: expected {e}, got {actual[i]}.");
             }
         }
     }
 
     [Fact]
-    public void AnUnknownActivation_OrAmbiguousAlphas_AreRefusedByName()
+    public void AnUnknownActivation_IsRefusedByName()
     {
         byte[] Model(params (string, object)[] attributes) => new OnnxWriter()
             .Initializer("W", [1, 2, 3], new float[6]).Initializer("R", [1, 2, 2], new float[4])
@@ -105,9 +70,9 @@ public sealed class OnnxNodeTests
             File.WriteAllBytes(path, Model(("activations", new[] { "Swish" })));
             var e = Assert.Throws<InvalidDataException>(() => OnnxRecurrentLayer.Load(path));
             Assert.Contains("RNN node 'rnn_0': activation 'Swish' is not one of", e.Message, StringComparison.Ordinal);
-            File.WriteAllBytes(path, Model(("activations", new[] { "LeakyRelu" }), ("activation_alpha", new[] { 0.1f, 0.2f })));
+            File.WriteAllBytes(path, Model(("activations", new[] { "Tanh", "Tanh" })));
             e = Assert.Throws<InvalidDataException>(() => OnnxRecurrentLayer.Load(path));
-            Assert.Contains("one value per activation", e.Message, StringComparison.Ordinal);
+            Assert.Contains("2 activations; RNN takes 1 per direction", e.Message, StringComparison.Ordinal);
         }
         finally
         {

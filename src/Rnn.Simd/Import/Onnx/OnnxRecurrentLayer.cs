@@ -17,11 +17,12 @@ namespace Rnn.Simd.Import.Onnx;
 /// <para>Read: inputs X, W, R, B, sequence_lens, initial_h, initial_c; outputs Y, Y_h, Y_c (each optional);
 /// <c>direction</c> forward, reverse or bidirectional; <c>layout</c> 0 and 1; <c>hidden_size</c>; GRU
 /// <c>linear_before_reset</c> 0 (the engine's reset-before GRU) and 1 (PyTorch's GRU); <c>activations</c> (every
-/// ONNX function, with <c>activation_alpha</c>/<c>activation_beta</c> given one per activation), <c>clip</c>,
+/// ONNX function, with <c>activation_alpha</c>/<c>activation_beta</c> consumed in order by the functions that take
+/// them, as ONNX Runtime reads them), <c>clip</c>,
 /// <c>input_forget</c>, peepholes (P). W, R, B (and P) must be constants: initializers, or graph inputs
 /// bound at load (ONNX's node tests feed the weights as inputs).</para>
 /// <para>Refused at load with an <see cref="InvalidDataException"/> naming the node and the attribute (not run
-/// wrongly): an unknown activation, alpha/beta lists that are not one value per activation, any other operator in the
+/// wrongly): an unknown activation, any other operator in the
 /// graph (<see cref="OnnxModel"/> runs graphs).</para>
 /// </remarks>
 public sealed class OnnxRecurrentLayer
@@ -322,7 +323,7 @@ public sealed class OnnxRecurrentLayer
         return new OnnxRecurrentLayer(RecurrentNetwork.FromPyTorch(options, torch, pool: pool), op, (int)layout, node, opset);
     }
 
-    // ONNX's activations (with activation_alpha/beta, one value per activation when given) → the engine's: null for
+    // ONNX's activations (with activation_alpha/beta) → the engine's: null for
     // the defaults, so that the fast path runs; an Elman network's single Tanh or Relu becomes its Nonlinearity.
     private static (Nonlinearity Nonlinearity, CellActivation[]? Activations) Activations(OnnxNode node, string op, int d, string where)
     {
@@ -345,12 +346,10 @@ public sealed class OnnxRecurrentLayer
             Refuse(where, $"{node.Label}: {a.Strings.Length} activations; {op} takes {per} per direction ({per * d})");
         }
 
-        if ((alpha is not null && alpha.Floats.Length != names.Length) || (beta is not null && beta.Floats.Length != names.Length))
-        {
-            Refuse(where, $"{node.Label}: activation_alpha/beta must give one value per activation ({names.Length}) to be read without ambiguity");
-        }
-
+        // activation_alpha and activation_beta are consumed in the order of the activations, each value by the next
+        // function that takes the parameter (as ONNX Runtime reads them); functions left without one keep ONNX's default.
         var result = new CellActivation[names.Length];
+        int nextAlpha = 0, nextBeta = 0;
         for (int i = 0; i < names.Length; i++)
         {
             if (!Enum.TryParse(names[i], ignoreCase: true, out ActivationFunction function) || !Enum.IsDefined(function) || int.TryParse(names[i], out _))
@@ -359,7 +358,20 @@ public sealed class OnnxRecurrentLayer
             }
 
             CellActivation f = CellActivation.Of(function);
-            result[i] = f with { Alpha = alpha?.Floats[i] ?? f.Alpha, Beta = beta?.Floats[i] ?? f.Beta };
+            if (function is ActivationFunction.Affine or ActivationFunction.LeakyRelu or ActivationFunction.ThresholdedRelu
+                or ActivationFunction.ScaledTanh or ActivationFunction.HardSigmoid or ActivationFunction.Elu
+                && alpha is not null && nextAlpha < alpha.Floats.Length)
+            {
+                f = f with { Alpha = alpha.Floats[nextAlpha++] };
+            }
+
+            if (function is ActivationFunction.Affine or ActivationFunction.ScaledTanh or ActivationFunction.HardSigmoid
+                && beta is not null && nextBeta < beta.Floats.Length)
+            {
+                f = f with { Beta = beta.Floats[nextBeta++] };
+            }
+
+            result[i] = f;
         }
 
         CellActivation[] defaults = [.. Enumerable.Range(0, names.Length).Select(i => CellActivation.Of(op == "RNN" ? ActivationFunction.Tanh : i % per == 0 ? ActivationFunction.Sigmoid : ActivationFunction.Tanh))];

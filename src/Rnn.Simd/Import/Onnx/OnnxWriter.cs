@@ -27,8 +27,8 @@ internal sealed class OnnxWriter
         return this;
     }
 
-    /// <summary>A graph output.</summary>
-    public OnnxWriter Output(string name, int elementType, params long[] dims)
+    /// <summary>A graph output; null dimensions leave its shape unstated.</summary>
+    public OnnxWriter Output(string name, int elementType, params long[]? dims)
     {
         _outputs.Add(Value(name, elementType, dims));
         return this;
@@ -58,8 +58,8 @@ internal sealed class OnnxWriter
         return this;
     }
 
-    /// <summary>The model: IR version 8, the default domain at <paramref name="opset"/>.</summary>
-    public byte[] Build(long opset, string graphName = "graph")
+    /// <summary>The model: the default domain at <paramref name="opset"/>, IR version <paramref name="irVersion"/>.</summary>
+    public byte[] Build(long opset, string graphName = "graph", long irVersion = 8)
     {
         var graph = new Message();
         foreach (byte[] n in _nodes)
@@ -84,7 +84,7 @@ internal sealed class OnnxWriter
         }
 
         return new Message()
-            .Varint(1, 8)
+            .Varint(1, (ulong)irVersion)
             .String(2, "rnn-simd")
             .Bytes(7, graph.ToArray())
             .Bytes(8, new Message().String(1, "").Varint(2, (ulong)opset).ToArray())
@@ -128,8 +128,14 @@ internal sealed class OnnxWriter
         return t.Bytes(elementType == 7 ? 7 : 5, packed.ToArray()).ToArray();
     }
 
-    private static byte[] Value(string name, int elementType, long[] dims)
+    private static byte[] Value(string name, int elementType, long[]? dims)
     {
+        if (dims is null)
+        {
+            byte[] unshaped = new Message().Varint(1, (ulong)elementType).ToArray();
+            return new Message().String(1, name).Bytes(2, new Message().Bytes(1, unshaped).ToArray()).ToArray();
+        }
+
         var shape = new Message();
         foreach (long d in dims)
         {
