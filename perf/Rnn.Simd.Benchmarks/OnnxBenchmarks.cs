@@ -4,7 +4,6 @@ using Rnn.Simd.Cells;
 using Rnn.Simd.Import.Onnx;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
-using Rnn.Simd.Tests.Import;
 
 namespace Rnn.Simd.Benchmarks;
 
@@ -254,7 +253,7 @@ public class OnnxBenchmarks : IThroughput
 }
 
 /// <summary>The peers' ONNX model of a row (../shared/peers/models: opset 14, IR 8), written with
-/// <see cref="OnnxModelWriter"/> from PyTorch-layout weights.</summary>
+/// the library's <c>OnnxWriter</c> from PyTorch-layout weights.</summary>
 internal static class PeerModel
 {
     public static byte[] Write(RnnRow row, string mode, IReadOnlyDictionary<string, float[]> torch)
@@ -275,51 +274,42 @@ internal static class PeerModel
 
         float[] bias = [.. Permute(torch["bias_ih_l0"], h), .. Permute(torch["bias_hh_l0"], h)];
         bool step = mode == "step", lstm = row.Cell == CellType.Lstm;
-        var inputs = new List<byte[]> { OnnxModelWriter.TensorValue("X", OnnxModelWriter.Float, [t, b, x]) };
+        var writer = new OnnxWriter()
+            .Initializer("W", [1, g * h, x], Permute(torch["weight_ih_l0"], h * x))
+            .Initializer("R", [1, g * h, h], Permute(torch["weight_hh_l0"], h * h))
+            .Initializer("B", [1, 2 * g * h], bias)
+            .Input("X", 1, t, b, x);
         List<string> nodeInputs = ["X", "W", "R", "B"];
         List<string> nodeOutputs;
-        var outputs = new List<byte[]>();
         if (step)
         {
             nodeInputs.AddRange(["", "initial_h"]);
-            inputs.Add(OnnxModelWriter.TensorValue("initial_h", OnnxModelWriter.Float, [1, b, h]));
+            writer.Input("initial_h", 1, 1, b, h).Output("Y_h", 1, 1, b, h);
             nodeOutputs = ["", "Y_h"];
-            outputs.Add(OnnxModelWriter.TensorValue("Y_h", OnnxModelWriter.Float, [1, b, h]));
             if (lstm)
             {
                 nodeInputs.Add("initial_c");
-                inputs.Add(OnnxModelWriter.TensorValue("initial_c", OnnxModelWriter.Float, [1, b, h]));
+                writer.Input("initial_c", 1, 1, b, h).Output("Y_c", 1, 1, b, h);
                 nodeOutputs.Add("Y_c");
-                outputs.Add(OnnxModelWriter.TensorValue("Y_c", OnnxModelWriter.Float, [1, b, h]));
             }
         }
         else
         {
             nodeOutputs = ["Y"];
-            outputs.Add(OnnxModelWriter.TensorValue("Y", OnnxModelWriter.Float, [t, 1, b, h]));
+            writer.Output("Y", 1, t, 1, b, h);
         }
 
-        var attributes = new List<byte[]> { OnnxModelWriter.IntAttribute("hidden_size", h) };
+        var attributes = new List<(string, object)> { ("hidden_size", (long)h) };
         if (row.Cell == CellType.Gru)
         {
-            attributes.Add(OnnxModelWriter.IntAttribute("linear_before_reset", 1));
+            attributes.Add(("linear_before_reset", 1L));
         }
         else if (row.Cell == CellType.Rnn)
         {
-            attributes.Add(OnnxModelWriter.StringsAttribute("activations", ["Tanh"]));
+            attributes.Add(("activations", new[] { "Tanh" }));
         }
 
         string op = row.Cell switch { CellType.Lstm => "LSTM", CellType.Gru => "GRU", _ => "RNN" };
-        byte[] graph = OnnxModelWriter.Graph(
-            $"{op.ToLowerInvariant()}_{mode}",
-            [OnnxModelWriter.Node(op, op.ToLowerInvariant(), nodeInputs, nodeOutputs, attributes)],
-            [
-                OnnxModelWriter.FloatTensor("W", [1, g * h, x], Permute(torch["weight_ih_l0"], h * x)),
-                OnnxModelWriter.FloatTensor("R", [1, g * h, h], Permute(torch["weight_hh_l0"], h * h)),
-                OnnxModelWriter.FloatTensor("B", [1, 2 * g * h], bias),
-            ],
-            inputs,
-            outputs);
-        return OnnxModelWriter.Model(irVersion: 8, opset: 14, graph);
+        return writer.Node(op, op.ToLowerInvariant(), [.. nodeInputs], [.. nodeOutputs], [.. attributes]).Build(14, $"{op.ToLowerInvariant()}_{mode}");
     }
 }
