@@ -43,7 +43,7 @@ internal static class TrainPlot
         }
 
         plot.ShowLegend(Alignment.UpperRight);
-        ChartFile.SavePng(plot, path);
+        ChartFile.SavePng(path, 1000, 600, (w, h) => plot.GetImage(w, h));
     }
 
     private static double[] Updates(List<LossPoint> points) => [.. points.Select(p => (double)p.Update)];
@@ -51,10 +51,10 @@ internal static class TrainPlot
     private static double[] Losses(List<LossPoint> points) => [.. points.Select(p => double.IsFinite(p.Loss) ? p.Loss : double.NaN)];
 }
 
-/// <summary>Writes a chart to a PNG file atomically (a temporary file beside it, then a rename), 1000 × 600 pixels.</summary>
+/// <summary>Writes a chart to a PNG file atomically (a temporary file beside it, then a rename).</summary>
 internal static class ChartFile
 {
-    public static void SavePng(Plot plot, string path)
+    public static void SavePng(string path, int width, int height, Func<int, int, Image> render)
     {
         string full = Path.GetFullPath(path);
         string? directory = Path.GetDirectoryName(full);
@@ -66,7 +66,11 @@ internal static class ChartFile
         string temporary = Path.Combine(directory ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
-            File.WriteAllBytes(temporary, plot.GetImageBytes(1000, 600, ImageFormat.Png));
+            using (Image image = render(width, height))
+            {
+                File.WriteAllBytes(temporary, image.GetImageBytes(ImageFormat.Png));
+            }
+
             File.Move(temporary, full, overwrite: true);
         }
         finally

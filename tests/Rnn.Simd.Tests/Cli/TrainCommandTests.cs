@@ -147,13 +147,7 @@ public sealed class TrainCommandTests : IDisposable
             "train", "--text", _text, "--out", run, "--hidden", "16", "--embedding", "8", "--steps", "12", "--batch", "4", "--updates", "30",
             "--valid-every", "10", "--schedule", "cosine", "--warmup", "5", "--plot", png, "--plain",
         ]));
-        byte[] bytes = File.ReadAllBytes(png);
-        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A], bytes[..8]);
-        Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(bytes, 12, 4));
-        Assert.Equal(1000, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
-        Assert.Equal(600, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
-        Assert.True(bytes.Length > 10_000, $"a chart with curves and labels is more than {bytes.Length} bytes");
-        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(png)!, "*.tmp"));
+        PngAssert.IsChart(png, 1000, 600);
     }
 
     /// <summary>The plateau rate in force after <paramref name="update"/>: replays PyTorch's rule (patience 0, factor
