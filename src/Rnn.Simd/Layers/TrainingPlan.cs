@@ -11,6 +11,7 @@ namespace Rnn.Simd.Layers;
 ///   x           [T, B, X]        the input, time-major
 ///   out[l]      [T, B, F]        every layer's output (layer l − 1's is layer l's input)
 ///   record[s]   per (layer, direction) s: see DirectionRecord
+///   mask[l]     [T, B, F]        dropout on out[l] (training with dropout only): 0 or 1/(1 − p) per element
 ///   forward     ForwardPlan's per-step scratch
 ///   dGx, dGh    [T, B, G·H]      gate gradients (dGh: GRU reset-after only)
 ///   dHAll       [T, B, Hout]     LSTM projection: dL/dh_t of every step
@@ -21,13 +22,17 @@ namespace Rnn.Simd.Layers;
 /// </remarks>
 internal readonly struct TrainingPlan
 {
-    private readonly long _x, _out, _outStride, _records, _recordStride;
+    private readonly long _x, _out, _outStride, _records, _recordStride, _masks;
     private readonly long _gates, _h, _c, _tanhC, _hCell, _extra;       // offsets within one record
     private readonly long _gatesLength, _hLength, _cLength, _rowsH;
     private readonly long _forward, _dGx, _dGh, _dHAll, _dOut0, _dOut1, _dIn, _dH0, _dH1, _dC0, _dC1, _dCell, _row0, _biasSum;
     private readonly long _featureRows, _inputRows;
 
-    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch)
+    /// <param name="o">The architecture.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="batch">B.</param>
+    /// <param name="outputMasks">Whether to hold a dropout mask for every layer's output.</param>
+    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch, bool outputMasks = false)
     {
         Steps = steps;
         Batch = batch;
@@ -72,6 +77,9 @@ internal readonly struct TrainingPlan
         _recordStride = inRecord;
         _records = offset;
         offset += _recordStride * o.Layers * o.Directions;
+        _masks = offset;
+        offset += outputMasks ? _outStride * o.Layers : 0;
+        HasOutputMasks = outputMasks;
 
         _forward = Take(Forward.TotalFloats);
         _dGx = Take(_gatesLength);
@@ -103,9 +111,15 @@ internal readonly struct TrainingPlan
 
     public ForwardPlan Forward { get; }
 
+    /// <summary>Whether the plan holds a dropout mask for every layer's output.</summary>
+    public bool HasOutputMasks { get; }
+
     public Span<float> Input(Span<float> all) => all.Slice((int)_x, (int)_inputRows);
 
     public Span<float> LayerOutput(Span<float> all, int layer) => all.Slice((int)(_out + (layer * _outStride)), (int)_featureRows);
+
+    /// <summary>The dropout mask of layer <paramref name="layer"/>'s output [T, B, F] (with <see cref="HasOutputMasks"/>).</summary>
+    public Span<float> OutputMask(Span<float> all, int layer) => all.Slice((int)(_masks + (layer * _outStride)), (int)_featureRows);
 
     public Span<float> ForwardScratch(Span<float> all) => all.Slice((int)_forward, Forward.TotalFloats);
 
