@@ -1,0 +1,202 @@
+using Rnn.Simd.Cells;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Parameters;
+using Rnn.Simd.Tests.Infrastructure;
+using Rnn.Simd.Tests.Layers;
+using Rnn.Simd.Tests.Reference;
+using Rnn.Simd.Training;
+using Xunit.Abstractions;
+
+namespace Rnn.Simd.Tests.Training;
+
+/// <summary>
+/// Dropout between layers, on the output and on W_hh (weight drop), with the masks held fixed: the engine's forward
+/// pass against a plain double-precision reference that runs the stack layer by layer (<see cref="ReferenceRecurrent"/>
+/// one layer at a time), multiplying each layer's output and every W_hh by the same masks, and the engine's
+/// backward pass against central differences of that reference. Tolerances: <see cref="FiniteDifference"/>.
+/// </summary>
+[Trait("Category", "Training")]
+[Trait("Isa", "All")]
+public sealed class DropoutGradientTests(ITestOutputHelper output)
+{
+    private const int Steps = 4, Batch = 3;
+    private const long Step = 5;
+    private static readonly int[] s_lengths = [2, 4, 0];
+    private static readonly DropoutOptions s_dropout = new() { Dropout = 0.5f, OutputDropout = 0.3f, WeightDrop = 0.4f, Seed = 17 };
+
+    public static TheoryData<string> Cases()
+    {
+        var data = new TheoryData<string>();
+        foreach (string name in BuildCases().Keys)
+        {
+            data.Add(name);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Backward_WithMasksHeldFixed_MatchesCentralDifferencesOfTheMaskedReference(string name)
+    {
+        (RecurrentNetworkOptions o, bool withLengths) = BuildCases()[name];
+        int states = o.Layers * o.Directions, hOut = o.OutputSize, features = o.LayerOutputSize;
+        bool lstm = o.Cell == CellType.Lstm;
+        var random = new TestRandom(23);
+        Dictionary<string, float[]> parameters = TestNetworks.PyTorchParameters(o, 8);
+        float[] x = random.Array(Steps * Batch * o.InputSize);
+        float[] h0 = random.Array(states * Batch * hOut, -0.5f, 0.5f);
+        float[] c0 = lstm ? random.Array(states * Batch * o.HiddenSize, -0.5f, 0.5f) : [];
+        float[] g = random.Array(Steps * Batch * features), gH = random.Array(h0.Length), gC = random.Array(c0.Length);
+        int[]? lengths = withLengths ? s_lengths : null;
+
+        TrainableRecurrentNetwork network = TrainableRecurrentNetwork.FromPyTorch(o, parameters);
+        network.Dropout = s_dropout;
+        network.DropoutStep = Step;
+        using RecurrentTape tape = network.CreateTape();
+        var y = new float[g.Length];
+        var hN = new float[h0.Length];
+        var cN = new float[c0.Length];
+        network.Forward(tape, x, Steps, Batch, y, h0, c0, hN, cN, lengths);
+        Assert.Equal(Step + 1, network.DropoutStep);
+        var gradX = new float[x.Length];
+        var gradH0 = new float[h0.Length];
+        var gradC0 = new float[c0.Length];
+        network.Backward(tape, g, gH, gC, gradX, gradH0, gradC0);
+
+        Masks masks = MasksOf(o, s_dropout, Step, Steps * Batch * features);
+        Dictionary<string, double[]> p = parameters.ToDictionary(kv => kv.Key, kv => FiniteDifference.ToDouble(kv.Value));
+        double[] xd = FiniteDifference.ToDouble(x), h0d = FiniteDifference.ToDouble(h0), c0d = FiniteDifference.ToDouble(c0);
+        ReferenceRecurrent.Result Run() => MaskedReference(o, p, xd, h0d, lstm ? c0d : null, lengths, masks);
+        double Loss()
+        {
+            ReferenceRecurrent.Result r = Run();
+            return FiniteDifference.Dot(r.Output, g) + FiniteDifference.Dot(r.HN, gH) + FiniteDifference.Dot(r.CN, gC);
+        }
+
+        ReferenceRecurrent.Result expected = Run();
+        FiniteDifference.AssertClose(y, expected.Output, 1e-5, "output");
+        FiniteDifference.AssertClose(hN, expected.HN, 1e-5, "h_n");
+        FiniteDifference.AssertClose(cN, expected.CN, 1e-5, "c_n");
+
+        // The masks really drop something here, so a gradient that ignored them would fail.
+        Assert.Contains(0f, masks.Outputs[^1]!);
+        Assert.Contains(0f, masks.Outputs[0]!);
+        Assert.Contains(0f, masks.WeightHh[0]);
+        Assert.NotEqual(FiniteDifference.ToDouble(y), ReferenceRecurrent.Forward(o, p, xd, Steps, Batch, h0d, lstm ? c0d : null, lengths).Output);
+
+        FiniteDifference.Check(output, $"{name} input", Loss, xd, gradX);
+        FiniteDifference.Check(output, $"{name} h0", Loss, h0d, gradH0);
+        if (lstm)
+        {
+            FiniteDifference.Check(output, $"{name} c0", Loss, c0d, gradC0);
+        }
+
+        foreach (ParameterTensor tensor in network.Parameters.Tensors)
+        {
+            FiniteDifference.Check(output, $"{name} {tensor.Name}", Loss, p[tensor.Name], network.Parameters.Gradient(tensor));
+        }
+    }
+
+    /// <summary>The masks of one forward pass, as the counter-based generator defines them (held fixed by the checks).</summary>
+    internal sealed record Masks(float[]?[] Outputs, float[][] WeightHh);
+
+    internal static Masks MasksOf(RecurrentNetworkOptions o, DropoutOptions d, long step, int outputLength)
+    {
+        var outputs = new float[]?[o.Layers];
+        for (int layer = 0; layer < o.Layers; layer++)
+        {
+            float rate = layer == o.Layers - 1 ? d.OutputDropout : d.Dropout;
+            if (rate > 0)
+            {
+                outputs[layer] = new float[outputLength];
+                DropoutMask.Fill(outputs[layer], rate, DropoutMask.Key(d.Seed, step, DropoutMask.LayerOutput, layer));
+            }
+        }
+
+        var weights = new float[o.Layers * o.Directions][];
+        for (int state = 0; state < weights.Length; state++)
+        {
+            weights[state] = new float[o.Gates * o.HiddenSize * o.OutputSize];
+            if (d.WeightDrop > 0)
+            {
+                DropoutMask.Fill(weights[state], d.WeightDrop, DropoutMask.Key(d.Seed, step, DropoutMask.WeightDrop, state));
+            }
+            else
+            {
+                weights[state].AsSpan().Fill(1f);
+            }
+        }
+
+        return new Masks(outputs, weights);
+    }
+
+    /// <summary>
+    /// The stack one layer at a time through the double reference: W_hh ⊙ its mask, each layer's output ⊙ its mask
+    /// before the next layer (or the caller) reads it; h_n and c_n are the states the layers produced.
+    /// </summary>
+    internal static ReferenceRecurrent.Result MaskedReference(
+        RecurrentNetworkOptions o, Dictionary<string, double[]> p, double[] x, double[] h0, double[]? c0, int[]? lengths, Masks masks)
+    {
+        int d = o.Directions, stateH = Batch * o.OutputSize, stateC = Batch * o.HiddenSize;
+        var hN = new List<double>();
+        var cN = new List<double>();
+        double[] input = x;
+        int inputSize = o.InputSize;
+        for (int layer = 0; layer < o.Layers; layer++)
+        {
+            RecurrentNetworkOptions one = o with { Layers = 1, InputSize = inputSize };
+            var q = new Dictionary<string, double[]>(StringComparer.Ordinal);
+            for (int dir = 0; dir < d; dir++)
+            {
+                string reverse = dir == 1 ? "_reverse" : "";
+                foreach (string tensor in (string[])["weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"])
+                {
+                    if (p.TryGetValue($"{tensor}_l{layer}{reverse}", out double[]? value))
+                    {
+                        q[$"{tensor}_l0{reverse}"] = tensor == "weight_hh" ? Multiply(value, masks.WeightHh[(layer * d) + dir]) : value;
+                    }
+                }
+            }
+
+            ReferenceRecurrent.Result r = ReferenceRecurrent.Forward(
+                one, q, input, Steps, Batch, h0[(layer * d * stateH)..((layer + 1) * d * stateH)],
+                c0 is null ? null : c0[(layer * d * stateC)..((layer + 1) * d * stateC)], lengths);
+            hN.AddRange(r.HN);
+            cN.AddRange(r.CN);
+            input = masks.Outputs[layer] is { } mask ? Multiply(r.Output, mask) : r.Output;
+            inputSize = o.LayerOutputSize;
+        }
+
+        return new ReferenceRecurrent.Result(input, [.. hN], [.. cN]);
+    }
+
+    private static double[] Multiply(double[] values, float[] mask)
+    {
+        var result = new double[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            result[i] = values[i] * mask[i];
+        }
+
+        return result;
+    }
+
+    private static Dictionary<string, (RecurrentNetworkOptions, bool)> BuildCases()
+    {
+        var cases = new Dictionary<string, (RecurrentNetworkOptions, bool)>(StringComparer.Ordinal);
+        foreach (RecurrentNetworkOptions architecture in TestNetworks.Architectures(input: 3, hidden: 6, layers: 2))
+        {
+            string cell = architecture.Cell switch
+            {
+                CellType.Rnn => $"rnn_{architecture.Nonlinearity.ToString().ToLowerInvariant()}",
+                CellType.Lstm => architecture.ProjectionSize > 0 ? "lstm_proj" : "lstm",
+                _ => architecture.GruVariant == GruVariant.ResetAfter ? "gru_reset_after" : "gru_reset_before",
+            };
+            cases.Add($"{cell} l2", (architecture, false));
+            cases.Add($"{cell} l2 bidir lengths", (architecture with { Bidirectional = true }, true));
+        }
+
+        return cases;
+    }
+}
