@@ -89,11 +89,15 @@ internal sealed record TrainSettings
     /// <summary>Dropout of whole rows of the character embedding, one mask per update (text only).</summary>
     public double EmbeddingDropout { get; init; }
 
+    /// <summary>Variational dropout of every layer's input: one mask per stream and layer, the same at every step of a chunk.</summary>
+    public double InputDropout { get; init; }
+
     /// <summary>The model's dropout (keyed by <see cref="Seed"/>), or null when every rate is 0.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public DropoutOptions? DropoutOptions => Dropout == 0 && OutputDropout == 0 && WeightDrop == 0 && EmbeddingDropout == 0 ? null : new()
+    public DropoutOptions? DropoutOptions => Dropout == 0 && OutputDropout == 0 && WeightDrop == 0 && EmbeddingDropout == 0 && InputDropout == 0 ? null : new()
     {
-        Dropout = (float)Dropout, OutputDropout = (float)OutputDropout, WeightDrop = (float)WeightDrop, EmbeddingDropout = (float)EmbeddingDropout, Seed = Seed,
+        Dropout = (float)Dropout, OutputDropout = (float)OutputDropout, WeightDrop = (float)WeightDrop, EmbeddingDropout = (float)EmbeddingDropout,
+        InputDropout = (float)InputDropout, Seed = Seed,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this with { Threads = 1 }, s_json);
@@ -141,6 +145,7 @@ internal sealed record TrainSettings
         RequireRate(OutputDropout, "--output-dropout");
         RequireRate(WeightDrop, "--weight-drop");
         RequireRate(EmbeddingDropout, "--embedding-dropout");
+        RequireRate(InputDropout, "--input-dropout");
     }
 
     public CellType CellType => Cell switch { "lstm" => Cells.CellType.Lstm, "gru" => Cells.CellType.Gru, _ => Cells.CellType.Rnn };

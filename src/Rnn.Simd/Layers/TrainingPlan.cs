@@ -12,6 +12,7 @@ namespace Rnn.Simd.Layers;
 ///   out[l]      [T, B, F]        every layer's output (layer l − 1's is layer l's input)
 ///   record[s]   per (layer, direction) s: see DirectionRecord
 ///   mask[l]     [T, B, F]        dropout on out[l] (training with dropout only): 0 or 1/(1 − p) per element
+///   inMask[l]   [B, X or F]      variational dropout of layer l's input, the same at every step (training with it only)
 ///   forward     ForwardPlan's per-step scratch
 ///   dGx, dGh    [T, B, G·H]      gate gradients (dGh: GRU reset-after only)
 ///   dHAll       [T, B, Hout]     LSTM projection: dL/dh_t of every step
@@ -22,7 +23,7 @@ namespace Rnn.Simd.Layers;
 /// </remarks>
 internal readonly struct TrainingPlan
 {
-    private readonly long _x, _out, _outStride, _records, _recordStride, _masks;
+    private readonly long _x, _out, _outStride, _records, _recordStride, _masks, _inputMasks, _inputMaskStride;
     private readonly long _gates, _h, _c, _tanhC, _hCell, _extra;       // offsets within one record
     private readonly long _gatesLength, _hLength, _cLength, _rowsH;
     private readonly long _forward, _dGx, _dGh, _dHAll, _dOut0, _dOut1, _dIn, _dH0, _dH1, _dC0, _dC1, _dCell, _row0, _biasSum;
@@ -32,7 +33,8 @@ internal readonly struct TrainingPlan
     /// <param name="steps">T.</param>
     /// <param name="batch">B.</param>
     /// <param name="outputMasks">Whether to hold a dropout mask for every layer's output.</param>
-    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch, bool outputMasks = false)
+    /// <param name="inputMasks">Whether to hold a variational dropout mask for every layer's input.</param>
+    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch, bool outputMasks = false, bool inputMasks = false)
     {
         Steps = steps;
         Batch = batch;
@@ -80,6 +82,10 @@ internal readonly struct TrainingPlan
         _masks = offset;
         offset += outputMasks ? _outStride * o.Layers : 0;
         HasOutputMasks = outputMasks;
+        _inputMaskStride = Round((long)batch * Math.Max(o.InputSize, o.LayerOutputSize));
+        _inputMasks = offset;
+        offset += inputMasks ? _inputMaskStride * o.Layers : 0;
+        HasInputMasks = inputMasks;
 
         _forward = Take(Forward.TotalFloats);
         _dGx = Take(_gatesLength);
@@ -114,12 +120,18 @@ internal readonly struct TrainingPlan
     /// <summary>Whether the plan holds a dropout mask for every layer's output.</summary>
     public bool HasOutputMasks { get; }
 
+    /// <summary>Whether the plan holds a variational dropout mask for every layer's input.</summary>
+    public bool HasInputMasks { get; }
+
     public Span<float> Input(Span<float> all) => all.Slice((int)_x, (int)_inputRows);
 
     public Span<float> LayerOutput(Span<float> all, int layer) => all.Slice((int)(_out + (layer * _outStride)), (int)_featureRows);
 
     /// <summary>The dropout mask of layer <paramref name="layer"/>'s output [T, B, F] (with <see cref="HasOutputMasks"/>).</summary>
     public Span<float> OutputMask(Span<float> all, int layer) => all.Slice((int)(_masks + (layer * _outStride)), (int)_featureRows);
+
+    /// <summary>The variational dropout mask of layer <paramref name="layer"/>'s input [B, <paramref name="inputSize"/>] (with <see cref="HasInputMasks"/>).</summary>
+    public Span<float> InputMask(Span<float> all, int layer, int inputSize) => all.Slice((int)(_inputMasks + (layer * _inputMaskStride)), Batch * inputSize);
 
     public Span<float> ForwardScratch(Span<float> all) => all.Slice((int)_forward, Forward.TotalFloats);
 

@@ -19,7 +19,8 @@ namespace Rnn.Simd.Training;
 /// the last layer's output, before the head; <see cref="WeightDrop"/> elements of every recurrent matrix W_hh, one mask
 /// per forward pass (DropConnect, Merity et al. 2017, "Regularizing and optimizing LSTM language models");
 /// <see cref="EmbeddingDropout"/> whole rows of a model's token embedding, one mask per forward pass (a dropped token is
-/// zeros wherever it occurs; Gal and Ghahramani 2016).</para>
+/// zeros wherever it occurs; Gal and Ghahramani 2016); <see cref="InputDropout"/> features of every layer's input, one
+/// mask per sequence and layer reused at every time step (variational dropout).</para>
 /// </remarks>
 public sealed record DropoutOptions
 {
@@ -35,12 +36,18 @@ public sealed record DropoutOptions
     /// <summary>The rate at which whole rows of the token embedding are zeroed for a forward pass (models with token input).</summary>
     public float EmbeddingDropout { get; init; }
 
+    /// <summary>
+    /// Variational input dropout (Gal and Ghahramani 2016; Keras's <c>dropout</c>): the rate at which features of every
+    /// layer's input are zeroed, with one mask per sequence (batch row) and layer, the same at every time step.
+    /// </summary>
+    public float InputDropout { get; init; }
+
     /// <summary>The key of every mask; two runs with the same seed and steps draw the same masks.</summary>
     public ulong Seed { get; init; }
 
     /// <summary>Whether any rate is above 0.</summary>
     [JsonIgnore]
-    public bool IsActive => Dropout > 0 || OutputDropout > 0 || WeightDrop > 0 || EmbeddingDropout > 0;
+    public bool IsActive => Dropout > 0 || OutputDropout > 0 || WeightDrop > 0 || EmbeddingDropout > 0 || InputDropout > 0;
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first rate outside [0, 1).</summary>
     /// <param name="paramName">The parameter the options came in.</param>
@@ -50,6 +57,7 @@ public sealed record DropoutOptions
         Check(OutputDropout, nameof(OutputDropout), paramName);
         Check(WeightDrop, nameof(WeightDrop), paramName);
         Check(EmbeddingDropout, nameof(EmbeddingDropout), paramName);
+        Check(InputDropout, nameof(InputDropout), paramName);
     }
 
     private static void Check(float rate, string name, string paramName)

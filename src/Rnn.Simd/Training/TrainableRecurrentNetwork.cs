@@ -184,7 +184,8 @@ public sealed class TrainableRecurrentNetwork
         long dropoutStep = _dropoutStep;
         EnsurePacked(dropout, dropoutStep);
         bool masks = dropout is not null && (dropout.OutputDropout > 0 || (dropout.Dropout > 0 && o.Layers > 1));
-        var plan = new TrainingPlan(o, steps, batch, masks);
+        bool inputMasks = dropout is { InputDropout: > 0 };
+        var plan = new TrainingPlan(o, steps, batch, masks, inputMasks);
         Span<float> all = tape.Begin(plan, lengths, batchFirst, lastStepOnly, Parameters.Version, dropout, dropoutStep);
         Span<float> x = plan.Input(all);
         if (batchFirst)
@@ -197,10 +198,18 @@ public sealed class TrainableRecurrentNetwork
         }
 
         Span<float> forwardScratch = plan.ForwardScratch(all);
-        ReadOnlySpan<float> layerIn = x;
+        Span<float> layerIn = x;
         int layerInSize = o.InputSize;
         for (int layer = 0; layer < o.Layers; layer++)
         {
+            if (inputMasks)
+            {
+                // Variational dropout: one mask per sequence over the input features, the same at every step.
+                Span<float> mask = plan.InputMask(all, layer, layerInSize);
+                DropoutMask.Fill(mask, dropout!.InputDropout, DropoutMask.Key(dropout.Seed, dropoutStep, DropoutMask.Input, layer));
+                MultiplyRows(layerIn, mask, steps);
+            }
+
             Span<float> layerOut = plan.LayerOutput(all, layer);
             for (int dir = 0; dir < o.Directions; dir++)
             {
@@ -356,6 +365,11 @@ public sealed class TrainableRecurrentNetwork
                 dIn.Clear();
             }
 
+            if (plan.HasInputMasks && !dIn.IsEmpty)
+            {
+                MultiplyRows(dIn, plan.InputMask(all, layer, layerInSize), steps);
+            }
+
             if (layer > 0 && plan.HasOutputMasks && OutputRate(dropout!, layer - 1) > 0)
             {
                 TensorPrimitives.Multiply(dIn, plan.OutputMask(all, layer - 1), dIn);
@@ -458,6 +472,16 @@ public sealed class TrainableRecurrentNetwork
         if (!ReferenceEquals(tape.Owner, this))
         {
             ThrowHelper.Argument(nameof(tape), "The tape belongs to another network; create one with CreateTape().");
+        }
+    }
+
+    /// <summary>Multiplies every step's rows [B, n] of <paramref name="values"/> [T, B, n] by <paramref name="mask"/> [B, n].</summary>
+    private static void MultiplyRows(Span<float> values, ReadOnlySpan<float> mask, int steps)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            Span<float> rows = values.Slice(t * mask.Length, mask.Length);
+            TensorPrimitives.Multiply(rows, mask, rows);
         }
     }
 

@@ -93,6 +93,7 @@ public sealed class OptionValidationTests
             { [.. train, "--output-dropout", "-0.1"], "--output-dropout" },
             { [.. train, "--weight-drop", "1.5"], "--weight-drop" },
             { [.. train, "--embedding-dropout", "NaN"], "--embedding-dropout" },
+            { [.. train, "--input-dropout", "1"], "--input-dropout" },
             { [.. sample, "--length", "-1"], "--length" },
             { [.. sample, "--threads", "0"], "--threads" },
             { [.. sample, "--temperature", "0"], "--temperature" },

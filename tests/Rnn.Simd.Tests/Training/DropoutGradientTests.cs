@@ -10,7 +10,8 @@ using Xunit.Abstractions;
 namespace Rnn.Simd.Tests.Training;
 
 /// <summary>
-/// Dropout between layers, on the output and on W_hh (weight drop), with the masks held fixed: the engine's forward
+/// Dropout between layers, on the output, on W_hh (weight drop) and variational dropout of every layer's input, with
+/// the masks held fixed: the engine's forward
 /// pass against a plain double-precision reference that runs the stack layer by layer (<see cref="ReferenceRecurrent"/>
 /// one layer at a time), multiplying each layer's output and every W_hh by the same masks, and the engine's
 /// backward pass against central differences of that reference. Tolerances: <see cref="FiniteDifference"/>.
@@ -22,7 +23,7 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
     private const int Steps = 4, Batch = 3;
     private const long Step = 5;
     private static readonly int[] s_lengths = [2, 4, 0];
-    private static readonly DropoutOptions s_dropout = new() { Dropout = 0.5f, OutputDropout = 0.3f, WeightDrop = 0.4f, Seed = 17 };
+    private static readonly DropoutOptions s_dropout = new() { Dropout = 0.5f, OutputDropout = 0.3f, WeightDrop = 0.4f, InputDropout = 0.35f, Seed = 17 };
 
     public static TheoryData<string> Cases()
     {
@@ -83,6 +84,7 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
         Assert.Contains(0f, masks.Outputs[^1]!);
         Assert.Contains(0f, masks.Outputs[0]!);
         Assert.Contains(0f, masks.WeightHh[0]);
+        Assert.Contains(0f, masks.Inputs[1]!);
         Assert.NotEqual(FiniteDifference.ToDouble(y), ReferenceRecurrent.Forward(o, p, xd, Steps, Batch, h0d, lstm ? c0d : null, lengths).Output);
 
         FiniteDifference.Check(output, $"{name} input", Loss, xd, gradX);
@@ -99,7 +101,7 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
     }
 
     /// <summary>The masks of one forward pass, as the counter-based generator defines them (held fixed by the checks).</summary>
-    internal sealed record Masks(float[]?[] Outputs, float[][] WeightHh);
+    internal sealed record Masks(float[]?[] Outputs, float[][] WeightHh, float[]?[] Inputs);
 
     internal static Masks MasksOf(RecurrentNetworkOptions o, DropoutOptions d, long step, int outputLength)
     {
@@ -128,7 +130,14 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
             }
         }
 
-        return new Masks(outputs, weights);
+        var inputs = new float[]?[o.Layers];
+        for (int layer = 0; layer < o.Layers && d.InputDropout > 0; layer++)
+        {
+            inputs[layer] = new float[Batch * (layer == 0 ? o.InputSize : o.LayerOutputSize)];
+            DropoutMask.Fill(inputs[layer], d.InputDropout, DropoutMask.Key(d.Seed, step, DropoutMask.Input, layer));
+        }
+
+        return new Masks(outputs, weights, inputs);
     }
 
     /// <summary>
@@ -145,6 +154,18 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
         int inputSize = o.InputSize;
         for (int layer = 0; layer < o.Layers; layer++)
         {
+            if (masks.Inputs[layer] is { } inputMask)
+            {
+                // Variational: the row of sequence b is multiplied by the same mask at every step t.
+                var dropped = new double[input.Length];
+                for (int i = 0; i < input.Length; i++)
+                {
+                    dropped[i] = input[i] * inputMask[i % inputMask.Length];
+                }
+
+                input = dropped;
+            }
+
             RecurrentNetworkOptions one = o with { Layers = 1, InputSize = inputSize };
             var q = new Dictionary<string, double[]>(StringComparer.Ordinal);
             for (int dir = 0; dir < d; dir++)
