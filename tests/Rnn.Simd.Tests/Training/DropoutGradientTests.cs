@@ -1,7 +1,5 @@
 using Rnn.Simd.Cells;
 using Rnn.Simd.Layers;
-using Rnn.Simd.Parameters;
-using Rnn.Simd.Tests.Infrastructure;
 using Rnn.Simd.Tests.Layers;
 using Rnn.Simd.Tests.Reference;
 using Rnn.Simd.Training;
@@ -41,63 +39,23 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
     public void Backward_WithMasksHeldFixed_MatchesCentralDifferencesOfTheMaskedReference(string name)
     {
         (RecurrentNetworkOptions o, bool withLengths) = BuildCases()[name];
-        int states = o.Layers * o.Directions, hOut = o.OutputSize, features = o.LayerOutputSize;
-        bool lstm = o.Cell == CellType.Lstm;
-        var random = new TestRandom(23);
-        Dictionary<string, float[]> parameters = TestNetworks.PyTorchParameters(o, 8);
-        float[] x = random.Array(Steps * Batch * o.InputSize);
-        float[] h0 = random.Array(states * Batch * hOut, -0.5f, 0.5f);
-        float[] c0 = lstm ? random.Array(states * Batch * o.HiddenSize, -0.5f, 0.5f) : [];
-        float[] g = random.Array(Steps * Batch * features), gH = random.Array(h0.Length), gC = random.Array(c0.Length);
-        int[]? lengths = withLengths ? s_lengths : null;
-
-        TrainableRecurrentNetwork network = TrainableRecurrentNetwork.FromPyTorch(o, parameters);
-        network.Dropout = s_dropout;
-        network.DropoutStep = Step;
-        using RecurrentTape tape = network.CreateTape();
-        var y = new float[g.Length];
-        var hN = new float[h0.Length];
-        var cN = new float[c0.Length];
-        network.Forward(tape, x, Steps, Batch, y, h0, c0, hN, cN, lengths);
-        Assert.Equal(Step + 1, network.DropoutStep);
-        var gradX = new float[x.Length];
-        var gradH0 = new float[h0.Length];
-        var gradC0 = new float[c0.Length];
-        network.Backward(tape, g, gH, gC, gradX, gradH0, gradC0);
-
-        Masks masks = MasksOf(o, s_dropout, Step, Steps * Batch * features);
-        Dictionary<string, double[]> p = parameters.ToDictionary(kv => kv.Key, kv => FiniteDifference.ToDouble(kv.Value));
-        double[] xd = FiniteDifference.ToDouble(x), h0d = FiniteDifference.ToDouble(h0), c0d = FiniteDifference.ToDouble(c0);
-        ReferenceRecurrent.Result Run() => MaskedReference(o, p, xd, h0d, lstm ? c0d : null, lengths, masks);
-        double Loss()
+        var run = new RecurrentGradientCase(o, Steps, Batch, withLengths ? s_lengths : null, dataSeed: 23, parameterSeed: 8, configure: network =>
         {
-            ReferenceRecurrent.Result r = Run();
-            return FiniteDifference.Dot(r.Output, g) + FiniteDifference.Dot(r.HN, gH) + FiniteDifference.Dot(r.CN, gC);
-        }
-
-        ReferenceRecurrent.Result expected = Run();
-        FiniteDifference.AssertClose(y, expected.Output, 1e-5, "output");
-        FiniteDifference.AssertClose(hN, expected.HN, 1e-5, "h_n");
-        FiniteDifference.AssertClose(cN, expected.CN, 1e-5, "c_n");
+            network.Dropout = s_dropout;
+            network.DropoutStep = Step;
+        });
+        Assert.Equal(Step + 1, run.Network.DropoutStep);
 
         // The masks really drop something here, so a gradient that ignored them would fail.
+        Masks masks = MasksOf(o, s_dropout, Step, run.Output.Length);
         Assert.Contains(0f, masks.Outputs[^1]!);
         Assert.Contains(0f, masks.Outputs[0]!);
         Assert.Contains(0f, masks.WeightHh[0]);
         Assert.Contains(0f, masks.Inputs[1]!);
-        Assert.NotEqual(FiniteDifference.ToDouble(y), ReferenceRecurrent.Forward(o, p, xd, Steps, Batch, h0d, lstm ? c0d : null, lengths).Output);
+        double[]? c0 = run.Lstm ? run.C0 : null;
+        Assert.NotEqual(FiniteDifference.ToDouble(run.Output), ReferenceRecurrent.Forward(o, run.P, run.X, Steps, Batch, run.H0, c0, run.Lengths).Output);
 
-        FiniteDifference.Check(output, $"{name} input", Loss, xd, gradX);
-        FiniteDifference.Check(output, $"{name} h0", Loss, h0d, gradH0);
-        if (lstm)
-        {
-            FiniteDifference.Check(output, $"{name} c0", Loss, c0d, gradC0);
-        }
-
-        foreach (ParameterTensor tensor in network.Parameters.Tensors)
-        {
-            FiniteDifference.Check(output, $"{name} {tensor.Name}", Loss, p[tensor.Name], network.Parameters.Gradient(tensor));
-        }
+        run.CheckAll(output, name, () => MaskedReference(o, run.P, run.X, run.H0, c0, run.Lengths, masks));
     }
 
     /// <summary>The masks of one forward pass, as the counter-based generator defines them (held fixed by the checks).</summary>
