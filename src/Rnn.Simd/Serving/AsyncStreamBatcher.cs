@@ -111,6 +111,18 @@ public sealed partial class AsyncStreamBatcher : IDisposable
         }
     }
 
+    /// <summary>Whether <see cref="Dispose"/> has begun (tests).</summary>
+    internal bool IsDisposed
+    {
+        get
+        {
+            lock (_queue)
+            {
+                return _disposed;
+            }
+        }
+    }
+
     /// <summary>Test seam: runs on the loop's thread before each batch (with its size); an exception fails that batch.</summary>
     internal Action<int>? BeforeBatch { get; set; }
 
