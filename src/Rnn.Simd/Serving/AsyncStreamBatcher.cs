@@ -23,7 +23,8 @@ namespace Rnn.Simd.Serving;
 /// <see cref="InvalidOperationException"/>. If a batched step throws, only the steps of that batch fail, each with an
 /// <see cref="InvalidOperationException"/> whose inner exception is the cause; the loop goes on.</para>
 /// <para><see cref="Dispose"/> lets the batch in flight complete, fails every step not yet started with
-/// <see cref="ObjectDisposedException"/> and stops the loop; snapshots can still be taken afterwards.</para>
+/// <see cref="ObjectDisposedException"/> and stops the loop; snapshots can still be taken afterwards. Dispose every
+/// batcher: its loop's thread keeps it alive until then.</para>
 /// <para>Allocation: a step allocates nothing in steady state. Its task is a pooled <see cref="System.Threading.Tasks.Sources.IValueTaskSource"/>
 /// (await each <see cref="ValueTask"/> once), completed asynchronously so that the loop never runs callers'
 /// continuations; registering a cancellable token costs what <see cref="CancellationToken.UnsafeRegister(Action{object?}, object?)"/> costs.</para>
