@@ -13,11 +13,14 @@ namespace Rnn.Simd.Serving;
 /// </summary>
 /// <remarks>
 /// <para>A step gathers the chosen streams' states into one batch [L, n, ·], runs
-/// <see cref="RecurrentNetwork.Forward"/> for one time step of n rows, and scatters the states back; a single stream
-/// steps on its slot in place (the batch-1 path). Every row of a batched step is one FMA chain over K in a fixed order,
-/// as in a batch-1 step, so each stream's outputs and states are bit for bit those of
-/// <see cref="RecurrentNetwork.Step"/> on its own <see cref="RecurrentState"/>, whatever the batch it shares a step
-/// with, its place in it, the vector width or the thread count.</para>
+/// <see cref="RecurrentNetwork.Forward"/> for one time step of n rows, and scatters the states back; one stream, or
+/// two (see <see cref="SmallestBatch"/>), step on their slots in place (the batch-1 path). Every row of a batched step
+/// is one FMA chain over K in a fixed order, as in a batch-1 step, so each stream's outputs and states are bit for bit
+/// those of <see cref="RecurrentNetwork.Step"/> on its own <see cref="RecurrentState"/>, whatever the batch it shares a
+/// step with, its place in it, the vector width or the thread count.</para>
+/// <para>The gather and scatter copy a stream's state (2 KiB at LSTM H = 256) against its ≈ 1 MFLOP of products: the
+/// same batched step with the batch kept resident, nothing copied, measured within a few per cent of it
+/// (<c>ServingBenchmarks</c>), so the states live in slots, each in the layout of a batch-1 state.</para>
 /// <para>Nothing is allocated per call once the pool has grown to the most streams registered at once: slots of
 /// removed streams are reused, and the pool (with the batch buffers) doubles when it is full.</para>
 /// <para>A stream's state is plain data: <see cref="Snapshot"/> copies it into a batch-1 <see cref="RecurrentState"/>,
@@ -26,6 +29,13 @@ namespace Rnn.Simd.Serving;
 /// </remarks>
 public sealed class StreamBatcher
 {
+    /// <summary>
+    /// The fewest streams stepped as one batch; fewer step one by one on the batch-1 path (the same bits either way).
+    /// Two rows fill a GEMM tile of six (four at the short height), so a batch of two cost 1.4–1.8× two batch-1 steps
+    /// (LSTM H = 64 and 256, AVX-512 and AVX2); from three on, batching pays at H = 256 (1.1–1.2× at three, 2× at four).
+    /// </summary>
+    internal const int SmallestBatch = 3;
+
     private readonly int _layers, _outputSize, _hiddenSize, _inputSize;
     private readonly int _hidden1, _cell1;   // floats of one stream's state: L·Hout; L·H for LSTM, else 0
     private float[] _hidden = [];            // [slots, L, Hout]: each slot is a batch-1 state's h
@@ -187,13 +197,17 @@ public sealed class StreamBatcher
             _mark[slot] = call;
         }
 
-        if (n == 1)
+        if (n < SmallestBatch)
         {
-            // The batch-1 path on the slot itself: [L, 1, ·] is the slot's own layout, so nothing is gathered.
-            int slot = streams[0].Slot;
-            Span<float> h = HiddenOf(slot), c = CellOf(slot);
-            Network.Forward(inputs, 1, 1, outputs, h, c, h, c, threads: threads);
-            _steps[slot]++;
+            // The batch-1 path on each slot itself: [L, 1, ·] is the slot's own layout, so nothing is gathered.
+            for (int i = 0; i < n; i++)
+            {
+                int slot = streams[i].Slot;
+                Span<float> h = HiddenOf(slot), c = CellOf(slot);
+                Network.Forward(inputs.Slice(i * _inputSize, _inputSize), 1, 1, outputs.Slice(i * _outputSize, _outputSize), h, c, h, c, threads: threads);
+                _steps[slot]++;
+            }
+
             return;
         }
 
