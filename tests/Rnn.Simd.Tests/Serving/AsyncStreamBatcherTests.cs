@@ -76,6 +76,71 @@ public sealed class AsyncStreamBatcherTests
         Assert.Equal((producers * steps) + (producers / 8 * (steps / 50)), sizes.Sum());
     }
 
+    [Theory]
+    [InlineData(1, 5, 0)]
+    [InlineData(2, 16, 1)]
+    public async Task CancellationsRacingTheLoop_NeverRunACancelledStep_NorLoseACompletedOne(int threads, int maxBatch, int delayMs)
+    {
+        // Producers queue two steps at a time and cancel at random moments, racing the loop. Whatever the timing, a
+        // cancelled step never ran and a completed one did: each stream's outputs are a direct run over exactly the
+        // steps that completed, in order, and its step count is theirs.
+        const int producers = 16, steps = 200;
+        RecurrentNetwork network = TestNetworks.Create(s_lstm with { Cell = CellType.Gru }, seed: 12);
+        RecurrentNetworkOptions o = network.Options;
+        using ThreadTeam? team = threads > 1 ? new ThreadTeam(threads) : null;
+        using var batcher = new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
+        {
+            MaxBatch = maxBatch, MaxDelay = TimeSpan.FromMilliseconds(delayMs), Threads = team,
+        });
+
+        async Task<int> Produce(int p)
+        {
+            var random = new TestRandom((ulong)p + 77);
+            StreamId stream = batcher.Add();
+            float[] inputs = random.Array(steps * o.InputSize, -2f, 2f), outputs = new float[steps * o.OutputSize];
+            var ran = new List<int>();
+            for (int t = 0; t < steps; t += 2)
+            {
+                using var cancel = new CancellationTokenSource();
+                Task first = batcher.StepAsync(stream, inputs.AsMemory(t * o.InputSize, o.InputSize), outputs.AsMemory(t * o.OutputSize, o.OutputSize), random.Next(3) == 0 ? cancel.Token : default).AsTask();
+                Task second = batcher.StepAsync(stream, inputs.AsMemory((t + 1) * o.InputSize, o.InputSize), outputs.AsMemory((t + 1) * o.OutputSize, o.OutputSize), cancel.Token).AsTask();
+                if (random.Next(2) == 0)
+                {
+                    await Task.Yield();
+                }
+
+                if (random.Next(3) != 0)
+                {
+                    cancel.Cancel();
+                }
+
+                foreach ((Task step, int time) in new[] { (first, t), (second, t + 1) })
+                {
+                    try
+                    {
+                        await step.WaitAsync(s_hang);
+                        ran.Add(time);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
+            }
+
+            Assert.Equal(ran.Count, batcher.StepsOf(stream));
+            batcher.Remove(stream);
+            float[] completed = [.. ran.SelectMany(time => inputs.Skip(time * o.InputSize).Take(o.InputSize))];
+            float[] expected = DirectRun(network, completed, ran.Count);
+            float[] actual = [.. ran.SelectMany(time => outputs.Skip(time * o.OutputSize).Take(o.OutputSize))];
+            StreamBatcherTests.AssertBits(expected, actual, $"producer {p}'s completed steps");
+            return ran.Count;
+        }
+
+        int[] completedSteps = await Task.WhenAll(Enumerable.Range(0, producers).Select(p => Task.Run(() => Produce(p)))).WaitAsync(s_hang);
+        Assert.InRange(completedSteps.Sum(), 1, (producers * steps) - 1);   // some steps ran, some were cancelled
+        Assert.Equal(0, batcher.Count);
+    }
+
     [Fact]
     public async Task StepsOfAStream_MadeWithoutWaiting_RunInOrder()
     {
