@@ -13,9 +13,9 @@ namespace Rnn.Simd.Serving;
 /// <remarks>
 /// <para>Batches: once a step is waiting, the loop waits up to <see cref="AsyncStreamBatcherOptions.MaxDelay"/> for
 /// more streams (not when every registered stream, or <see cref="AsyncStreamBatcherOptions.MaxBatch"/> of them, are
-/// ready), then steps up to MaxBatch ready streams, the longest waiting first. A batch of one stream runs the batch-1
-/// path on the stream's slot. Outputs and states are bit for bit those of <see cref="RecurrentNetwork.Step"/> per
-/// stream, whatever the batches.</para>
+/// ready), then steps up to MaxBatch ready streams, the longest waiting first. A batch of one or two streams runs the
+/// batch-1 path on their slots (see <see cref="StreamBatcher"/>). Outputs and states are bit for bit those of
+/// <see cref="RecurrentNetwork.Step"/> per stream, whatever the batches.</para>
 /// <para>Order: a stream's steps run in the order their <see cref="StepAsync"/> calls were made; a step made while
 /// another of the same stream is pending is queued after it (one step of a stream per batch).</para>
 /// <para>Cancellation: a step whose token is cancelled before the loop takes it into a batch is removed and its task
