@@ -52,12 +52,13 @@ internal static class TrainCommand
         var weightDrop = new Option<double>("--weight-drop") { Description = "DropConnect on the recurrent weights W_hh, one mask per update (training only)." };
         var embeddingDropout = new Option<double>("--embedding-dropout") { Description = "Dropout of whole character-embedding rows, one mask per update (--text; training only)." };
         var inputDropout = new Option<double>("--input-dropout") { Description = "Variational dropout of every layer's input: one mask per stream and layer, the same at every step (training only)." };
+        var recurrentDropout = new Option<double>("--recurrent-dropout") { Description = "Variational dropout of h(t-1) in the recurrent products: one mask per stream and layer, the same at every step (training only)." };
         var plot = new Option<FileInfo?>("--plot") { Description = "Draw the training and held-out losses and the learning rate against the updates to this PNG file." };
         var command = new Command("train", "Train a character-level language model on a text file, or a forecaster on a CSV column, with checkpoints; Ctrl+C saves one.")
         {
             text, csv, column, output, resume, cell, hidden, layers, embedding, steps, batch, learningRate, clip, updates, every, keep, seed, threads, plain, json,
             validEvery, patience, schedule, warmup, minLearningRate, plateauFactor, plateauPatience, weightDecay, plot,
-            dropout, outputDropout, weightDrop, embeddingDropout, inputDropout,
+            dropout, outputDropout, weightDrop, embeddingDropout, inputDropout, recurrentDropout,
         };
         command.SetAction(result =>
         {
@@ -71,6 +72,7 @@ internal static class TrainCommand
                 PlateauFactor = result.GetValue(plateauFactor), PlateauPatience = result.GetValue(plateauPatience), WeightDecay = result.GetValue(weightDecay),
                 Dropout = result.GetValue(dropout), OutputDropout = result.GetValue(outputDropout), WeightDrop = result.GetValue(weightDrop),
                 EmbeddingDropout = result.GetValue(embeddingDropout), InputDropout = result.GetValue(inputDropout),
+                RecurrentDropout = result.GetValue(recurrentDropout),
             };
             var request = new TrainRequest(
                 result.GetValue(text)?.FullName, result.GetValue(csv)?.FullName, result.GetValue(column), result.GetValue(output)?.FullName,
@@ -211,7 +213,7 @@ internal static class TrainCommand
     /// <summary>", dropout 0.3, weight drop 0.5" for the rates above 0; empty without dropout.</summary>
     private static string DescribeDropout(TrainSettings s)
     {
-        string parts = string.Join(", ", new[] { ("dropout", s.Dropout), ("output dropout", s.OutputDropout), ("weight drop", s.WeightDrop), ("embedding dropout", s.EmbeddingDropout), ("input dropout", s.InputDropout) }
+        string parts = string.Join(", ", new[] { ("dropout", s.Dropout), ("output dropout", s.OutputDropout), ("weight drop", s.WeightDrop), ("embedding dropout", s.EmbeddingDropout), ("input dropout", s.InputDropout), ("recurrent dropout", s.RecurrentDropout) }
             .Where(p => p.Item2 > 0).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Item1} {p.Item2}")));
         return parts.Length == 0 ? "" : ", " + parts;
     }

@@ -92,12 +92,15 @@ internal sealed record TrainSettings
     /// <summary>Variational dropout of every layer's input: one mask per stream and layer, the same at every step of a chunk.</summary>
     public double InputDropout { get; init; }
 
+    /// <summary>Recurrent (variational) dropout of h_{t−1} in the recurrent products: one mask per stream and layer, the same at every step of a chunk.</summary>
+    public double RecurrentDropout { get; init; }
+
     /// <summary>The model's dropout (keyed by <see cref="Seed"/>), or null when every rate is 0.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public DropoutOptions? DropoutOptions => Dropout == 0 && OutputDropout == 0 && WeightDrop == 0 && EmbeddingDropout == 0 && InputDropout == 0 ? null : new()
+    public DropoutOptions? DropoutOptions => Dropout == 0 && OutputDropout == 0 && WeightDrop == 0 && EmbeddingDropout == 0 && InputDropout == 0 && RecurrentDropout == 0 ? null : new()
     {
         Dropout = (float)Dropout, OutputDropout = (float)OutputDropout, WeightDrop = (float)WeightDrop, EmbeddingDropout = (float)EmbeddingDropout,
-        InputDropout = (float)InputDropout, Seed = Seed,
+        InputDropout = (float)InputDropout, RecurrentDropout = (float)RecurrentDropout, Seed = Seed,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this with { Threads = 1 }, s_json);
@@ -146,6 +149,7 @@ internal sealed record TrainSettings
         RequireRate(WeightDrop, "--weight-drop");
         RequireRate(EmbeddingDropout, "--embedding-dropout");
         RequireRate(InputDropout, "--input-dropout");
+        RequireRate(RecurrentDropout, "--recurrent-dropout");
     }
 
     public CellType CellType => Cell switch { "lstm" => Cells.CellType.Lstm, "gru" => Cells.CellType.Gru, _ => Cells.CellType.Rnn };

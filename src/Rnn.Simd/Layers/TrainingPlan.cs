@@ -13,6 +13,10 @@ namespace Rnn.Simd.Layers;
 ///   record[s]   per (layer, direction) s: see DirectionRecord
 ///   mask[l]     [T, B, F]        dropout on out[l] (training with dropout only): 0 or 1/(1 − p) per element
 ///   inMask[l]   [B, X or F]      variational dropout of layer l's input, the same at every step (training with it only)
+///   recMask[s]  [B, Hout]        recurrent (variational) dropout of h_{t−1} per (layer, direction) s (training with it only)
+///   hMasked     [B, Hout]        forward: one step's h_{t−1} ⊙ recMask
+///   hMaskedAll  [T, B, Hout]     backward: every step's h_{t−1} ⊙ recMask
+///   dMasked     [B, Hout]        backward: the part of dL/dh_{t−1} through the mask
 ///   forward     ForwardPlan's per-step scratch
 ///   dGx, dGh    [T, B, G·H]      gate gradients (dGh: GRU reset-after only)
 ///   dHAll       [T, B, Hout]     LSTM projection: dL/dh_t of every step
@@ -24,6 +28,7 @@ namespace Rnn.Simd.Layers;
 internal readonly struct TrainingPlan
 {
     private readonly long _x, _out, _outStride, _records, _recordStride, _masks, _inputMasks, _inputMaskStride;
+    private readonly long _recurrentMasks, _recurrentMaskStride, _maskedState, _maskedStates, _maskedGradient;
     private readonly long _gates, _h, _c, _tanhC, _hCell, _extra;       // offsets within one record
     private readonly long _gatesLength, _hLength, _cLength, _rowsH;
     private readonly long _forward, _dGx, _dGh, _dHAll, _dOut0, _dOut1, _dIn, _dH0, _dH1, _dC0, _dC1, _dCell, _row0, _biasSum;
@@ -34,7 +39,8 @@ internal readonly struct TrainingPlan
     /// <param name="batch">B.</param>
     /// <param name="outputMasks">Whether to hold a dropout mask for every layer's output.</param>
     /// <param name="inputMasks">Whether to hold a variational dropout mask for every layer's input.</param>
-    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch, bool outputMasks = false, bool inputMasks = false)
+    /// <param name="recurrentMasks">Whether to hold a recurrent dropout mask for every (layer, direction) and its scratch.</param>
+    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch, bool outputMasks = false, bool inputMasks = false, bool recurrentMasks = false)
     {
         Steps = steps;
         Batch = batch;
@@ -86,6 +92,14 @@ internal readonly struct TrainingPlan
         _inputMasks = offset;
         offset += inputMasks ? _inputMaskStride * o.Layers : 0;
         HasInputMasks = inputMasks;
+        _recurrentMaskStride = Round((long)batch * hOut);
+        _recurrentMasks = offset;
+        offset += recurrentMasks ? _recurrentMaskStride * o.Layers * o.Directions : 0;
+        _maskedState = Take(recurrentMasks ? (long)batch * hOut : 0);
+        _maskedStates = Take(recurrentMasks ? rows * hOut : 0);
+        _maskedGradient = Take(recurrentMasks ? (long)batch * hOut : 0);
+        HasRecurrentMasks = recurrentMasks;
+        RecurrentMaskLength = batch * hOut;
 
         _forward = Take(Forward.TotalFloats);
         _dGx = Take(_gatesLength);
@@ -122,6 +136,24 @@ internal readonly struct TrainingPlan
 
     /// <summary>Whether the plan holds a variational dropout mask for every layer's input.</summary>
     public bool HasInputMasks { get; }
+
+    /// <summary>B · Hout: the length of a recurrent mask and of a step's state.</summary>
+    public int RecurrentMaskLength { get; }
+
+    /// <summary>Whether the plan holds a recurrent dropout mask for every (layer, direction).</summary>
+    public bool HasRecurrentMasks { get; }
+
+    /// <summary>The recurrent dropout mask of (layer, direction) <paramref name="state"/> [B, Hout] (with <see cref="HasRecurrentMasks"/>).</summary>
+    public Span<float> RecurrentMask(Span<float> all, int state) => all.Slice((int)(_recurrentMasks + (state * _recurrentMaskStride)), RecurrentMaskLength);
+
+    /// <summary>Forward's scratch for one step's masked h_{t−1} [B, Hout].</summary>
+    public Span<float> MaskedState(Span<float> all) => all.Slice((int)_maskedState, RecurrentMaskLength);
+
+    /// <summary>Backward's scratch for every step's masked h_{t−1} [T, B, Hout].</summary>
+    public Span<float> MaskedStates(Span<float> all) => all.Slice((int)_maskedStates, Steps * RecurrentMaskLength);
+
+    /// <summary>Backward's scratch [B, Hout] for the part of dL/dh_{t−1} through the mask.</summary>
+    public Span<float> MaskedGradient(Span<float> all) => all.Slice((int)_maskedGradient, RecurrentMaskLength);
 
     public Span<float> Input(Span<float> all) => all.Slice((int)_x, (int)_inputRows);
 

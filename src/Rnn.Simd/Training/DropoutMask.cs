@@ -12,7 +12,7 @@ namespace Rnn.Simd.Training;
 internal static class DropoutMask
 {
     /// <summary>The kinds of mask, one stream each.</summary>
-    public const ulong LayerOutput = 1, WeightDrop = 2, Embedding = 3, Input = 4;
+    public const ulong LayerOutput = 1, WeightDrop = 2, Embedding = 3, Input = 4, Recurrent = 5;
 
     /// <summary>The key of one mask: the stream of (<paramref name="seed"/>, <paramref name="step"/>, <paramref name="kind"/>, <paramref name="index"/>).</summary>
     public static ulong Key(ulong seed, long step, ulong kind, int index)

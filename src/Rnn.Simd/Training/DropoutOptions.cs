@@ -20,7 +20,8 @@ namespace Rnn.Simd.Training;
 /// per forward pass (DropConnect, Merity et al. 2017, "Regularizing and optimizing LSTM language models");
 /// <see cref="EmbeddingDropout"/> whole rows of a model's token embedding, one mask per forward pass (a dropped token is
 /// zeros wherever it occurs; Gal and Ghahramani 2016); <see cref="InputDropout"/> features of every layer's input, one
-/// mask per sequence and layer reused at every time step (variational dropout).</para>
+/// mask per sequence and layer reused at every time step (variational dropout); <see cref="RecurrentDropout"/> features of
+/// h_{t−1} in the recurrent products, one mask per sequence, layer and direction reused at every time step.</para>
 /// </remarks>
 public sealed record DropoutOptions
 {
@@ -42,12 +43,20 @@ public sealed record DropoutOptions
     /// </summary>
     public float InputDropout { get; init; }
 
+    /// <summary>
+    /// Recurrent (variational) dropout (Gal and Ghahramani 2016; Keras's <c>recurrent_dropout</c>): the rate at which
+    /// features of h_{t−1} are zeroed where it enters the recurrent products, with one mask per sequence (batch row),
+    /// layer and direction, the same at every time step. The state itself (the layer's output, the carried state, GRU's
+    /// z ⊙ h_{t−1}, LSTM's cell) is not masked.
+    /// </summary>
+    public float RecurrentDropout { get; init; }
+
     /// <summary>The key of every mask; two runs with the same seed and steps draw the same masks.</summary>
     public ulong Seed { get; init; }
 
     /// <summary>Whether any rate is above 0.</summary>
     [JsonIgnore]
-    public bool IsActive => Dropout > 0 || OutputDropout > 0 || WeightDrop > 0 || EmbeddingDropout > 0 || InputDropout > 0;
+    public bool IsActive => Dropout > 0 || OutputDropout > 0 || WeightDrop > 0 || EmbeddingDropout > 0 || InputDropout > 0 || RecurrentDropout > 0;
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first rate outside [0, 1).</summary>
     /// <param name="paramName">The parameter the options came in.</param>
@@ -58,6 +67,7 @@ public sealed record DropoutOptions
         Check(WeightDrop, nameof(WeightDrop), paramName);
         Check(EmbeddingDropout, nameof(EmbeddingDropout), paramName);
         Check(InputDropout, nameof(InputDropout), paramName);
+        Check(RecurrentDropout, nameof(RecurrentDropout), paramName);
     }
 
     private static void Check(float rate, string name, string paramName)

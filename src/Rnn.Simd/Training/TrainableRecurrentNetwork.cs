@@ -185,7 +185,8 @@ public sealed class TrainableRecurrentNetwork
         EnsurePacked(dropout, dropoutStep);
         bool masks = dropout is not null && (dropout.OutputDropout > 0 || (dropout.Dropout > 0 && o.Layers > 1));
         bool inputMasks = dropout is { InputDropout: > 0 };
-        var plan = new TrainingPlan(o, steps, batch, masks, inputMasks);
+        bool recurrentMasks = dropout is { RecurrentDropout: > 0 };
+        var plan = new TrainingPlan(o, steps, batch, masks, inputMasks, recurrentMasks);
         Span<float> all = tape.Begin(plan, lengths, batchFirst, lastStepOnly, Parameters.Version, dropout, dropoutStep);
         Span<float> x = plan.Input(all);
         if (batchFirst)
@@ -214,8 +215,16 @@ public sealed class TrainableRecurrentNetwork
             for (int dir = 0; dir < o.Directions; dir++)
             {
                 int state = (layer * o.Directions) + dir;
+                Span<float> recurrentMask = recurrentMasks ? plan.RecurrentMask(all, state) : default;
+                if (recurrentMasks)
+                {
+                    DropoutMask.Fill(recurrentMask, dropout!.RecurrentDropout, DropoutMask.Key(dropout.Seed, dropoutStep, DropoutMask.Recurrent, state));
+                }
+
                 var run = new DirectionRun(o, _weights[state], plan.Forward, forwardScratch, steps, batch, threads, Pool)
                 {
+                    RecurrentMask = recurrentMask,
+                    MaskedState = recurrentMasks ? plan.MaskedState(all) : default,
                     Reverse = dir == 1 || o.Reverse,
                     OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
                     AddToOutput = dir == 1 && o.Merge == DirectionMerge.Sum,
@@ -341,6 +350,9 @@ public sealed class TrainableRecurrentNetwork
                 droppedGradient.Clear();
                 var run = new DirectionBackward(o, _weights[state], plan.Record(all, state, o), scratch, steps, batch, threads, Pool)
                 {
+                    RecurrentMask = plan.HasRecurrentMasks ? plan.RecurrentMask(all, state) : default,
+                    MaskedStates = plan.HasRecurrentMasks ? plan.MaskedStates(all) : default,
+                    MaskedGradient = plan.HasRecurrentMasks ? plan.MaskedGradient(all) : default,
                     Reverse = dir == 1 || o.Reverse,
                     OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
                 };

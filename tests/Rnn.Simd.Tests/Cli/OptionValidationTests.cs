@@ -94,6 +94,7 @@ public sealed class OptionValidationTests
             { [.. train, "--weight-drop", "1.5"], "--weight-drop" },
             { [.. train, "--embedding-dropout", "NaN"], "--embedding-dropout" },
             { [.. train, "--input-dropout", "1"], "--input-dropout" },
+            { [.. train, "--recurrent-dropout", "-0.5"], "--recurrent-dropout" },
             { [.. sample, "--length", "-1"], "--length" },
             { [.. sample, "--threads", "0"], "--threads" },
             { [.. sample, "--temperature", "0"], "--temperature" },

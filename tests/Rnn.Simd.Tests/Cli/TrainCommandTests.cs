@@ -65,7 +65,7 @@ public sealed class TrainCommandTests : IDisposable
     public void Dropout_InterruptedAndResumed_EndsOnTheBitsOfAnUninterruptedRun_WhichDropoutChanged(string cell, int threads)
     {
         TrainSettings plain = Small(cell) with { Layers = 2, Threads = threads };
-        TrainSettings settings = plain with { Dropout = 0.3, OutputDropout = 0.2, WeightDrop = 0.4, EmbeddingDropout = 0.1, InputDropout = 0.2 };
+        TrainSettings settings = plain with { Dropout = 0.3, OutputDropout = 0.2, WeightDrop = 0.4, EmbeddingDropout = 0.1, InputDropout = 0.2, RecurrentDropout = 0.25 };
         string straight = Path.Combine(_directory, "drop-straight"), interrupted = Path.Combine(_directory, "drop-interrupted"), none = Path.Combine(_directory, "no-drop");
         Assert.Equal(0, Train(new TrainRequest(_text, null, null, straight, false, null, settings, null)));
         Assert.Equal(130, Train(new TrainRequest(_text, null, null, interrupted, false, null, settings, null), cancelAfter: 13));

@@ -8,8 +8,8 @@ using Xunit.Abstractions;
 namespace Rnn.Simd.Tests.Training;
 
 /// <summary>
-/// Dropout between layers, on the output, on W_hh (weight drop) and variational dropout of every layer's input, with
-/// the masks held fixed: the engine's forward
+/// Dropout between layers, on the output, on W_hh (weight drop), variational dropout of every layer's input and of
+/// h_{t−1} in the recurrent products, with the masks held fixed: the engine's forward
 /// pass against a plain double-precision reference that runs the stack layer by layer (<see cref="ReferenceRecurrent"/>
 /// one layer at a time), multiplying each layer's output and every W_hh by the same masks, and the engine's
 /// backward pass against central differences of that reference. Tolerances: <see cref="FiniteDifference"/>.
@@ -21,7 +21,7 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
     private const int Steps = 4, Batch = 3;
     private const long Step = 5;
     private static readonly int[] s_lengths = [2, 4, 0];
-    private static readonly DropoutOptions s_dropout = new() { Dropout = 0.5f, OutputDropout = 0.3f, WeightDrop = 0.4f, InputDropout = 0.35f, Seed = 17 };
+    private static readonly DropoutOptions s_dropout = new() { Dropout = 0.5f, OutputDropout = 0.3f, WeightDrop = 0.4f, InputDropout = 0.35f, RecurrentDropout = 0.45f, Seed = 17 };
 
     public static TheoryData<string> Cases()
     {
@@ -52,6 +52,7 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
         Assert.Contains(0f, masks.Outputs[0]!);
         Assert.Contains(0f, masks.WeightHh[0]);
         Assert.Contains(0f, masks.Inputs[1]!);
+        Assert.Contains(0f, masks.Recurrent[0]);
         double[]? c0 = run.Lstm ? run.C0 : null;
         Assert.NotEqual(FiniteDifference.ToDouble(run.Output), ReferenceRecurrent.Forward(o, run.P, run.X, Steps, Batch, run.H0, c0, run.Lengths).Output);
 
@@ -59,7 +60,7 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
     }
 
     /// <summary>The masks of one forward pass, as the counter-based generator defines them (held fixed by the checks).</summary>
-    internal sealed record Masks(float[]?[] Outputs, float[][] WeightHh, float[]?[] Inputs);
+    internal sealed record Masks(float[]?[] Outputs, float[][] WeightHh, float[]?[] Inputs, float[][] Recurrent);
 
     internal static Masks MasksOf(RecurrentNetworkOptions o, DropoutOptions d, long step, int outputLength)
     {
@@ -95,7 +96,14 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
             DropoutMask.Fill(inputs[layer], d.InputDropout, DropoutMask.Key(d.Seed, step, DropoutMask.Input, layer));
         }
 
-        return new Masks(outputs, weights, inputs);
+        var recurrent = new float[o.Layers * o.Directions][];
+        for (int state = 0; state < recurrent.Length; state++)
+        {
+            recurrent[state] = new float[Batch * o.OutputSize];
+            DropoutMask.Fill(recurrent[state], d.RecurrentDropout, DropoutMask.Key(d.Seed, step, DropoutMask.Recurrent, state));
+        }
+
+        return new Masks(outputs, weights, inputs, recurrent);
     }
 
     /// <summary>
@@ -140,7 +148,7 @@ public sealed class DropoutGradientTests(ITestOutputHelper output)
 
             ReferenceRecurrent.Result r = ReferenceRecurrent.Forward(
                 one, q, input, Steps, Batch, h0[(layer * d * stateH)..((layer + 1) * d * stateH)],
-                c0 is null ? null : c0[(layer * d * stateC)..((layer + 1) * d * stateC)], lengths);
+                c0 is null ? null : c0[(layer * d * stateC)..((layer + 1) * d * stateC)], lengths, masks.Recurrent[(layer * d)..((layer + 1) * d)]);
             hN.AddRange(r.HN);
             cN.AddRange(r.CN);
             input = masks.Outputs[layer] is { } mask ? Multiply(r.Output, mask) : r.Output;

@@ -60,7 +60,7 @@ public sealed class DropoutTests
         (float[] zero, float[] zeroGrad) = RunOnce(o, new DropoutOptions { Seed = 9 });
         Assert.Equal(plain, zero);
         Assert.Equal(plainGrad, zeroGrad);
-        foreach (DropoutOptions d in (DropoutOptions[])[new() { Dropout = 0.3f }, new() { OutputDropout = 0.3f }, new() { WeightDrop = 0.3f }, new() { InputDropout = 0.3f }])
+        foreach (DropoutOptions d in (DropoutOptions[])[new() { Dropout = 0.3f }, new() { OutputDropout = 0.3f }, new() { WeightDrop = 0.3f }, new() { InputDropout = 0.3f }, new() { RecurrentDropout = 0.3f }])
         {
             (float[] y, float[] grad) = RunOnce(o, d);
             Assert.NotEqual(plain, y);
@@ -72,7 +72,7 @@ public sealed class DropoutTests
     public void TheMasksAreKeyedByTheStep_WhichEveryForwardPassAdvances()
     {
         RecurrentNetworkOptions o = new() { Cell = CellType.Gru, InputSize = 3, HiddenSize = 5, Layers = 2 };
-        var d = new DropoutOptions { Dropout = 0.5f, OutputDropout = 0.5f, WeightDrop = 0.5f, InputDropout = 0.5f, Seed = 2 };
+        var d = new DropoutOptions { Dropout = 0.5f, OutputDropout = 0.5f, WeightDrop = 0.5f, InputDropout = 0.5f, RecurrentDropout = 0.5f, Seed = 2 };
         TrainableRecurrentNetwork network = TrainableRecurrentNetwork.FromPyTorch(o, TestNetworks.PyTorchParameters(o, 4));
         network.Dropout = d;
         using RecurrentTape tape = network.CreateTape();
@@ -145,7 +145,7 @@ public sealed class DropoutTests
     {
         var random = new TestRandom(3);
         int[] text = [.. Enumerable.Range(0, 40).Select(_ => random.Next(Vocabulary))];
-        using LanguageModel dropped = Lm(new DropoutOptions { Dropout = 0.5f, OutputDropout = 0.5f, WeightDrop = 0.5f, EmbeddingDropout = 0.5f, InputDropout = 0.5f, Seed = 1 });
+        using LanguageModel dropped = Lm(new DropoutOptions { Dropout = 0.5f, OutputDropout = 0.5f, WeightDrop = 0.5f, EmbeddingDropout = 0.5f, InputDropout = 0.5f, RecurrentDropout = 0.5f, Seed = 1 });
         using LanguageModel plain = Lm(null);
         Assert.Equal(plain.ToInference().Evaluate(text).MeanLoss, dropped.ToInference().Evaluate(text).MeanLoss);
         Assert.NotNull(dropped.ToInference().Options.Dropout);
@@ -154,7 +154,7 @@ public sealed class DropoutTests
     [Fact]
     public void ATrainingStepWithEveryKindOfDropout_AllocatesNothing()
     {
-        using LanguageModel model = Lm(new DropoutOptions { Dropout = 0.2f, OutputDropout = 0.3f, WeightDrop = 0.4f, EmbeddingDropout = 0.1f, InputDropout = 0.2f, Seed = 1 });
+        using LanguageModel model = Lm(new DropoutOptions { Dropout = 0.2f, OutputDropout = 0.3f, WeightDrop = 0.4f, EmbeddingDropout = 0.1f, InputDropout = 0.2f, RecurrentDropout = 0.3f, Seed = 1 });
         var trainer = new Trainer(model.Parameters, new Adam(0.01));
         var random = new TestRandom(9);
         int[] tokens = [.. Enumerable.Range(0, Steps * Batch).Select(_ => random.Next(Vocabulary))];
@@ -171,14 +171,15 @@ public sealed class DropoutTests
     [InlineData(0f, 0f, float.NaN, 0f, "WeightDrop")]
     [InlineData(0f, 0f, 0f, 1.5f, "EmbeddingDropout")]
     [InlineData(0f, 0f, 0f, 0f, "InputDropout")]
+    [InlineData(0f, 0f, 0f, 0f, "RecurrentDropout")]
     public void RatesOutsideZeroToOne_AreRefused_ByTheNetworkTheModelAndTheJson(float dropout, float output, float weight, float embedding, string name)
     {
-        var d = new DropoutOptions { Dropout = dropout, OutputDropout = output, WeightDrop = weight, EmbeddingDropout = embedding, InputDropout = name == "InputDropout" ? 1 : 0 };
+        var d = new DropoutOptions { Dropout = dropout, OutputDropout = output, WeightDrop = weight, EmbeddingDropout = embedding, InputDropout = name == "InputDropout" ? 1 : 0, RecurrentDropout = name == "RecurrentDropout" ? -1 : 0 };
         TrainableRecurrentNetwork network = TrainableRecurrentNetwork.Create(new RecurrentNetworkOptions { InputSize = 2, HiddenSize = 3 });
         ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>("value", () => network.Dropout = d);
         Assert.Contains($"{name} must be in [0, 1)", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => Lm(d));
-        float sum = dropout + output + weight + embedding + d.InputDropout;
+        float sum = dropout + output + weight + embedding + d.InputDropout + d.RecurrentDropout;
         string rate = float.IsNaN(sum) ? "2" : sum.ToString(System.Globalization.CultureInfo.InvariantCulture);   // JSON has no NaN
         string plain = Options(null).ToJson();
         string json = plain[..^1] + $",\"dropout\":{{\"{Snake(name)}\":{rate}}}}}";
@@ -189,7 +190,7 @@ public sealed class DropoutTests
     [Fact]
     public void TheOptionsRoundTripThroughJson_AndNoDropoutWritesNoKey()
     {
-        var d = new DropoutOptions { Dropout = 0.25f, OutputDropout = 0.5f, WeightDrop = 0.125f, EmbeddingDropout = 0.1f, InputDropout = 0.375f, Seed = 77 };
+        var d = new DropoutOptions { Dropout = 0.25f, OutputDropout = 0.5f, WeightDrop = 0.125f, EmbeddingDropout = 0.1f, InputDropout = 0.375f, RecurrentDropout = 0.625f, Seed = 77 };
         LanguageModelOptions options = Options(d);
         Assert.Equal(options, SequenceModelOptions.FromJson(options.ToJson()));
         Assert.Equal(d, SequenceModelOptions.FromJson(options.ToJson()).Dropout);
