@@ -128,16 +128,24 @@ internal sealed partial class OnnxPlan
                 packed = g.Pack(weights);
             }
 
-            PlanValue columns = New([g.Rows * g.Depth]), products = New([g.Rows * g.MapsPerGroup]);
+            PlanValue columns = New([g.Rows * g.Depth]), products = New([g.Rows * g.MapsPerGroup]), transposed = New([g.TapMajor ? g.TransposedRows * g.ChannelsPerGroup : 0]);
             var pool = model.Pool;
             Steps.Add((ref Call c) =>
             {
                 ReadOnlySpan<float> input = c.Read(x);
                 ReadOnlySpan<float> b = bias is null ? default : c.Read(bias);
-                Span<float> cols = c.Write(columns), prod = c.Write(products), output = c.Write(y);
+                Span<float> cols = c.Write(columns), prod = c.Write(products), output = c.Write(y), rows = c.Write(transposed);
                 for (int k = 0; k < g.Groups; k++)
                 {
-                    g.Unfold(input, k, cols);
+                    if (g.TapMajor)
+                    {
+                        g.UnfoldTapMajor(input, k, rows, cols);
+                    }
+                    else
+                    {
+                        g.Unfold(input, k, cols);
+                    }
+
                     MultiplyRows(g.Rows, cols, g.Depth, packed[k], prod, g.MapsPerGroup, c.Threads, pool);
                     g.Scatter(prod, k, b, output);
                 }
@@ -361,16 +369,76 @@ internal sealed partial class OnnxPlan
             return (first, Math.Max(first, last));
         }
 
+        /// <summary>Whether the unfolded rows run tap-major (depth index j·C/group + ci): 1-D, dilation 1, a short kernel
+        /// and several channels. The input is then transposed once to [positions, C/group] with zero rows for the
+        /// padding, and each unfolded row is one contiguous run of it.</summary>
+        public bool TapMajor => Height == 1 && KernelHeight == 1 && DilationWidth == 1 && KernelWidth < 16 && ChannelsPerGroup > 1;
+
+        /// <summary>Rows of the transposed, padded input that <see cref="UnfoldTapMajor"/> reads.</summary>
+        public int TransposedRows => ((OutWidth - 1) * StrideWidth) + KernelWidth;
+
         public PackedMatrix[] Pack(float[] weights)
         {
             var packed = new PackedMatrix[Groups];
-            int rows = MapsPerGroup, depth = Depth;
+            int rows = MapsPerGroup, depth = Depth, cg = ChannelsPerGroup, kw = KernelWidth;
             for (int k = 0; k < Groups; k++)
             {
-                packed[k] = PackedMatrix.FromRowsAsColumns(weights.AsSpan(k * rows * depth, rows * depth), rows, depth, depth);
+                ReadOnlySpan<float> w = weights.AsSpan(k * rows * depth, rows * depth);
+                if (TapMajor)
+                {
+                    // W'[m, j·cg + ci] = W[m, ci, j].
+                    var permuted = new float[rows * depth];
+                    for (int m = 0; m < rows; m++)
+                    {
+                        for (int ci = 0; ci < cg; ci++)
+                        {
+                            for (int j = 0; j < kw; j++)
+                            {
+                                permuted[(m * depth) + (j * cg) + ci] = w[(m * depth) + (ci * kw) + j];
+                            }
+                        }
+                    }
+
+                    w = permuted;
+                }
+
+                packed[k] = PackedMatrix.FromRowsAsColumns(w, rows, depth, depth);
             }
 
             return packed;
+        }
+
+        /// <summary>The tap-major rows: t[r, ci] = x[n, group's ci, r − pad] (0 outside), then row p = t[p·s …, all of C/group] over KW rows.</summary>
+        public void UnfoldTapMajor(ReadOnlySpan<float> x, int group, Span<float> transposed, Span<float> columns)
+        {
+            int cg = ChannelsPerGroup, depth = Depth, rows = TransposedRows;
+            for (int n = 0; n < Batch; n++)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    int iw = r - PadLeft;
+                    if (iw < 0 || iw >= Width)
+                    {
+                        transposed.Slice(r * cg, cg).Clear();
+                    }
+                }
+
+                int from = Math.Max(0, PadLeft), to = Math.Min(rows, PadLeft + Width);
+                ref float t = ref MemoryMarshal.GetReference(transposed);
+                for (int ci = 0; ci < cg; ci++)
+                {
+                    ReadOnlySpan<float> line = x.Slice(((n * Channels) + (group * cg) + ci) * Width, Width);
+                    for (int r = from; r < to; r++)
+                    {
+                        Unsafe.Add(ref t, (r * cg) + ci) = line[r - PadLeft];
+                    }
+                }
+
+                for (int ow = 0; ow < OutWidth; ow++)
+                {
+                    transposed.Slice(ow * StrideWidth * cg, depth).CopyTo(columns.Slice(((n * Positions) + ow) * depth, depth));
+                }
+            }
         }
 
         /// <summary>The rows [n·P + p, ci·KH·KW + i·KW + j] = x[n, group's ci, oh·s + i·d − pad, ow·s + j·d − pad] (0 outside):
