@@ -59,8 +59,25 @@ public static class Losses
     /// <exception cref="ArgumentException">A target is neither a class in [0, classes) nor the ignore index.</exception>
     public static double SoftmaxCrossEntropy(
         ReadOnlySpan<float> logits, int rows, int classes, ReadOnlySpan<int> targets, Span<float> gradient,
-        LossReduction reduction = LossReduction.Mean, int ignoreIndex = DefaultIgnoreIndex)
+        LossReduction reduction = LossReduction.Mean, int ignoreIndex = DefaultIgnoreIndex) =>
+        SoftmaxCrossEntropy(logits, rows, classes, targets, gradient, 0f, reduction, ignoreIndex);
+
+    /// <summary>
+    /// Softmax cross-entropy on logits [rows, classes] against integer classes [rows]:
+    /// L = reduce over counted rows of −Σ_c q_c log softmax(z_r)_c with the target distribution
+    /// q = (1 − ε)·onehot(t_r) + ε/C (ε = <paramref name="labelSmoothing"/>; 0: plain −log softmax(z_r)[t_r]); rows whose
+    /// target is <paramref name="ignoreIndex"/> count for nothing. <paramref name="gradient"/> [rows, classes] receives
+    /// dL/dz = softmax(z) − q (÷ counted rows for the mean), and zeros for ignored rows.
+    /// </summary>
+    /// <remarks>As PyTorch 1.13's nn.CrossEntropyLoss(label_smoothing=ε, ignore_index=…) without class weights: the mean
+    /// divides by the counted (non-ignored) rows, smoothing term included.</remarks>
+    /// <returns>The loss (NaN for a mean over no counted row, as PyTorch).</returns>
+    /// <exception cref="ArgumentException">A target is neither a class in [0, classes) nor the ignore index, or ε is not in [0, 1].</exception>
+    public static double SoftmaxCrossEntropy(
+        ReadOnlySpan<float> logits, int rows, int classes, ReadOnlySpan<int> targets, Span<float> gradient,
+        float labelSmoothing, LossReduction reduction = LossReduction.Mean, int ignoreIndex = DefaultIgnoreIndex)
     {
+        ValidateLabelSmoothing(labelSmoothing, nameof(labelSmoothing));
         ThrowHelper.ThrowIfNegative(rows, nameof(rows));
         if (classes < 1)
         {
@@ -106,9 +123,32 @@ public static class Losses
                 continue;
             }
 
-            sum -= row[target];
-            Activations.Exp(row, row);
-            row[target] -= 1f;
+            if (labelSmoothing == 0f)
+            {
+                sum -= row[target];
+                Activations.Exp(row, row);
+                row[target] -= 1f;
+            }
+            else
+            {
+                // −Σ q_c log p_c = −(1 − ε) log p_t − (ε/C) Σ_c log p_c; dL/dz = p − q.
+                double logSum = 0;
+                for (int j = 0; j < classes; j++)
+                {
+                    logSum += row[j];
+                }
+
+                sum -= ((1.0 - labelSmoothing) * row[target]) + (labelSmoothing * logSum / classes);
+                Activations.Exp(row, row);
+                float uniform = labelSmoothing / classes;
+                for (int j = 0; j < classes; j++)
+                {
+                    row[j] -= uniform;
+                }
+
+                row[target] -= 1f - labelSmoothing;
+            }
+
             if (scale != 1f)
             {
                 for (int j = 0; j < classes; j++)
@@ -119,6 +159,62 @@ public static class Losses
         }
 
         return reduction == LossReduction.Mean ? (counted == 0 ? double.NaN : sum / counted) : sum;
+    }
+
+    /// <summary>
+    /// Binary cross-entropy on logits, element-wise (multi-label targets in [0, 1], soft labels allowed):
+    /// ℓ_i = −[w_c·y_i·log σ(x_i) + (1 − y_i)·log(1 − σ(x_i))], reduced over every element; <paramref name="gradient"/>
+    /// receives dL/dx = σ(x)·(w_c·y + 1 − y) − w_c·y (÷ n for the mean).
+    /// </summary>
+    /// <remarks>
+    /// As PyTorch's nn.BCEWithLogitsLoss. Computed stably as ℓ = (1 − y)·x + (w·y + 1 − y)·(max(−x, 0) + log(1 + e^−|x|)),
+    /// which for w = 1 is max(x, 0) − x·y + log(1 + e^−|x|): no overflow for large |x|. The per-class positive weight
+    /// w_c (PyTorch's <c>pos_weight</c>) broadcasts over the last dimension: element i has class i mod C, C =
+    /// <paramref name="posWeight"/>.Length; empty: w = 1.
+    /// </remarks>
+    /// <returns>The loss (NaN for a mean over no element, as PyTorch).</returns>
+    /// <exception cref="ArgumentException">A length does not match, or <paramref name="posWeight"/> does not divide the logits' length.</exception>
+    public static double BinaryCrossEntropyWithLogits(
+        ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, Span<float> gradient,
+        LossReduction reduction = LossReduction.Mean, ReadOnlySpan<float> posWeight = default)
+    {
+        ThrowHelper.ThrowIfLengthIsNot(targets.Length, logits.Length, nameof(targets), "as many as logits");
+        ThrowHelper.ThrowIfLengthIsNot(gradient.Length, logits.Length, nameof(gradient), "as many as logits");
+        if (!posWeight.IsEmpty && logits.Length % posWeight.Length != 0)
+        {
+            ThrowHelper.Argument(nameof(posWeight), $"Has {posWeight.Length} values, which do not divide the {logits.Length} logits into rows.");
+        }
+
+        ValidateReduction(reduction);
+        int n = logits.Length;
+        if (n == 0)
+        {
+            return reduction == LossReduction.Mean ? double.NaN : 0.0;
+        }
+
+        double sum = 0, scale = reduction == LossReduction.Mean ? 1.0 / n : 1.0;
+        int weights = posWeight.Length;
+        for (int i = 0; i < n; i++)
+        {
+            double x = logits[i], y = targets[i];
+            double w = weights == 0 ? 1.0 : posWeight[i % weights];
+            double softplusMinusX = Math.Max(-x, 0.0) + Math.Log(1.0 + Math.Exp(-Math.Abs(x)));   // −log σ(x)
+            double weightedTarget = w * y;
+            sum += ((1.0 - y) * x) + ((weightedTarget + 1.0 - y) * softplusMinusX);
+            double sigmoid = x >= 0 ? 1.0 / (1.0 + Math.Exp(-x)) : Math.Exp(x) / (1.0 + Math.Exp(x));
+            gradient[i] = (float)(((sigmoid * (weightedTarget + 1.0 - y)) - weightedTarget) * scale);
+        }
+
+        return reduction == LossReduction.Mean ? sum / n : sum;
+    }
+
+    /// <summary>Throws unless <paramref name="labelSmoothing"/> is in [0, 1] (PyTorch's range).</summary>
+    internal static void ValidateLabelSmoothing(float labelSmoothing, string paramName)
+    {
+        if (!(labelSmoothing >= 0f && labelSmoothing <= 1f))
+        {
+            ThrowHelper.ArgumentOutOfRange(paramName, $"Must be in [0, 1], was {labelSmoothing}.");
+        }
     }
 
     private static void ValidateReduction(LossReduction reduction)

@@ -23,7 +23,7 @@ namespace Rnn.Simd.Training;
 /// <para>With a = W z + b and y = f_out(a): dL/da = dL/dy (identity), dL/dy ⊙ y ⊙ (1 − y) (sigmoid), or the softmax
 /// Jacobian-vector product y ⊙ (dL/dy − Σ dL/dy ⊙ y) per row (softmax); then dL/dW += (dL/da)ᵀ z over the rows,
 /// dL/db += Σ_rows dL/da and dL/dz += dL/da · W. For softmax followed by cross-entropy, make the layer
-/// <see cref="OutputActivation.Identity"/> and take dL/dlogits from <see cref="Losses.SoftmaxCrossEntropy"/>: that
+/// <see cref="OutputActivation.Identity"/> and take dL/dlogits from <see cref="Losses.SoftmaxCrossEntropy(ReadOnlySpan{float}, int, int, ReadOnlySpan{int}, Span{float}, LossReduction, int)"/>: that
 /// is both cheaper and more accurate.</para>
 /// <para>When the parameter values change (<see cref="ParameterSet.Version"/> moves), the next call re-packs the
 /// weights in place. Driven by one thread at a time. No allocation per call (scratch comes from <see cref="Pool"/>);

@@ -245,6 +245,10 @@ public sealed class ValidationTableTests
         Add("Losses.SoftmaxCrossEntropy", "logits", s_arg, "rows·classes = 6 (rows=2, classes=3)", () => Losses.SoftmaxCrossEntropy(new float[5], 2, 3, new int[2], new float[6]));
         Add("Losses.SoftmaxCrossEntropy", "classes", s_range, "at least 1", () => Losses.SoftmaxCrossEntropy([], 0, 0, [], []));
         Add("Losses.SoftmaxCrossEntropy", "targets", s_range, "", () => Losses.SoftmaxCrossEntropy(new float[6], 2, 3, [0, 3], new float[6]));
+        Add("Losses.SoftmaxCrossEntropy", "labelSmoothing", s_range, "[0, 1]", () => Losses.SoftmaxCrossEntropy(new float[6], 2, 3, [0, 1], new float[6], 1.5f));
+        Add("Losses.BinaryCrossEntropyWithLogits", "targets", s_arg, "targets has 2 values", () => Losses.BinaryCrossEntropyWithLogits(new float[3], new float[2], new float[3]));
+        Add("Losses.BinaryCrossEntropyWithLogits", "gradient", s_arg, "gradient has 4 values", () => Losses.BinaryCrossEntropyWithLogits(new float[3], new float[3], new float[4]));
+        Add("Losses.BinaryCrossEntropyWithLogits", "posWeight", s_arg, "do not divide", () => Losses.BinaryCrossEntropyWithLogits(new float[6], new float[6], new float[6], posWeight: new float[4]));
 
         // Usage-pattern models.
         var classifierOptions = new SequenceClassifierOptions
