@@ -58,10 +58,6 @@ public sealed class RecurrentNetwork
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(prefix);
         options.Validate(nameof(options));
-        if (options.Bidirectional && options.Merge != DirectionMerge.Concatenate && options.Layers > 1)
-        {
-            ThrowHelper.Argument(nameof(options), "PyTorch layouts stack bidirectional layers on concatenated outputs; use DirectionMerge.Concatenate.");
-        }
 
         int d = options.Directions, g = options.Gates, h = options.HiddenSize, hOut = options.OutputSize;
         var weights = new DirectionWeights[options.Layers * d];

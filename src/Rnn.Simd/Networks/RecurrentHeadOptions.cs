@@ -116,10 +116,6 @@ public abstract record RecurrentHeadOptions : SequenceModelOptions
 
         RecurrentNetworkOptions stack = Stack;
         stack.Validate(nameof(Recurrent));
-        if (stack.Bidirectional && stack.Merge != DirectionMerge.Concatenate && stack.Layers > 1)
-        {
-            ThrowHelper.Argument(nameof(Recurrent), "PyTorch layouts stack bidirectional layers on concatenated outputs; use DirectionMerge.Concatenate.");
-        }
     }
 }
 

@@ -54,10 +54,6 @@ public sealed class TrainableRecurrentNetwork
             ThrowHelper.Argument(nameof(options), "Activations, CellClip, CoupledInputForget and Peepholes are inference options (ONNX's extras); training with them is not supported.");
         }
 
-        if (options.Bidirectional && options.Merge != DirectionMerge.Concatenate && options.Layers > 1)
-        {
-            ThrowHelper.Argument(nameof(options), "PyTorch layouts stack bidirectional layers on concatenated outputs; use DirectionMerge.Concatenate.");
-        }
 
         Options = options;
         Parameters = parameters;

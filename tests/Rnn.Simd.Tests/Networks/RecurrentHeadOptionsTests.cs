@@ -59,7 +59,6 @@ public sealed class RecurrentHeadOptionsTests
         { "Recurrent.InputSize", s_tagger with { InputSize = 4 } },
         { "HiddenSize", s_tagger with { Recurrent = s_tagger.Recurrent with { HiddenSize = 0 } } },
         { "ProjectionSize", s_classifier with { Recurrent = s_classifier.Recurrent with { ProjectionSize = 2 } } },
-        { "DirectionMerge.Concatenate", s_classifier with { Recurrent = s_classifier.Recurrent with { Merge = DirectionMerge.Sum } } },
     };
 
     [Theory]

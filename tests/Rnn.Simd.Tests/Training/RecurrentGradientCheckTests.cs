@@ -10,7 +10,7 @@ namespace Rnn.Simd.Tests.Training;
 /// <summary>
 /// <see cref="TrainableRecurrentNetwork.Backward"/> against central differences of an independent double-precision
 /// reference (<see cref="ReferenceRecurrent"/>): every parameter, input, h0 and c0 gradient of every architecture,
-/// one and two directions (concatenated; summed for one layer), with and without per-sequence lengths. The loss is
+/// one and two directions (concatenated or summed, one and two layers), with and without per-sequence lengths. The loss is
 /// L = Σ output ⊙ G + Σ h_n ⊙ G_h (+ Σ c_n ⊙ G_c), so its gradients are exactly what Backward receives and returns.
 /// Tolerances: <see cref="FiniteDifference"/>.
 /// </summary>
@@ -46,6 +46,37 @@ public sealed class RecurrentGradientCheckTests(ITestOutputHelper output)
         output.WriteLine($"{name}: worst error over every gradient {worst:E2}");
     }
 
+    [Fact]
+    public void StackedSummedDirections_ForwardIsTheInferenceNetworksBits_AndTheDoubleReference()
+    {
+        foreach (RecurrentNetworkOptions architecture in TestNetworks.Architectures(input: 3, hidden: 6, layers: 3))
+        {
+            RecurrentNetworkOptions o = architecture with { Bidirectional = true, Merge = DirectionMerge.Sum };
+            var run = new RecurrentGradientCase(o, Steps, Batch, s_lengths, dataSeed: 5, parameterSeed: 9);
+            float[] x = [.. run.X.Select(v => (float)v)], h0 = [.. run.H0.Select(v => (float)v)];
+            float[] c0 = run.Lstm ? [.. run.C0.Select(v => (float)v)] : [];
+            var trained = new float[Steps * Batch * o.OutputSize];
+            var inferred = new float[trained.Length];
+            using (RecurrentTape tape = run.Network.CreateTape())
+            {
+                run.Network.Forward(tape, x, Steps, Batch, trained, h0, c0, lengths: s_lengths);
+            }
+
+            run.Network.ToInferenceNetwork().Forward(x, Steps, Batch, inferred, h0, c0, lengths: s_lengths);
+            Assert.Equal(inferred, trained);
+
+            ReferenceRecurrent.Result reference = ReferenceRecurrent.Forward(o, run.P, run.X, Steps, Batch, run.H0, run.Lstm ? run.C0 : null, s_lengths);
+            double worst = 0;
+            for (int i = 0; i < trained.Length; i++)
+            {
+                worst = Math.Max(worst, Math.Abs(trained[i] - reference.Output[i]));
+            }
+
+            output.WriteLine($"{Describe(o)}: max |engine − double reference| {worst:E2}");
+            Assert.True(worst <= 1e-5, $"{Describe(o)}: the forward differs from the double reference by {worst:E3}.");
+        }
+    }
+
     private static Dictionary<string, (RecurrentNetworkOptions, bool)> BuildCases()
     {
         var cases = new Dictionary<string, (RecurrentNetworkOptions, bool)>(StringComparer.Ordinal);
@@ -57,7 +88,8 @@ public sealed class RecurrentGradientCheckTests(ITestOutputHelper output)
             [
                 architecture,
                 architecture with { Bidirectional = true },
-                architecture with { Layers = 1, Bidirectional = true, Merge = DirectionMerge.Sum },   // PyTorch layouts stack only concatenated layers
+                architecture with { Layers = 1, Bidirectional = true, Merge = DirectionMerge.Sum },
+                architecture with { Bidirectional = true, Merge = DirectionMerge.Sum },   // two layers, the second reads the summed H
             ];
             foreach (RecurrentNetworkOptions o in variants)
             {
