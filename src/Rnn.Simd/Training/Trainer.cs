@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Parameters;
 
@@ -26,7 +27,7 @@ public sealed record TrainerOptions
     public NonFiniteGradientPolicy OnNonFiniteGradient { get; init; } = NonFiniteGradientPolicy.Skip;
 }
 
-/// <summary>The outcome of one <see cref="Trainer.Update"/>.</summary>
+/// <summary>The outcome of one <see cref="Trainer.Update()"/>.</summary>
 /// <param name="Applied">Whether the optimiser changed the weights.</param>
 /// <param name="GradientNorm">The global 2-norm of the gradients before any clipping (NaN or +∞ when one was not finite).</param>
 public readonly record struct UpdateResult(bool Applied, double GradientNorm);
@@ -38,7 +39,7 @@ public readonly record struct UpdateResult(bool Applied, double GradientNorm);
 /// </summary>
 /// <remarks>
 /// The training half of the NaN/Inf policy (the forward pass only propagates): data that drives a gradient to ±∞ or
-/// NaN makes the global norm non-finite, and <see cref="Update"/> then skips the step (or throws, by
+/// NaN makes the global norm non-finite, and <see cref="Update()"/> then skips the step (or throws, by
 /// <see cref="TrainerOptions.OnNonFiniteGradient"/>) before clipping or the optimiser touch anything, so the weights and
 /// the optimiser's state keep every bit and the next finite update proceeds normally. Finite but huge gradients are
 /// bounded by <see cref="TrainerOptions.MaxGradientNorm"/>: the norm is summed in double, so it does not overflow
@@ -98,9 +99,39 @@ public sealed class Trainer
     /// Applies the accumulated gradients: checks them, clips them, steps the optimiser, then clears them.
     /// </summary>
     /// <exception cref="InvalidOperationException">A gradient is not finite and the policy is <see cref="NonFiniteGradientPolicy.Throw"/>.</exception>
-    public UpdateResult Update()
+    public UpdateResult Update() => Update(1f);
+
+    /// <summary>
+    /// Applies the accumulated gradients multiplied by <paramref name="gradientScale"/>: scales them, then checks, clips,
+    /// steps and clears them as <see cref="Update()"/> does. This is gradient accumulation's update.
+    /// </summary>
+    /// <remarks>
+    /// <para>Gradient accumulation: run K micro-batches of B rows each through forward and backward without an update in
+    /// between (every backward adds into <see cref="ParameterSet.Gradients"/>), then call <c>Update(1f / K)</c>. With a
+    /// mean loss per micro-batch, Σ_k ∇(mean of batch k) / K is the gradient of the mean over the K·B rows, so the update
+    /// is the one of the whole batch up to float summation order (and exactly that scaling when K is a power of two).
+    /// The norm, the non-finite check and the clipping see the scaled gradient, as with one big batch.</para>
+    /// <para>Masked or padded losses (ignored targets, sequence lengths) average over the terms that count, which can
+    /// differ between micro-batches: then the scaled sum weights each micro-batch's terms by 1/(K·n_k) instead of
+    /// 1/Σn_k. For the exact big-batch update in that case, make every micro-batch count the same number of terms, or
+    /// use <see cref="LossReduction.Sum"/> and a scale of 1/Σn_k.</para>
+    /// </remarks>
+    /// <param name="gradientScale">The factor, finite and positive (1/K for K micro-batches of mean losses).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gradientScale"/> is not finite and positive.</exception>
+    /// <exception cref="InvalidOperationException">A gradient is not finite and the policy is <see cref="NonFiniteGradientPolicy.Throw"/>.</exception>
+    public UpdateResult Update(float gradientScale)
     {
+        if (!(float.IsFinite(gradientScale) && gradientScale > 0f))
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(gradientScale), $"Must be finite and positive, was {gradientScale}.");
+        }
+
         Span<float> gradients = Parameters.Gradients;
+        if (gradientScale != 1f)
+        {
+            TensorPrimitives.Multiply(gradients, gradientScale, gradients);
+        }
+
         double norm = GradientClipping.GlobalNorm(gradients);
         if (!double.IsFinite(norm))
         {
