@@ -143,7 +143,7 @@ internal sealed class SeriesRun : TrainingRun
     private protected override double TrainChunk(int start, ThreadTeam? threads)
     {
         Streams.Fill<float>(_train, start, _inputs, _targets);
-        return _model.ForwardBackward(_inputs, Settings.Steps, Settings.Batch, _targets, threads).Loss;
+        return _model.ForwardBackward(_inputs, Settings.Steps, Settings.Batch, _targets, threads: threads).Loss;
     }
 
     private protected override void AddMetadata(Dictionary<string, string> metadata)

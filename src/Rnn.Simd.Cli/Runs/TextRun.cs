@@ -137,7 +137,7 @@ internal sealed class TextRun : TrainingRun
     private protected override double TrainChunk(int start, ThreadTeam? threads)
     {
         Streams.Fill<int>(_train, start, _inputs, _targets);
-        return _model.ForwardBackward(_inputs, Settings.Steps, Settings.Batch, _targets, threads).Loss;
+        return _model.ForwardBackward(_inputs, Settings.Steps, Settings.Batch, _targets, threads: threads).Loss;
     }
 
     private protected override void AddMetadata(Dictionary<string, string> metadata) => metadata[VocabularyKey] = Vocabulary.ToJson();

@@ -75,19 +75,26 @@ public sealed class Forecaster : StatefulSequenceModel
     /// <param name="targets">The values to predict [T, B, X] (usually x shifted by one step).</param>
     /// <param name="steps">T ≥ 1.</param>
     /// <param name="batch">B ≥ 1; the carried batch unless the state was reset.</param>
+    /// <param name="lengths">Per-sequence lengths [B] in [0, T], or empty for all T: steps at or past a sequence's length are
+    /// padding, neither counted in the mean nor given a gradient, and its carried state is the one after its last valid
+    /// step (the loss and gradients are those of the unpadded sequences).</param>
     /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
-    /// <returns>The mean squared error (<see cref="TrainingResult.Loss"/>; a forecaster counts no classes).</returns>
-    /// <exception cref="ArgumentException">A size is off, or the batch differs from the carried one.</exception>
-    public TrainingResult ForwardBackward(ReadOnlySpan<float> inputs, int steps, int batch, ReadOnlySpan<float> targets, ThreadTeam? threads = null)
+    /// <returns>The mean squared error over the valid steps (<see cref="TrainingResult.Loss"/>; a forecaster counts no classes).</returns>
+    /// <exception cref="ArgumentException">A size is off, a length is outside [0, T], or the batch differs from the carried one.</exception>
+    public TrainingResult ForwardBackward(
+        ReadOnlySpan<float> inputs, int steps, int batch, ReadOnlySpan<float> targets, ReadOnlySpan<int> lengths = default, ThreadTeam? threads = null)
     {
         int x = Options.InputSize;
         LanguageModel.ValidateChunk(steps, batch, inputs.Length, x, nameof(inputs), "T·B·X");
         ThrowHelper.ThrowIfLengthIsNot(targets.Length, nameof(targets), "T·B·X", steps, batch, x);
+        ModelParts.ValidateLengths(lengths, steps, batch);
         State.Prepare(batch, nameof(batch));
 
         inputs.CopyTo(Core.Input(steps, batch));
-        Span<float> prediction = ForwardChunk(threads);
-        double loss = Losses.MeanSquaredError(prediction, targets, Core.OutputGradient);
+        Span<float> prediction = ForwardChunk(threads, lengths);
+        double loss = lengths.IsEmpty
+            ? Losses.MeanSquaredError(prediction, targets, Core.OutputGradient)
+            : Losses.MeanSquaredError(prediction, targets, Core.OutputGradient, steps, batch, lengths);
         Core.Backward(default, default, inputGradient: false, threads);
         State.Advance();
         return new TrainingResult(loss, 0, 0);

@@ -50,20 +50,37 @@ public sealed class LanguageModel : StatefulSequenceModel
     /// <param name="targets">Target ids [T, B] (the next tokens), or <see cref="Losses.DefaultIgnoreIndex"/> to skip a position.</param>
     /// <param name="steps">T ≥ 1.</param>
     /// <param name="batch">B ≥ 1; the carried batch unless the state was reset.</param>
+    /// <param name="lengths">Per-sequence lengths [B] in [0, T], or empty for all T: positions at or past a sequence's
+    /// length are padding, their targets not read, counted for nothing and given no gradient, and its carried state is
+    /// the one after its last valid step (the loss and gradients are those of the unpadded sequences).</param>
     /// <param name="threads">Threads for the matrix products, or null for the calling thread only.</param>
     /// <returns>The mean loss over the counted positions (NaN when none counts) and how many next tokens the logits got right.</returns>
-    /// <exception cref="ArgumentException">A size is off, an id is out of range, or the batch differs from the carried one.</exception>
-    public TrainingResult ForwardBackward(ReadOnlySpan<int> tokens, int steps, int batch, ReadOnlySpan<int> targets, ThreadTeam? threads = null)
+    /// <exception cref="ArgumentException">A size is off, an id is out of range, a length is outside [0, T], or the batch differs from the carried one.</exception>
+    public TrainingResult ForwardBackward(
+        ReadOnlySpan<int> tokens, int steps, int batch, ReadOnlySpan<int> targets, ReadOnlySpan<int> lengths = default, ThreadTeam? threads = null)
     {
         int v = Options.VocabularySize;
         ValidateChunk(steps, batch, tokens.Length, 1, nameof(tokens), "T·B");
         ThrowHelper.ThrowIfLengthIsNot(targets.Length, nameof(targets), "T·B", steps, batch);
         Networks.Embedding.ValidateTokens(tokens, v, nameof(tokens));
+        ModelParts.ValidateLengths(lengths, steps, batch);
+        if (!lengths.IsEmpty)
+        {
+            // The targets past each length become the ignore index (they are not read, so not validated).
+            Span<int> masked = Core.Targets(steps * batch);
+            for (int i = 0; i < masked.Length; i++)
+            {
+                masked[i] = i / batch < lengths[i % batch] ? targets[i] : Losses.DefaultIgnoreIndex;
+            }
+
+            targets = masked;
+        }
+
         ValidateTargets(targets, v, nameof(targets));
         State.Prepare(batch, nameof(batch));
 
         Core.EmbedForTraining(tokens, Core.Input(steps, batch));
-        Span<float> logits = ForwardChunk(threads);
+        Span<float> logits = ForwardChunk(threads, lengths);
         double loss = Losses.SoftmaxCrossEntropy(logits, steps * batch, v, targets, Core.OutputGradient);
         (int correct, int counted) = ModelParts.Score(logits, steps * batch, v, targets, default);
         Core.EmbeddingBackward(tokens, Core.Backward(default, default, inputGradient: true, threads));

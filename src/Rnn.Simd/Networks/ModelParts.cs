@@ -135,22 +135,7 @@ internal static class ModelParts
     }
 
     /// <summary>Checks that lengths is empty or B values in [0, T].</summary>
-    public static void ValidateLengths(ReadOnlySpan<int> lengths, int steps, int batch)
-    {
-        if (lengths.IsEmpty)
-        {
-            return;
-        }
-
-        ThrowHelper.ThrowIfLengthIsNot(lengths.Length, batch, nameof(lengths), "B");
-        foreach (int length in lengths)
-        {
-            if ((uint)length > (uint)steps)
-            {
-                ThrowHelper.ArgumentOutOfRange(nameof(lengths), $"Every length must be in [0, {steps}]; found {length}.");
-            }
-        }
-    }
+    public static void ValidateLengths(ReadOnlySpan<int> lengths, int steps, int batch) => Losses.ValidateLengths(lengths, steps, batch);
 
     /// <summary>Checks that a label is a class in [0, C) or <see cref="Losses.DefaultIgnoreIndex"/>.</summary>
     public static void ValidateLabel(int label, int classes, int position)

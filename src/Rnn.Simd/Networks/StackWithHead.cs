@@ -231,11 +231,15 @@ public sealed class StackWithHead : IDisposable
     /// <summary>dL/dy [T·B, O], for the caller to write before the chunk's backward.</summary>
     internal Span<float> OutputGradient => _work.Slice((2 * (XFloats + FeatureFloats)) + YFloats, YFloats);
 
-    /// <summary>Records the stack over the chunk's input from (h0, c0), writing the final state into (hN, cN); returns y.</summary>
-    internal Span<float> Forward(ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, ThreadTeam? threads)
+    /// <summary>
+    /// Records the stack over the chunk's input from (h0, c0), writing the final state into (hN, cN); returns y. With
+    /// <paramref name="lengths"/>, sequence b stops after lengths[b] steps: its final state is the one there, and the
+    /// stack's output at its padded steps is 0.
+    /// </summary>
+    internal Span<float> Forward(ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, ThreadTeam? threads, ReadOnlySpan<int> lengths = default)
     {
         Span<float> features = Features;
-        Network.Forward(Tape, _work.Slice(0, XFloats), _steps, _batch, features, h0, c0, hN, cN, threads: threads);
+        Network.Forward(Tape, _work.Slice(0, XFloats), _steps, _batch, features, h0, c0, hN, cN, lengths, threads: threads);
         Head.Forward(features, Rows, Output, threads);
         return Output;
     }

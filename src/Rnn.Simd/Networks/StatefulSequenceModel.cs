@@ -54,9 +54,12 @@ public abstract class StatefulSequenceModel : SequenceModel, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Runs the chunk already in the core's input from the carried state and returns the head's outputs.</summary>
-    private protected Span<float> ForwardChunk(ThreadTeam? threads) =>
-        Core.Forward(State.Hidden, State.Cell, State.NextHidden, State.NextCell, threads);
+    /// <summary>
+    /// Runs the chunk already in the core's input from the carried state and returns the head's outputs; with
+    /// <paramref name="lengths"/> a sequence's carried state is the one after its last valid step.
+    /// </summary>
+    private protected Span<float> ForwardChunk(ThreadTeam? threads, ReadOnlySpan<int> lengths = default) =>
+        Core.Forward(State.Hidden, State.Cell, State.NextHidden, State.NextCell, threads, lengths);
 
     /// <summary>Validates options before the base constructor uses them.</summary>
     private protected static T Valid<T>(T options)

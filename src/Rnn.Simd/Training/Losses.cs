@@ -50,6 +50,70 @@ public static class Losses
     }
 
     /// <summary>
+    /// Mean squared error over a padded time-major batch [steps, batch, F]: row (t, b) counts only while
+    /// t &lt; <paramref name="lengths"/>[b]. L = reduce over the counted elements of (y − t)²; <paramref name="gradient"/>
+    /// receives 2 (y − t) (÷ the counted elements for the mean) there and zeros at padded steps, whose predictions and
+    /// targets are not read. Empty <paramref name="lengths"/>: every step counts (the plain overload's result).
+    /// </summary>
+    /// <param name="prediction">y [T, B, F], time-major.</param>
+    /// <param name="target">t [T, B, F].</param>
+    /// <param name="gradient">Receives dL/dy [T, B, F].</param>
+    /// <param name="steps">T ≥ 0.</param>
+    /// <param name="batch">B ≥ 0.</param>
+    /// <param name="lengths">Per-sequence lengths [B] in [0, T], or empty for all T.</param>
+    /// <param name="reduction">Mean over the counted elements, or their sum.</param>
+    /// <returns>The loss (NaN for a mean over no counted element, as PyTorch's mean of nothing).</returns>
+    /// <exception cref="ArgumentException">A length does not match, or a sequence length is outside [0, T].</exception>
+    public static double MeanSquaredError(
+        ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, int steps, int batch,
+        ReadOnlySpan<int> lengths, LossReduction reduction = LossReduction.Mean)
+    {
+        ThrowHelper.ThrowIfNegative(steps, nameof(steps));
+        ThrowHelper.ThrowIfNegative(batch, nameof(batch));
+        ThrowHelper.ThrowIfLengthIsNot(target.Length, prediction.Length, nameof(target), "as many as prediction");
+        ThrowHelper.ThrowIfLengthIsNot(gradient.Length, prediction.Length, nameof(gradient), "as many as prediction");
+        long rows = (long)steps * batch;
+        if (rows == 0 ? prediction.Length != 0 : prediction.Length % rows != 0)
+        {
+            ThrowHelper.Argument(nameof(prediction), $"Has {prediction.Length} values, not a multiple of T·B = {rows} (T={steps}, B={batch}).");
+        }
+
+        ValidateLengths(lengths, steps, batch);
+        ValidateReduction(reduction);
+        int features = rows == 0 ? 0 : (int)(prediction.Length / rows);
+        long counted = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            counted += (long)(lengths.IsEmpty ? steps : lengths[b]) * features;
+        }
+
+        double sum = 0;
+        float scale = reduction == LossReduction.Mean && counted > 0 ? 2f / counted : 2f;
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                int at = ((t * batch) + b) * features;
+                Span<float> g = gradient.Slice(at, features);
+                if (!lengths.IsEmpty && t >= lengths[b])
+                {
+                    g.Clear();
+                    continue;
+                }
+
+                for (int j = 0; j < features; j++)
+                {
+                    float difference = prediction[at + j] - target[at + j];
+                    sum += (double)difference * difference;
+                    g[j] = scale * difference;
+                }
+            }
+        }
+
+        return reduction == LossReduction.Mean ? (counted == 0 ? double.NaN : sum / counted) : sum;
+    }
+
+    /// <summary>
     /// Softmax cross-entropy on logits [rows, classes] against integer classes [rows]:
     /// L = reduce over counted rows of −log softmax(z_r)[t_r]; rows whose target is <paramref name="ignoreIndex"/> count
     /// for nothing. <paramref name="gradient"/> [rows, classes] receives dL/dz = softmax(z) − onehot(t) (÷ counted rows
@@ -206,6 +270,24 @@ public static class Losses
         }
 
         return reduction == LossReduction.Mean ? sum / n : sum;
+    }
+
+    /// <summary>Throws unless <paramref name="lengths"/> is empty or holds <paramref name="batch"/> lengths in [0, <paramref name="steps"/>].</summary>
+    internal static void ValidateLengths(ReadOnlySpan<int> lengths, int steps, int batch)
+    {
+        if (lengths.IsEmpty)
+        {
+            return;
+        }
+
+        ThrowHelper.ThrowIfLengthIsNot(lengths.Length, batch, nameof(lengths), "B");
+        foreach (int length in lengths)
+        {
+            if ((uint)length > (uint)steps)
+            {
+                ThrowHelper.ArgumentOutOfRange(nameof(lengths), $"Every length must be in [0, {steps}]; found {length}.");
+            }
+        }
     }
 
     /// <summary>Throws unless <paramref name="labelSmoothing"/> is in [0, 1] (PyTorch's range).</summary>

@@ -51,7 +51,7 @@ public sealed class DropoutDeterminismTests
             {
                 Fill(random, tokens, vocabulary);
                 Fill(random, targets, vocabulary);
-                losses[chunk] = (float)lm.ForwardBackward(tokens, steps, batch, targets, threads).Loss;
+                losses[chunk] = (float)lm.ForwardBackward(tokens, steps, batch, targets, threads: threads).Loss;
                 trainer.Update();
             }
 

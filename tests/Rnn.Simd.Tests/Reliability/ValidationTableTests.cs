@@ -246,6 +246,9 @@ public sealed class ValidationTableTests
         Add("Losses.SoftmaxCrossEntropy", "classes", s_range, "at least 1", () => Losses.SoftmaxCrossEntropy([], 0, 0, [], []));
         Add("Losses.SoftmaxCrossEntropy", "targets", s_range, "", () => Losses.SoftmaxCrossEntropy(new float[6], 2, 3, [0, 3], new float[6]));
         Add("Losses.SoftmaxCrossEntropy", "labelSmoothing", s_range, "[0, 1]", () => Losses.SoftmaxCrossEntropy(new float[6], 2, 3, [0, 1], new float[6], 1.5f));
+        Add("Losses.MeanSquaredError", "lengths", s_range, "found 3", () => Losses.MeanSquaredError(new float[4], new float[4], new float[4], 2, 2, [1, 3]));
+        Add("Losses.MeanSquaredError", "lengths", s_arg, "expected B = 2", () => Losses.MeanSquaredError(new float[4], new float[4], new float[4], 2, 2, [1]));
+        Add("Losses.MeanSquaredError", "prediction", s_arg, "not a multiple of T·B = 4", () => Losses.MeanSquaredError(new float[6], new float[6], new float[6], 2, 2, default));
         Add("Losses.BinaryCrossEntropyWithLogits", "targets", s_arg, "targets has 2 values", () => Losses.BinaryCrossEntropyWithLogits(new float[3], new float[2], new float[3]));
         Add("Losses.BinaryCrossEntropyWithLogits", "gradient", s_arg, "gradient has 4 values", () => Losses.BinaryCrossEntropyWithLogits(new float[3], new float[3], new float[4]));
         Add("Losses.BinaryCrossEntropyWithLogits", "posWeight", s_arg, "do not divide", () => Losses.BinaryCrossEntropyWithLogits(new float[6], new float[6], new float[6], posWeight: new float[4]));
@@ -297,6 +300,7 @@ public sealed class ValidationTableTests
         Add("LanguageModel.ForwardBackward", "tokens", s_range, "outside the vocabulary", () => lm.ForwardBackward([7, 0], 1, 2, [0, 0]));
         Add("LanguageModel.ForwardBackward", "targets", s_arg, "T·B = 2", () => lm.ForwardBackward([1, 0], 1, 2, [0]));
         Add("LanguageModel.ForwardBackward", "targets", s_range, "", () => lm.ForwardBackward([1, 0], 1, 2, [0, 7]));
+        Add("LanguageModel.ForwardBackward", "lengths", s_range, "found 2", () => lm.ForwardBackward([1, 0], 1, 2, [0, 0], [1, 2]));
         LanguageModelInference lmServed = lm.ToInference();
         Add("LanguageModelInference.CreateGenerator", "sampling", s_range, "TopK must be in [0, 7]", () => lmServed.CreateGenerator(new SamplingOptions { TopK = 8 }));
         Add("LanguageModelInference.CreateGenerator", "sampling", s_range, "Temperature", () => lmServed.CreateGenerator(new SamplingOptions { Temperature = float.NaN }));
@@ -312,6 +316,7 @@ public sealed class ValidationTableTests
         Add("ForecasterOptions.Validate", "InputSize", s_arg, "at least 1, was 0", () => new ForecasterOptions { InputSize = 0, Recurrent = new RecurrentNetworkOptions { HiddenSize = 4 } }.Validate());
         Add("Forecaster.ForwardBackward", "inputs", s_arg, "T·B·X = 12 (T=3, B=2, X=2)", () => forecaster.ForwardBackward(new float[11], 3, 2, new float[12]));
         Add("Forecaster.ForwardBackward", "targets", s_arg, "T·B·X = 12", () => forecaster.ForwardBackward(new float[12], 3, 2, new float[13]));
+        Add("Forecaster.ForwardBackward", "lengths", s_range, "found 4", () => forecaster.ForwardBackward(new float[12], 3, 2, new float[12], [4, 1]));
         ForecastStream forecast = forecaster.ToInference().CreateForecast();
         Add("ForecastStream.Prime", "history", s_arg, "steps·X = 6", () => forecast.Prime(new float[5], 3));
         Add("ForecastStream.Prime", "steps", s_range, "at least 1", () => forecast.Prime(new float[6], -3));

@@ -120,6 +120,58 @@ public sealed class LossExtraTests(ITestOutputHelper output)
         Assert.All(gradient.AsSpan(Classes, Classes).ToArray(), g => Assert.Equal(0f, g));
     }
 
+    [Theory]
+    [InlineData(LossReduction.Mean)]
+    [InlineData(LossReduction.Sum)]
+    public void MeanSquaredError_WithLengths_CountsOnlyTheValidSteps_AndMatchesFiniteDifferences(LossReduction reduction)
+    {
+        const int Steps = 4, Batch = 3, Features = 2;
+        int[] lengths = [4, 1, 0];
+        var random = new Random(5);
+        float[] prediction = [.. Enumerable.Range(0, Steps * Batch * Features).Select(_ => (float)((random.NextDouble() * 4) - 2))];
+        float[] target = [.. Enumerable.Range(0, prediction.Length).Select(_ => (float)((random.NextDouble() * 4) - 2))];
+        var gradient = new float[prediction.Length];
+        double loss = Losses.MeanSquaredError(prediction, target, gradient, Steps, Batch, lengths, reduction);
+        double[] point = FiniteDifference.ToDouble(prediction);
+
+        // The valid rows gathered into a plain list, then the definition.
+        double Reference()
+        {
+            double sum = 0;
+            int n = 0;
+            for (int b = 0; b < Batch; b++)
+            {
+                for (int t = 0; t < lengths[b]; t++)
+                {
+                    for (int j = 0; j < Features; j++)
+                    {
+                        int i = (((t * Batch) + b) * Features) + j;
+                        sum += (point[i] - target[i]) * (point[i] - target[i]);
+                        n++;
+                    }
+                }
+            }
+
+            return reduction == LossReduction.Mean ? sum / n : sum;
+        }
+
+        Assert.Equal(Reference(), loss, 1e-6);   // the engine rounds y − t to float first
+        FiniteDifference.Check(output, "masked mse", Reference, point, gradient);
+        for (int i = 0; i < gradient.Length; i++)
+        {
+            int t = i / Features / Batch, b = i / Features % Batch;
+            if (t >= lengths[b])
+            {
+                Assert.Equal(0f, gradient[i]);
+            }
+        }
+
+        var plain = new float[prediction.Length];
+        var all = new float[prediction.Length];
+        Assert.Equal(Losses.MeanSquaredError(prediction, target, plain, reduction), Losses.MeanSquaredError(prediction, target, all, Steps, Batch, default, reduction));
+        Assert.Equal(plain, all);
+    }
+
     [Fact]
     public void SoftmaxCrossEntropy_WithZeroSmoothing_IsThePlainLossToTheBit()
     {
