@@ -81,7 +81,7 @@ public sealed class LanguageModel : StatefulSequenceModel
 
         Core.EmbedForTraining(tokens, Core.Input(steps, batch));
         Span<float> logits = ForwardChunk(threads, lengths);
-        double loss = Losses.SoftmaxCrossEntropy(logits, steps * batch, v, targets, Core.OutputGradient);
+        double loss = Losses.SoftmaxCrossEntropy(logits, steps * batch, v, targets, Core.OutputGradient, Options.LabelSmoothing);
         (int correct, int counted) = ModelParts.Score(logits, steps * batch, v, targets, default);
         Core.EmbeddingBackward(tokens, Core.Backward(default, default, inputGradient: true, threads));
         State.Advance();

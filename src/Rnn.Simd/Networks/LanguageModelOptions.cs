@@ -21,6 +21,14 @@ public sealed record LanguageModelOptions : GenerativeModelOptions
     /// <summary>The length E of a token's embedding (the stack's input size).</summary>
     public required int EmbeddingSize { get; init; }
 
+    /// <summary>
+    /// Label smoothing ε in [0, 1] of the training loss (PyTorch's <c>label_smoothing</c>): the cross-entropy's target
+    /// distribution is (1 − ε)·onehot + ε/C (<see cref="Losses.SoftmaxCrossEntropy(ReadOnlySpan{float}, int, int, ReadOnlySpan{int}, Span{float}, float, LossReduction, int)"/>).
+    /// 0 (the default): none. Inference ignores it; not written to JSON when 0.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float LabelSmoothing { get; init; }
+
     /// <inheritdoc/>
     [JsonIgnore]
     public override int StepFeatures => EmbeddingSize;
@@ -41,6 +49,7 @@ public sealed record LanguageModelOptions : GenerativeModelOptions
     {
         RequirePositive(VocabularySize, nameof(VocabularySize));
         RequirePositive(EmbeddingSize, nameof(EmbeddingSize));
+        Losses.ValidateLabelSmoothing(LabelSmoothing, nameof(LabelSmoothing));
         ValidateStack();
     }
 }

@@ -44,6 +44,14 @@ public abstract record RecurrentHeadOptions : SequenceModelOptions
     /// <summary>The number of classes C (≥ 2): the head's outputs.</summary>
     public int Classes { get; init; }
 
+    /// <summary>
+    /// Label smoothing ε in [0, 1] of the training loss (PyTorch's <c>label_smoothing</c>): the cross-entropy's target
+    /// distribution is (1 − ε)·onehot + ε/C (<see cref="Losses.SoftmaxCrossEntropy(ReadOnlySpan{float}, int, int, ReadOnlySpan{int}, Span{float}, float, LossReduction, int)"/>).
+    /// 0 (the default): none. Inference ignores it; not written to JSON when 0.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float LabelSmoothing { get; init; }
+
     /// <summary>Whether the model reads token ids (<see cref="VocabularySize"/> &gt; 0) rather than float features.</summary>
     [JsonIgnore]
     public bool TokenInput => VocabularySize > 0;
@@ -99,6 +107,7 @@ public abstract record RecurrentHeadOptions : SequenceModelOptions
             }
         }
 
+        Losses.ValidateLabelSmoothing(LabelSmoothing, nameof(LabelSmoothing));
         if (Classes < 2)
         {
             ThrowHelper.Argument(nameof(Classes), $"Classes must be at least 2, was {Classes}.");

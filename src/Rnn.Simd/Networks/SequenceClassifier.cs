@@ -79,7 +79,7 @@ public sealed class SequenceClassifier : RecurrentHeadModel
         Parts.Network.Forward(Parts.Tape, x, steps, batch, last, hN: hN, lengths: lengths, threads: threads, lastStepOnly: true);
         ModelParts.GatherFinalStates(hN, o, batch, summary);
         Parts.Head.Forward(summary, batch, logits, threads);
-        double loss = Losses.SoftmaxCrossEntropy(logits, batch, classes, labels, gradLogits);
+        double loss = Losses.SoftmaxCrossEntropy(logits, batch, classes, labels, gradLogits, Options.LabelSmoothing);
         (int correct, int counted) = ModelParts.Score(logits, batch, classes, labels, predictions);
 
         gradSummary.Clear();

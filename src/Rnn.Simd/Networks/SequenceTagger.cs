@@ -81,7 +81,7 @@ public sealed class SequenceTagger : RecurrentHeadModel
         ReadOnlySpan<float> x = Parts.StepInput(input, tokens, embedded);
         Parts.Network.Forward(Parts.Tape, x, steps, batch, output, lengths: lengths, threads: threads);
         Parts.Head.Forward(output, rows, logits, threads);
-        double loss = Losses.SoftmaxCrossEntropy(logits, rows, classes, targets, gradLogits);
+        double loss = Losses.SoftmaxCrossEntropy(logits, rows, classes, targets, gradLogits, options.LabelSmoothing);
         (int correct, int counted) = ModelParts.Score(logits, rows, classes, targets, predictions);
         if (!predictions.IsEmpty && !lengths.IsEmpty)
         {
