@@ -53,12 +53,13 @@ internal static class TrainCommand
         var embeddingDropout = new Option<double>("--embedding-dropout") { Description = "Dropout of whole character-embedding rows, one mask per update (--text; training only)." };
         var inputDropout = new Option<double>("--input-dropout") { Description = "Variational dropout of every layer's input: one mask per stream and layer, the same at every step (training only)." };
         var recurrentDropout = new Option<double>("--recurrent-dropout") { Description = "Variational dropout of h(t-1) in the recurrent products: one mask per stream and layer, the same at every step (training only)." };
+        var accumulate = new Option<int>("--accumulate") { Description = "Gradient accumulation: train the --batch streams as this many micro-batches per update (it must divide --batch); the update equals the whole batch's.", DefaultValueFactory = _ => 1 };
         var plot = new Option<FileInfo?>("--plot") { Description = "Draw the training and held-out losses and the learning rate against the updates to this PNG file." };
         var command = new Command("train", "Train a character-level language model on a text file, or a forecaster on a CSV column, with checkpoints; Ctrl+C saves one.")
         {
             text, csv, column, output, resume, cell, hidden, layers, embedding, steps, batch, learningRate, clip, updates, every, keep, seed, threads, plain, json,
             validEvery, patience, schedule, warmup, minLearningRate, plateauFactor, plateauPatience, weightDecay, plot,
-            dropout, outputDropout, weightDrop, embeddingDropout, inputDropout, recurrentDropout,
+            dropout, outputDropout, weightDrop, embeddingDropout, inputDropout, recurrentDropout, accumulate,
         };
         command.SetAction(result =>
         {
@@ -72,7 +73,7 @@ internal static class TrainCommand
                 PlateauFactor = result.GetValue(plateauFactor), PlateauPatience = result.GetValue(plateauPatience), WeightDecay = result.GetValue(weightDecay),
                 Dropout = result.GetValue(dropout), OutputDropout = result.GetValue(outputDropout), WeightDrop = result.GetValue(weightDrop),
                 EmbeddingDropout = result.GetValue(embeddingDropout), InputDropout = result.GetValue(inputDropout),
-                RecurrentDropout = result.GetValue(recurrentDropout),
+                RecurrentDropout = result.GetValue(recurrentDropout), Accumulate = result.GetValue(accumulate),
             };
             var request = new TrainRequest(
                 result.GetValue(text)?.FullName, result.GetValue(csv)?.FullName, result.GetValue(column), result.GetValue(output)?.FullName,

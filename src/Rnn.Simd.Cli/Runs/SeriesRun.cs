@@ -21,7 +21,7 @@ internal sealed class SeriesRun : TrainingRun
 
     private readonly Forecaster _model;
     private readonly Trainer _trainer;
-    private readonly float[] _train, _heldOut, _inputs, _targets;
+    private readonly float[] _train, _heldOut, _inputs, _targets, _groupInputs, _groupTargets;
     private readonly float[] _raw;
     private readonly string _column;
 
@@ -39,6 +39,8 @@ internal sealed class SeriesRun : TrainingRun
         _trainer = trainer;
         _inputs = new float[settings.Steps * settings.Batch];
         _targets = new float[_inputs.Length];
+        _groupInputs = new float[_inputs.Length / settings.Accumulate];
+        _groupTargets = new float[_inputs.Length / settings.Accumulate];
     }
 
     public double Mean { get; }
@@ -140,10 +142,13 @@ internal sealed class SeriesRun : TrainingRun
         return "next values " + string.Join(", ", next.Select(v => v.ToString("G5", CultureInfo.InvariantCulture)));
     }
 
-    private protected override double TrainChunk(int start, ThreadTeam? threads)
+    private protected override void FillChunk(int start) => Streams.Fill<float>(_train, start, _inputs, _targets);
+
+    private protected override double TrainGroup(int group, int groups, ThreadTeam? threads)
     {
-        Streams.Fill<float>(_train, start, _inputs, _targets);
-        return _model.ForwardBackward(_inputs, Settings.Steps, Settings.Batch, _targets, threads: threads).Loss;
+        int steps = Settings.Steps, batch = Settings.Batch;
+        float[] inputs = Columns(_inputs, _groupInputs, group, groups, steps, batch), targets = Columns(_targets, _groupTargets, group, groups, steps, batch);
+        return _model.ForwardBackward(inputs, steps, batch / groups, targets, threads: threads).Loss;
     }
 
     private protected override void AddMetadata(Dictionary<string, string> metadata)

@@ -20,7 +20,7 @@ internal sealed class TextRun : TrainingRun
 
     private readonly LanguageModel _model;
     private readonly Trainer _trainer;
-    private readonly int[] _train, _heldOut, _inputs, _targets;
+    private readonly int[] _train, _heldOut, _inputs, _targets, _groupInputs, _groupTargets;
 
     private TextRun(TrainSettings settings, string dataHash, CharacterVocabulary vocabulary, int[] ids, LanguageModel model, Trainer trainer)
         : base(settings, dataHash, Split(ids).Train.Length)
@@ -31,6 +31,8 @@ internal sealed class TextRun : TrainingRun
         _trainer = trainer;
         _inputs = new int[settings.Steps * settings.Batch];
         _targets = new int[_inputs.Length];
+        _groupInputs = new int[_inputs.Length / settings.Accumulate];
+        _groupTargets = new int[_inputs.Length / settings.Accumulate];
     }
 
     public CharacterVocabulary Vocabulary { get; }
@@ -134,10 +136,13 @@ internal sealed class TextRun : TrainingRun
         return text.ToString();
     }
 
-    private protected override double TrainChunk(int start, ThreadTeam? threads)
+    private protected override void FillChunk(int start) => Streams.Fill<int>(_train, start, _inputs, _targets);
+
+    private protected override double TrainGroup(int group, int groups, ThreadTeam? threads)
     {
-        Streams.Fill<int>(_train, start, _inputs, _targets);
-        return _model.ForwardBackward(_inputs, Settings.Steps, Settings.Batch, _targets, threads: threads).Loss;
+        int steps = Settings.Steps, batch = Settings.Batch;
+        int[] inputs = Columns(_inputs, _groupInputs, group, groups, steps, batch), targets = Columns(_targets, _groupTargets, group, groups, steps, batch);
+        return _model.ForwardBackward(inputs, steps, batch / groups, targets, threads: threads).Loss;
     }
 
     private protected override void AddMetadata(Dictionary<string, string> metadata) => metadata[VocabularyKey] = Vocabulary.ToJson();

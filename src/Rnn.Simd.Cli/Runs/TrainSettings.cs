@@ -31,6 +31,10 @@ internal sealed record TrainSettings
     /// <summary>B, the parallel streams.</summary>
     public int Batch { get; init; } = 16;
 
+    /// <summary>K, the micro-batches per update (gradient accumulation): the B streams train as K groups of B/K, their
+    /// gradients added and scaled by 1/K before the one update; 1: none.</summary>
+    public int Accumulate { get; init; } = 1;
+
     public double LearningRate { get; init; } = 3e-3;
 
     /// <summary>The global gradient-norm clip (0: none).</summary>
@@ -126,6 +130,7 @@ internal sealed record TrainSettings
         Require(Embedding is >= 1 and <= 8192, "--embedding", $"must be 1 … 8192, was {Embedding}");
         Require(Steps is >= 1 and <= 100_000, "--steps", $"must be 1 … 100000, was {Steps}");
         Require(Batch is >= 1 and <= 4096, "--batch", $"must be 1 … 4096, was {Batch}");
+        Require(Accumulate >= 1 && Accumulate <= Batch && Batch % Accumulate == 0, "--accumulate", $"must divide --batch {Batch} (1: no accumulation), was {Accumulate}");
         Require(double.IsFinite(LearningRate) && LearningRate > 0, "--lr", $"must be a positive number, was {Num(LearningRate)}");
         Require(double.IsFinite(Clip) && Clip >= 0, "--clip", $"must be ≥ 0 (0: no clipping), was {Num(Clip)}");
         Require(Updates >= 0, "--updates", $"must be ≥ 0, was {Updates}");

@@ -25,6 +25,11 @@ internal abstract class TrainingRun : IDisposable
         Streams = new Data.ContiguousStreams(sequenceLength, settings.Batch, settings.Steps);
     }
 
+    // Gradient accumulation: every stream's carried state [L, B, Hout] and [L, B, H] (LSTM; else empty) between
+    // updates, and one micro-batch's [L, B/K, ·] slice of it.
+    private float[]? _hidden, _cell, _groupHidden, _groupCell;
+    private bool _groupsCarryState;
+
     public TrainSettings Settings { get; private protected set; }
 
     /// <summary>The SHA-256 of the data file, so that a resume on other data is refused.</summary>
@@ -48,17 +53,52 @@ internal abstract class TrainingRun : IDisposable
     /// <summary>The task's name in checkpoints ("text", "series").</summary>
     public abstract string Task { get; }
 
-    /// <summary>One update: the next chunk (the carried state reset at an epoch start), forward, backward, optimiser step.</summary>
+    /// <summary>
+    /// One update: the next chunk (the carried state reset at an epoch start), forward, backward, optimiser step. With
+    /// <see cref="TrainSettings.Accumulate"/> K &gt; 1 the B streams train as K micro-batches of B/K consecutive streams,
+    /// each carrying its own state, their gradients added and the update taken with 1/K of their sum: the update of the
+    /// whole batch up to float summation order, with a K-th of the activations in memory.
+    /// </summary>
     public double TrainOne(ThreadTeam? threads)
     {
         int start = Streams.Next(out bool epochStart);
         if (epochStart)
         {
             Model.ResetState();
+            _groupsCarryState = false;
         }
 
-        double loss = TrainChunk(start, threads);
-        Trainer.Update();
+        FillChunk(start);
+        int groups = Settings.Accumulate;
+        double loss;
+        if (groups == 1)
+        {
+            loss = TrainGroup(0, 1, threads);
+        }
+        else
+        {
+            loss = 0;
+            for (int k = 0; k < groups; k++)
+            {
+                if (_groupsCarryState)
+                {
+                    GroupState(k, out ReadOnlySpan<float> h, out ReadOnlySpan<float> c);
+                    Model.RestoreState(h, c, Settings.Batch / groups);
+                }
+                else
+                {
+                    Model.ResetState();
+                }
+
+                loss += TrainGroup(k, groups, threads);
+                KeepGroupState(k);
+            }
+
+            _groupsCarryState = true;
+            loss /= groups;
+        }
+
+        Trainer.Update(1f / groups);
         Step++;
         return loss;
     }
@@ -71,6 +111,7 @@ internal abstract class TrainingRun : IDisposable
 
     public CheckpointContent ToCheckpoint()
     {
+        bool grouped = Settings.Accumulate > 1;
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [TaskKey] = Task,
@@ -81,14 +122,14 @@ internal abstract class TrainingRun : IDisposable
         };
         AddMetadata(metadata);
         var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        if (!Model.CarriedHidden.IsEmpty)
+        if (grouped ? _groupsCarryState : !Model.CarriedHidden.IsEmpty)
         {
-            tensors[HiddenTensor] = Model.CarriedHidden.ToArray();
+            tensors[HiddenTensor] = grouped ? _hidden!.ToArray() : Model.CarriedHidden.ToArray();
         }
 
-        if (!Model.CarriedCell.IsEmpty)
+        if (grouped ? _groupsCarryState && _cell!.Length > 0 : !Model.CarriedCell.IsEmpty)
         {
-            tensors[CellTensor] = Model.CarriedCell.ToArray();
+            tensors[CellTensor] = grouped ? _cell!.ToArray() : Model.CarriedCell.ToArray();
         }
 
         return new CheckpointContent { Parameters = Model.Parameters, Architecture = Model.Options, Trainer = Trainer, Step = Step, Metadata = metadata, Tensors = tensors };
@@ -114,7 +155,7 @@ internal abstract class TrainingRun : IDisposable
 
         Streams.Cursor = position;
         Step = checkpoint.Step;
-        Model.Network.DropoutStep = Step;   // one forward pass per update: the masks an uninterrupted run draws next
+        Model.Network.DropoutStep = Step * Settings.Accumulate;   // K forward passes per update: the masks an uninterrupted run draws next
         History = checkpoint.Metadata.TryGetValue(TrainingHistory.Key, out string? history) ? TrainingHistory.FromJson(history, checkpoint.Source) : new TrainingHistory();
         float[]? h = checkpoint.Tensors.GetValueOrDefault(HiddenTensor), c = checkpoint.Tensors.GetValueOrDefault(CellTensor);
         if (h is null)
@@ -130,6 +171,13 @@ internal abstract class TrainingRun : IDisposable
             catch (ArgumentException e)
             {
                 throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has a carried state that does not fit its model: {e.Message}");
+            }
+
+            if (Settings.Accumulate > 1)
+            {
+                _hidden = h;
+                _cell = c ?? [];
+                _groupsCarryState = true;
             }
         }
     }
@@ -206,7 +254,73 @@ internal abstract class TrainingRun : IDisposable
         }
     }
 
-    private protected abstract double TrainChunk(int start, ThreadTeam? threads);
+    /// <summary>Fills the inputs and targets [T, B] of the chunk at <paramref name="start"/>.</summary>
+    private protected abstract void FillChunk(int start);
+
+    /// <summary>Forward and backward over streams [k·B/K, (k + 1)·B/K) of the filled chunk (k = <paramref name="group"/>, K = <paramref name="groups"/>); returns the mean loss.</summary>
+    private protected abstract double TrainGroup(int group, int groups, ThreadTeam? threads);
+
+    /// <summary>
+    /// The columns [k·G, (k + 1)·G) of a time-major [T, B] chunk as [T, G] (G = B/K), copied into <paramref name="group"/>;
+    /// the chunk itself when K = 1.
+    /// </summary>
+    private protected static T[] Columns<T>(T[] chunk, T[] group, int k, int groups, int steps, int batch)
+    {
+        if (groups == 1)
+        {
+            return chunk;
+        }
+
+        int size = batch / groups;
+        for (int t = 0; t < steps; t++)
+        {
+            chunk.AsSpan((t * batch) + (k * size), size).CopyTo(group.AsSpan(t * size, size));
+        }
+
+        return group;
+    }
+
+    /// <summary>Micro-batch k's carried state [L, G, ·] gathered from every stream's [L, B, ·].</summary>
+    private void GroupState(int k, out ReadOnlySpan<float> h, out ReadOnlySpan<float> c)
+    {
+        h = Gather(_hidden!, _groupHidden ??= new float[_hidden!.Length / Settings.Accumulate], k);
+        c = _cell!.Length == 0 ? default : Gather(_cell, _groupCell ??= new float[_cell.Length / Settings.Accumulate], k);
+    }
+
+    /// <summary>Scatters the model's carried state after micro-batch k back into every stream's [L, B, ·].</summary>
+    private void KeepGroupState(int k)
+    {
+        int groups = Settings.Accumulate;
+        _hidden ??= new float[Model.CarriedHidden.Length * groups];
+        _cell ??= new float[Model.CarriedCell.Length * groups];
+        Scatter(Model.CarriedHidden, _hidden, k);
+        Scatter(Model.CarriedCell, _cell, k);
+    }
+
+    private Span<float> Gather(float[] all, float[] group, int k)
+    {
+        int layers = Model.Network.Options.Layers, rowsPerLayer = all.Length / layers, groupRows = group.Length / layers;
+        for (int l = 0; l < layers; l++)
+        {
+            all.AsSpan((l * rowsPerLayer) + (k * groupRows), groupRows).CopyTo(group.AsSpan(l * groupRows, groupRows));
+        }
+
+        return group;
+    }
+
+    private void Scatter(ReadOnlySpan<float> group, float[] all, int k)
+    {
+        if (group.IsEmpty)
+        {
+            return;
+        }
+
+        int layers = Model.Network.Options.Layers, rowsPerLayer = all.Length / layers, groupRows = group.Length / layers;
+        for (int l = 0; l < layers; l++)
+        {
+            group.Slice(l * groupRows, groupRows).CopyTo(all.AsSpan((l * rowsPerLayer) + (k * groupRows), groupRows));
+        }
+    }
 
     private protected abstract void AddMetadata(Dictionary<string, string> metadata);
 

@@ -62,6 +62,59 @@ public sealed class TrainCommandTests : IDisposable
     [Theory]
     [InlineData("lstm", 1)]
     [InlineData("gru", 2)]
+    public void Accumulate_InterruptedAndResumed_EndsOnTheBitsOfAnUninterruptedRun(string cell, int threads)
+    {
+        TrainSettings settings = Small(cell) with { Accumulate = 2, Layers = 2, Threads = threads, Dropout = 0.2 };
+        string straight = Path.Combine(_directory, "acc-straight"), interrupted = Path.Combine(_directory, "acc-interrupted");
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, straight, false, null, settings, null)));
+        Assert.Equal(130, Train(new TrainRequest(_text, null, null, interrupted, false, null, settings, null), cancelAfter: 13));
+
+        // The resumed run takes K from the checkpoint (the command line's default 1 is not applied).
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, interrupted, true, null, Small(cell) with { Threads = 1 }, null)));
+        LoadedCheckpoint a = Checkpoint.Load(CheckpointFolder.List(straight)[^1]), b = Checkpoint.Load(CheckpointFolder.List(interrupted)[^1]);
+        Assert.Equal(settings.Updates, b.Step);
+        Assert.Equal(2, TrainSettings.FromJson(b.Metadata[TrainingRun.SettingsKey]).Accumulate);
+        foreach ((string name, float[] values) in a.ToDictionary())
+        {
+            Assert.Equal(Bits(values), Bits(b.ToDictionary()[name]));
+        }
+
+        Assert.Equal(Bits(a.Tensors[TrainingRun.HiddenTensor]), Bits(b.Tensors[TrainingRun.HiddenTensor]));
+        Assert.Equal(2 * 4 * 24, a.Tensors[TrainingRun.HiddenTensor].Length);   // every stream's state [L, B, H]
+    }
+
+    [Fact]
+    public void Accumulate_TakesTheUpdatesOfTheWholeBatch()
+    {
+        // One update (Adam's first step is lr·g/(|g| + ε), which amplifies nothing after one step): the weights and every
+        // stream's carried state of 4 accumulated micro-batches of 1 stream against the batch of 4 streams.
+        TrainSettings whole = Small("gru") with { Updates = 1, Every = 1, Clip = 0 };
+        string one = Path.Combine(_directory, "acc-one"), two = Path.Combine(_directory, "acc-two");
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, one, false, null, whole, null)));
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, two, false, null, whole with { Accumulate = 4 }, null)));
+        LoadedCheckpoint a = Checkpoint.Load(CheckpointFolder.List(one)[^1]), b = Checkpoint.Load(CheckpointFolder.List(two)[^1]);
+        double worst = 0;
+        int compared = 0;
+        foreach ((string name, float[] values) in a.ToDictionary())
+        {
+            float[] other = b.ToDictionary()[name];
+            for (int i = 0; i < values.Length; i++)
+            {
+                worst = Math.Max(worst, Math.Abs(values[i] - other[i]));
+                compared++;
+            }
+        }
+
+        Assert.True(compared > 1000);
+        Assert.True(worst <= 1e-6, $"A weight differs by {worst:E3} between the whole batch and 4 accumulated micro-batches.");
+        float[] h1 = a.Tensors[TrainingRun.HiddenTensor], h2 = b.Tensors[TrainingRun.HiddenTensor];
+        Assert.Equal(h1.Length, h2.Length);
+        Assert.All(Enumerable.Range(0, h1.Length), i => Assert.True(Math.Abs(h1[i] - h2[i]) <= 1e-6));
+    }
+
+    [Theory]
+    [InlineData("lstm", 1)]
+    [InlineData("gru", 2)]
     public void Dropout_InterruptedAndResumed_EndsOnTheBitsOfAnUninterruptedRun_WhichDropoutChanged(string cell, int threads)
     {
         TrainSettings plain = Small(cell) with { Layers = 2, Threads = threads };
@@ -283,6 +336,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Throws<ArgumentException>(() => Train(new TrainRequest(other, null, null, run, true, null, Small("lstm"), null)));   // other data
         Assert.Throws<FileNotFoundException>(() => Train(new TrainRequest(Path.Combine(_directory, "none.txt"), null, null, null, false, null, Small("lstm"), null)));
         Assert.Equal(2, Simd.Cli.Program.Run(["train", "--cell", "transformer"]));
+        Assert.Throws<ArgumentException>(() => (Small("gru") with { Accumulate = 3 }).Validate());
         Assert.Equal(0, Simd.Cli.Program.Run(["train", "--help"]));
         Assert.Equal(0, Simd.Cli.Program.Run(["sample", "--help"]));
     }
