@@ -194,33 +194,7 @@ public sealed class LossExtraTests(ITestOutputHelper output)
         Assert.Equal("labelSmoothing", e.ParamName);
     }
 
-    private void Compare(SafeTensorsFile file, string name, double loss, float[] gradient)
-    {
-        double referenceLoss = file.ReadDouble(name + ".loss.f64")[0];
-        double[] referenceGradient = file.ReadDouble(name + ".grad.f64");
-        float[] pyTorchGradient = file.ReadSingle(name + ".grad");
-        output.WriteLine($"{name}: loss {loss:R} vs PyTorch float64 {referenceLoss:R}");
-        if (double.IsNaN(referenceLoss))
-        {
-            Assert.True(double.IsNaN(loss), $"{name}: expected NaN (the mean over no counted term), got {loss}.");
-        }
-        else
-        {
-            Assert.True(Math.Abs(loss - referenceLoss) <= 1e-6 * Math.Max(1, Math.Abs(referenceLoss)), $"{name}: loss {loss} vs {referenceLoss}.");
-        }
+    private void Compare(SafeTensorsFile file, string name, double loss, float[] gradient) => LossGoldenTests.Compare(output, file, name, loss, gradient);
 
-        double ours = 0, theirs = 0, scale = 0;
-        for (int i = 0; i < gradient.Length; i++)
-        {
-            double expected = double.IsNaN(referenceGradient[i]) ? 0 : referenceGradient[i];   // PyTorch: 0/0 rows of an all-ignored mean
-            ours = Math.Max(ours, Math.Abs(gradient[i] - expected));
-            theirs = Math.Max(theirs, Math.Abs(pyTorchGradient[i] - referenceGradient[i]));
-            scale = Math.Max(scale, Math.Abs(referenceGradient[i]));
-        }
-
-        output.WriteLine($"{name}: gradient max |err| {ours:E2}, PyTorch float32 {theirs:E2}");
-        Assert.True(ours <= 4 * Math.Max(theirs, scale * Math.Pow(2, -24)), $"{name}: gradient error {ours:E3} vs PyTorch float32 {theirs:E3}.");
-    }
-
-    private static string Name(LossReduction reduction) => reduction == LossReduction.Mean ? "mean" : "sum";
+    private static string Name(LossReduction reduction) => LossGoldenTests.Name(reduction);
 }
