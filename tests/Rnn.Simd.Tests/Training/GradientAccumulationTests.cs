@@ -14,6 +14,7 @@ namespace Rnn.Simd.Tests.Training;
 /// </summary>
 [Trait("Category", "Training")]
 [Trait("Isa", "All")]
+[Collection(NonParallelCollection.Name)]   // the zero-allocation measurement: a busy machine tiers code up late, on this thread
 public sealed class GradientAccumulationTests(ITestOutputHelper output)
 {
     private const int Steps = 5, Features = 3, Classes = 4, MicroBatch = 2, MicroBatches = 4, Batch = MicroBatch * MicroBatches;
