@@ -159,6 +159,7 @@ public sealed class RecurrentHeadGradientTests(ITestOutputHelper output)
             cases.Add(HeadCase.Make($"{kind} lstm tokens bidir l2 lengths", tagger, lstm with { Bidirectional = true, Layers = 2 }, tokens: true, lengths: lengths));
             cases.Add(HeadCase.Make($"{kind} gru features bidir lengths", tagger, gru with { InputSize = 3, Bidirectional = true }, tokens: false, lengths: lengths));
             cases.Add(HeadCase.Make($"{kind} lstm proj features bidir_sum", tagger, lstm with { HiddenSize = 5, ProjectionSize = 2, Bidirectional = true, Merge = DirectionMerge.Sum }, tokens: false));
+            cases.Add(HeadCase.Make($"{kind} gru features bidir_sum l2 lengths", tagger, gru with { InputSize = 3, Bidirectional = true, Merge = DirectionMerge.Sum, Layers = 2 }, tokens: false, lengths: lengths));
             cases.Add(HeadCase.Make($"{kind} elman tokens l2 lengths", tagger, elman with { InputSize = 3, Layers = 2 }, tokens: true, lengths: lengths));
         }
 
