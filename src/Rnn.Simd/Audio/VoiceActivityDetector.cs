@@ -66,7 +66,16 @@ public sealed class VoiceActivityDetector
         int[] expected = IsLegacy ? [1, VoiceActivityStream.StateLength / 2, VoiceActivityStream.StateLength / 2] : [1, VoiceActivityStream.StateLength];
         for (int k = 0; k < expected.Length; k++)
         {
-            long count = model.OutputShape(k, probe.Feeds).Aggregate(1L, (a, b) => a * b);
+            long count = 0;
+            try
+            {
+                count = model.OutputShape(k, probe.Feeds).Aggregate(1L, (a, b) => a * b);
+            }
+            catch (ArgumentException e)
+            {
+                ThrowHelper.Argument(nameof(model), $"{model.Source} does not take Silero's input [1, {probe.Window.Length}] at {sampleRate} Hz: {e.Message}");
+            }
+
             if (count != expected[k])
             {
                 ThrowHelper.Argument(nameof(model), $"{model.Source}: output '{model.OutputNames[k]}' has {count} values for one frame; Silero VAD's has {expected[k]}.");
@@ -124,7 +133,12 @@ public sealed class VoiceActivityDetector
     public float Process(VoiceActivityStream stream, ReadOnlySpan<float> frame)
     {
         ThrowIfNotMine(stream);
-        ThrowHelper.ThrowIfLengthIsNot(frame.Length, FrameSamples, nameof(frame), $"one frame at {SampleRate} Hz");
+        if (frame.Length != FrameSamples)
+        {
+            // The message is built only here: an interpolated string argument would be made on every call.
+            ThrowHelper.ThrowIfLengthIsNot(frame.Length, FrameSamples, nameof(frame), $"one frame at {SampleRate} Hz");
+        }
+
         ThrowIfNotFinite(frame, nameof(frame));
         return Run(stream, frame);
     }
@@ -139,7 +153,11 @@ public sealed class VoiceActivityDetector
     public void Process(VoiceActivityStream stream, ReadOnlySpan<float> signal, Span<float> probabilities)
     {
         ThrowIfNotMine(stream);
-        ThrowHelper.ThrowIfLengthIsNot(probabilities.Length, FrameCount(signal.Length), nameof(probabilities), $"one per frame of {FrameSamples} samples in {signal.Length} samples");
+        if (probabilities.Length != FrameCount(signal.Length))
+        {
+            ThrowHelper.ThrowIfLengthIsNot(probabilities.Length, FrameCount(signal.Length), nameof(probabilities), $"one per frame of {FrameSamples} samples in {signal.Length} samples");
+        }
+
         ThrowIfNotFinite(signal, nameof(signal));
         for (int i = 0; i < probabilities.Length; i++)
         {
