@@ -171,6 +171,7 @@ public sealed class VoiceActivityDetector
     /// <exception cref="ArgumentException">A sample is not finite, or an option is out of its range.</exception>
     public SpeechSegment[] DetectSpeech(ReadOnlySpan<float> signal, SpeechSegmenterOptions? options = null)
     {
+        _ = new SpeechSegmenter(SampleRate, FrameSamples, options);   // the options checked before the model runs
         var probabilities = new float[FrameCount(signal.Length)];
         Process(CreateStream(), signal, probabilities);
         return SpeechSegmenter.Segment(probabilities, signal.Length, SampleRate, FrameSamples, options);
