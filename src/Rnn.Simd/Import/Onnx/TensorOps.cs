@@ -40,9 +40,33 @@ internal static class TensorOps
         return result;
     }
 
-    /// <summary>out = op(a, b) with numpy broadcasting to <paramref name="shape"/>.</summary>
+    /// <summary>out = op(a, b) with numpy broadcasting to <paramref name="shape"/>; op is '+', '-', '*', '/' or '=' (1 where equal).</summary>
     public static void Binary<T>(char op, ReadOnlySpan<T> a, long[] aShape, ReadOnlySpan<T> b, long[] bShape, Span<T> result, long[] shape)
         where T : INumber<T>
+    {
+        switch (op)
+        {
+            case '+':
+                Binary<T, AddOp<T>>(a, aShape, b, bShape, result, shape);
+                break;
+            case '-':
+                Binary<T, SubtractOp<T>>(a, aShape, b, bShape, result, shape);
+                break;
+            case '*':
+                Binary<T, MultiplyOp<T>>(a, aShape, b, bShape, result, shape);
+                break;
+            case '/':
+                Binary<T, DivideOp<T>>(a, aShape, b, bShape, result, shape);
+                break;
+            default:
+                Binary<T, EqualOp<T>>(a, aShape, b, bShape, result, shape);
+                break;
+        }
+    }
+
+    /// <summary>out = <typeparamref name="TOp"/>(a, b) with numpy broadcasting to <paramref name="shape"/>.</summary>
+    public static void Binary<T, TOp>(ReadOnlySpan<T> a, long[] aShape, ReadOnlySpan<T> b, long[] bShape, Span<T> result, long[] shape)
+        where TOp : struct, IBinaryOp<T>
     {
         int rank = shape.Length;
         Span<long> sa = stackalloc long[MaxRank], sb = stackalloc long[MaxRank], index = stackalloc long[MaxRank];
@@ -52,15 +76,7 @@ internal static class TensorOps
         long ia = 0, ib = 0;
         for (int n = 0; n < result.Length; n++)
         {
-            T x = a[(int)ia], y = b[(int)ib];
-            result[n] = op switch
-            {
-                '+' => x + y,
-                '-' => x - y,
-                '*' => x * y,
-                '/' => x / y,
-                _ => x == y ? T.One : T.Zero,
-            };
+            result[n] = TOp.Apply(a[(int)ia], b[(int)ib]);
 
             // Next multi-index, last axis fastest.
             for (int d = rank - 1; d >= 0; d--)
@@ -74,6 +90,32 @@ internal static class TensorOps
 
                 ia -= sa[d] * shape[d];
                 ib -= sb[d] * shape[d];
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// <summary>Adds every element of <paramref name="source"/> into <paramref name="sums"/>, whose shape
+    /// <paramref name="reducedShape"/> is the source's with the summed axes set to 1, in the source's order.</summary>
+    public static void SumInto(ReadOnlySpan<float> source, long[] shape, long[] reducedShape, Span<float> sums)
+    {
+        int rank = shape.Length;
+        Span<long> step = stackalloc long[MaxRank], index = stackalloc long[MaxRank];
+        BroadcastStrides(reducedShape, rank, step);
+        index[..rank].Clear();
+        long at = 0;
+        for (int n = 0; n < source.Length; n++)
+        {
+            sums[(int)at] += source[n];
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                at += step[d];
+                if (++index[d] < shape[d])
+                {
+                    break;
+                }
+
+                at -= step[d] * shape[d];
                 index[d] = 0;
             }
         }
@@ -181,4 +223,46 @@ internal static class TensorOps
             }
         }
     }
+}
+
+/// <summary>An element-wise operator of two values, for <see cref="TensorOps.Binary{T, TOp}"/>.</summary>
+internal interface IBinaryOp<T>
+{
+    static abstract T Apply(T x, T y);
+}
+
+internal readonly struct AddOp<T> : IBinaryOp<T>
+    where T : INumber<T>
+{
+    public static T Apply(T x, T y) => x + y;
+}
+
+internal readonly struct SubtractOp<T> : IBinaryOp<T>
+    where T : INumber<T>
+{
+    public static T Apply(T x, T y) => x - y;
+}
+
+internal readonly struct MultiplyOp<T> : IBinaryOp<T>
+    where T : INumber<T>
+{
+    public static T Apply(T x, T y) => x * y;
+}
+
+internal readonly struct DivideOp<T> : IBinaryOp<T>
+    where T : INumber<T>
+{
+    public static T Apply(T x, T y) => x / y;
+}
+
+internal readonly struct EqualOp<T> : IBinaryOp<T>
+    where T : INumber<T>
+{
+    public static T Apply(T x, T y) => x == y ? T.One : T.Zero;
+}
+
+/// <summary>ONNX Pow on floats: MathF.Pow (the same bits on every instruction set).</summary>
+internal readonly struct PowOp : IBinaryOp<float>
+{
+    public static float Apply(float x, float y) => MathF.Pow(x, y);
 }
