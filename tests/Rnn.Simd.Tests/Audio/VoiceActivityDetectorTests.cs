@@ -91,46 +91,8 @@ public sealed class VoiceActivityDetectorTests
     public void ManyStreams_OnFourThreads_ShareOneDetector_AndGetTheirSingleThreadedBits(bool legacy, int sampleRate)
     {
         var detector = new VoiceActivityDetector(Fake(legacy, sampleRate).Model, sampleRate);
-        const int Streams = 8, Frames = 40;
-        int n = detector.FrameSamples;
-        float[][] signals = [.. Enumerable.Range(0, Streams).Select(s => FakeSilero.Signal(Frames * n, seed: 100 + s))];
-        float[][] alone = [.. signals.Select(signal =>
-        {
-            var p = new float[Frames];
-            detector.Process(detector.CreateStream(), signal, p);
-            return p;
-        })];
-
-        // Each thread owns two streams and alternates between them frame by frame.
-        float[][] shared = [.. Enumerable.Range(0, Streams).Select(_ => new float[Frames])];
-        using var start = new Barrier(4);
-        Thread[] threads = [.. Enumerable.Range(0, 4).Select(t => new Thread(() =>
-        {
-            VoiceActivityStream[] mine = [detector.CreateStream(), detector.CreateStream()];
-            start.SignalAndWait();
-            for (int k = 0; k < Frames; k++)
-            {
-                for (int j = 0; j < 2; j++)
-                {
-                    int s = (2 * t) + j;
-                    shared[s][k] = detector.Process(mine[j], signals[s].AsSpan(k * n, n));
-                }
-            }
-        }))];
-        foreach (Thread thread in threads)
-        {
-            thread.Start();
-        }
-
-        foreach (Thread thread in threads)
-        {
-            thread.Join();
-        }
-
-        for (int s = 0; s < Streams; s++)
-        {
-            Assert.Equal(alone[s], shared[s]);
-        }
+        SharedDetector.AssertStreamsOnFourThreadsGetTheirSingleThreadedBits(
+            detector, [.. Enumerable.Range(0, 8).Select(s => FakeSilero.Signal(40 * detector.FrameSamples, seed: 100 + s))]);
     }
 
     [Fact]
