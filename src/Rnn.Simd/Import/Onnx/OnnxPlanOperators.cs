@@ -349,48 +349,55 @@ internal sealed partial class OnnxPlan
             return packed;
         }
 
-        /// <summary>The rows [n·P + p, ci·KH·KW + i·KW + j] = x[n, group's ci, oh·s + i·d − pad, ow·s + j·d − pad] (0 outside).</summary>
+        /// <summary>The rows [n·P + p, ci·KH·KW + i·KW + j] = x[n, group's ci, oh·s + i·d − pad, ow·s + j·d − pad] (0 outside):
+        /// one column of the unfolded matrix at a time, down its rows.</summary>
         public void Unfold(ReadOnlySpan<float> x, int group, Span<float> columns)
         {
-            int depth = Depth, cg = ChannelsPerGroup;
+            int depth = Depth, cg = ChannelsPerGroup, positions = Positions;
             for (int n = 0; n < Batch; n++)
             {
-                for (int oh = 0; oh < OutHeight; oh++)
+                for (int ci = 0; ci < cg; ci++)
                 {
-                    for (int ow = 0; ow < OutWidth; ow++)
+                    ReadOnlySpan<float> plane = x.Slice(((n * Channels) + (group * cg) + ci) * Height * Width, Height * Width);
+                    for (int i = 0; i < KernelHeight; i++)
                     {
-                        Span<float> row = columns.Slice(((n * Positions) + (oh * OutWidth) + ow) * depth, depth);
-                        int left = (ow * StrideWidth) - PadLeft;
-
-                        // The kernel columns j whose input column left + j·d lies inside [0, Width).
-                        int j0 = left >= 0 ? 0 : Math.Min(KernelWidth, (-left + DilationWidth - 1) / DilationWidth);
-                        int j1 = left >= Width ? 0 : Math.Min(KernelWidth, ((Width - 1 - left) / DilationWidth) + 1);
-                        for (int ci = 0; ci < cg; ci++)
+                        for (int j = 0; j < KernelWidth; j++)
                         {
-                            int channel = (group * cg) + ci;
-                            for (int i = 0; i < KernelHeight; i++)
+                            int column = (((ci * KernelHeight) + i) * KernelWidth) + j;
+                            int shift = (j * DilationWidth) - PadLeft;
+
+                            // The output columns ow whose input column ow·s + shift lies inside [0, Width).
+                            int first = shift >= 0 ? 0 : Math.Min(OutWidth, (-shift + StrideWidth - 1) / StrideWidth);
+                            int last = Width - 1 - shift < 0 ? 0 : Math.Min(OutWidth, ((Width - 1 - shift) / StrideWidth) + 1);
+                            for (int oh = 0; oh < OutHeight; oh++)
                             {
-                                Span<float> part = row.Slice(((ci * KernelHeight) + i) * KernelWidth, KernelWidth);
                                 int ih = (oh * StrideHeight) + (i * DilationHeight) - PadTop;
-                                if (ih < 0 || ih >= Height || j1 <= j0)
+                                int at = (((n * positions) + (oh * OutWidth)) * depth) + column;
+                                if (ih < 0 || ih >= Height)
                                 {
-                                    part.Clear();
+                                    for (int ow = 0; ow < OutWidth; ow++, at += depth)
+                                    {
+                                        columns[at] = 0f;
+                                    }
+
                                     continue;
                                 }
 
-                                ReadOnlySpan<float> line = x.Slice(((n * Channels) + channel) * Height * Width + (ih * Width), Width);
-                                part[..j0].Clear();
-                                part[Math.Max(j0, j1)..].Clear();
-                                if (DilationWidth == 1)
+                                ReadOnlySpan<float> line = plane.Slice(ih * Width, Width);
+                                int ow2 = 0;
+                                for (; ow2 < first; ow2++, at += depth)
                                 {
-                                    line.Slice(left + j0, j1 - j0).CopyTo(part[j0..j1]);
+                                    columns[at] = 0f;
                                 }
-                                else
+
+                                for (int iw = (ow2 * StrideWidth) + shift; ow2 < last; ow2++, at += depth, iw += StrideWidth)
                                 {
-                                    for (int j = j0; j < j1; j++)
-                                    {
-                                        part[j] = line[left + (j * DilationWidth)];
-                                    }
+                                    columns[at] = line[iw];
+                                }
+
+                                for (; ow2 < OutWidth; ow2++, at += depth)
+                                {
+                                    columns[at] = 0f;
                                 }
                             }
                         }
@@ -418,7 +425,8 @@ internal sealed partial class OnnxPlan
             }
         }
 
-        /// <summary>One filter per channel (group = channels = maps): y[n, c, oh, ow] = bias[c] + Σ w[c, i, j]·x[…], summed in (i, j) order.</summary>
+        /// <summary>One filter per channel (group = channels = maps): y[n, c, oh, ow] = Σ w[c, i, j]·x[…] summed in
+        /// (i, j) order, then + bias[c]; a kernel tap at a time over a whole output row.</summary>
         public void Depthwise(ReadOnlySpan<float> x, float[] weights, ReadOnlySpan<float> bias, Span<float> y)
         {
             int kernel = KernelHeight * KernelWidth;
@@ -429,31 +437,39 @@ internal sealed partial class OnnxPlan
                     ReadOnlySpan<float> plane = x.Slice(((n * Channels) + ch) * Height * Width, Height * Width);
                     ReadOnlySpan<float> w = weights.AsSpan(ch * kernel, kernel);
                     Span<float> o = y.Slice(((n * Channels) + ch) * Positions, Positions);
-                    float b = bias.IsEmpty ? 0f : bias[ch];
+                    o.Clear();
                     for (int oh = 0; oh < OutHeight; oh++)
                     {
-                        for (int ow = 0; ow < OutWidth; ow++)
+                        Span<float> row = o.Slice(oh * OutWidth, OutWidth);
+                        for (int i = 0; i < KernelHeight; i++)
                         {
-                            float sum = 0f;
-                            for (int i = 0; i < KernelHeight; i++)
+                            int ih = (oh * StrideHeight) + (i * DilationHeight) - PadTop;
+                            if (ih < 0 || ih >= Height)
                             {
-                                int ih = (oh * StrideHeight) + (i * DilationHeight) - PadTop;
-                                if (ih < 0 || ih >= Height)
-                                {
-                                    continue;
-                                }
-
-                                for (int j = 0; j < KernelWidth; j++)
-                                {
-                                    int iw = (ow * StrideWidth) + (j * DilationWidth) - PadLeft;
-                                    if (iw >= 0 && iw < Width)
-                                    {
-                                        sum += w[(i * KernelWidth) + j] * plane[(ih * Width) + iw];
-                                    }
-                                }
+                                continue;
                             }
 
-                            o[(oh * OutWidth) + ow] = sum + b;
+                            ReadOnlySpan<float> line = plane.Slice(ih * Width, Width);
+                            for (int j = 0; j < KernelWidth; j++)
+                            {
+                                float tap = w[(i * KernelWidth) + j];
+                                int shift = (j * DilationWidth) - PadLeft;
+                                int first = shift >= 0 ? 0 : Math.Min(OutWidth, (-shift + StrideWidth - 1) / StrideWidth);
+                                int last = Width - 1 - shift < 0 ? 0 : Math.Min(OutWidth, ((Width - 1 - shift) / StrideWidth) + 1);
+                                for (int ow = first, iw = (first * StrideWidth) + shift; ow < last; ow++, iw += StrideWidth)
+                                {
+                                    row[ow] += tap * line[iw];
+                                }
+                            }
+                        }
+                    }
+
+                    if (!bias.IsEmpty)
+                    {
+                        float b = bias[ch];
+                        for (int p = 0; p < o.Length; p++)
+                        {
+                            o[p] += b;
                         }
                     }
                 }

@@ -124,6 +124,36 @@ internal static class TensorOps
     /// <summary>result[i…] = source[i at perm…] (ONNX Transpose: output axis j is input axis perm[j]).</summary>
     public static void Transpose<T>(ReadOnlySpan<T> source, long[] shape, long[] perm, Span<T> result)
     {
+        (long rows, long columns) = TransposeAsMatrix(shape, perm);
+        if (rows == 1 || columns == 1)
+        {
+            // Only axes of size 1 move: the same order.
+            source[..result.Length].CopyTo(result);
+            return;
+        }
+
+        if (rows > 0)
+        {
+            // A matrix [rows, columns] → [columns, rows], in blocks that stay in L1.
+            const int block = 32;
+            for (int r0 = 0; r0 < rows; r0 += block)
+            {
+                for (int c0 = 0; c0 < columns; c0 += block)
+                {
+                    int r1 = (int)Math.Min(rows, r0 + block), c1 = (int)Math.Min(columns, c0 + block);
+                    for (int r = r0; r < r1; r++)
+                    {
+                        for (int c = c0; c < c1; c++)
+                        {
+                            result[(int)((c * rows) + r)] = source[(int)((r * columns) + c)];
+                        }
+                    }
+                }
+            }
+
+            return;
+        }
+
         int rank = shape.Length;
         Span<long> strides = stackalloc long[MaxRank], step = stackalloc long[MaxRank], outShape = stackalloc long[MaxRank], index = stackalloc long[MaxRank];
         Strides(shape, strides);
@@ -149,7 +179,108 @@ internal static class TensorOps
             step[d] = steps[d] * strides[d];
         }
 
+        if (rank > 0 && steps[rank - 1] == 1 && !result.IsEmpty)
+        {
+            // Runs along the last axis are contiguous: copy them whole.
+            int run = (int)outShape[rank - 1];
+            index[..rank].Clear();
+            long position = start;
+            for (int at = 0; at < result.Length; at += run)
+            {
+                source.Slice((int)position, run).CopyTo(result.Slice(at, run));
+                for (int d = rank - 2; d >= 0; d--)
+                {
+                    position += step[d];
+                    if (++index[d] < outShape[d])
+                    {
+                        break;
+                    }
+
+                    position -= step[d] * outShape[d];
+                    index[d] = 0;
+                }
+            }
+
+            return;
+        }
+
         Walk(source, result, rank, outShape, step, start, index);
+    }
+
+    /// <summary>Where a slice is one contiguous block of its source (the axes before the first one the result has
+    /// more than one element of are single elements, the axes after it whole, steps 1 where they matter): the
+    /// block's start, else −1.</summary>
+    public static long ContiguousSlice(long[] shape, long[] starts, long[] steps, long[] outShape)
+    {
+        int rank = shape.Length, k = 0;
+        while (k < rank && outShape[k] == 1)
+        {
+            k++;
+        }
+
+        for (int d = k; d < rank; d++)
+        {
+            if ((d > k && outShape[d] != shape[d]) || (outShape[d] > 1 && steps[d] != 1))
+            {
+                return -1;
+            }
+        }
+
+        Span<long> strides = stackalloc long[MaxRank];
+        Strides(shape, strides);
+        long start = 0;
+        for (int d = 0; d < rank; d++)
+        {
+            start += starts[d] * strides[d];
+        }
+
+        return start;
+    }
+
+    /// <summary>A transpose seen as a matrix transpose [rows, columns] → [columns, rows] once axes of size 1 are
+    /// dropped and axes that stay neighbours merged: (rows, columns); (1, n) when it keeps the order of the
+    /// elements; (−1, −1) when it is neither.</summary>
+    public static (long Rows, long Columns) TransposeAsMatrix(long[] shape, long[] perm)
+    {
+        Span<int> compressed = stackalloc int[MaxRank];
+        int kept = 0;
+        for (int d = 0; d < shape.Length; d++)
+        {
+            compressed[d] = shape[d] == 1 ? -1 : kept++;
+        }
+
+        // Output groups: runs of source axes (size above 1) that stay neighbours.
+        Span<long> size = stackalloc long[MaxRank];
+        Span<int> first = stackalloc int[MaxRank];
+        int groups = 0, previous = -2;
+        foreach (long p in perm)
+        {
+            int c = compressed[(int)p];
+            if (c < 0)
+            {
+                continue;
+            }
+
+            if (groups > 0 && c == previous + 1)
+            {
+                size[groups - 1] *= shape[p];
+            }
+            else
+            {
+                first[groups] = c;
+                size[groups++] = shape[p];
+            }
+
+            previous = c;
+        }
+
+        return groups switch
+        {
+            0 => (1, 1),
+            1 => (1, size[0]),
+            2 => (size[1], size[0]),
+            _ => (-1, -1),
+        };
     }
 
     /// <summary>Gather along <paramref name="axis"/>: result = source[…, indices[j], …] for each index (already in range).</summary>
