@@ -22,7 +22,7 @@ internal static class Program
         var model = new Option<string?>("--model") { Description = "The .onnx file (default: silero_vad_v5.onnx in RNN_SIMD_SILERO_DIR or artifacts/silero)." };
         var wav = new Option<string?>("--wav") { Description = "The speech (default: tests/Rnn.Simd.Tests/Audio/Speech/speech-16k.wav)." };
         var frames = new Option<int>("--frames") { Description = "Frames timed one by one.", DefaultValueFactory = _ => 100_000 };
-        var warmUp = new Option<int>("--warm-up") { Description = "Frames run before timing.", DefaultValueFactory = _ => 3_000 };
+        var warmUp = new Option<int>("--warm-up") { Description = "Frames run before timing.", DefaultValueFactory = _ => 20_000 };
         var seconds = new Option<double>("--long-seconds") { Description = "Length of the long recording for the real-time factor.", DefaultValueFactory = _ => 60 };
         var longWav = new Option<string?>("--long-wav") { Description = "Also write the long recording here (to time rnn-simd vad on it)." };
         var command = new RootCommand("Per-frame latency of Silero VAD through VoiceActivityDetector, and the real-time factor over a long recording.")
