@@ -56,6 +56,17 @@ public sealed class VoiceActivityDetector
 
         InputIndex = IndexOf(inputs, "input");
         RateIndex = IndexOf(inputs, "sr");
+
+        // Outputs by Silero's names, else in Silero's order: the probability, then the state (or h, then c).
+        IReadOnlyList<string> outputs = model.OutputNames;
+        OutputIndices = IsLegacy
+            ? [IndexOr(outputs, "output", 0), IndexOr(outputs, "hn", 1), IndexOr(outputs, "cn", 2)]
+            : [IndexOr(outputs, "output", 0), IndexOr(outputs, "stateN", 1)];
+        if (OutputIndices.Distinct().Count() != OutputIndices.Length)
+        {
+            ThrowHelper.Argument(nameof(model), $"{model.Source}: outputs ({string.Join(", ", outputs)}) are named unlike Silero VAD's ({(IsLegacy ? "output, hn, cn" : "output, stateN")}) and not in its order.");
+        }
+
         RateFeed = new OnnxFeed(new long[] { sampleRate }, []);
         FrameSamples = sampleRate == 16000 ? 512 : 256;
         ContextSamples = IsLegacy ? 0 : FrameSamples / 8;
@@ -64,8 +75,9 @@ public sealed class VoiceActivityDetector
         // allocates nor meets a model of another shape.
         var probe = new VoiceActivityStream(this);
         int[] expected = IsLegacy ? [1, VoiceActivityStream.StateLength / 2, VoiceActivityStream.StateLength / 2] : [1, VoiceActivityStream.StateLength];
-        for (int k = 0; k < expected.Length; k++)
+        for (int j = 0; j < expected.Length; j++)
         {
+            int k = OutputIndices[j];
             long count = 0;
             try
             {
@@ -76,9 +88,9 @@ public sealed class VoiceActivityDetector
                 ThrowHelper.Argument(nameof(model), $"{model.Source} does not take Silero's input [1, {probe.Window.Length}] at {sampleRate} Hz: {e.Message}");
             }
 
-            if (count != expected[k])
+            if (count != expected[j])
             {
-                ThrowHelper.Argument(nameof(model), $"{model.Source}: output '{model.OutputNames[k]}' has {count} values for one frame; Silero VAD's has {expected[k]}.");
+                ThrowHelper.Argument(nameof(model), $"{model.Source}: output '{model.OutputNames[k]}' has {count} values for one frame; Silero VAD's has {expected[j]}.");
             }
         }
     }
@@ -107,6 +119,9 @@ public sealed class VoiceActivityDetector
 
     /// <summary>The index of the legacy model's c.</summary>
     internal int CellIndex { get; }
+
+    /// <summary>The model's output indices of the probability and the next state (v5/v6), or of the probability, h and c (legacy).</summary>
+    internal int[] OutputIndices { get; }
 
     /// <summary>The sr input: the sample rate, an int64 scalar.</summary>
     internal OnnxFeed RateFeed { get; }
@@ -208,6 +223,8 @@ public sealed class VoiceActivityDetector
             ThrowHelper.Argument(nameof(stream), "The stream was made by another detector; make streams with this detector's CreateStream.");
         }
     }
+
+    private static int IndexOr(IReadOnlyList<string> names, string name, int fallback) => IndexOf(names, name) is >= 0 and int i ? i : fallback;
 
     private static int IndexOf(IReadOnlyList<string> names, string name)
     {

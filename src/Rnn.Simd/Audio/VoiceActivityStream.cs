@@ -30,21 +30,26 @@ public sealed class VoiceActivityStream
             // Side s reads its state from _state[s] and writes the next one into _state[1 − s].
             float[] state = _state[side], next = _state[1 - side];
             var feeds = new OnnxFeed[detector.Model.InputNames.Count];
+            var outputs = new Memory<float>[detector.Model.OutputNames.Count];
+            int[] at = detector.OutputIndices;
+            outputs[at[0]] = Probability;
             feeds[detector.InputIndex] = new OnnxFeed(Window, windowShape);
             feeds[detector.RateIndex] = detector.RateFeed;
             if (detector.IsLegacy)
             {
                 feeds[detector.StateIndex] = new OnnxFeed(state.AsMemory(0, StateLength / 2), 2, 1, 64);
                 feeds[detector.CellIndex] = new OnnxFeed(state.AsMemory(StateLength / 2), 2, 1, 64);
-                _outputs[side] = [Probability, next.AsMemory(0, StateLength / 2), next.AsMemory(StateLength / 2)];
+                outputs[at[1]] = next.AsMemory(0, StateLength / 2);
+                outputs[at[2]] = next.AsMemory(StateLength / 2);
             }
             else
             {
                 feeds[detector.StateIndex] = new OnnxFeed(state, 2, 1, 128);
-                _outputs[side] = [Probability, next];
+                outputs[at[1]] = next;
             }
 
             _feeds[side] = feeds;
+            _outputs[side] = outputs;
         }
     }
 

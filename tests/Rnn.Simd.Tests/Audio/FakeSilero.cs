@@ -16,7 +16,7 @@ internal sealed class FakeSilero
 {
     private readonly Dictionary<string, float[]> _weights = [];
 
-    private FakeSilero(bool legacy, int windowLength, int seed, string[] inputOrder)
+    private FakeSilero(bool legacy, int windowLength, int seed, string[] inputOrder, bool outputsReversed = false)
     {
         Legacy = legacy;
         WindowLength = windowLength;
@@ -47,8 +47,8 @@ internal sealed class FakeSilero
                 };
             }
 
-            writer.Output("output", 1, -1, 1).Output("stateN", 1, null)
-                .Node("Flatten", "flat", ["state"], ["s"], ("axis", 0L))
+            _ = outputsReversed ? writer.Output("stateN", 1, null).Output("output", 1, -1, 1) : writer.Output("output", 1, -1, 1).Output("stateN", 1, null);
+            writer.Node("Flatten", "flat", ["state"], ["s"], ("axis", 0L))
                 .Node("MatMul", "mx", ["input", "wx"], ["a"])
                 .Node("MatMul", "ms", ["s", "ws"], ["b"])
                 .Node("Add", "ab", ["a", "b"], ["logit"])
@@ -100,6 +100,9 @@ internal sealed class FakeSilero
     /// <summary>A v5/v6 stand-in at <paramref name="sampleRate"/> (window 576 or 288), inputs declared in <paramref name="inputOrder"/>.</summary>
     public static FakeSilero Current(int sampleRate, int seed = 1, params string[] inputOrder) =>
         new(false, sampleRate == 16000 ? 576 : 288, seed, inputOrder.Length == 0 ? ["input", "state", "sr"] : inputOrder);
+
+    /// <summary>A v5/v6 stand-in at 16 kHz whose graph lists stateN before output.</summary>
+    public static FakeSilero WithOutputsReversed(int seed) => new(false, 576, seed, ["input", "state", "sr"], outputsReversed: true);
 
     /// <summary>A legacy stand-in at <paramref name="sampleRate"/> (window 512 or 256).</summary>
     public static FakeSilero OfLegacy(int sampleRate, int seed = 1) => new(true, sampleRate == 16000 ? 512 : 256, seed, []);

@@ -63,15 +63,18 @@ public sealed class VoiceActivityDetectorTests
     }
 
     [Fact]
-    public void TheInputs_AreFoundByName_InAnyOrder()
+    public void TheInputsAndOutputs_AreFoundByName_InAnyOrder()
     {
         var usual = new VoiceActivityDetector(FakeSilero.Current(16000, seed: 5).Model);
         var shuffled = new VoiceActivityDetector(FakeSilero.Current(16000, 5, "sr", "state", "input").Model);
+        var reversed = new VoiceActivityDetector(FakeSilero.WithOutputsReversed(seed: 5).Model);
         float[] signal = FakeSilero.Signal(5000, seed: 9);
-        float[] a = new float[usual.FrameCount(signal.Length)], b = new float[a.Length];
+        float[] a = new float[usual.FrameCount(signal.Length)], b = new float[a.Length], c = new float[a.Length];
         usual.Process(usual.CreateStream(), signal, a);
         shuffled.Process(shuffled.CreateStream(), signal, b);
+        reversed.Process(reversed.CreateStream(), signal, c);
         Assert.Equal(a, b);
+        Assert.Equal(a, c);
     }
 
     [Theory]
