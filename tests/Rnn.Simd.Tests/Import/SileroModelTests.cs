@@ -22,7 +22,7 @@ public sealed class SileroModelTests(ITestOutputHelper output)
 
     /// <summary>SHA-256 of every output and state of every frame of <see cref="HashAll"/>. Change only with a
     /// deliberate change of the arithmetic, and say so in the commit.</summary>
-    private const string OutputsHash = "5E5B86228DD3CCC41BFD16C238A8B16144BE33F47CFE2435A8CCB58738B933C8";
+    private const string OutputsHash = "0A1D6492698F711B3D33507A56BA5E20E129A71545899E9007C11DBE5645B3A2";
 
     public static TheoryData<string, int> Cases() => new()
     {

@@ -256,7 +256,15 @@ internal sealed partial class OnnxPlan
                 case "Transpose":
                 {
                     long[] perm = OnnxStatic.Permutation(node, x.Shape.Length, where);
-                    PlanValue y = New([.. perm.Select(p => x.Shape[p])]);
+                    long[] transposed = [.. perm.Select(p => x.Shape[p])];
+                    if (TensorOps.TransposeAsMatrix(x.Shape, perm).Rows == 1)
+                    {
+                        // Only axes of size 1 move: the same values in the same order, a view.
+                        Set(node, [x.WithShape(transposed)]);
+                        break;
+                    }
+
+                    PlanValue y = New(transposed);
                     Steps.Add((ref Call c) => TensorOps.Transpose(c.Read(x), x.Shape, perm, c.Write(y)));
                     Set(node, [y]);
                     break;
@@ -265,6 +273,14 @@ internal sealed partial class OnnxPlan
                 case "Slice":
                 {
                     (long[] starts, long[] steps, long[] shape) = OnnxStatic.SliceParameters(node, x.Shape, inputs, model.Opset, where);
+                    long block = TensorOps.ContiguousSlice(x.Shape, starts, steps, shape);
+                    if (block >= 0 && x.Offset >= 0)
+                    {
+                        // One contiguous block of a tensor of the workspace: a view.
+                        Set(node, [PlanValue.InWorkspace(shape, x.Offset + (int)block)]);
+                        break;
+                    }
+
                     PlanValue y = New(shape);
                     Steps.Add((ref Call c) => TensorOps.Slice(c.Read(x), x.Shape, starts, steps, shape, c.Write(y)));
                     Set(node, [y]);
@@ -430,6 +446,11 @@ internal sealed partial class OnnxPlan
 
             long[] shape = TensorOps.Broadcast(a.Shape, b.Shape) ?? throw OnnxStatic.Bad(node, where, $"cannot broadcast {a} with {b}");
             char op = node.OpType switch { "Add" => '+', "Sub" => '-', "Mul" => '*', _ => '/' };
+            if (op is '+' or '*' && !a.Shape.SequenceEqual(shape) && b.Shape.SequenceEqual(shape))
+            {
+                (a, b) = (b, a);   // the same bits (IEEE addition and multiplication commute); the full operand first
+            }
+
             PlanValue y = New(shape);
             if (a.Shape.SequenceEqual(shape) && b.Shape.SequenceEqual(shape))
             {
@@ -457,6 +478,36 @@ internal sealed partial class OnnxPlan
                         default:
                             TensorPrimitives.Divide(x, v, r);
                             break;
+                    }
+                });
+            }
+            else if (a.Shape.SequenceEqual(shape) && OuterBlocks(b.Shape, shape) is { } blocks)
+            {
+                // b holds one value per block of a's trailing axes (a bias per channel): a scalar per block.
+                int inner = blocks.Inner;
+                Steps.Add((ref Call c) =>
+                {
+                    ReadOnlySpan<float> x = c.Read(a), v = c.Read(b);
+                    Span<float> r = c.Write(y);
+                    for (int o = 0, at = 0; o < v.Length; o++, at += inner)
+                    {
+                        ReadOnlySpan<float> part = x.Slice(at, inner);
+                        Span<float> to = r.Slice(at, inner);
+                        switch (op)
+                        {
+                            case '+':
+                                TensorPrimitives.Add(part, v[o], to);
+                                break;
+                            case '-':
+                                TensorPrimitives.Subtract(part, v[o], to);
+                                break;
+                            case '*':
+                                TensorPrimitives.Multiply(part, v[o], to);
+                                break;
+                            default:
+                                TensorPrimitives.Divide(part, v[o], to);
+                                break;
+                        }
                     }
                 });
             }
@@ -603,6 +654,32 @@ internal sealed partial class OnnxPlan
                 }
             });
             Set(node, [y, yH, yC]);
+        }
+
+        // b's shape (aligned right) is shape's first k axes then 1s: b.Length blocks of the remaining axes' size.
+        private static (int Inner, int Outer)? OuterBlocks(long[] b, long[] shape)
+        {
+            int rank = shape.Length, offset = rank - b.Length, k = 0;
+            if (offset < 0)
+            {
+                return null;
+            }
+
+            while (k < rank && (k < offset ? 1 : b[k - offset]) == shape[k] && (k >= offset || shape[k] == 1))
+            {
+                k++;
+            }
+
+            for (int d = k; d < rank; d++)
+            {
+                if (d >= offset && b[d - offset] != 1)
+                {
+                    return null;
+                }
+            }
+
+            long inner = PlanValue.Count(shape[k..]);
+            return inner <= 1 ? null : ((int)inner, (int)PlanValue.Count(shape[..k]));
         }
 
         private static void Elementwise(char op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> r)

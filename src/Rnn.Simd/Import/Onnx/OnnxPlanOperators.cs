@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Rnn.Simd.Kernels.Gemm;
 
 namespace Rnn.Simd.Import.Onnx;
@@ -125,17 +128,25 @@ internal sealed partial class OnnxPlan
                 packed = g.Pack(weights);
             }
 
-            PlanValue columns = New([g.Rows * g.Depth]), products = New([g.Rows * g.MapsPerGroup]);
+            PlanValue columns = New([g.Rows * g.Depth]), products = New([g.Rows * g.MapsPerGroup]), transposed = New([g.TapMajor ? g.TransposedRows * g.ChannelsPerGroup : 0]);
             var pool = model.Pool;
             Steps.Add((ref Call c) =>
             {
                 ReadOnlySpan<float> input = c.Read(x);
                 ReadOnlySpan<float> b = bias is null ? default : c.Read(bias);
-                Span<float> cols = c.Write(columns), prod = c.Write(products), output = c.Write(y);
+                Span<float> cols = c.Write(columns), prod = c.Write(products), output = c.Write(y), rows = c.Write(transposed);
                 for (int k = 0; k < g.Groups; k++)
                 {
-                    g.Unfold(input, k, cols);
-                    Gemm.MultiplyPacked(g.Rows, cols, g.Depth, packed[k], prod, g.MapsPerGroup, accumulate: false, c.Threads, pool);
+                    if (g.TapMajor)
+                    {
+                        g.UnfoldTapMajor(input, k, rows, cols);
+                    }
+                    else
+                    {
+                        g.Unfold(input, k, cols);
+                    }
+
+                    MultiplyRows(g.Rows, cols, g.Depth, packed[k], prod, g.MapsPerGroup, c.Threads, pool);
                     g.Scatter(prod, k, b, output);
                 }
             });
@@ -255,16 +266,8 @@ internal sealed partial class OnnxPlan
                 "Neg" => (ref Call c) => TensorPrimitives.Negate(c.Read(x), c.Write(y)),
                 "Abs" => (ref Call c) => TensorPrimitives.Abs(c.Read(x), c.Write(y)),
 
-                // Log and Exp element by element with MathF: the same bits on every instruction set.
-                "Log" => (ref Call c) =>
-                {
-                    ReadOnlySpan<float> v = c.Read(x);
-                    Span<float> r = c.Write(y);
-                    for (int i = 0; i < r.Length; i++)
-                    {
-                        r[i] = MathF.Log(v[i]);
-                    }
-                },
+                // Log by OnnxMath and Exp element by element with MathF: the same bits on every instruction set.
+                "Log" => (ref Call c) => OnnxMath.Log(c.Read(x), c.Write(y)),
                 _ => (ref Call c) =>
                 {
                     ReadOnlySpan<float> v = c.Read(x);
@@ -319,11 +322,32 @@ internal sealed partial class OnnxPlan
         }
     }
 
+    /// <summary>C[m, n] = A[m, k]·B for the few rows a convolution of a short frame has: the packed kernels run
+    /// whole tiles of 6 or 4 rows; up to 3 rows, and the last of an odd count, go one by one through the batch-1
+    /// path, which streams the weights once instead of computing a padded tile.</summary>
+    private static void MultiplyRows(int m, ReadOnlySpan<float> a, int lda, PackedMatrix b, Span<float> c, int ldc, Kernels.Threading.ThreadTeam? threads, System.Buffers.ArrayPool<float> pool)
+    {
+        int tiled = m <= 3 ? 0 : m - (m % 2);
+        if (tiled > 0)
+        {
+            Gemm.MultiplyPacked(tiled, a, lda, b, c, ldc, accumulate: false, threads, pool);
+        }
+
+        for (int row = tiled; row < m; row++)
+        {
+            Gemm.MultiplyPacked(1, a.Slice(row * lda, b.K), lda, b, c.Slice(row * ldc, b.N), ldc, accumulate: false, threads, pool);
+        }
+    }
+
     /// <summary>A convolution's sizes, 1-D ones as 2-D with height 1.</summary>
     private sealed record ConvGeometry(
         int Batch, int Channels, int Maps, int Groups, int Height, int Width, int KernelHeight, int KernelWidth,
         int StrideHeight, int StrideWidth, int DilationHeight, int DilationWidth, int PadTop, int PadLeft, int OutHeight, int OutWidth)
     {
+        // Per kernel column j: the output columns ow whose input column ow·s + j·d − pad lies inside [0, Width).
+        private readonly int[] _first = [.. Enumerable.Range(0, KernelWidth).Select(j => Range(j, PadLeft, DilationWidth, StrideWidth, Width, OutWidth).First)];
+        private readonly int[] _last = [.. Enumerable.Range(0, KernelWidth).Select(j => Range(j, PadLeft, DilationWidth, StrideWidth, Width, OutWidth).Last)];
+
         public int ChannelsPerGroup => Channels / Groups;
 
         public int MapsPerGroup => Maps / Groups;
@@ -337,16 +361,84 @@ internal sealed partial class OnnxPlan
         /// <summary>Depth of one group's product.</summary>
         public int Depth => ChannelsPerGroup * KernelHeight * KernelWidth;
 
+        private static (int First, int Last) Range(int j, int pad, int dilation, int stride, int width, int outWidth)
+        {
+            int shift = (j * dilation) - pad;
+            int first = shift >= 0 ? 0 : Math.Min(outWidth, (-shift + stride - 1) / stride);
+            int last = width - 1 - shift < 0 ? 0 : Math.Min(outWidth, ((width - 1 - shift) / stride) + 1);
+            return (first, Math.Max(first, last));
+        }
+
+        /// <summary>Whether the unfolded rows run tap-major (depth index j·C/group + ci): 1-D, dilation 1, a short kernel
+        /// and several channels. The input is then transposed once to [positions, C/group] with zero rows for the
+        /// padding, and each unfolded row is one contiguous run of it.</summary>
+        public bool TapMajor => Height == 1 && KernelHeight == 1 && DilationWidth == 1 && KernelWidth < 16 && ChannelsPerGroup > 1;
+
+        /// <summary>Rows of the transposed, padded input that <see cref="UnfoldTapMajor"/> reads.</summary>
+        public int TransposedRows => ((OutWidth - 1) * StrideWidth) + KernelWidth;
+
         public PackedMatrix[] Pack(float[] weights)
         {
             var packed = new PackedMatrix[Groups];
-            int rows = MapsPerGroup, depth = Depth;
+            int rows = MapsPerGroup, depth = Depth, cg = ChannelsPerGroup, kw = KernelWidth;
             for (int k = 0; k < Groups; k++)
             {
-                packed[k] = PackedMatrix.FromRowsAsColumns(weights.AsSpan(k * rows * depth, rows * depth), rows, depth, depth);
+                ReadOnlySpan<float> w = weights.AsSpan(k * rows * depth, rows * depth);
+                if (TapMajor)
+                {
+                    // W'[m, j·cg + ci] = W[m, ci, j].
+                    var permuted = new float[rows * depth];
+                    for (int m = 0; m < rows; m++)
+                    {
+                        for (int ci = 0; ci < cg; ci++)
+                        {
+                            for (int j = 0; j < kw; j++)
+                            {
+                                permuted[(m * depth) + (j * cg) + ci] = w[(m * depth) + (ci * kw) + j];
+                            }
+                        }
+                    }
+
+                    w = permuted;
+                }
+
+                packed[k] = PackedMatrix.FromRowsAsColumns(w, rows, depth, depth);
             }
 
             return packed;
+        }
+
+        /// <summary>The tap-major rows: t[r, ci] = x[n, group's ci, r − pad] (0 outside), then row p = t[p·s …, all of C/group] over KW rows.</summary>
+        public void UnfoldTapMajor(ReadOnlySpan<float> x, int group, Span<float> transposed, Span<float> columns)
+        {
+            int cg = ChannelsPerGroup, depth = Depth, rows = TransposedRows;
+            for (int n = 0; n < Batch; n++)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    int iw = r - PadLeft;
+                    if (iw < 0 || iw >= Width)
+                    {
+                        transposed.Slice(r * cg, cg).Clear();
+                    }
+                }
+
+                int from = Math.Max(0, PadLeft), to = Math.Min(rows, PadLeft + Width);
+                ref float t = ref MemoryMarshal.GetReference(transposed);
+                for (int ci = 0; ci < cg; ci++)
+                {
+                    ReadOnlySpan<float> line = x.Slice(((n * Channels) + (group * cg) + ci) * Width, Width);
+                    for (int r = from; r < to; r++)
+                    {
+                        Unsafe.Add(ref t, (r * cg) + ci) = line[r - PadLeft];
+                    }
+                }
+
+                for (int ow = 0; ow < OutWidth; ow++)
+                {
+                    transposed.Slice(ow * StrideWidth * cg, depth).CopyTo(columns.Slice(((n * Positions) + ow) * depth, depth));
+                }
+            }
         }
 
         /// <summary>The rows [n·P + p, ci·KH·KW + i·KW + j] = x[n, group's ci, oh·s + i·d − pad, ow·s + j·d − pad] (0 outside):
@@ -354,6 +446,12 @@ internal sealed partial class OnnxPlan
         public void Unfold(ReadOnlySpan<float> x, int group, Span<float> columns)
         {
             int depth = Depth, cg = ChannelsPerGroup, positions = Positions;
+            if (KernelWidth >= 16 && DilationWidth == 1)
+            {
+                UnfoldRows(x, group, columns);
+                return;
+            }
+
             for (int n = 0; n < Batch; n++)
             {
                 for (int ci = 0; ci < cg; ci++)
@@ -364,11 +462,7 @@ internal sealed partial class OnnxPlan
                         for (int j = 0; j < KernelWidth; j++)
                         {
                             int column = (((ci * KernelHeight) + i) * KernelWidth) + j;
-                            int shift = (j * DilationWidth) - PadLeft;
-
-                            // The output columns ow whose input column ow·s + shift lies inside [0, Width).
-                            int first = shift >= 0 ? 0 : Math.Min(OutWidth, (-shift + StrideWidth - 1) / StrideWidth);
-                            int last = Width - 1 - shift < 0 ? 0 : Math.Min(OutWidth, ((Width - 1 - shift) / StrideWidth) + 1);
+                            int shift = (j * DilationWidth) - PadLeft, first = _first[j], last = _last[j];
                             for (int oh = 0; oh < OutHeight; oh++)
                             {
                                 int ih = (oh * StrideHeight) + (i * DilationHeight) - PadTop;
@@ -384,21 +478,64 @@ internal sealed partial class OnnxPlan
                                 }
 
                                 ReadOnlySpan<float> line = plane.Slice(ih * Width, Width);
+                                _ = columns[at + ((OutWidth - 1) * depth)];
+                                ref float to = ref MemoryMarshal.GetReference(columns);
                                 int ow2 = 0;
                                 for (; ow2 < first; ow2++, at += depth)
                                 {
-                                    columns[at] = 0f;
+                                    Unsafe.Add(ref to, at) = 0f;
                                 }
 
-                                for (int iw = (ow2 * StrideWidth) + shift; ow2 < last; ow2++, at += depth, iw += StrideWidth)
+                                if (last > first)
                                 {
-                                    columns[at] = line[iw];
+                                    _ = line[((last - 1) * StrideWidth) + shift];
+                                    ref float from = ref MemoryMarshal.GetReference(line);
+                                    for (int iw = (ow2 * StrideWidth) + shift; ow2 < last; ow2++, at += depth, iw += StrideWidth)
+                                    {
+                                        Unsafe.Add(ref to, at) = Unsafe.Add(ref from, iw);
+                                    }
                                 }
 
                                 for (; ow2 < OutWidth; ow2++, at += depth)
                                 {
-                                    columns[at] = 0f;
+                                    Unsafe.Add(ref to, at) = 0f;
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Long kernels (a short-time Fourier transform's): each row's kernel-wide runs copied whole.
+        private void UnfoldRows(ReadOnlySpan<float> x, int group, Span<float> columns)
+        {
+            int depth = Depth, cg = ChannelsPerGroup;
+            for (int n = 0; n < Batch; n++)
+            {
+                for (int oh = 0; oh < OutHeight; oh++)
+                {
+                    for (int ow = 0; ow < OutWidth; ow++)
+                    {
+                        Span<float> row = columns.Slice(((n * Positions) + (oh * OutWidth) + ow) * depth, depth);
+                        int left = (ow * StrideWidth) - PadLeft;
+                        int j0 = Math.Clamp(-left, 0, KernelWidth), j1 = Math.Clamp(Width - left, j0, KernelWidth);
+                        for (int ci = 0; ci < cg; ci++)
+                        {
+                            int channel = (group * cg) + ci;
+                            for (int i = 0; i < KernelHeight; i++)
+                            {
+                                Span<float> part = row.Slice(((ci * KernelHeight) + i) * KernelWidth, KernelWidth);
+                                int ih = (oh * StrideHeight) + (i * DilationHeight) - PadTop;
+                                if (ih < 0 || ih >= Height)
+                                {
+                                    part.Clear();
+                                    continue;
+                                }
+
+                                part[..j0].Clear();
+                                part[j1..].Clear();
+                                x.Slice((((n * Channels) + channel) * Height * Width) + (ih * Width) + left + j0, j1 - j0).CopyTo(part[j0..j1]);
                             }
                         }
                     }
@@ -430,6 +567,13 @@ internal sealed partial class OnnxPlan
         public void Depthwise(ReadOnlySpan<float> x, float[] weights, ReadOnlySpan<float> bias, Span<float> y)
         {
             int kernel = KernelHeight * KernelWidth;
+            int padded = Math.Max(PadLeft + Width, OutWidth + KernelWidth - 1) + 4;
+            if (Height == 1 && KernelHeight == 1 && StrideWidth == 1 && DilationWidth == 1 && padded <= 1024)
+            {
+                DepthwiseRow(x, weights, bias, y, stackalloc float[padded]);
+                return;
+            }
+
             for (int n = 0; n < Batch; n++)
             {
                 for (int ch = 0; ch < Channels; ch++)
@@ -453,12 +597,29 @@ internal sealed partial class OnnxPlan
                             for (int j = 0; j < KernelWidth; j++)
                             {
                                 float tap = w[(i * KernelWidth) + j];
-                                int shift = (j * DilationWidth) - PadLeft;
-                                int first = shift >= 0 ? 0 : Math.Min(OutWidth, (-shift + StrideWidth - 1) / StrideWidth);
-                                int last = Width - 1 - shift < 0 ? 0 : Math.Min(OutWidth, ((Width - 1 - shift) / StrideWidth) + 1);
-                                for (int ow = first, iw = (first * StrideWidth) + shift; ow < last; ow++, iw += StrideWidth)
+                                int shift = (j * DilationWidth) - PadLeft, first = _first[j], last = _last[j];
+                                if (last <= first)
                                 {
-                                    row[ow] += tap * line[iw];
+                                    continue;
+                                }
+
+                                ref float to = ref Unsafe.Add(ref MemoryMarshal.GetReference(row), first);
+                                ref float from = ref Unsafe.Add(ref MemoryMarshal.GetReference(line), (first * StrideWidth) + shift);
+                                _ = line[((last - 1) * StrideWidth) + shift];   // the last input read is inside the line
+                                int count = last - first, ow = 0;
+                                if (StrideWidth == 1)
+                                {
+                                    // Four outputs at a time: the same multiply, then add, per element.
+                                    var t = Vector128.Create(tap);
+                                    for (; ow <= count - 4; ow += 4)
+                                    {
+                                        (Vector128.LoadUnsafe(ref to, (nuint)ow) + (t * Vector128.LoadUnsafe(ref from, (nuint)ow))).StoreUnsafe(ref to, (nuint)ow);
+                                    }
+                                }
+
+                                for (int iw = ow * StrideWidth; ow < count; ow++, iw += StrideWidth)
+                                {
+                                    Unsafe.Add(ref to, ow) += tap * Unsafe.Add(ref from, iw);
                                 }
                             }
                         }
@@ -471,6 +632,48 @@ internal sealed partial class OnnxPlan
                         {
                             o[p] += b;
                         }
+                    }
+                }
+            }
+        }
+
+        // 1-D, stride 1, dilation 1: the row with its zero padding in a buffer, four outputs at a time, each summed
+        // over the taps in order from +0 and then the bias added, as the general loop does (a padding tap adds a
+        // zero product there, which leaves the sum's bits as the general loop's skipping it does).
+        private void DepthwiseRow(ReadOnlySpan<float> x, float[] weights, ReadOnlySpan<float> bias, Span<float> y, Span<float> padded)
+        {
+            int k = KernelWidth, width = OutWidth;
+            padded.Clear();
+            for (int n = 0; n < Batch; n++)
+            {
+                for (int ch = 0; ch < Channels; ch++)
+                {
+                    x.Slice(((n * Channels) + ch) * Width, Width).CopyTo(padded.Slice(PadLeft, Width));
+                    ReadOnlySpan<float> w = weights.AsSpan(ch * k, k);
+                    Span<float> o = y.Slice(((n * Channels) + ch) * width, width);
+                    float b = bias.IsEmpty ? 0f : bias[ch];
+                    ref float line = ref MemoryMarshal.GetReference(padded);
+                    int ow = 0;
+                    for (; ow <= width - 4; ow += 4)
+                    {
+                        Vector128<float> sum = Vector128<float>.Zero;
+                        for (int j = 0; j < k; j++)
+                        {
+                            sum += Vector128.Create(w[j]) * Vector128.LoadUnsafe(ref line, (nuint)(ow + j));
+                        }
+
+                        (sum + Vector128.Create(b)).CopyTo(o.Slice(ow, 4));
+                    }
+
+                    for (; ow < width; ow++)
+                    {
+                        float sum = 0f;
+                        for (int j = 0; j < k; j++)
+                        {
+                            sum += w[j] * padded[ow + j];
+                        }
+
+                        o[ow] = sum + b;
                     }
                 }
             }

@@ -100,6 +100,44 @@ internal static class TensorOps
     public static void SumInto(ReadOnlySpan<float> source, long[] shape, long[] reducedShape, Span<float> sums)
     {
         int rank = shape.Length;
+        int from = 0;
+        while (from < rank && reducedShape[from] == shape[from])
+        {
+            from++;
+        }
+
+        int to = from;
+        while (to < rank && (reducedShape[to] == 1 || shape[to] == 1))
+        {
+            to++;
+        }
+
+        bool neighbours = true;
+        for (int d = to; d < rank; d++)
+        {
+            neighbours &= reducedShape[d] == shape[d];
+        }
+
+        if (neighbours)
+        {
+            // The summed axes are neighbours: [outer, summed, inner] into [outer, inner], in the same order.
+            int outer = (int)PlanValue.Count(shape.AsSpan(0, from)), count = (int)PlanValue.Count(shape.AsSpan(from, to - from)), inner = (int)PlanValue.Count(shape.AsSpan(to));
+            for (int o = 0; o < outer; o++)
+            {
+                Span<float> sum = sums.Slice(o * inner, inner);
+                for (int k = 0; k < count; k++)
+                {
+                    ReadOnlySpan<float> part = source.Slice(((o * count) + k) * inner, inner);
+                    for (int i = 0; i < inner; i++)
+                    {
+                        sum[i] += part[i];
+                    }
+                }
+            }
+
+            return;
+        }
+
         Span<long> step = stackalloc long[MaxRank], index = stackalloc long[MaxRank];
         BroadcastStrides(reducedShape, rank, step);
         index[..rank].Clear();
