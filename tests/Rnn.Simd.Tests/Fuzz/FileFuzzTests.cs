@@ -52,7 +52,7 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
 
         Assert.Empty(report.Failures);
         int onnx = _fuzzer.Seeds.Count(s => s.Name.StartsWith("onnx_", StringComparison.Ordinal));
-        Assert.Equal(2, onnx);
+        Assert.Equal(3, onnx);
         int wav = _fuzzer.Seeds.Count(s => s.Name == "wav");
         Assert.Equal(1, wav);
         Assert.Equal(_fuzzer.Seeds.Count - onnx - wav, report.Stages["safetensors"].Accepted);

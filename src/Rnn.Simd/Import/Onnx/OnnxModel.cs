@@ -7,19 +7,25 @@ namespace Rnn.Simd.Import.Onnx;
 /// <summary>
 /// An ONNX model run by the engine: the graphs exporters write around recurrent layers (PyTorch's
 /// <c>torch.onnx.export</c>: shape arithmetic, zero initial states, transposes and reshapes between stacked
-/// RNN/LSTM/GRU nodes, a linear head). Immutable and thread-safe.
+/// RNN/LSTM/GRU nodes, a linear head), and graphs with If branches and convolutions such as Silero VAD's (v5, v6,
+/// legacy). Immutable and thread-safe.
 /// </summary>
 /// <remarks>
-/// <para>At load the graph is checked (operators known, every name defined before use, no name produced twice)
-/// and every node whose inputs are constants is folded. At the first call with a set of input shapes, a plan is
-/// made: whatever depends only on constants and shapes (Shape, Gather on shapes, ConstantOfShape, …) is computed
-/// then, every other tensor gets a slice of one workspace, and the call runs a list of steps. Later calls with
-/// those shapes reuse the plan and rent the workspace from the pool: they allocate nothing.</para>
-/// <para>Operators: RNN, LSTM, GRU (as <see cref="OnnxRecurrentLayer"/> reads them), MatMul, Gemm, Add, Sub, Mul,
-/// Div, Relu, Sigmoid, Tanh, Softmax and LogSoftmax (last axis), Transpose, Reshape, Squeeze, Unsqueeze, Flatten,
-/// Slice, Concat, Gather, Identity, Cast (float ↔ float, int ↔ int); and, on values known when the plan is made,
-/// Constant, Shape, Size, ConstantOfShape, Equal, Not, Range-free shape arithmetic. Anything else is refused at load
-/// with the operator, the node and the opset named.</para>
+/// <para>At load the graph is checked (operators known, every name defined before use, no name produced twice; If's
+/// branches the same way, with the names of the graphs around them visible) and every node whose inputs are
+/// constants is folded, inside branches too; an If whose condition is constant becomes its branch. At the first
+/// call with a set of input shapes (and values of the scalar int64 inputs that decide an If), a plan is made:
+/// whatever depends only on constants, shapes and those values (Shape, Gather on shapes, ConstantOfShape, If's
+/// choice, …) is computed then, every other tensor gets a slice of one workspace (or is a view of another), and
+/// the call runs a straight list of steps. Later calls with those shapes and values reuse the plan and rent the
+/// workspace from the pool: they allocate nothing.</para>
+/// <para>Operators: RNN, LSTM, GRU (as <see cref="OnnxRecurrentLayer"/> reads them), MatMul, Gemm, Conv (1-D and
+/// 2-D; strides, pads, auto_pad, dilations, groups, bias), Add, Sub, Mul, Div, Pow (numpy broadcasting), Relu,
+/// Sigmoid, Tanh, Sqrt, Log, Exp, Neg, Abs, Softmax and LogSoftmax (last axis), ReduceMean, Pad (constant, reflect,
+/// edge), Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Slice, Concat, Gather, Identity, Cast (float ↔ float,
+/// int ↔ int), If (a condition known when the plan is made); and, on values known when the plan is made,
+/// Constant, Shape, Size, ConstantOfShape, Equal, Not, Range-free shape arithmetic, and any of the others. Anything
+/// else is refused at load with the operator, the node and the opset named.</para>
 /// </remarks>
 public sealed class OnnxModel
 {

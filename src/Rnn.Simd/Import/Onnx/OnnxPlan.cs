@@ -456,34 +456,10 @@ internal sealed partial class OnnxPlan
             {
                 Steps.Add((ref Call c) => Elementwise(op, c.Read(a), c.Read(b), c.Write(y)));
             }
-            else if (a.Shape.SequenceEqual(shape) && b.Length == 1)
-            {
-                // A scalar operand.
-                Steps.Add((ref Call c) =>
-                {
-                    float v = c.Read(b)[0];
-                    ReadOnlySpan<float> x = c.Read(a);
-                    Span<float> r = c.Write(y);
-                    switch (op)
-                    {
-                        case '+':
-                            TensorPrimitives.Add(x, v, r);
-                            break;
-                        case '-':
-                            TensorPrimitives.Subtract(x, v, r);
-                            break;
-                        case '*':
-                            TensorPrimitives.Multiply(x, v, r);
-                            break;
-                        default:
-                            TensorPrimitives.Divide(x, v, r);
-                            break;
-                    }
-                });
-            }
             else if (a.Shape.SequenceEqual(shape) && OuterBlocks(b.Shape, shape) is { } blocks)
             {
-                // b holds one value per block of a's trailing axes (a bias per channel): a scalar per block.
+                // b holds one value per block of a's trailing axes (a scalar: one block; a bias per channel): a
+                // scalar per block.
                 int inner = blocks.Inner;
                 Steps.Add((ref Call c) =>
                 {
@@ -491,23 +467,7 @@ internal sealed partial class OnnxPlan
                     Span<float> r = c.Write(y);
                     for (int o = 0, at = 0; o < v.Length; o++, at += inner)
                     {
-                        ReadOnlySpan<float> part = x.Slice(at, inner);
-                        Span<float> to = r.Slice(at, inner);
-                        switch (op)
-                        {
-                            case '+':
-                                TensorPrimitives.Add(part, v[o], to);
-                                break;
-                            case '-':
-                                TensorPrimitives.Subtract(part, v[o], to);
-                                break;
-                            case '*':
-                                TensorPrimitives.Multiply(part, v[o], to);
-                                break;
-                            default:
-                                TensorPrimitives.Divide(part, v[o], to);
-                                break;
-                        }
+                        Elementwise(op, x.Slice(at, inner), v[o], r.Slice(at, inner));
                     }
                 });
             }
@@ -680,6 +640,25 @@ internal sealed partial class OnnxPlan
 
             long inner = PlanValue.Count(shape[k..]);
             return inner <= 1 ? null : ((int)inner, (int)PlanValue.Count(shape[..k]));
+        }
+
+        private static void Elementwise(char op, ReadOnlySpan<float> a, float b, Span<float> r)
+        {
+            switch (op)
+            {
+                case '+':
+                    TensorPrimitives.Add(a, b, r);
+                    break;
+                case '-':
+                    TensorPrimitives.Subtract(a, b, r);
+                    break;
+                case '*':
+                    TensorPrimitives.Multiply(a, b, r);
+                    break;
+                default:
+                    TensorPrimitives.Divide(a, b, r);
+                    break;
+            }
         }
 
         private static void Elementwise(char op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> r)
