@@ -12,9 +12,9 @@ namespace Rnn.Simd.Fuzz;
 /// The valid files the fuzzer starts from, all made in code: a plain safetensors file of every readable dtype, a
 /// PyTorch-style state dict (two-layer bidirectional LSTM with projection) and an input file for it, a GRU state dict,
 /// two ONNX models of one recurrent node and one graph of If and Conv (as Silero VAD uses them), a WAV file (16-bit
-/// PCM mono at 16 kHz, an odd-sized chunk before its
-/// fmt chunk), and a whole <c>rnn-simd train</c> checkpoint (architecture, parameters, Adam's moments, trainer, generators,
-/// carried state, vocabulary, settings) of a run on <see cref="TextPath"/>.
+/// PCM mono at 16 kHz, an odd-sized chunk before its fmt chunk), and a whole <c>rnn-simd train</c> checkpoint
+/// (architecture, parameters, Adam's moments, trainer, generators, carried state, vocabulary, settings) of a run on
+/// <see cref="TextPath"/>.
 /// </summary>
 internal sealed class FuzzCorpus
 {
