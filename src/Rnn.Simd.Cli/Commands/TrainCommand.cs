@@ -38,9 +38,20 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "Threads for the matrix products (the results do not depend on it).", DefaultValueFactory = _ => 1 };
         var plain = new Option<bool>("--plain") { Description = "Plain text output (also when the output is not a terminal)." };
         var json = new Option<FileInfo?>("--json") { Description = "Write a JSON summary of the run to this file." };
+        var validEvery = new Option<long>("--valid-every") { Description = "Measure the held-out loss every this many updates and keep the best checkpoint (best.safetensors); 0: only at the end.", DefaultValueFactory = _ => 250 };
+        var patience = new Option<int>("--patience") { Description = "Stop early after this many held-out measurements in a row without a better loss (0: never)." };
+        var schedule = new Option<string>("--schedule") { Description = "The learning-rate schedule after the warm-up.", DefaultValueFactory = _ => "constant" };
+        schedule.AcceptOnlyFromAmong("constant", "cosine", "plateau");
+        var warmup = new Option<long>("--warmup") { Description = "Updates of linear learning-rate warm-up (0: none)." };
+        var minLearningRate = new Option<double>("--min-lr") { Description = "The least learning rate of the cosine and plateau schedules." };
+        var plateauFactor = new Option<double>("--plateau-factor") { Description = "--schedule plateau: the factor the rate is multiplied by.", DefaultValueFactory = _ => 0.5 };
+        var plateauPatience = new Option<int>("--plateau-patience") { Description = "--schedule plateau: held-out measurements without improvement before the rate is lowered.", DefaultValueFactory = _ => 2 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Decoupled weight decay (AdamW; biases excluded); 0: Adam." };
+        var plot = new Option<FileInfo?>("--plot") { Description = "Draw the training and held-out losses and the learning rate against the updates to this PNG file." };
         var command = new Command("train", "Train a character-level language model on a text file, or a forecaster on a CSV column, with checkpoints; Ctrl+C saves one.")
         {
             text, csv, column, output, resume, cell, hidden, layers, embedding, steps, batch, learningRate, clip, updates, every, keep, seed, threads, plain, json,
+            validEvery, patience, schedule, warmup, minLearningRate, plateauFactor, plateauPatience, weightDecay, plot,
         };
         command.SetAction(result =>
         {
@@ -49,11 +60,13 @@ internal static class TrainCommand
                 Cell = result.GetValue(cell)!, Hidden = result.GetValue(hidden), Layers = result.GetValue(layers), Embedding = result.GetValue(embedding),
                 Steps = result.GetValue(steps), Batch = result.GetValue(batch), LearningRate = result.GetValue(learningRate), Clip = result.GetValue(clip),
                 Updates = result.GetValue(updates), Every = result.GetValue(every), Keep = result.GetValue(keep), Seed = result.GetValue(seed),
-                Threads = result.GetValue(threads),
+                Threads = result.GetValue(threads), ValidEvery = result.GetValue(validEvery), Patience = result.GetValue(patience),
+                Schedule = result.GetValue(schedule)!, Warmup = result.GetValue(warmup), MinLearningRate = result.GetValue(minLearningRate),
+                PlateauFactor = result.GetValue(plateauFactor), PlateauPatience = result.GetValue(plateauPatience), WeightDecay = result.GetValue(weightDecay),
             };
             var request = new TrainRequest(
                 result.GetValue(text)?.FullName, result.GetValue(csv)?.FullName, result.GetValue(column), result.GetValue(output)?.FullName,
-                result.GetResult(resume) is not null, result.GetValue(resume), settings, result.GetValue(json)?.FullName);
+                result.GetResult(resume) is not null, result.GetValue(resume), settings, result.GetValue(json)?.FullName) { Plot = result.GetValue(plot)?.FullName };
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
@@ -89,6 +102,9 @@ internal static class TrainCommand
         using TrainingRun run = Open(request, data, directory);
         var folder = new CheckpointFolder(directory, run.Settings.Keep);
         using ThreadTeam? team = run.Settings.Threads > 1 ? new ThreadTeam(run.Settings.Threads) : null;
+        TrainSettings settings = run.Settings;
+        TrainingHistory history = run.History;
+        var rates = new LearningRatePlan(settings, history);
 
         view.Line(run.Step == 0
             ? $"{run.Task} model: {run.Model.Parameters.Length:N0} parameters; {run.Streams.Batch} streams × {run.Streams.Steps} steps; {run.Streams.ChunksPerEpoch} updates per epoch; checkpoints in {folder.Directory}"
@@ -97,13 +113,31 @@ internal static class TrainCommand
         long start = run.Step, lastSaved = run.Step;
         double loss = double.NaN;
         string? saved = null;
-        view.Run($"training to update {run.Settings.Updates} ({run.LossUnit})", start, run.Settings.Updates, report =>
+        bool stoppedEarly = settings.Patience > 0 && history.SinceBest >= settings.Patience;
+        view.Run($"training to update {settings.Updates} ({run.LossUnit})", start, settings.Updates, report =>
         {
-            while (run.Step < run.Settings.Updates && !cancel.IsCancellationRequested)
+            while (run.Step < settings.Updates && !cancel.IsCancellationRequested && !stoppedEarly)
             {
+                double rate = rates.RateFor(run.Step);
+                run.Trainer.Optimizer.LearningRate = rate;
                 loss = run.TrainOne(team);
+                history.AddTraining(run.Step, loss, rate);
                 report(run.Step, loss);
-                if (run.Step % run.Settings.Every == 0)
+                if (settings.ValidEvery > 0 && run.Step % settings.ValidEvery == 0)
+                {
+                    double measured = run.Validate(team);
+                    bool best = history.AddHeldOut(run.Step, measured, rate);
+                    rates.Measured(measured);
+                    if (best)
+                    {
+                        folder.SaveBest(run.ToCheckpoint());
+                    }
+
+                    view.Measured(run.Step, measured, best);
+                    stoppedEarly = settings.Patience > 0 && history.SinceBest >= settings.Patience;
+                }
+
+                if (run.Step % settings.Every == 0 || stoppedEarly)
                 {
                     saved = folder.Save(run.Step, run.ToCheckpoint());
                     lastSaved = run.Step;
@@ -117,16 +151,37 @@ internal static class TrainCommand
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
-        double heldOut = run.Validate(team);
+        double heldOut = history.HeldOut.Count > 0 && history.HeldOut[^1].Update == run.Step ? history.HeldOut[^1].Loss : run.Validate(team);
         view.Line(string.Create(CultureInfo.InvariantCulture,
             $"update {run.Step}: training loss {TrainView.Format(loss)}, held-out loss {TrainView.Format(heldOut)} {run.LossUnit}; {run.Step - start} updates in {seconds:F1} s; saved {saved}"));
+        if (history.BestUpdate >= 0)
+        {
+            view.Line(string.Create(CultureInfo.InvariantCulture,
+                $"best held-out loss {TrainView.Format(history.BestLoss)} at update {history.BestUpdate}: {folder.BestPath}"));
+        }
+
+        if (stoppedEarly)
+        {
+            view.Line($"stopped early: no better held-out loss in {settings.Patience} measurements (every {settings.ValidEvery} updates)");
+        }
+
         view.Line("sample: " + run.Preview(160, team).ReplaceLineEndings(" ⏎ "));
+        if (request.Plot is not null)
+        {
+            TrainPlot.Save(request.Plot, history, run.LossUnit, $"{run.Task} model, {settings.Cell} {settings.Layers}×{settings.Hidden}: {Path.GetFileName(data)}");
+            view.Line($"plot: {request.Plot}");
+        }
+
         if (request.Json is not null)
         {
             var summary = new
             {
                 task = run.Task, data, checkpoint = saved, updates = run.Step, final_loss = Finite(loss), held_out_loss = Finite(heldOut),
+                best_held_out_loss = Finite(history.BestLoss), best_update = history.BestUpdate >= 0 ? history.BestUpdate : (long?)null,
+                best_checkpoint = history.BestUpdate >= 0 ? folder.BestPath : null, stopped_early = stoppedEarly,
+                learning_rate = run.Trainer.Optimizer.LearningRate,
                 loss_unit = run.LossUnit, seconds, interrupted = cancel.IsCancellationRequested,
+                held_out = history.HeldOut.Select(p => new { update = p.Update, loss = Finite(p.Loss), learning_rate = p.LearningRate }),
             };
             File.WriteAllText(request.Json, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
         }
@@ -151,7 +206,9 @@ internal static class TrainCommand
                 throw new ArgumentException($"'{directory}' already holds checkpoints: continue with --resume, or choose another --out.");
             }
 
-            return request.Text is not null ? TextRun.Start(data, request.Settings) : SeriesRun.Start(data, request.Column, request.Settings);
+            // The cosine schedule's length is fixed when a run starts: a resumed run that trains longer keeps its rates.
+            TrainSettings settings = request.Settings with { ScheduleUpdates = request.Settings.Updates };
+            return request.Text is not null ? TextRun.Start(data, settings) : SeriesRun.Start(data, request.Column, settings);
         }
 
         LoadedCheckpoint checkpoint = CheckpointFolder.Open(request.ResumeFrom ?? directory);
@@ -160,4 +217,8 @@ internal static class TrainCommand
 }
 
 /// <summary>What <c>train</c> was asked: the data, where checkpoints go, whether to resume (and from which file), the settings.</summary>
-internal sealed record TrainRequest(string? Text, string? Csv, string? Column, string? Out, bool Resume, string? ResumeFrom, TrainSettings Settings, string? Json);
+internal sealed record TrainRequest(string? Text, string? Csv, string? Column, string? Out, bool Resume, string? ResumeFrom, TrainSettings Settings, string? Json)
+{
+    /// <summary>A PNG file for the loss curves, or null.</summary>
+    public string? Plot { get; init; }
+}

@@ -23,16 +23,18 @@ internal static class DemoCommand
         var quick = new Option<bool>("--quick") { Description = "A budget of seconds, not minutes (a smoke test: too small for the claims to hold)." };
         var plain = new Option<bool>("--plain") { Description = "Plain text, no colours or live widgets (the default when output is redirected)." };
         var json = new Option<FileInfo?>("--json") { Description = "Also write a JSON report of every run and claim to this file." };
+        var plot = new Option<FileInfo?>("--plot") { Description = "Also draw ‖dL/dh_t‖ on the adding problem (at initialisation and after training) and every run's training loss to this PNG file." };
         var command = new Command("demo", "Train the classic experiments (temporal XOR, adding problem, embedded Reber) and show the claims.")
         {
-            seed, threads, quick, plain, json,
+            seed, threads, quick, plain, json, plot,
         };
         command.SetAction(result => Run(
-            result.GetValue(seed), result.GetValue(threads), result.GetValue(quick), result.GetValue(plain) || Console.IsOutputRedirected, result.GetValue(json)));
+            result.GetValue(seed), result.GetValue(threads), result.GetValue(quick), result.GetValue(plain) || Console.IsOutputRedirected, result.GetValue(json),
+            result.GetValue(plot)));
         return command;
     }
 
-    private static int Run(ulong seed, int threadCount, bool quick, bool plain, FileInfo? json)
+    private static int Run(ulong seed, int threadCount, bool quick, bool plain, FileInfo? json, FileInfo? plot)
     {
         if (threadCount is < 1 or > 256)
         {
@@ -44,9 +46,11 @@ internal static class DemoCommand
             : new RichDemoView(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) }));
         view.Title($"Rnn.Simd demo: the seeds' claims, trained here (seed {seed}{(quick ? ", --quick budget" : "")})");
         IReadOnlyList<DemoRun> runs;
+        var losses = new Dictionary<string, List<(int Update, double Loss)>>(StringComparer.Ordinal);
         using (ThreadTeam? team = threadCount > 1 ? new ThreadTeam(threadCount) : null)
         {
-            runs = view.Train(DemoPlan.Experiments(seed, quick), team);
+            IReadOnlyList<DemoExperiment> experiments = DemoPlan.Experiments(seed, quick);
+            runs = view.Train(plot is null ? experiments : [.. experiments.Select(e => Recorded(e, losses))], team);
         }
 
         view.Results(runs);
@@ -61,7 +65,30 @@ internal static class DemoCommand
             WriteReport(json, seed, quick, threadCount, runs, claims);
         }
 
+        if (plot is not null)
+        {
+            DemoPlot.Save(plot.FullName, runs, losses, $"seed {seed}{(quick ? ", --quick" : "")}");
+            view.Line($"plot: {plot.FullName}");
+        }
+
         return 0;
+    }
+
+    /// <summary>The experiment, with each update's training loss also recorded into <paramref name="losses"/>.</summary>
+    private static DemoExperiment Recorded(DemoExperiment experiment, Dictionary<string, List<(int Update, double Loss)>> losses)
+    {
+        var points = new List<(int Update, double Loss)>();
+        losses[experiment.Key] = points;
+        return experiment with
+        {
+            Run = (report, threads) => experiment.Run(
+                (update, loss) =>
+                {
+                    points.Add((update, loss));
+                    report?.Invoke(update, loss);
+                },
+                threads),
+        };
     }
 
     /// <summary>The JSON report: the settings, one object per run (<c>experiments</c>) and one per claim.</summary>

@@ -24,6 +24,9 @@ internal abstract class DemoView
     /// <summary>One line per claim.</summary>
     public abstract void Verdicts(IReadOnlyList<DemoClaim> claims);
 
+    /// <summary>A line of plain text.</summary>
+    public abstract void Line(string text);
+
     /// <summary>A run's cells in the order of <see cref="s_header"/>; "-" where the task defines no such figure.</summary>
     protected static string[] Row(DemoRun r) =>
     [

@@ -12,6 +12,8 @@ internal sealed class PlainDemoView(TextWriter output) : DemoView
         output.WriteLine();
     }
 
+    public override void Line(string text) => output.WriteLine(text);
+
     public override IReadOnlyList<DemoRun> Train(IReadOnlyList<DemoExperiment> experiments, ThreadTeam? threads)
     {
         var runs = new List<DemoRun>();

@@ -11,6 +11,8 @@ internal sealed class RichDemoView(IAnsiConsole console) : DemoView
 
     public override void Title(string text) => console.Write(new Rule($"[bold]{Markup.Escape(text)}[/]").LeftJustified());
 
+    public override void Line(string text) => console.MarkupLine(Markup.Escape(text));
+
     public override IReadOnlyList<DemoRun> Train(IReadOnlyList<DemoExperiment> experiments, ThreadTeam? threads)
     {
         var runs = new List<DemoRun>();

@@ -65,6 +65,20 @@ internal sealed class CheckpointFolder(string directory, int keep)
         return path;
     }
 
+    /// <summary>The path of the best checkpoint (by held-out loss), beside the newest ones and never deleted by them.</summary>
+    public string BestPath => Path.Combine(Directory, BestName);
+
+    /// <summary>The name of the best checkpoint in a run's directory.</summary>
+    public const string BestName = "best.safetensors";
+
+    /// <summary>Writes <see cref="BestPath"/> (atomically, as every checkpoint).</summary>
+    public string SaveBest(CheckpointContent content)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        Checkpoint.Save(BestPath, content);
+        return BestPath;
+    }
+
     /// <summary>
     /// Opens a checkpoint file, or the newest checkpoint of a directory. A damaged file is an
     /// <see cref="InvalidDataException"/> that names the previous checkpoint of its directory, if any.

@@ -48,6 +48,34 @@ internal sealed record TrainSettings
 
     public int Threads { get; init; } = 1;
 
+    /// <summary>Measure the held-out loss every this many updates (0: only at the end); each measurement that beats the
+    /// best so far writes <c>best.safetensors</c>.</summary>
+    public long ValidEvery { get; init; } = 250;
+
+    /// <summary>Stop after this many held-out measurements in a row without a better loss (0: never stop early).</summary>
+    public int Patience { get; init; }
+
+    /// <summary>constant, cosine (to <see cref="MinLearningRate"/> at <see cref="ScheduleUpdates"/>) or plateau (×
+    /// <see cref="PlateauFactor"/> after <see cref="PlateauPatience"/> measurements without a better held-out loss).</summary>
+    public string Schedule { get; init; } = "constant";
+
+    /// <summary>Updates of linear warm-up (from lr / warm-up to lr) before the schedule (0: none).</summary>
+    public long Warmup { get; init; }
+
+    /// <summary>The least learning rate of the cosine and plateau schedules.</summary>
+    public double MinLearningRate { get; init; }
+
+    /// <summary>The update at which the cosine schedule reaches <see cref="MinLearningRate"/>: the run's update count when
+    /// it started (fixed, so that a resumed run that trains longer keeps the same rates).</summary>
+    public long ScheduleUpdates { get; init; }
+
+    public double PlateauFactor { get; init; } = 0.5;
+
+    public int PlateauPatience { get; init; } = 2;
+
+    /// <summary>Decoupled weight decay (AdamW; biases excluded); 0: Adam without decay.</summary>
+    public double WeightDecay { get; init; }
+
     public string ToJson() => JsonSerializer.Serialize(this with { Threads = 1 }, s_json);
 
     public static TrainSettings FromJson(string json)
@@ -77,6 +105,17 @@ internal sealed record TrainSettings
         Require(Every >= 1, "--every", $"must be ≥ 1, was {Every}");
         Require(Keep >= 1, "--keep", $"must be ≥ 1, was {Keep}");
         Require(Threads is >= 1 and <= 256, "--threads", $"must be 1 … 256, was {Threads}");
+        Require(ValidEvery >= 0, "--valid-every", $"must be ≥ 0 (0: only at the end), was {ValidEvery}");
+        Require(Patience >= 0, "--patience", $"must be ≥ 0 (0: never stop early), was {Patience}");
+        Require(Patience == 0 || ValidEvery > 0, "--patience", "needs --valid-every > 0 (held-out measurements to count)");
+        Require(Schedule is "constant" or "cosine" or "plateau", "--schedule", $"must be constant, cosine or plateau, was '{Schedule}'");
+        Require(Schedule != "plateau" || ValidEvery > 0, "--schedule plateau", "needs --valid-every > 0 (held-out measurements to watch)");
+        Require(Warmup >= 0 && Warmup <= 100_000_000, "--warmup", $"must be 0 … 100000000 updates, was {Warmup}");
+        Require(double.IsFinite(MinLearningRate) && MinLearningRate >= 0 && MinLearningRate <= LearningRate, "--min-lr", $"must be in [0, --lr], was {Num(MinLearningRate)}");
+        Require(ScheduleUpdates >= 0, "schedule updates", $"must be ≥ 0, was {ScheduleUpdates}");
+        Require(double.IsFinite(PlateauFactor) && PlateauFactor > 0 && PlateauFactor < 1, "--plateau-factor", $"must be in (0, 1), was {Num(PlateauFactor)}");
+        Require(PlateauPatience >= 0, "--plateau-patience", $"must be ≥ 0, was {PlateauPatience}");
+        Require(double.IsFinite(WeightDecay) && WeightDecay >= 0, "--weight-decay", $"must be ≥ 0, was {Num(WeightDecay)}");
     }
 
     public CellType CellType => Cell switch { "lstm" => Cells.CellType.Lstm, "gru" => Cells.CellType.Gru, _ => Cells.CellType.Rnn };

@@ -12,6 +12,10 @@ internal abstract class TrainView
 
     public abstract void Line(string text);
 
+    /// <summary>A held-out measurement after update <paramref name="step"/> (<paramref name="best"/>: the best so far).</summary>
+    public virtual void Measured(long step, double loss, bool best) =>
+        Line(string.Create(CultureInfo.InvariantCulture, $"update {step}: held-out loss {Format(loss)}{(best ? " (best)" : "")}"));
+
     public static string Format(double value) => double.IsNaN(value) ? "–" : value.ToString("F4", CultureInfo.InvariantCulture);
 }
 
@@ -38,6 +42,12 @@ internal sealed class PlainTrainView(TextWriter output) : TrainView
 /// <summary>Spectre.Console: a live progress bar with the loss in its description.</summary>
 internal sealed class RichTrainView(IAnsiConsole console) : TrainView
 {
+    private string _measured = "";
+
+    /// <summary>Shown in the bar's description (a line would tear the live display).</summary>
+    public override void Measured(long step, double loss, bool best) =>
+        _measured = string.Create(CultureInfo.InvariantCulture, $"  held-out {Format(loss)} @{step}{(best ? " best" : "")}");
+
     public override void Run(string title, long start, long total, Action<Action<long, double>> loop)
     {
         console.MarkupLine($"[bold]{Markup.Escape(title)}[/]");
@@ -51,7 +61,7 @@ internal sealed class RichTrainView(IAnsiConsole console) : TrainView
                 loop((step, loss) =>
                 {
                     task.Value = step;
-                    task.Description = string.Create(CultureInfo.InvariantCulture, $"update {step}/{total}  loss {Format(loss)}");
+                    task.Description = string.Create(CultureInfo.InvariantCulture, $"update {step}/{total}  loss {Format(loss)}{_measured}");
                 });
                 task.StopTask();
             });

@@ -36,6 +36,9 @@ internal abstract class TrainingRun : IDisposable
 
     public abstract Trainer Trainer { get; }
 
+    /// <summary>The losses seen so far, the best held-out loss and the plateau schedule's state.</summary>
+    public TrainingHistory History { get; private set; } = new();
+
     /// <summary>Updates taken so far.</summary>
     public long Step { get; private protected set; }
 
@@ -74,6 +77,7 @@ internal abstract class TrainingRun : IDisposable
             [SettingsKey] = Settings.ToJson(),
             [DataHashKey] = DataHash,
             [CursorKey] = Streams.Cursor.ToString(CultureInfo.InvariantCulture),
+            [TrainingHistory.Key] = History.ToJson(),
         };
         AddMetadata(metadata);
         var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
@@ -110,6 +114,7 @@ internal abstract class TrainingRun : IDisposable
 
         Streams.Cursor = position;
         Step = checkpoint.Step;
+        History = checkpoint.Metadata.TryGetValue(TrainingHistory.Key, out string? history) ? TrainingHistory.FromJson(history, checkpoint.Source) : new TrainingHistory();
         float[]? h = checkpoint.Tensors.GetValueOrDefault(HiddenTensor), c = checkpoint.Tensors.GetValueOrDefault(CellTensor);
         if (h is null)
         {
@@ -204,7 +209,13 @@ internal abstract class TrainingRun : IDisposable
 
     private protected abstract void AddMetadata(Dictionary<string, string> metadata);
 
-    /// <summary>The trainer of a new run: Adam, global-norm clipping, non-finite updates skipped.</summary>
-    private protected static Trainer NewTrainer(ParameterSet parameters, TrainSettings settings) =>
-        new(parameters, new Adam(settings.LearningRate), new TrainerOptions { MaxGradientNorm = settings.Clip > 0 ? settings.Clip : null });
+    /// <summary>The trainer of a new run: Adam (AdamW with decoupled weight decay, biases excluded, when the settings ask
+    /// for decay), global-norm clipping, non-finite updates skipped.</summary>
+    private protected static Trainer NewTrainer(ParameterSet parameters, TrainSettings settings)
+    {
+        Optimizer optimizer = settings.WeightDecay > 0
+            ? new AdamW(settings.LearningRate, weightDecay: settings.WeightDecay) { WeightDecayExcludedRoles = Optimizer.BiasRoles }
+            : new Adam(settings.LearningRate);
+        return new(parameters, optimizer, new TrainerOptions { MaxGradientNorm = settings.Clip > 0 ? settings.Clip : null });
+    }
 }

@@ -20,6 +20,20 @@ public sealed class DemoCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
+    public void Plot_DrawsTheGradientAndLossCharts_WithoutChangingTheResults()
+    {
+        string plain = Path.Combine(_directory, "plain.json"), plotted = Path.Combine(_directory, "plotted.json"), png = Path.Combine(_directory, "demo.png");
+        Assert.Equal(0, Run("demo", "--quick", "--json", plain, "--plain").Code);
+        (int code, string output, string error) = Run("demo", "--quick", "--json", plotted, "--plain", "--plot", png);
+        Assert.True(code == 0, error);
+        Assert.Contains("plot: " + png, output, StringComparison.Ordinal);
+        PngAssert.IsChart(png, 1800, 600);
+        static string[] Weights(string file) =>
+            [.. JsonDocument.Parse(File.ReadAllText(file)).RootElement.GetProperty("experiments").EnumerateArray().Select(e => e.GetProperty("weights").GetString()!)];
+        Assert.Equal(Weights(plain), Weights(plotted));
+    }
+
+    [Fact]
     public void QuickDemo_ExitsZero_AndWritesAJsonReportWithEveryRunAndClaim()
     {
         string json = Path.Combine(_directory, "out.json");

@@ -3,6 +3,7 @@ using Rnn.Simd.Cli.Commands;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
 using Rnn.Simd.Networks;
+using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Tests.Cli;
 
@@ -56,6 +57,117 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(Bits(a.Tensors[TrainingRun.HiddenTensor]), Bits(b.Tensors[TrainingRun.HiddenTensor]));
         Assert.Equal(a.UpdatesApplied, b.UpdatesApplied);
         Assert.Equal(3, CheckpointFolder.List(straight).Count);   // --keep 3 of the saves at 10, 20, 24 plus none older
+    }
+
+    [Theory]
+    [InlineData("plateau", 0.0)]
+    [InlineData("cosine", 0.01)]
+    public void ValidationSchedulesAndDecay_InterruptedAndResumed_EndOnTheBitsAndHistoryOfAnUninterruptedRun(string schedule, double weightDecay)
+    {
+        TrainSettings settings = Small("lstm") with
+        {
+            ValidEvery = 5, Schedule = schedule, Warmup = 4, PlateauPatience = 0, MinLearningRate = 1e-3, WeightDecay = weightDecay,
+        };
+        string straight = Path.Combine(_directory, "straight-" + schedule), interrupted = Path.Combine(_directory, "interrupted-" + schedule);
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, straight, false, null, settings, null)));
+        Assert.Equal(130, Train(new TrainRequest(_text, null, null, interrupted, false, null, settings, null), cancelAfter: 13));
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, interrupted, true, null, settings, null)));
+
+        LoadedCheckpoint a = Checkpoint.Load(CheckpointFolder.List(straight)[^1]), b = Checkpoint.Load(CheckpointFolder.List(interrupted)[^1]);
+        foreach ((string name, float[] values) in a.ToDictionary())
+        {
+            Assert.Equal(Bits(values), Bits(b.ToDictionary()[name]));
+        }
+
+        Assert.Equal(a.Metadata[TrainingHistory.Key], b.Metadata[TrainingHistory.Key]);
+        using (var model = (LanguageModel)a.CreateModel())
+        {
+            Optimizer optimizer = a.CreateTrainer(model.Parameters).Optimizer;
+            Assert.Equal(weightDecay > 0 ? typeof(AdamW) : typeof(Adam), optimizer.GetType());
+            Assert.Equal(weightDecay, optimizer.WeightDecay);
+        }
+
+
+        // The held-out measurements every 5 updates, the best kept as best.safetensors (the step's own weights).
+        TrainingHistory history = TrainingHistory.FromJson(a.Metadata[TrainingHistory.Key], "a");
+        Assert.Equal([5L, 10, 15, 20], history.HeldOut.Select(p => p.Update));
+        Assert.Equal(history.HeldOut.Min(p => p.Loss), history.BestLoss);
+        LoadedCheckpoint best = Checkpoint.Load(Path.Combine(straight, CheckpointFolder.BestName));
+        Assert.Equal(history.BestUpdate, best.Step);
+        Assert.Equal(history.BestLoss, TrainingHistory.FromJson(best.Metadata[TrainingHistory.Key], "best").BestLoss);
+
+        // The rates: a linear warm-up over 4 updates, then the schedule (each point carries the rate of its last update).
+        foreach (LossPoint point in history.Training)
+        {
+            long done = point.Update - 1;
+            double expected = done < 4 ? settings.LearningRate * (done + 1) / 4
+                : schedule == "cosine" ? 1e-3 + ((settings.LearningRate - 1e-3) * (1 + Math.Cos(Math.PI * (done - 4) / 20)) / 2)
+                : PlateauRate(history, point.Update, settings);
+            Assert.Equal(expected, point.LearningRate, 1e-15);
+        }
+    }
+
+    [Fact]
+    public void Patience_StopsAtTheFirstMeasurementsWithoutABetterLoss_AndKeepsTheBest()
+    {
+        TrainSettings settings = Small("gru") with { Updates = 200, ValidEvery = 2, Patience = 2, LearningRate = 3e-2, Every = 1000 };
+        string run = Path.Combine(_directory, "patience"), report = Path.Combine(_directory, "patience.json");
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, run, false, null, settings, report)));
+        LoadedCheckpoint last = Checkpoint.Load(CheckpointFolder.List(run)[^1]);
+        TrainingHistory history = TrainingHistory.FromJson(last.Metadata[TrainingHistory.Key], "last");
+        Assert.True(last.Step < settings.Updates, $"the run should have stopped early, ran to {last.Step}");
+
+        // Replays the rule on the recorded losses: it stops at the first point where two measurements in a row did not
+        // beat the best before them, and not earlier.
+        double best = double.PositiveInfinity;
+        int since = 0;
+        for (int i = 0; i < history.HeldOut.Count; i++)
+        {
+            Assert.True(since < 2, $"measurement {i} came after the stopping point");
+            (best, since) = history.HeldOut[i].Loss < best ? (history.HeldOut[i].Loss, 0) : (best, since + 1);
+        }
+
+        Assert.Equal(2, since);
+        Assert.Equal(history.HeldOut[^1].Update, last.Step);
+        Assert.Equal(history.BestUpdate, Checkpoint.Load(Path.Combine(run, CheckpointFolder.BestName)).Step);
+        string json = File.ReadAllText(report);
+        Assert.Contains("\"stopped_early\": true", json, StringComparison.Ordinal);
+
+        // Resuming a run that stopped early stops again at once, without training.
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, run, true, null, settings, null)));
+        Assert.Equal(last.Step, Checkpoint.Load(CheckpointFolder.List(run)[^1]).Step);
+    }
+
+    [Fact]
+    public void Plot_FromTheCommandLine_IsAPngOfTheCurves()
+    {
+        string run = Path.Combine(_directory, "plotted"), png = Path.Combine(_directory, "plots", "curve.png");
+        Assert.Equal(0, Simd.Cli.Program.Run(
+        [
+            "train", "--text", _text, "--out", run, "--hidden", "16", "--embedding", "8", "--steps", "12", "--batch", "4", "--updates", "30",
+            "--valid-every", "10", "--schedule", "cosine", "--warmup", "5", "--plot", png, "--plain",
+        ]));
+        PngAssert.IsChart(png, 1000, 600);
+    }
+
+    /// <summary>The plateau rate in force after <paramref name="update"/>: replays PyTorch's rule (patience 0, factor
+    /// 0.5, relative threshold 1e-4, floor at the minimum) on the measurements recorded before it.</summary>
+    private static double PlateauRate(TrainingHistory history, long update, TrainSettings settings)
+    {
+        double rate = settings.LearningRate, best = double.PositiveInfinity;
+        foreach (LossPoint measured in history.HeldOut.Where(p => p.Update < update))
+        {
+            if (measured.Loss < best * (1 - 1e-4))
+            {
+                best = measured.Loss;
+            }
+            else
+            {
+                rate = Math.Max(rate * settings.PlateauFactor, settings.MinLearningRate);
+            }
+        }
+
+        return rate;
     }
 
     [Fact]

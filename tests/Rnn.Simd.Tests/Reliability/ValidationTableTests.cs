@@ -4,6 +4,7 @@ using Rnn.Simd.Import.Onnx;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Parameters;
+using Rnn.Simd.Serving;
 using Rnn.Simd.Tests.Layers;
 using Rnn.Simd.Training;
 
@@ -82,6 +83,19 @@ public sealed class ValidationTableTests
         Assert.True(missing.Count == 0, "No validation row for: " + string.Join(", ", missing.Distinct().Order()));
     }
 
+    /// <summary>One StepAsync on a fresh async batcher (disposed after), with buffers of the given lengths.</summary>
+    private static void AsyncStep(RecurrentNetwork network, int inputLength, int outputLength, bool registered = true)
+    {
+        using var batcher = new AsyncStreamBatcher(network);
+        StreamId stream = batcher.Add();
+        if (!registered)
+        {
+            batcher.Remove(stream);
+        }
+
+        batcher.StepAsync(stream, new float[inputLength], new float[outputLength]).AsTask().GetAwaiter().GetResult();
+    }
+
     private static List<Row> Rows()
     {
         var rows = new List<Row>();
@@ -131,6 +145,28 @@ public sealed class ValidationTableTests
         Add("RecurrentState.CopyFrom", "other", s_arg, "batch size", () => state.CopyFrom(n.CreateState(2)));
         Add("RecurrentState.CopyFrom", "other", s_null, "other", () => state.CopyFrom(null!));
         Add("RecurrentStateSerializer.Load", "network", s_null, "network", () => RecurrentStateSerializer.Load(null!, new MemoryStream()));
+
+        // Serving: the stream batchers over the same network (X = 5, Hout = 3, two LSTM layers).
+        var batcher = new StreamBatcher(n);
+        StreamId first = batcher.Add(), second = batcher.Add(), gone = batcher.Add();
+        batcher.Remove(gone);
+        Add("StreamBatcher.Step", "inputs", s_arg, "inputs has 9 values; expected n·X = 10 (n=2, X=5)", () => batcher.Step([first, second], new float[9], new float[6]));
+        Add("StreamBatcher.Step", "outputs", s_arg, "outputs has 7 values; expected n·Hout = 6 (n=2, Hout=3)", () => batcher.Step([first, second], new float[10], new float[7]));
+        Add("StreamBatcher.Step", "streams", s_arg, "is not registered here", () => batcher.Step([first, gone], new float[10], new float[6]));
+        Add("StreamBatcher.Step", "streams", s_arg, "is not registered here", () => batcher.Step([default], new float[5], new float[3]));
+        Add("StreamBatcher.Step", "streams", s_arg, "appears twice", () => batcher.Step([second, first, second], new float[15], new float[9]));
+        Add("StreamBatcher", "network", s_arg, "bidirectional network needs whole sequences", () => new StreamBatcher(TestNetworks.Create(o with { Bidirectional = true })));
+        Add("StreamBatcher", "capacity", s_range, "non-negative", () => new StreamBatcher(n, -1));
+        Add("StreamBatcher.Remove", "stream", s_arg, "is not registered here", () => batcher.Remove(gone));
+        Add("StreamBatcher.Snapshot", "destination", s_arg, "batch-1 state of this network's architecture; got one of batch 4", () => batcher.Snapshot(first, state));
+        Add("StreamBatcher.Restore", "source", s_arg, "for another architecture", () => batcher.Restore(first, gru.CreateState()));
+        Add("StreamBatcher.Restore", "source", s_null, "source", () => batcher.Restore(first, null!));
+        Add("AsyncStreamBatcher", "options", s_range, "MaxBatch must be at least 1, was 0", () => new AsyncStreamBatcher(n, new AsyncStreamBatcherOptions { MaxBatch = 0 }).Dispose());
+        Add("AsyncStreamBatcher", "options", s_range, "MaxDelay must be between zero", () => new AsyncStreamBatcher(n, new AsyncStreamBatcherOptions { MaxDelay = TimeSpan.FromMilliseconds(-1) }).Dispose());
+        Add("AsyncStreamBatcher", "network", s_arg, "reverse network needs whole sequences", () => new AsyncStreamBatcher(TestNetworks.Create(o with { Reverse = true })).Dispose());
+        Add("AsyncStreamBatcher.StepAsync", "input", s_arg, "input has 4 values; expected X = 5", () => AsyncStep(n, 4, 3));
+        Add("AsyncStreamBatcher.StepAsync", "output", s_arg, "output has 2 values; expected Hout = 3", () => AsyncStep(n, 5, 2));
+        Add("AsyncStreamBatcher.StepAsync", "stream", s_arg, "is not registered here", () => AsyncStep(n, 5, 3, registered: false));
 
         // Options: sizes zero, negative, overflowing.
         Add("RecurrentNetwork.FromPyTorch", "options", s_null, "options", () => RecurrentNetwork.FromPyTorch(null!, new Dictionary<string, float[]>()));
