@@ -48,10 +48,13 @@ public static class LoadRun
             run.Start = start;
             run.WarmupEnd = start + (long)(options.WarmupSeconds * Stopwatch.Frequency);
             run.End = start + (long)(options.Seconds * Stopwatch.Frequency);
-            Task<MetricsSnapshot?> before = ReadMetricsAt(http, run.WarmupEnd, cancellationToken);
-            Task<MetricsSnapshot?> after = ReadMetricsAt(http, run.End, cancellationToken);
+            // The server's counters when the measured window opens and when it closes (or every stream is done).
+            using var done = new CancellationTokenSource();
+            Task<MetricsSnapshot?> before = ReadMetricsAt(http, run.WarmupEnd, done.Token, cancellationToken);
+            Task<MetricsSnapshot?> after = ReadMetricsAt(http, run.End, done.Token, cancellationToken);
             Task[] streams = [.. Enumerable.Range(0, options.Streams).Select(s => Task.Run(() => RunStream(new StreamingInference.StreamingInferenceClient(channels[s % channels.Length]), run, s, cancellationToken), cancellationToken))];
             await Task.WhenAll(streams);
+            await done.CancelAsync();
             double measured = Math.Max(1e-9, (Math.Min(Stopwatch.GetTimestamp(), run.End) - run.WarmupEnd) / (double)Stopwatch.Frequency);
             return run.Report(model, await before, await after, measured);
         }
@@ -64,12 +67,13 @@ public static class LoadRun
         }
     }
 
-    private static async Task<MetricsSnapshot?> ReadMetricsAt(HttpClient http, long timestamp, CancellationToken cancellationToken)
+    private static async Task<MetricsSnapshot?> ReadMetricsAt(HttpClient http, long timestamp, CancellationToken early, CancellationToken cancellationToken)
     {
         TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
         if (wait > TimeSpan.Zero)
         {
-            await Task.Delay(wait, cancellationToken);
+            await Task.WhenAny(Task.Delay(wait, early));   // the streams may all be done before the time is up
+            cancellationToken.ThrowIfCancellationRequested();
         }
 
         return await http.GetFromJsonAsync<MetricsSnapshot>("/metrics", s_metricsJson, cancellationToken);
