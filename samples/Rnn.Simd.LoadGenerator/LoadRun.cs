@@ -44,13 +44,15 @@ public static class LoadRun
             }
 
             var run = new Shared(options, model, options.Check ? reference : null);
+            // Without a warm-up the window opens with the first frame: read the server's counters before it.
+            MetricsSnapshot? atStart = options.WarmupSeconds == 0 ? await http.GetFromJsonAsync<MetricsSnapshot>("/metrics", s_metricsJson, cancellationToken) : null;
             long start = Stopwatch.GetTimestamp();
             run.Start = start;
             run.WarmupEnd = start + (long)(options.WarmupSeconds * Stopwatch.Frequency);
             run.End = start + (long)(options.Seconds * Stopwatch.Frequency);
             // The server's counters when the measured window opens and when it closes (or every stream is done).
             using var done = new CancellationTokenSource();
-            Task<MetricsSnapshot?> before = ReadMetricsAt(http, run.WarmupEnd, done.Token, cancellationToken);
+            Task<MetricsSnapshot?> before = atStart is not null ? Task.FromResult<MetricsSnapshot?>(atStart) : ReadMetricsAt(http, run.WarmupEnd, done.Token, cancellationToken);
             Task<MetricsSnapshot?> after = ReadMetricsAt(http, run.End, done.Token, cancellationToken);
             Task[] streams = [.. Enumerable.Range(0, options.Streams).Select(s => Task.Run(() => RunStream(new StreamingInference.StreamingInferenceClient(channels[s % channels.Length]), run, s, cancellationToken), cancellationToken))];
             await Task.WhenAll(streams);
