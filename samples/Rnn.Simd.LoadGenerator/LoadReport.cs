@@ -66,6 +66,12 @@ public sealed record LoadReport
     /// <summary>Bytes allocated inside the engine's calls per step in the window.</summary>
     public double EngineBytesPerFrame { get; init; }
 
+    /// <summary>The server's CPU time per step in the window (all its threads: gRPC, Kestrel, the engine), µs.</summary>
+    public double ServerCpuUsPerFrame { get; init; }
+
+    /// <summary>The engine's compute time per step in the window (batched steps' durations, or the streams' Step calls), µs.</summary>
+    public double EngineUsPerFrame { get; init; }
+
     /// <summary>Streams per batched step (the server's since its start).</summary>
     public double MeanBatchSize { get; init; }
 
@@ -85,10 +91,10 @@ public sealed record LoadReport
     public string ToTable()
     {
         var text = new StringBuilder();
-        text.AppendLine("| mode | streams | rate/stream | frames/s | p50 ms | p99 ms | p99.9 ms | max ms | gen0 | gen1 | gen2 | server B/frame | engine B/frame | batch | checked | mismatches |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| mode | streams | rate/stream | frames/s | p50 ms | p99 ms | p99.9 ms | max ms | gen0 | gen1 | gen2 | server B/frame | engine B/frame | server CPU µs/frame | engine µs/frame | batch | checked | mismatches |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {Mode} | {Streams} | {(RatePerStream > 0 ? RatePerStream.ToString("G4", CultureInfo.InvariantCulture) : "max")} | {FramesPerSecond:F0} | {LatencyP50Us / 1e3:F3} | {LatencyP99Us / 1e3:F3} | {LatencyP999Us / 1e3:F3} | {LatencyMaxUs / 1e3:F1} | {Gen0} | {Gen1} | {Gen2} | {ServerBytesPerFrame:F0} | {EngineBytesPerFrame:F1} | {MeanBatchSize:F1} | {Checked} | {Mismatches} |"));
+            $"| {Mode} | {Streams} | {(RatePerStream > 0 ? RatePerStream.ToString("G4", CultureInfo.InvariantCulture) : "max")} | {FramesPerSecond:F0} | {LatencyP50Us / 1e3:F3} | {LatencyP99Us / 1e3:F3} | {LatencyP999Us / 1e3:F3} | {LatencyMaxUs / 1e3:F1} | {Gen0} | {Gen1} | {Gen2} | {ServerBytesPerFrame:F0} | {EngineBytesPerFrame:F1} | {ServerCpuUsPerFrame:F1} | {EngineUsPerFrame:F1} | {MeanBatchSize:F1} | {Checked} | {Mismatches} |"));
         foreach (string error in Errors)
         {
             text.AppendLine(error);

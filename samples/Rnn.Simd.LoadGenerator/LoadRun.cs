@@ -274,6 +274,8 @@ public static class LoadRun
                     Gen2 = after is null || before is null ? -1 : after.Gen2Collections - before.Gen2Collections,
                     ServerBytesPerFrame = serverSteps == 0 ? 0 : (after!.AllocatedBytes - before!.AllocatedBytes) / (double)serverSteps,
                     EngineBytesPerFrame = serverSteps == 0 ? 0 : (after!.EngineAllocatedBytes - before!.EngineAllocatedBytes) / (double)serverSteps,
+                    ServerCpuUsPerFrame = serverSteps == 0 ? 0 : (after!.CpuSeconds - before!.CpuSeconds) * 1e6 / serverSteps,
+                    EngineUsPerFrame = serverSteps == 0 ? 0 : (after!.EngineSeconds - before!.EngineSeconds) * 1e6 / serverSteps,
                     MeanBatchSize = after?.MeanBatchSize ?? 0,
                     Checked = Interlocked.Read(ref _checked),
                     Mismatches = Interlocked.Read(ref _mismatches),

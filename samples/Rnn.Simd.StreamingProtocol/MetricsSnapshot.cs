@@ -66,6 +66,12 @@ public sealed record MetricsSnapshot
     /// <summary>Bytes allocated inside the engine's calls on the callers' threads.</summary>
     public long EngineAllocatedBytes { get; init; }
 
+    /// <summary>Seconds the engine computed: the batched steps' durations, or the sum of the streams' <c>Step</c> calls.</summary>
+    public double EngineSeconds { get; init; }
+
+    /// <summary>CPU seconds the whole process used since it started (all threads, user and kernel).</summary>
+    public double CpuSeconds { get; init; }
+
     /// <summary>Frames refused with INVALID_ARGUMENT.</summary>
     public long InvalidFrames { get; init; }
 

@@ -24,8 +24,12 @@ public sealed record ServerOptions
     /// <summary>The batcher's most streams per batched step.</summary>
     public int MaxBatch { get; init; } = 256;
 
-    /// <summary>How long the batcher waits for more streams once one is ready.</summary>
-    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromMilliseconds(1);
+    /// <summary>
+    /// How long the batcher waits for more streams once one is ready. Zero by default: with hundreds of streams the
+    /// batches form while the loop is busy with the previous one, and a wait only adds latency (measured:
+    /// perf/results/serving.md).
+    /// </summary>
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.Zero;
 
     /// <summary>Threads of each batched step's products (1: the batcher's loop thread only).</summary>
     public int Threads { get; init; } = 1;

@@ -17,7 +17,7 @@ public sealed class ServiceMetrics : IDisposable
     private readonly long[] _batchSizes = new long[BatchBuckets];
     private readonly long _started = Stopwatch.GetTimestamp();
     private readonly Timer _sampler;
-    private long _opened, _closed, _steps, _batches, _batchedSteps, _engineBytes, _invalid, _oversized, _refused;
+    private long _opened, _closed, _steps, _batches, _batchedSteps, _engineBytes, _engineTicks, _invalid, _oversized, _refused;
     private long _lastSteps;
     private double _stepsPerSecond;
 
@@ -70,10 +70,13 @@ public sealed class ServiceMetrics : IDisposable
         }
     }
 
+    /// <summary>The engine computed for <paramref name="ticks"/> (a batched step, or one stream's <c>Step</c>).</summary>
+    public void EngineBusy(long ticks) => Interlocked.Add(ref _engineTicks, ticks);
+
     /// <summary>The batcher's loop stepped <paramref name="size"/> streams as one batch (its BatchStepped callback).</summary>
     public void BatchStepped(int size, TimeSpan elapsed)
     {
-        _ = elapsed;
+        EngineBusy(elapsed.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond);
         int bucket = Math.Min(BatchBuckets - 1, size <= 1 ? 0 : 32 - BitOperations.LeadingZeroCount((uint)(size - 1)));
         Interlocked.Increment(ref _batchSizes[bucket]);
         Interlocked.Increment(ref _batches);
@@ -114,6 +117,8 @@ public sealed class ServiceMetrics : IDisposable
             Gen2Collections = GC.CollectionCount(2),
             AllocatedBytes = GC.GetTotalAllocatedBytes(precise: false),
             EngineAllocatedBytes = EngineAllocatedBytes,
+            EngineSeconds = Interlocked.Read(ref _engineTicks) / (double)Stopwatch.Frequency,
+            CpuSeconds = Environment.CpuUsage.TotalTime.TotalSeconds,
             InvalidFrames = Interlocked.Read(ref _invalid),
             OversizedFrames = Interlocked.Read(ref _oversized),
         };

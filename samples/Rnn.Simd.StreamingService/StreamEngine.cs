@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Grpc.Core;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Serving;
@@ -110,7 +111,9 @@ public sealed class StreamEngine : IDisposable
             ValueTask step;
             if (_state is not null)
             {
+                long start = Stopwatch.GetTimestamp();
                 _engine.Network.Step(_state, input, output);
+                _engine._metrics.EngineBusy(Stopwatch.GetTimestamp() - start);
                 step = ValueTask.CompletedTask;
             }
             else

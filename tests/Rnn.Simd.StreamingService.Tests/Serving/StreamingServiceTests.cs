@@ -39,6 +39,7 @@ public sealed class StreamingServiceTests
         Assert.Equal(0, metrics.LiveStreams);
         Assert.Equal(streams * frames, metrics.Steps);
         Assert.Equal(streams, metrics.StreamsOpened);
+        Assert.True(metrics.EngineSeconds > 0 && metrics.CpuSeconds > metrics.EngineSeconds / 4, $"engine {metrics.EngineSeconds} s, CPU {metrics.CpuSeconds} s");
         if (batched)
         {
             Assert.Equal(streams * frames, (long)Math.Round(metrics.MeanBatchSize * metrics.Batches));
