@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Net;
+using Rnn.Simd.StreamingProtocol;
 
 namespace Rnn.Simd.LoadGenerator;
 
@@ -50,31 +50,23 @@ public sealed record LoadOptions
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
         var options = new LoadOptions();
-        for (int i = 0; i < args.Count; i++)
+        var reader = new OptionReader(args);
+        while (reader.MoveNext())
         {
-            string name = args[i];
-            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value.");
-            double Number(double min, double max)
+            options = reader.Name switch
             {
-                string text = Value();
-                return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= min && v <= max
-                    ? v : throw new ArgumentException($"{name} must be a number from {min} to {max}, was '{text}'.");
-            }
-
-            options = name switch
-            {
-                "--host" => options with { Host = Value() },
-                "--port" => options with { Port = (int)Number(1, 65535) },
-                "--streams" => options with { Streams = (int)Number(1, StreamLimit) },
-                "--rate" => options with { Rate = Number(0, 100_000) },
-                "--seconds" => options with { Seconds = Number(0.1, SecondsLimit) },
-                "--warmup" => options with { WarmupSeconds = Number(0, SecondsLimit) },
-                "--frames" => options with { Frames = (int)Number(0, int.MaxValue) },
-                "--connections" => options with { Connections = (int)Number(1, 64) },
+                "--host" => options with { Host = reader.Value() },
+                "--port" => options with { Port = reader.Integer(1, 65535) },
+                "--streams" => options with { Streams = reader.Integer(1, StreamLimit) },
+                "--rate" => options with { Rate = reader.Number(0, 100_000) },
+                "--seconds" => options with { Seconds = reader.Number(0.1, SecondsLimit) },
+                "--warmup" => options with { WarmupSeconds = reader.Number(0, SecondsLimit) },
+                "--frames" => options with { Frames = reader.Integer(0, int.MaxValue) },
+                "--connections" => options with { Connections = reader.Integer(1, 64) },
                 "--check" => options with { Check = true },
-                "--model" => options with { ModelPath = Value() },
-                "--json" => options with { JsonPath = Value() },
-                _ => throw new ArgumentException($"Unknown option '{name}'.\n{Usage}"),
+                "--model" => options with { ModelPath = reader.Value() },
+                "--json" => options with { JsonPath = reader.Value() },
+                _ => throw new ArgumentException($"Unknown option '{reader.Name}'.\n{Usage}"),
             };
         }
 

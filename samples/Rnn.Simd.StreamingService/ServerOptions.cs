@@ -1,4 +1,4 @@
-using System.Globalization;
+using Rnn.Simd.StreamingProtocol;
 
 namespace Rnn.Simd.StreamingService;
 
@@ -42,35 +42,27 @@ public sealed record ServerOptions
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
         var options = new ServerOptions();
-        for (int i = 0; i < args.Count; i++)
+        var reader = new OptionReader(args);
+        while (reader.MoveNext())
         {
-            string name = args[i];
-            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value.");
-            int Int(int min, int max)
+            options = reader.Name switch
             {
-                string text = Value();
-                return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max
-                    ? v : throw new ArgumentException($"{name} must be an integer from {min} to {max}, was '{text}'.");
-            }
-
-            options = name switch
-            {
-                "--port" => options with { Port = Int(0, 65535) },
+                "--port" => options with { Port = reader.Integer(0, 65535) },
                 "--mode" => options with
                 {
-                    Batched = Value() switch
+                    Batched = reader.Value() switch
                     {
                         "batched" => true,
                         "per-stream" => false,
                         string other => throw new ArgumentException($"--mode must be batched or per-stream, was '{other}'."),
                     },
                 },
-                "--model" => options with { ModelPath = Value() },
-                "--max-streams" => options with { MaxStreams = Int(1, StreamLimit) },
-                "--max-batch" => options with { MaxBatch = Int(1, StreamLimit) },
-                "--max-delay-ms" => options with { MaxDelay = TimeSpan.FromMilliseconds(Int(0, 1000)) },
-                "--threads" => options with { Threads = Int(1, 64) },
-                _ => throw new ArgumentException($"Unknown option '{name}'. Options: --port, --mode, --model, --max-streams, --max-batch, --max-delay-ms, --threads."),
+                "--model" => options with { ModelPath = reader.Value() },
+                "--max-streams" => options with { MaxStreams = reader.Integer(1, StreamLimit) },
+                "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
+                "--max-delay-ms" => options with { MaxDelay = TimeSpan.FromMilliseconds(reader.Integer(0, 1000)) },
+                "--threads" => options with { Threads = reader.Integer(1, 64) },
+                _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --max-batch, --max-delay-ms, --threads."),
             };
         }
 

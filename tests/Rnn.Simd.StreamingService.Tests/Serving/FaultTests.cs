@@ -67,8 +67,8 @@ public sealed class FaultTests
         Assert.Equal(0, host.Engine.Count);
         Assert.Equal(cycles, metrics.StreamsOpened);
         // The pool holds about as many slots as streams were open at once (16 here, plus calls the server had not
-        // yet ended), never one per stream served.
-        Assert.InRange(host.Engine.Capacity, 0, 8 * concurrency);
+        // yet ended: generous room for a loaded machine), never one per stream served.
+        Assert.InRange(host.Engine.Capacity, 0, 16 * concurrency);
         // And the service still serves: a fresh stream gets its direct run.
         float[] outputs = await Streams.RunAsync(sharedClient, 3, 5, network.Options.InputSize, network.Options.OutputSize).WaitAsync(s_hang);
         Streams.AssertBits(Streams.DirectRun(network, 3, 5), outputs, "a stream after the disconnects");
