@@ -79,6 +79,34 @@ public sealed class StreamingServiceTests
         Assert.Equal(2 * 50, wrong.Mismatches);
     }
 
+    [Fact]
+    public async Task AModelFromAPyTorchFile_IsServed_AndChecked()
+    {
+        // The service loads the file (--model); the test loads it again through the library's importer, and the load
+        // generator's check loads it a third time: all three agree on every bit.
+        string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "lstm_l2.safetensors");
+        await using ServiceHost host = await ServiceHost.StartAsync(new ServerOptions { ModelPath = path });
+        using var channel = host.Channel();
+        var client = new StreamingInference.StreamingInferenceClient(channel);
+        ModelInfo model = await client.DescribeAsync(new DescribeRequest());
+        Assert.Contains("lstm_l2.safetensors", model.Source, StringComparison.Ordinal);
+        Assert.Equal((5, 7), (model.InputSize, model.OutputSize));
+
+        Layers.RecurrentNetwork network = Import.PyTorchImport.Load(path).Network;
+        float[][] outputs = await Task.WhenAll(Enumerable.Range(0, 3).Select(s => Streams.RunAsync(client, s, 20, 5, 7))).WaitAsync(s_hang);
+        for (int s = 0; s < 3; s++)
+        {
+            Streams.AssertBits(Streams.DirectRun(network, s, 20), outputs[s], $"stream {s}");
+        }
+
+        LoadReport report = await LoadRun.RunAsync(new LoadOptions
+        {
+            Port = host.Port, Streams = 4, Frames = 30, Rate = 500, Seconds = 60, WarmupSeconds = 0, Check = true, ModelPath = path,
+        }).WaitAsync(s_hang);
+        Assert.Empty(report.Errors);
+        Assert.Equal((4 * 30, 0L), (report.Checked, report.Mismatches));
+    }
+
     [Theory]
     [InlineData("--host", "10.0.0.1")]
     [InlineData("--host", "192.168.1.1")]
