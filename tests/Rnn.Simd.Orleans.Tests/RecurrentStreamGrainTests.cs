@@ -2,6 +2,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
 using Orleans.TestingHost;
+using Rnn.Simd.IO;
+using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Orleans.Tests;
 
@@ -64,6 +66,57 @@ public sealed class RecurrentStreamGrainTests
     }
 
     [Fact]
+    public async Task PersistEvery_SavesTheStateOfEveryNthStep()
+    {
+        const int every = 5, steps = 2 * every + 3;
+        var records = new SharedGrainStorage.Records();
+        await using InProcessTestCluster cluster = await StartAsync(1, silo => silo.Services.AddGrainStorage(
+            RecurrentStreamHost.StorageName, (services, _) => new SharedGrainStorage(records, services.GetRequiredService<Serializer>())), persistEvery: every);
+        IRecurrentStreamGrain grain = cluster.Client.GetGrain<IRecurrentStreamGrain>("durable call");
+        float[][] inputs = TestModel.Inputs(seed: 4, steps);
+
+        await StepAsync(grain, inputs, 0, steps, []);
+
+        // Saved after steps 5 and 10: the record holds the state of the direct run after step 10, bit for bit.
+        Assert.Equal(2, Interlocked.Read(ref records.Writes));
+        Serializer serializer = cluster.Silos.Single().ServiceProvider.GetRequiredService<Serializer>();
+        RecurrentStreamSnapshot? snapshot = serializer.Deserialize<RecurrentStreamSnapshot>(records.Items.Values.Single().Data);
+        Assert.NotNull(snapshot?.State);
+        RecurrentNetwork network = TestModel.Load();
+        using var file = new MemoryStream(snapshot.State);
+        RecurrentState saved = RecurrentStateSerializer.Load(network, file);
+        RecurrentState expected = network.CreateState();
+        foreach (float[] x in inputs.Take(2 * every))
+        {
+            network.Step(expected, x, new float[TestModel.Options.OutputSize]);
+        }
+
+        Assert.Equal(2 * every, saved.Steps);
+        TestModel.AssertBits([expected.Hidden.ToArray(), expected.Cell.ToArray()], [saved.Hidden.ToArray(), saved.Cell.ToArray()], "saved h and c");
+    }
+
+    [Fact]
+    public async Task StreamOfAKilledSilo_ContinuesFromItsLastSave()
+    {
+        // persistEvery = K: the K-th step is durable when it returns, so a crash right after it loses nothing.
+        var records = new SharedGrainStorage.Records();
+        await using InProcessTestCluster cluster = await StartAsync(2, silo => silo.Services.AddGrainStorage(
+            RecurrentStreamHost.StorageName, (services, _) => new SharedGrainStorage(records, services.GetRequiredService<Serializer>())), persistEvery: K);
+        IRecurrentStreamGrain grain = cluster.Client.GetGrain<IRecurrentStreamGrain>("call outliving a crash");
+        float[][] inputs = TestModel.Inputs(seed: 5, 2 * K);
+        var outputs = new List<float[]>();
+        await StepAsync(grain, inputs, 0, K, outputs);
+        SiloAddress from = await grain.GetSilo();
+
+        await cluster.KillSiloAsync(cluster.Silos.Single(s => s.SiloAddress.Equals(from))).WaitAsync(s_hang);
+        Assert.Equal(1, Interlocked.Read(ref records.Writes));   // a killed silo deactivates nothing
+
+        await StepAsync(grain, inputs, K, 2 * K, outputs);
+        Assert.NotEqual(from, await grain.GetSilo());
+        TestModel.AssertBits(TestModel.DirectRun(inputs), outputs, "stream of the killed silo");
+    }
+
+    [Fact]
     public async Task ConcurrentStreamsOfOneSilo_EachGetTheirOwnBits_ThroughOneBatcher()
     {
         const int streams = 8, steps = 2 * K;
@@ -108,13 +161,13 @@ public sealed class RecurrentStreamGrainTests
         Assert.Equal(K, await grain.GetSteps());   // the refused step changed nothing
     }
 
-    private static async Task<InProcessTestCluster> StartAsync(short silos, Action<ISiloBuilder> storage)
+    private static async Task<InProcessTestCluster> StartAsync(short silos, Action<ISiloBuilder> storage, int persistEvery = 0)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSilo((_, silo) =>
         {
             storage(silo);
-            silo.AddRecurrentStreams(_ => TestModel.Load());
+            silo.AddRecurrentStreams(_ => TestModel.Load(), persistEvery: persistEvery);
         });
         InProcessTestCluster cluster = builder.Build();
         await cluster.DeployAsync().WaitAsync(s_hang);
