@@ -89,6 +89,10 @@ internal sealed class FuzzCorpus
         seeds.Add(("onnx_lstm", OnnxSeed(random, "LSTM", 4, directions: 2, layout: 0, bias: true, ("direction", "bidirectional"))));
         seeds.Add(("onnx_gru", OnnxSeed(random, "GRU", 3, directions: 1, layout: 1, bias: false, ("layout", 1L), ("linear_before_reset", 0L))));
 
+        // A graph with an If on a scalar int64 input (its branches: subgraphs reading outer names, one with a
+        // nested If), Conv, Pad, Pow, Sqrt, Log, Exp, Neg, Abs and ReduceMean, as Silero VAD's graphs use them.
+        seeds.Add(("onnx_if_conv", IfConvSeed(random)));
+
         // A checkpoint of a real `train` run after three updates.
         string textPath = Path.Combine(directory, "text.txt");
         File.WriteAllText(textPath, Text);
@@ -127,6 +131,34 @@ internal sealed class FuzzCorpus
         return writer
             .Node(op, "rnn", ["X", "W", "R", bias ? "B" : "", "sequence_lens", "initial_h"], ["Y", "Y_h"], [("hidden_size", (long)H), .. attributes])
             .Build(14);
+    }
+
+    private static byte[] IfConvSeed(DeterministicRandom random)
+    {
+        OnnxWriter.Graph inner = new OnnxWriter().Node("Neg", "neg", ["m"], ["n"]).Node("Abs", "abs", ["n"], ["a"]).Output("a", 1, null).Subgraph("inner");
+        OnnxWriter.Graph other = new OnnxWriter().Node("Exp", "exp", ["m"], ["e"]).Output("e", 1, null).Subgraph("other");
+        OnnxWriter.Graph then = new OnnxWriter()
+            .Node("Pad", "pad", ["x", "pads"], ["p"], ("mode", "reflect"))
+            .Node("Constant", "axis", [], ["one"], ("value_ints", new long[] { 1 }))
+            .Node("Unsqueeze", "unsqueeze", ["p", "one"], ["u"])
+            .Node("Conv", "conv", ["u", "w", "b"], ["k"], ("strides", new long[] { 2 }), ("pads", new long[] { 1, 0 }))
+            .Node("Pow", "square", ["k", "two"], ["s"])
+            .Node("Sqrt", "root", ["s"], ["r"])
+            .Node("Add", "plus", ["r", "two"], ["l0"])
+            .Node("Log", "log", ["l0"], ["l"])
+            .Node("ReduceMean", "mean", ["l"], ["m"], ("axes", new long[] { 2 }), ("keepdims", 0L))
+            .Node("Cast", "yes", ["sr"], ["flag"], ("to", 9L))
+            .Node("If", "nested", ["flag"], ["y_then"], ("then_branch", inner), ("else_branch", other))
+            .Output("y_then", 1, null).Subgraph("then");
+        OnnxWriter.Graph otherwise = new OnnxWriter().Node("Slice", "head", ["x", "start", "end", "axis1"], ["y_else"]).Output("y_else", 1, null).Subgraph("else");
+        return new OnnxWriter()
+            .Initializer("w", [4, 1, 5], Values(random, 20)).Initializer("b", [4], Values(random, 4)).Initializer("two", [], [2f])
+            .Initializer("pads", [4], new long[] { 0, 2, 0, 2 }).Initializer("zero", [], new long[] { 0 })
+            .Initializer("start", [1], new long[] { 0 }).Initializer("end", [1], new long[] { 4 }).Initializer("axis1", [1], new long[] { 1 })
+            .Input("x", 1, 1, 16).Input("sr", 7).Output("y", 1, null)
+            .Node("Equal", "is0", ["sr", "zero"], ["c"])
+            .Node("If", "branch", ["c"], ["y"], ("then_branch", then), ("else_branch", otherwise))
+            .Build(16);
     }
 
     private static float[] Values(DeterministicRandom random, int count)

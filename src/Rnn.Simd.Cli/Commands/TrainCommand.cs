@@ -47,11 +47,18 @@ internal static class TrainCommand
         var plateauFactor = new Option<double>("--plateau-factor") { Description = "--schedule plateau: the factor the rate is multiplied by.", DefaultValueFactory = _ => 0.5 };
         var plateauPatience = new Option<int>("--plateau-patience") { Description = "--schedule plateau: held-out measurements without improvement before the rate is lowered.", DefaultValueFactory = _ => 2 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "Decoupled weight decay (AdamW; biases excluded); 0: Adam." };
+        var dropout = new Option<double>("--dropout") { Description = "Dropout between stacked layers (training only; needs --layers ≥ 2)." };
+        var outputDropout = new Option<double>("--output-dropout") { Description = "Dropout on the recurrent stack's output, before the head (training only)." };
+        var weightDrop = new Option<double>("--weight-drop") { Description = "DropConnect on the recurrent weights W_hh, one mask per update (training only)." };
+        var embeddingDropout = new Option<double>("--embedding-dropout") { Description = "Dropout of whole character-embedding rows, one mask per update (--text; training only)." };
+        var inputDropout = new Option<double>("--input-dropout") { Description = "Variational dropout of every layer's input: one mask per stream and layer, the same at every step (training only)." };
+        var recurrentDropout = new Option<double>("--recurrent-dropout") { Description = "Variational dropout of h(t-1) in the recurrent products: one mask per stream and layer, the same at every step (training only)." };
         var plot = new Option<FileInfo?>("--plot") { Description = "Draw the training and held-out losses and the learning rate against the updates to this PNG file." };
         var command = new Command("train", "Train a character-level language model on a text file, or a forecaster on a CSV column, with checkpoints; Ctrl+C saves one.")
         {
             text, csv, column, output, resume, cell, hidden, layers, embedding, steps, batch, learningRate, clip, updates, every, keep, seed, threads, plain, json,
             validEvery, patience, schedule, warmup, minLearningRate, plateauFactor, plateauPatience, weightDecay, plot,
+            dropout, outputDropout, weightDrop, embeddingDropout, inputDropout, recurrentDropout,
         };
         command.SetAction(result =>
         {
@@ -63,6 +70,9 @@ internal static class TrainCommand
                 Threads = result.GetValue(threads), ValidEvery = result.GetValue(validEvery), Patience = result.GetValue(patience),
                 Schedule = result.GetValue(schedule)!, Warmup = result.GetValue(warmup), MinLearningRate = result.GetValue(minLearningRate),
                 PlateauFactor = result.GetValue(plateauFactor), PlateauPatience = result.GetValue(plateauPatience), WeightDecay = result.GetValue(weightDecay),
+                Dropout = result.GetValue(dropout), OutputDropout = result.GetValue(outputDropout), WeightDrop = result.GetValue(weightDrop),
+                EmbeddingDropout = result.GetValue(embeddingDropout), InputDropout = result.GetValue(inputDropout),
+                RecurrentDropout = result.GetValue(recurrentDropout),
             };
             var request = new TrainRequest(
                 result.GetValue(text)?.FullName, result.GetValue(csv)?.FullName, result.GetValue(column), result.GetValue(output)?.FullName,
@@ -99,6 +109,11 @@ internal static class TrainCommand
         string data = (request.Text ?? request.Csv)!;
         string directory = request.Out ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(data));
         request.Settings.Validate();
+        if (request.Csv is not null && request.Settings.EmbeddingDropout > 0)
+        {
+            throw new ArgumentException("--embedding-dropout applies to --text models (a series has no embedding).");
+        }
+
         using TrainingRun run = Open(request, data, directory);
         var folder = new CheckpointFolder(directory, run.Settings.Keep);
         using ThreadTeam? team = run.Settings.Threads > 1 ? new ThreadTeam(run.Settings.Threads) : null;
@@ -168,7 +183,7 @@ internal static class TrainCommand
         view.Line("sample: " + run.Preview(160, team).ReplaceLineEndings(" ⏎ "));
         if (request.Plot is not null)
         {
-            TrainPlot.Save(request.Plot, history, run.LossUnit, $"{run.Task} model, {settings.Cell} {settings.Layers}×{settings.Hidden}: {Path.GetFileName(data)}");
+            TrainPlot.Save(request.Plot, history, run.LossUnit, $"{run.Task} model, {settings.Cell} {settings.Layers}×{settings.Hidden}{DescribeDropout(settings)}: {Path.GetFileName(data)}");
             view.Line($"plot: {request.Plot}");
         }
 
@@ -193,6 +208,14 @@ internal static class TrainCommand
         }
 
         return 0;
+    }
+
+    /// <summary>", dropout 0.3, weight drop 0.5" for the rates above 0; empty without dropout.</summary>
+    private static string DescribeDropout(TrainSettings s)
+    {
+        string parts = string.Join(", ", new[] { ("dropout", s.Dropout), ("output dropout", s.OutputDropout), ("weight drop", s.WeightDrop), ("embedding dropout", s.EmbeddingDropout), ("input dropout", s.InputDropout), ("recurrent dropout", s.RecurrentDropout) }
+            .Where(p => p.Item2 > 0).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Item1} {p.Item2}")));
+        return parts.Length == 0 ? "" : ", " + parts;
     }
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;

@@ -66,7 +66,7 @@ internal sealed class SeriesRun : TrainingRun
 
         var options = new ForecasterOptions
         {
-            InputSize = 1, Recurrent = settings.Recurrent,
+            InputSize = 1, Recurrent = settings.Recurrent, Dropout = settings.DropoutOptions,
         };
         var model = Forecaster.Create(options, settings.Seed);
         return new SeriesRun(settings, hash, name, raw, mean, scale, model, NewTrainer(model.Parameters, settings));

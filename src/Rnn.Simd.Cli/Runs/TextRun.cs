@@ -54,6 +54,7 @@ internal sealed class TextRun : TrainingRun
             VocabularySize = vocabulary.Count,
             EmbeddingSize = settings.Embedding,
             Recurrent = settings.Recurrent,
+            Dropout = settings.DropoutOptions,
         };
         var model = LanguageModel.Create(options, settings.Seed);
         return new TextRun(settings, hash, vocabulary, vocabulary.Encode(text), model, NewTrainer(model.Parameters, settings));

@@ -40,6 +40,8 @@ internal static class TrainPlot
             rate.LinePattern = LinePattern.Dashed;
             rate.Axes.YAxis = plot.Axes.Right;
             plot.Axes.Right.Label.Text = "learning rate";
+            double highest = rates.Max(p => p.LearningRate);
+            plot.Axes.SetLimitsY(0, highest > 0 ? highest * 1.1 : 1, plot.Axes.Right);   // from 0, also for a constant rate
         }
 
         plot.ShowLegend(Alignment.UpperRight);

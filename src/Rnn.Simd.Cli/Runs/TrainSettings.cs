@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Layers;
+using Rnn.Simd.Training;
 
 namespace Rnn.Simd.Cli.Runs;
 
@@ -76,6 +77,32 @@ internal sealed record TrainSettings
     /// <summary>Decoupled weight decay (AdamW; biases excluded); 0: Adam without decay.</summary>
     public double WeightDecay { get; init; }
 
+    /// <summary>Dropout between stacked layers (PyTorch's <c>nn.LSTM(dropout=p)</c>); needs 2 or more layers.</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>Dropout on the stack's output, before the head.</summary>
+    public double OutputDropout { get; init; }
+
+    /// <summary>DropConnect on the recurrent weights W_hh, one mask per update.</summary>
+    public double WeightDrop { get; init; }
+
+    /// <summary>Dropout of whole rows of the character embedding, one mask per update (text only).</summary>
+    public double EmbeddingDropout { get; init; }
+
+    /// <summary>Variational dropout of every layer's input: one mask per stream and layer, the same at every step of a chunk.</summary>
+    public double InputDropout { get; init; }
+
+    /// <summary>Recurrent (variational) dropout of h_{t−1} in the recurrent products: one mask per stream and layer, the same at every step of a chunk.</summary>
+    public double RecurrentDropout { get; init; }
+
+    /// <summary>The model's dropout (keyed by <see cref="Seed"/>), or null when every rate is 0.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public DropoutOptions? DropoutOptions => Dropout == 0 && OutputDropout == 0 && WeightDrop == 0 && EmbeddingDropout == 0 && InputDropout == 0 && RecurrentDropout == 0 ? null : new()
+    {
+        Dropout = (float)Dropout, OutputDropout = (float)OutputDropout, WeightDrop = (float)WeightDrop, EmbeddingDropout = (float)EmbeddingDropout,
+        InputDropout = (float)InputDropout, RecurrentDropout = (float)RecurrentDropout, Seed = Seed,
+    };
+
     public string ToJson() => JsonSerializer.Serialize(this with { Threads = 1 }, s_json);
 
     public static TrainSettings FromJson(string json)
@@ -116,6 +143,13 @@ internal sealed record TrainSettings
         Require(double.IsFinite(PlateauFactor) && PlateauFactor > 0 && PlateauFactor < 1, "--plateau-factor", $"must be in (0, 1), was {Num(PlateauFactor)}");
         Require(PlateauPatience >= 0, "--plateau-patience", $"must be ≥ 0, was {PlateauPatience}");
         Require(double.IsFinite(WeightDecay) && WeightDecay >= 0, "--weight-decay", $"must be ≥ 0, was {Num(WeightDecay)}");
+        RequireRate(Dropout, "--dropout");
+        Require(Dropout == 0 || Layers > 1, "--dropout", $"drops between stacked layers and needs --layers ≥ 2, was {Layers} (for one layer use --output-dropout)");
+        RequireRate(OutputDropout, "--output-dropout");
+        RequireRate(WeightDrop, "--weight-drop");
+        RequireRate(EmbeddingDropout, "--embedding-dropout");
+        RequireRate(InputDropout, "--input-dropout");
+        RequireRate(RecurrentDropout, "--recurrent-dropout");
     }
 
     public CellType CellType => Cell switch { "lstm" => Cells.CellType.Lstm, "gru" => Cells.CellType.Gru, _ => Cells.CellType.Rnn };
@@ -126,6 +160,9 @@ internal sealed record TrainSettings
     public RecurrentNetworkOptions Recurrent => new() { Cell = CellType, Nonlinearity = Nonlinearity, HiddenSize = Hidden, Layers = Layers };
 
     private static string Num(double value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static void RequireRate(double rate, string option) =>
+        Require(rate >= 0 && rate < 1, option, $"must be in [0, 1), was {Num(rate)}");
 
     private static void Require(bool condition, string option, string message)
     {

@@ -114,6 +114,7 @@ internal abstract class TrainingRun : IDisposable
 
         Streams.Cursor = position;
         Step = checkpoint.Step;
+        Model.Network.DropoutStep = Step;   // one forward pass per update: the masks an uninterrupted run draws next
         History = checkpoint.Metadata.TryGetValue(TrainingHistory.Key, out string? history) ? TrainingHistory.FromJson(history, checkpoint.Source) : new TrainingHistory();
         float[]? h = checkpoint.Tensors.GetValueOrDefault(HiddenTensor), c = checkpoint.Tensors.GetValueOrDefault(CellTensor);
         if (h is null)

@@ -91,6 +91,18 @@ internal unsafe ref struct DirectionBackward
     public int OutputOffset { get; init; }
 
     /// <summary>
+    /// The recurrent dropout mask [B, Hout] forward applied to h_{t−1} in the recurrent products (see
+    /// <see cref="DirectionRun.RecurrentMask"/>), or empty: none.
+    /// </summary>
+    public ReadOnlySpan<float> RecurrentMask { get; init; }
+
+    /// <summary>With <see cref="RecurrentMask"/>: scratch [T, B, Hout] for the masked inputs of every step's recurrent product.</summary>
+    public Span<float> MaskedStates { get; init; }
+
+    /// <summary>With <see cref="RecurrentMask"/>: scratch [B, Hout] for the part of dL/dh_{t−1} that went through the mask.</summary>
+    public Span<float> MaskedGradient { get; init; }
+
+    /// <summary>
     /// Runs backward. <paramref name="x"/> [T·B, In] is the layer's input as forward saw it; <paramref name="dOut"/>
     /// [T·B, F] is dL/d(layer output); <paramref name="dHN"/>, <paramref name="dCN"/> dL/d(final states) or empty.
     /// Writes (<paramref name="accumulateDx"/> false) or adds dL/dx into <paramref name="dX"/> (may be empty: not
@@ -112,6 +124,17 @@ internal unsafe ref struct DirectionBackward
         if (lstm)
         {
             DirectionRun.Start(dCN, dC);
+        }
+
+        bool masked = !RecurrentMask.IsEmpty;
+        if (masked)
+        {
+            // h̃ = h_{t−1} ⊙ m for every step, in the order of the record's contiguous range (see ParameterGradients).
+            ReadOnlySpan<float> states = _r.H.Slice((Reverse ? 1 : 0) * batch * hOut, steps * batch * hOut);
+            for (int t = 0; t < steps; t++)
+            {
+                TensorPrimitives.Multiply(states.Slice(t * batch * hOut, batch * hOut), RecurrentMask, MaskedStates.Slice(t * batch * hOut, batch * hOut));
+            }
         }
 
         for (int s = 0; s < steps; s++)
@@ -163,10 +186,12 @@ internal unsafe ref struct DirectionBackward
             {
                 case CellType.Rnn:
                     ElmanStep(t, after, lengths, dH, dG, dHPrev);
+                    MaskRecurrentGradient(dHPrev);
                     break;
                 case CellType.Lstm:
                     LstmStep(t, before, lengths, dH, dC, dG, dCPrev);
                     Gemm.MultiplyPacked(batch, dG, gh, _w.BackRecurrent!, dHPrev, hOut, accumulate: false, _team, _pool);
+                    MaskRecurrentGradient(dHPrev);
                     break;
                 default:
                     if (resetAfter)
@@ -231,8 +256,9 @@ internal unsafe ref struct DirectionBackward
         ReadOnlySpan<float> dGx = _s.GatesX[..(rows * gh)];
         ReadOnlySpan<float> dGh = resetAfter ? _s.GatesH[..(rows * gh)] : dGx;
 
-        // The inputs of every step's recurrent product, in time order: one contiguous range of the state record.
-        ReadOnlySpan<float> hPrevAll = _r.H.Slice((Reverse ? 1 : 0) * _batch * hOut, rows * hOut);
+        // The inputs of every step's recurrent product, in time order: one contiguous range of the state record
+        // (with recurrent dropout, its masked copy).
+        ReadOnlySpan<float> hPrevAll = !RecurrentMask.IsEmpty ? MaskedStates[..(rows * hOut)] : _r.H.Slice((Reverse ? 1 : 0) * _batch * hOut, rows * hOut);
         Gemm.MultiplyAtB(gh, inputSize, rows, dGx, gh, x, inputSize, grads.WeightIh, inputSize, accumulate: true, _team, _pool);
         if (resetBefore)
         {
@@ -391,7 +417,25 @@ internal unsafe ref struct DirectionBackward
             RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
         }
 
-        Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, _team, _pool);
+        if (RecurrentMask.IsEmpty)
+        {
+            Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, _team, _pool);
+            return;
+        }
+
+        // dL/dh_{t−1} = z ⊙ dh (direct, unmasked) + m ⊙ (dGh · W_hh).
+        Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, MaskedGradient, h, accumulate: false, _team, _pool);
+        MaskRecurrentGradient(MaskedGradient);
+        TensorPrimitives.Add(dHPrev, MaskedGradient, dHPrev);
+    }
+
+    /// <summary>With recurrent dropout: multiplies dL/dh̃_{t−1} by the mask, giving the part of dL/dh_{t−1} through h̃ = h ⊙ m.</summary>
+    private readonly void MaskRecurrentGradient(Span<float> gradient)
+    {
+        if (!RecurrentMask.IsEmpty)
+        {
+            TensorPrimitives.Multiply(gradient, RecurrentMask, gradient);
+        }
     }
 
     /// <summary>GRU reset-after backward for the rows of one part (rows are independent; one pass per row, <see cref="GruCell.ResetAfterBackward"/>).</summary>
@@ -446,6 +490,16 @@ internal unsafe ref struct DirectionBackward
         Span<float> dResetH = _s.Cell;
         Gemm.MultiplyPacked(batch, dG[(GateLayout.GruNew * h)..], gh, _w.BackRecurrentNew!, dResetH, h, accumulate: false, _team, _pool);
         Span<float> temp = _s.Row0[..h];
+
+        // With recurrent dropout the products saw h̃ = h ⊙ m: the gates' part of dL/dh_{t−1} gathers apart, then is masked.
+        bool masked = !RecurrentMask.IsEmpty;
+        ReadOnlySpan<float> hRecurrent = masked ? MaskedStates.Slice(t * batch * h, batch * h) : hPrevAll;
+        Span<float> dRecurrent = masked ? MaskedGradient : dHPrev;
+        if (masked)
+        {
+            dRecurrent.Clear();
+        }
+
         for (int b = 0; b < batch; b++)
         {
             if (!Active(lengths, b, t))
@@ -453,11 +507,16 @@ internal unsafe ref struct DirectionBackward
                 continue;
             }
 
-            GruCell.ResetBeforeGatesBackward(h, gatesT.Slice(b * gh, gh), hPrevAll.Slice(b * h, h), dResetH.Slice(b * h, h), dG.Slice(b * gh, gh), dHPrev.Slice(b * h, h), temp);
+            GruCell.ResetBeforeGatesBackward(h, gatesT.Slice(b * gh, gh), hRecurrent.Slice(b * h, h), dResetH.Slice(b * h, h), dG.Slice(b * gh, gh), dRecurrent.Slice(b * h, h), temp);
         }
 
         // r and z see h through W_h's first 2H rows; W_hn's part went through r ⊙ h above.
-        Gemm.MultiplyPackedRange(batch, dG, gh, _w.BackRecurrent!, 0, 2 * h, h, dHPrev, h, accumulate: true, _team, _pool);
+        Gemm.MultiplyPackedRange(batch, dG, gh, _w.BackRecurrent!, 0, 2 * h, h, dRecurrent, h, accumulate: true, _team, _pool);
+        if (masked)
+        {
+            MaskRecurrentGradient(dRecurrent);
+            TensorPrimitives.Add(dHPrev, dRecurrent, dHPrev);
+        }
     }
 
     private static bool Active(ReadOnlySpan<int> lengths, int b, int t) => lengths.IsEmpty || t < lengths[b];

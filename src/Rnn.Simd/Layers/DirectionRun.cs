@@ -41,6 +41,15 @@ internal unsafe ref struct DirectionRun
     public bool AddToOutput { get; init; }
 
     /// <summary>
+    /// Training with recurrent (variational) dropout: the mask [B, Hout] applied to h_{t−1} wherever it enters a
+    /// recurrent product (the same at every step); the state itself, and GRU's z ⊙ h_{t−1}, stay unmasked. Empty: none.
+    /// </summary>
+    public ReadOnlySpan<float> RecurrentMask { get; init; }
+
+    /// <summary>With <see cref="RecurrentMask"/>: scratch [B, Hout] for the masked h_{t−1} of a step.</summary>
+    public Span<float> MaskedState { get; init; }
+
+    /// <summary>
     /// x [T·B, inputSize] time-major → layerOut [T·B, F] (this direction's features), with optional lengths,
     /// initial states (empty = zeros) and final-state destinations (empty = not wanted).
     /// </summary>
@@ -117,7 +126,14 @@ internal unsafe ref struct DirectionRun
                 stepRecord = record.At(t, batch);
             }
 
-            Step(gates, inputSize, hPrev, cPrev, hNext, cNext, stepRecord);
+            Span<float> hRecurrent = hPrev;
+            if (!RecurrentMask.IsEmpty)
+            {
+                hRecurrent = MaskedState;
+                TensorPrimitives.Multiply(hPrev, RecurrentMask, hRecurrent);
+            }
+
+            Step(gates, inputSize, hPrev, hRecurrent, cPrev, hNext, cNext, stepRecord);
 
             for (int b = 0; b < batch; b++)
             {
@@ -177,8 +193,11 @@ internal unsafe ref struct DirectionRun
         return Math.Clamp((rows + batch - 1) / Math.Max(1, batch), 1, Math.Max(1, steps));
     }
 
-    /// <summary>One time step for the whole batch: recurrent product(s), then the cell update per row.</summary>
-    private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
+    /// <summary>
+    /// One time step for the whole batch: recurrent product(s), then the cell update per row. The products read
+    /// <paramref name="hRecurrent"/> (h_{t−1}, or h_{t−1} ⊙ the recurrent dropout mask); GRU's z ⊙ h_{t−1} reads <paramref name="hPrev"/>.
+    /// </summary>
+    private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
     {
         int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         if (_o.IsExtended)
@@ -191,7 +210,7 @@ internal unsafe ref struct DirectionRun
         {
             case CellType.Rnn:
             {
-                Gemm.MultiplyPackedRange(batch, hPrev, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
+                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
                 fixed (float* g = gates)
                 fixed (float* bias = _w.Bias)
                 fixed (float* hn = hNext)
@@ -205,7 +224,7 @@ internal unsafe ref struct DirectionRun
 
             case CellType.Lstm:
             {
-                Gemm.MultiplyPackedRange(batch, hPrev, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
+                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
                 bool projected = _w.Projection is not null;
                 Span<float> hCell = !projected ? hNext : record.HCell.IsEmpty ? _plan.HCell(_all) : record.HCell;
                 // Rows are independent and use no shared temporaries (hCell doubles as the scratch), so threads split them.
@@ -229,20 +248,20 @@ internal unsafe ref struct DirectionRun
             }
 
             default:
-                GruStep(gates, inputSize, hPrev, hNext, record.Extra);
+                GruStep(gates, inputSize, hPrev, hRecurrent, hNext, record.Extra);
                 break;
         }
     }
 
     // extra — training: receives hn = W_hn h + b_hn (reset-after) or r ⊙ h (reset-before), [B, H]; else empty.
-    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hNext, Span<float> extra)
+    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> hNext, Span<float> extra)
     {
         int batch = _batch, h = _o.HiddenSize, gh = _o.Gates * h;
         Span<float> recurrent = _plan.Gh(_all);
         if (_o.GruVariant == GruVariant.ResetAfter)
         {
             // recurrent[B, 3H] = h · W_hᵀ for r, z and n; r then gates the whole W_hn h + b_hn.
-            Gemm.MultiplyPackedRange(batch, hPrev, h, _w.Fused, inputSize, h, gh, recurrent, gh, accumulate: false, _team, _pool);
+            Gemm.MultiplyPackedRange(batch, hRecurrent, h, _w.Fused, inputSize, h, gh, recurrent, gh, accumulate: false, _team, _pool);
             fixed (float* g = gates)
             fixed (float* rec = recurrent)
             fixed (float* bias = _w.Bias)
@@ -259,13 +278,13 @@ internal unsafe ref struct DirectionRun
         }
 
         // Reset-before: r, z first (recurrent columns of their 2H rows only), then W_hn (r ⊙ h).
-        Gemm.MultiplyPackedRange(batch, hPrev, h, _w.Fused, inputSize, h, 2 * h, recurrent, gh, accumulate: false, _team, _pool);
+        Gemm.MultiplyPackedRange(batch, hRecurrent, h, _w.Fused, inputSize, h, 2 * h, recurrent, gh, accumulate: false, _team, _pool);
         Span<float> resetH = extra.IsEmpty ? _plan.HCell(_all) : extra;
         for (int b = 0; b < batch; b++)
         {
             Span<float> g = gates.Slice(b * gh, gh);
             GruCell.ResetBeforeGates(g, recurrent.Slice(b * gh, gh), _w.Bias);
-            TensorPrimitives.Multiply(g[..h], hPrev.Slice(b * h, h), resetH.Slice(b * h, h));
+            TensorPrimitives.Multiply(g[..h], hRecurrent.Slice(b * h, h), resetH.Slice(b * h, h));
         }
 
         Span<float> recurrentNew = _plan.RecurrentNew(_all);

@@ -11,6 +11,12 @@ namespace Rnn.Simd.Layers;
 ///   x           [T, B, X]        the input, time-major
 ///   out[l]      [T, B, F]        every layer's output (layer l − 1's is layer l's input)
 ///   record[s]   per (layer, direction) s: see DirectionRecord
+///   mask[l]     [T, B, F]        dropout on out[l] (training with dropout only): 0 or 1/(1 − p) per element
+///   inMask[l]   [B, X or F]      variational dropout of layer l's input, the same at every step (training with it only)
+///   recMask[s]  [B, Hout]        recurrent (variational) dropout of h_{t−1} per (layer, direction) s (training with it only)
+///   hMasked     [B, Hout]        forward: one step's h_{t−1} ⊙ recMask
+///   hMaskedAll  [T, B, Hout]     backward: every step's h_{t−1} ⊙ recMask
+///   dMasked     [B, Hout]        backward: the part of dL/dh_{t−1} through the mask
 ///   forward     ForwardPlan's per-step scratch
 ///   dGx, dGh    [T, B, G·H]      gate gradients (dGh: GRU reset-after only)
 ///   dHAll       [T, B, Hout]     LSTM projection: dL/dh_t of every step
@@ -21,13 +27,20 @@ namespace Rnn.Simd.Layers;
 /// </remarks>
 internal readonly struct TrainingPlan
 {
-    private readonly long _x, _out, _outStride, _records, _recordStride;
+    private readonly long _x, _out, _outStride, _records, _recordStride, _masks, _inputMasks, _inputMaskStride;
+    private readonly long _recurrentMasks, _recurrentMaskStride, _maskedState, _maskedStates, _maskedGradient;
     private readonly long _gates, _h, _c, _tanhC, _hCell, _extra;       // offsets within one record
     private readonly long _gatesLength, _hLength, _cLength, _rowsH;
     private readonly long _forward, _dGx, _dGh, _dHAll, _dOut0, _dOut1, _dIn, _dH0, _dH1, _dC0, _dC1, _dCell, _row0, _biasSum;
     private readonly long _featureRows, _inputRows;
 
-    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch)
+    /// <param name="o">The architecture.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="batch">B.</param>
+    /// <param name="outputMasks">Whether to hold a dropout mask for every layer's output.</param>
+    /// <param name="inputMasks">Whether to hold a variational dropout mask for every layer's input.</param>
+    /// <param name="recurrentMasks">Whether to hold a recurrent dropout mask for every (layer, direction) and its scratch.</param>
+    public TrainingPlan(RecurrentNetworkOptions o, int steps, int batch, bool outputMasks = false, bool inputMasks = false, bool recurrentMasks = false)
     {
         Steps = steps;
         Batch = batch;
@@ -72,6 +85,21 @@ internal readonly struct TrainingPlan
         _recordStride = inRecord;
         _records = offset;
         offset += _recordStride * o.Layers * o.Directions;
+        _masks = offset;
+        offset += outputMasks ? _outStride * o.Layers : 0;
+        HasOutputMasks = outputMasks;
+        _inputMaskStride = Round((long)batch * Math.Max(o.InputSize, o.LayerOutputSize));
+        _inputMasks = offset;
+        offset += inputMasks ? _inputMaskStride * o.Layers : 0;
+        HasInputMasks = inputMasks;
+        _recurrentMaskStride = Round((long)batch * hOut);
+        _recurrentMasks = offset;
+        offset += recurrentMasks ? _recurrentMaskStride * o.Layers * o.Directions : 0;
+        _maskedState = Take(recurrentMasks ? (long)batch * hOut : 0);
+        _maskedStates = Take(recurrentMasks ? rows * hOut : 0);
+        _maskedGradient = Take(recurrentMasks ? (long)batch * hOut : 0);
+        HasRecurrentMasks = recurrentMasks;
+        RecurrentMaskLength = batch * hOut;
 
         _forward = Take(Forward.TotalFloats);
         _dGx = Take(_gatesLength);
@@ -103,9 +131,39 @@ internal readonly struct TrainingPlan
 
     public ForwardPlan Forward { get; }
 
+    /// <summary>Whether the plan holds a dropout mask for every layer's output.</summary>
+    public bool HasOutputMasks { get; }
+
+    /// <summary>Whether the plan holds a variational dropout mask for every layer's input.</summary>
+    public bool HasInputMasks { get; }
+
+    /// <summary>B · Hout: the length of a recurrent mask and of a step's state.</summary>
+    public int RecurrentMaskLength { get; }
+
+    /// <summary>Whether the plan holds a recurrent dropout mask for every (layer, direction).</summary>
+    public bool HasRecurrentMasks { get; }
+
+    /// <summary>The recurrent dropout mask of (layer, direction) <paramref name="state"/> [B, Hout] (with <see cref="HasRecurrentMasks"/>).</summary>
+    public Span<float> RecurrentMask(Span<float> all, int state) => all.Slice((int)(_recurrentMasks + (state * _recurrentMaskStride)), RecurrentMaskLength);
+
+    /// <summary>Forward's scratch for one step's masked h_{t−1} [B, Hout].</summary>
+    public Span<float> MaskedState(Span<float> all) => all.Slice((int)_maskedState, RecurrentMaskLength);
+
+    /// <summary>Backward's scratch for every step's masked h_{t−1} [T, B, Hout].</summary>
+    public Span<float> MaskedStates(Span<float> all) => all.Slice((int)_maskedStates, Steps * RecurrentMaskLength);
+
+    /// <summary>Backward's scratch [B, Hout] for the part of dL/dh_{t−1} through the mask.</summary>
+    public Span<float> MaskedGradient(Span<float> all) => all.Slice((int)_maskedGradient, RecurrentMaskLength);
+
     public Span<float> Input(Span<float> all) => all.Slice((int)_x, (int)_inputRows);
 
     public Span<float> LayerOutput(Span<float> all, int layer) => all.Slice((int)(_out + (layer * _outStride)), (int)_featureRows);
+
+    /// <summary>The dropout mask of layer <paramref name="layer"/>'s output [T, B, F] (with <see cref="HasOutputMasks"/>).</summary>
+    public Span<float> OutputMask(Span<float> all, int layer) => all.Slice((int)(_masks + (layer * _outStride)), (int)_featureRows);
+
+    /// <summary>The variational dropout mask of layer <paramref name="layer"/>'s input [B, <paramref name="inputSize"/>] (with <see cref="HasInputMasks"/>).</summary>
+    public Span<float> InputMask(Span<float> all, int layer, int inputSize) => all.Slice((int)(_inputMasks + (layer * _inputMaskStride)), Batch * inputSize);
 
     public Span<float> ForwardScratch(Span<float> all) => all.Slice((int)_forward, Forward.TotalFloats);
 

@@ -43,6 +43,8 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
         SourceEmbedding = new TrainableEmbedding(options.SourceVocabularySize, options.EmbeddingSize, parameters, ModelPrefixes.Encoder.Embedding);
         Encoder = new TrainableRecurrentNetwork(stack, parameters, ModelPrefixes.Encoder.Recurrent, pool);
         _decoder = new StackWithHead(stack, stack.LayerOutputSize, options.TargetVocabularySize, OutputActivation.Identity, parameters, options.TargetVocabularySize, ModelPrefixes.Decoder, pool);
+        Encoder.Dropout = options.Dropout;
+        _decoder.Network.Dropout = options.Dropout;
         _encoderTape = Encoder.CreateTape();
         _stepTape = Decoder.CreateTape();
     }
@@ -118,6 +120,7 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
 
         // Encoder: only its final state is used (the bridge).
         SourceEmbedding.Forward(source, encoderX);
+        StackWithHead.DropEmbeddingRows(Encoder.ActiveDropout, Encoder.DropoutStep, 1, source, encoderX);
         Encoder.Forward(_encoderTape, encoderX, sourceSteps, batch, _encoderOut.AsSpan(0, sourceSteps * batch * hOut), hN: h, cN: c, lengths: sourceLengths, threads: threads);
 
         // Decoder inputs: BOS, then the previous target (PAD where it is ignored) or, unforced, the own argmax.
@@ -133,17 +136,18 @@ public sealed class EncoderDecoder : SequenceModel, IDisposable
             SampleDecoderInputs(decoderTokens, targetSteps, batch, h, c, teacherForcingRatio, seed, threads);
         }
 
-        TargetEmbedding.Forward(decoderTokens, _decoder.Input(targetSteps, batch));
+        _decoder.EmbedForTraining(decoderTokens, _decoder.Input(targetSteps, batch));
         Span<float> logits = _decoder.Forward(h, c, default, default, threads);
         double loss = Losses.SoftmaxCrossEntropy(logits, rows, vt, lossTargets, _decoder.OutputGradient);
         (int correct, int counted) = ModelParts.Score(logits, rows, vt, lossTargets, default);
 
         gradH.Clear();
         gradC.Clear();
-        TargetEmbedding.Backward(decoderTokens, _decoder.Backward(gradH, gradC, inputGradient: true, threads));
+        _decoder.EmbeddingBackward(decoderTokens, _decoder.Backward(gradH, gradC, inputGradient: true, threads));
         Span<float> gradEncoderX = encoderX;   // the inputs are recorded on the tape: reuse their buffer for dL/dx
         gradEncoderX.Clear();
         Encoder.Backward(_encoderTape, default, gradH, gradC, gradInput: gradEncoderX, threads: threads);
+        StackWithHead.DropEmbeddingRows(_encoderTape.Dropout, _encoderTape.DropoutStep, 1, source, gradEncoderX);
         SourceEmbedding.Backward(source, gradEncoderX);
         return new TrainingResult(loss, correct, counted);
     }

@@ -62,11 +62,11 @@ public sealed class LanguageModel : StatefulSequenceModel
         ValidateTargets(targets, v, nameof(targets));
         State.Prepare(batch, nameof(batch));
 
-        Embedding.Forward(tokens, Core.Input(steps, batch));
+        Core.EmbedForTraining(tokens, Core.Input(steps, batch));
         Span<float> logits = ForwardChunk(threads);
         double loss = Losses.SoftmaxCrossEntropy(logits, steps * batch, v, targets, Core.OutputGradient);
         (int correct, int counted) = ModelParts.Score(logits, steps * batch, v, targets, default);
-        Embedding.Backward(tokens, Core.Backward(default, default, inputGradient: true, threads));
+        Core.EmbeddingBackward(tokens, Core.Backward(default, default, inputGradient: true, threads));
         State.Advance();
         return new TrainingResult(loss, correct, counted);
     }

@@ -23,6 +23,7 @@ public abstract class RecurrentHeadModel : SequenceModel, IDisposable
     {
         options.Validate();
         Parts = new StackWithHead(options.Stack, options.HeadInputs, options.Classes, OutputActivation.Identity, parameters, options.TokenInput ? options.VocabularySize : 0, ModelPrefixes.Default, pool);
+        Parts.Network.Dropout = options.Dropout;
     }
 
     /// <summary>The embedding (token input), or null.</summary>

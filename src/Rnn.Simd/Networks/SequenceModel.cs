@@ -67,6 +67,7 @@ public abstract record SequenceModelOptions
         try
         {
             options.Validate();
+            options.Dropout?.Validate(nameof(Dropout));
         }
         catch (ArgumentException e)
         {
@@ -102,6 +103,13 @@ public abstract record SequenceModelOptions
         root["recurrent"] = stack;
         return root;
     }
+
+    /// <summary>
+    /// Dropout of training (between layers, on the stack's output, on W_hh, on the token embedding), or null for none;
+    /// inference ignores it. Not written to JSON when null.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DropoutOptions? Dropout { get; init; }
 
     /// <summary>The declarations of every parameter tensor of a model with these options, in the set's order.</summary>
     /// <exception cref="ArgumentException">The options are not valid.</exception>

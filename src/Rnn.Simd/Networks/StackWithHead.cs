@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
@@ -134,8 +135,55 @@ public sealed class StackWithHead : IDisposable
             return features;
         }
 
-        Embedding.Forward(tokens, embedded);
+        EmbedForTraining(tokens, embedded);
         return embedded;
+    }
+
+    /// <summary>
+    /// The tokens' embedding rows for a training forward pass, with the embedding dropout of the stack's
+    /// <see cref="TrainableRecurrentNetwork.Dropout"/> at the step its next forward pass draws for.
+    /// </summary>
+    internal void EmbedForTraining(ReadOnlySpan<int> tokens, Span<float> embedded)
+    {
+        Embedding!.Forward(tokens, embedded);
+        DropEmbeddingRows(Network.ActiveDropout, Network.DropoutStep, 0, tokens, embedded);
+    }
+
+    /// <summary>Backward into the embedding from dL/d(embedded rows), through the mask of the tape's forward pass.</summary>
+    internal void EmbeddingBackward(ReadOnlySpan<int> tokens, Span<float> gradEmbedded)
+    {
+        DropEmbeddingRows(Tape.Dropout, Tape.DropoutStep, 0, tokens, gradEmbedded);
+        Embedding!.Backward(tokens, gradEmbedded);
+    }
+
+    /// <summary>
+    /// Embedding dropout (Gal and Ghahramani 2016): row v of the embedding is dropped or kept for the whole pass, so
+    /// every position holding token v is zeroed, or scaled by 1/(1 − p). Applied the same way to the rows' gradients.
+    /// <paramref name="embedding"/> tells the model's embeddings apart (the encoder-decoder has two).
+    /// </summary>
+    internal static void DropEmbeddingRows(DropoutOptions? dropout, long step, int embedding, ReadOnlySpan<int> tokens, Span<float> rows)
+    {
+        if (dropout is not { EmbeddingDropout: > 0 } || tokens.IsEmpty)
+        {
+            return;
+        }
+
+        ulong key = DropoutMask.Key(dropout.Seed, step, DropoutMask.Embedding, embedding);
+        uint threshold = DropoutMask.Threshold(dropout.EmbeddingDropout);
+        float scale = DropoutMask.Scale(dropout.EmbeddingDropout);
+        int size = rows.Length / tokens.Length;
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            Span<float> row = rows.Slice(i * size, size);
+            if (DropoutMask.Kept(key, tokens[i], threshold))
+            {
+                TensorPrimitives.Multiply(row, scale, row);
+            }
+            else
+            {
+                row.Clear();
+            }
+        }
     }
 
     /// <summary>Backward through the stack with dL/d(output) and dL/dh_n, then into the embedding when there is one.</summary>
@@ -149,7 +197,7 @@ public sealed class StackWithHead : IDisposable
 
         gradEmbedded.Clear();
         Network.Backward(Tape, gradOutput, gradHN, gradInput: gradEmbedded, threads: threads);
-        Embedding.Backward(tokens, gradEmbedded);
+        EmbeddingBackward(tokens, gradEmbedded);
     }
 
     // A whole chunk through stack and head (the generative models): the workspace holds, in this order,
@@ -196,7 +244,7 @@ public sealed class StackWithHead : IDisposable
     /// The chunk's backward from <see cref="OutputGradient"/>: adds the parameter gradients, adds dL/dh0 and dL/dc0 into
     /// the given buffers (empty: not wanted) and returns dL/dx [T·B, X] (empty unless <paramref name="inputGradient"/>).
     /// </summary>
-    internal ReadOnlySpan<float> Backward(Span<float> gradH0, Span<float> gradC0, bool inputGradient, ThreadTeam? threads)
+    internal Span<float> Backward(Span<float> gradH0, Span<float> gradC0, bool inputGradient, ThreadTeam? threads)
     {
         Span<float> gradFeatures = GradFeatures;
         gradFeatures.Clear();

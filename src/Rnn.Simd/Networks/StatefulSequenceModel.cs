@@ -17,6 +17,7 @@ public abstract class StatefulSequenceModel : SequenceModel, IDisposable
         : base(options, parameters)
     {
         Core = new StackWithHead(stack, stack.LayerOutputSize, outputs, OutputActivation.Identity, parameters, vocabulary, ModelPrefixes.Default, pool);
+        Core.Network.Dropout = options.Dropout;
         State = new CarriedState(stack);
     }
 

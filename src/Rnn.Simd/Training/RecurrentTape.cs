@@ -49,11 +49,19 @@ public sealed class RecurrentTape : IDisposable
 
     internal bool HasLengths { get; private set; }
 
+    /// <summary>The dropout the recorded call ran with (null: none).</summary>
+    internal DropoutOptions? Dropout { get; private set; }
+
+    /// <summary>The step the recorded call's dropout masks were drawn for.</summary>
+    internal long DropoutStep { get; private set; }
+
     internal ReadOnlySpan<int> Lengths => HasLengths ? _lengths.AsSpan(0, Plan.Batch) : default;
 
     /// <summary>Sizes the tape for a call and returns its buffer (old contents are not kept).</summary>
-    internal Span<float> Begin(TrainingPlan plan, ReadOnlySpan<int> lengths, bool batchFirst, bool lastStepOnly, long version)
+    internal Span<float> Begin(TrainingPlan plan, ReadOnlySpan<int> lengths, bool batchFirst, bool lastStepOnly, long version, DropoutOptions? dropout = null, long dropoutStep = 0)
     {
+        Dropout = dropout;
+        DropoutStep = dropoutStep;
         _buffer.Reserve(plan.TotalFloats);
         IsRecorded = false;
 

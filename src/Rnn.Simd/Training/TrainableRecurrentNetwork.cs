@@ -30,6 +30,12 @@ public sealed class TrainableRecurrentNetwork
     private readonly DirectionWeights[] _weights;
     private readonly ParameterTensor?[] _tensors;
     private long _packedVersion = -1;
+    private DropoutOptions? _dropout;
+    private DropoutOptions? _packedDropout;    // the weight drop packed into _weights (null: W_hh as it is)
+    private long _packedDropStep;
+    private float[]? _weightDropMasks;         // [L·D, G·H·Hout] the W_hh masks packed: 0 or 1/(1 − p)
+    private float[]? _weightDropScratch;       // [G·H·Hout] W_hh ⊙ mask for packing; dL/d(W_hh ⊙ mask) in backward
+    private long _dropoutStep;
 
     /// <summary>
     /// Binds a network to the tensors of <paramref name="parameters"/> named <c>{prefix}weight_ih_l{k}</c> and so on
@@ -102,6 +108,40 @@ public sealed class TrainableRecurrentNetwork
     /// <summary>The pool tapes and scratch are rented from.</summary>
     public ArrayPool<float> Pool { get; }
 
+    /// <summary>
+    /// Dropout of the training forward passes (between layers, on the output, on W_hh), or null for none. Inference
+    /// (<see cref="ToInferenceNetwork"/>) never drops anything.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to options with a rate outside [0, 1).</exception>
+    public DropoutOptions? Dropout
+    {
+        get => _dropout;
+        set
+        {
+            value?.Validate(nameof(value));
+            _dropout = value;
+        }
+    }
+
+    /// <summary>
+    /// The step the next <see cref="Forward"/> draws its dropout masks for (with <see cref="DropoutOptions.Seed"/>);
+    /// every <see cref="Forward"/> moves it one on. A resumed run sets it to the number of forward passes already
+    /// trained (one per update in the usual loop) and so draws the masks an uninterrupted run would have drawn.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
+    public long DropoutStep
+    {
+        get => _dropoutStep;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _dropoutStep = value;
+        }
+    }
+
+    /// <summary>The dropout in force: null when none is set or every rate is 0.</summary>
+    internal DropoutOptions? ActiveDropout => _dropout is { IsActive: true } d ? d : null;
+
     /// <summary>A network with its own parameter set (values zero until initialised or loaded).</summary>
     public static TrainableRecurrentNetwork Create(RecurrentNetworkOptions options, string prefix = "", bool bias = true, ArrayPool<float>? pool = null)
     {
@@ -140,9 +180,14 @@ public sealed class TrainableRecurrentNetwork
         CheckTape(tape);
         RecurrentNetworkOptions o = Options;
         RecurrentNetwork.ValidateForward(o, input.Length, steps, batch, output.Length, h0.Length, c0.Length, hN.Length, cN.Length, lengths, lastStepOnly);
-        EnsurePacked();
-        var plan = new TrainingPlan(o, steps, batch);
-        Span<float> all = tape.Begin(plan, lengths, batchFirst, lastStepOnly, Parameters.Version);
+        DropoutOptions? dropout = ActiveDropout;
+        long dropoutStep = _dropoutStep;
+        EnsurePacked(dropout, dropoutStep);
+        bool masks = dropout is not null && (dropout.OutputDropout > 0 || (dropout.Dropout > 0 && o.Layers > 1));
+        bool inputMasks = dropout is { InputDropout: > 0 };
+        bool recurrentMasks = dropout is { RecurrentDropout: > 0 };
+        var plan = new TrainingPlan(o, steps, batch, masks, inputMasks, recurrentMasks);
+        Span<float> all = tape.Begin(plan, lengths, batchFirst, lastStepOnly, Parameters.Version, dropout, dropoutStep);
         Span<float> x = plan.Input(all);
         if (batchFirst)
         {
@@ -154,16 +199,32 @@ public sealed class TrainableRecurrentNetwork
         }
 
         Span<float> forwardScratch = plan.ForwardScratch(all);
-        ReadOnlySpan<float> layerIn = x;
+        Span<float> layerIn = x;
         int layerInSize = o.InputSize;
         for (int layer = 0; layer < o.Layers; layer++)
         {
+            if (inputMasks)
+            {
+                // Variational dropout: one mask per sequence over the input features, the same at every step.
+                Span<float> mask = plan.InputMask(all, layer, layerInSize);
+                DropoutMask.Fill(mask, dropout!.InputDropout, DropoutMask.Key(dropout.Seed, dropoutStep, DropoutMask.Input, layer));
+                MultiplyRows(layerIn, mask, steps);
+            }
+
             Span<float> layerOut = plan.LayerOutput(all, layer);
             for (int dir = 0; dir < o.Directions; dir++)
             {
                 int state = (layer * o.Directions) + dir;
+                Span<float> recurrentMask = recurrentMasks ? plan.RecurrentMask(all, state) : default;
+                if (recurrentMasks)
+                {
+                    DropoutMask.Fill(recurrentMask, dropout!.RecurrentDropout, DropoutMask.Key(dropout.Seed, dropoutStep, DropoutMask.Recurrent, state));
+                }
+
                 var run = new DirectionRun(o, _weights[state], plan.Forward, forwardScratch, steps, batch, threads, Pool)
                 {
+                    RecurrentMask = recurrentMask,
+                    MaskedState = recurrentMasks ? plan.MaskedState(all) : default,
                     Reverse = dir == 1 || o.Reverse,
                     OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
                     AddToOutput = dir == 1 && o.Merge == DirectionMerge.Sum,
@@ -175,12 +236,22 @@ public sealed class TrainableRecurrentNetwork
                     plan.Record(all, state, o));
             }
 
+            if (masks && OutputRate(dropout!, layer) is > 0 and float rate)
+            {
+                // The dropped output is what the next layer (or the caller) sees; this layer's backward reads only its
+                // record, which keeps the states it produced.
+                Span<float> mask = plan.OutputMask(all, layer);
+                DropoutMask.Fill(mask, rate, DropoutMask.Key(dropout!.Seed, dropoutStep, DropoutMask.LayerOutput, layer));
+                TensorPrimitives.Multiply(layerOut, mask, layerOut);
+            }
+
             layerIn = layerOut;
             layerInSize = o.LayerOutputSize;
         }
 
         RecurrentNetwork.WriteOutput(layerIn, output, steps, batch, o.LayerOutputSize, lengths, batchFirst, lastStepOnly);
         tape.Complete();
+        _dropoutStep = dropoutStep + 1;
     }
 
     /// <summary>
@@ -230,6 +301,9 @@ public sealed class TrainableRecurrentNetwork
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(gradC0.Length, lstm ? (long)states * batch * o.HiddenSize : 0, nameof(gradC0), "L·D·B·H (LSTM only)");
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(hiddenGradientNorms.Length, (long)states * steps, nameof(hiddenGradientNorms), "L·D·T");
 
+        DropoutOptions? dropout = tape.Dropout;
+        EnsurePacked(dropout, tape.DropoutStep);
+        bool weightDrop = dropout is { WeightDrop: > 0 };
         Span<float> all = tape.Buffer;
         Span<float> top = plan.OutputGradient(all, o.Layers - 1, o.Layers);
         if (gradOutput.IsEmpty)
@@ -257,6 +331,11 @@ public sealed class TrainableRecurrentNetwork
             gradOutput.CopyTo(top);
         }
 
+        if (plan.HasOutputMasks && OutputRate(dropout!, o.Layers - 1) > 0)
+        {
+            TensorPrimitives.Multiply(top, plan.OutputMask(all, o.Layers - 1), top);
+        }
+
         BackwardScratch scratch = plan.Backward(all, o);
         for (int layer = o.Layers - 1; layer >= 0; layer--)
         {
@@ -267,8 +346,13 @@ public sealed class TrainableRecurrentNetwork
             for (int dir = 0; dir < o.Directions; dir++)
             {
                 int state = (layer * o.Directions) + dir;
+                Span<float> droppedGradient = weightDrop ? _weightDropScratch : default;
+                droppedGradient.Clear();
                 var run = new DirectionBackward(o, _weights[state], plan.Record(all, state, o), scratch, steps, batch, threads, Pool)
                 {
+                    RecurrentMask = plan.HasRecurrentMasks ? plan.RecurrentMask(all, state) : default,
+                    MaskedStates = plan.HasRecurrentMasks ? plan.MaskedStates(all) : default,
+                    MaskedGradient = plan.HasRecurrentMasks ? plan.MaskedGradient(all) : default,
                     Reverse = dir == 1 || o.Reverse,
                     OutputOffset = dir == 1 && o.Merge == DirectionMerge.Concatenate ? o.OutputSize : 0,
                 };
@@ -277,13 +361,30 @@ public sealed class TrainableRecurrentNetwork
                     StateSlice(gradHN, state, batch, o.OutputSize), StateSlice(gradCN, state, batch, o.HiddenSize),
                     dIn, accumulateDx: dir > 0,
                     StateSlice(gradH0, state, batch, o.OutputSize), StateSlice(gradC0, state, batch, o.HiddenSize),
-                    Gradients(state),
+                    Gradients(state, droppedGradient),
                     hiddenGradientNorms.IsEmpty ? default : hiddenGradientNorms.Slice(state * steps, steps));
+                if (weightDrop)
+                {
+                    // dL/dW_hh = dL/d(W_hh ⊙ M) ⊙ M, M holding 0 or 1/(1 − p); added into the gradient.
+                    Span<float> gradHh = Parameters.Gradient(_tensors[(state * TensorsPerDirection) + 1]!);
+                    TensorPrimitives.Multiply(droppedGradient, WeightDropMask(state), droppedGradient);
+                    TensorPrimitives.Add(gradHh, droppedGradient, gradHh);
+                }
             }
 
             if (steps == 0 && !dIn.IsEmpty)
             {
                 dIn.Clear();
+            }
+
+            if (plan.HasInputMasks && !dIn.IsEmpty)
+            {
+                MultiplyRows(dIn, plan.InputMask(all, layer, layerInSize), steps);
+            }
+
+            if (layer > 0 && plan.HasOutputMasks && OutputRate(dropout!, layer - 1) > 0)
+            {
+                TensorPrimitives.Multiply(dIn, plan.OutputMask(all, layer - 1), dIn);
             }
         }
 
@@ -314,23 +415,31 @@ public sealed class TrainableRecurrentNetwork
         }
     }
 
-    private DirectionGradients Gradients(int state)
+    /// <summary>The dropout rate of layer <paramref name="layer"/>'s output: between layers, or on the stack's output for the last.</summary>
+    private float OutputRate(DropoutOptions dropout, int layer) => layer == Options.Layers - 1 ? dropout.OutputDropout : dropout.Dropout;
+
+    /// <summary>The gradients of one direction; <paramref name="weightHh"/> replaces W_hh's when not empty (weight drop).</summary>
+    private DirectionGradients Gradients(int state, Span<float> weightHh)
     {
         int at = state * TensorsPerDirection;
         ParameterSet p = Parameters;
         return new DirectionGradients(
             p.Gradient(_tensors[at]!),
-            p.Gradient(_tensors[at + 1]!),
+            weightHh.IsEmpty ? p.Gradient(_tensors[at + 1]!) : weightHh,
             _tensors[at + 2] is { } bih ? p.Gradient(bih) : default,
             _tensors[at + 3] is { } bhh ? p.Gradient(bhh) : default,
             _tensors[at + 4] is { } hr ? p.Gradient(hr) : default);
     }
 
-    /// <summary>Re-packs the weights when the parameter values changed since the last pack.</summary>
-    private void EnsurePacked()
+    /// <summary>
+    /// Re-packs the weights when the parameter values changed since the last pack, or the weight drop (its options or
+    /// its step) differs from the one packed: with weight drop, W_hh ⊙ M is packed, M the step's mask.
+    /// </summary>
+    private void EnsurePacked(DropoutOptions? dropout, long step)
     {
         ParameterSet p = Parameters;
-        if (_packedVersion == p.Version)
+        DropoutOptions? weightDrop = dropout is { WeightDrop: > 0 } ? dropout : null;
+        if (_packedVersion == p.Version && ReferenceEquals(_packedDropout, weightDrop) && (weightDrop is null || _packedDropStep == step))
         {
             return;
         }
@@ -338,15 +447,35 @@ public sealed class TrainableRecurrentNetwork
         for (int state = 0; state < _weights.Length; state++)
         {
             int at = state * TensorsPerDirection;
+            ReadOnlySpan<float> weightHh = p.Value(_tensors[at + 1]!);
+            if (weightDrop is not null)
+            {
+                _weightDropScratch ??= new float[weightHh.Length];
+                Span<float> mask = WeightDropMask(state);
+                DropoutMask.Fill(mask, weightDrop.WeightDrop, DropoutMask.Key(weightDrop.Seed, step, DropoutMask.WeightDrop, state));
+                TensorPrimitives.Multiply(weightHh, mask, _weightDropScratch);
+                weightHh = _weightDropScratch;
+            }
+
             _weights[state].Load(
                 p.Value(_tensors[at]!),
-                p.Value(_tensors[at + 1]!),
+                weightHh,
                 _tensors[at + 2] is { } bih ? p.Value(bih) : default,
                 _tensors[at + 3] is { } bhh ? p.Value(bhh) : default,
                 _tensors[at + 4] is { } hr ? p.Value(hr) : default);
         }
 
         _packedVersion = p.Version;
+        _packedDropout = weightDrop;
+        _packedDropStep = step;
+    }
+
+    /// <summary>The W_hh mask of one (layer, direction) [G·H·Hout] (allocated on first use, kept after).</summary>
+    private Span<float> WeightDropMask(int state)
+    {
+        int size = Options.Gates * Options.HiddenSize * Options.OutputSize;
+        _weightDropMasks ??= new float[_weights.Length * size];
+        return _weightDropMasks.AsSpan(state * size, size);
     }
 
     private void CheckTape(RecurrentTape tape)
@@ -355,6 +484,16 @@ public sealed class TrainableRecurrentNetwork
         if (!ReferenceEquals(tape.Owner, this))
         {
             ThrowHelper.Argument(nameof(tape), "The tape belongs to another network; create one with CreateTape().");
+        }
+    }
+
+    /// <summary>Multiplies every step's rows [B, n] of <paramref name="values"/> [T, B, n] by <paramref name="mask"/> [B, n].</summary>
+    private static void MultiplyRows(Span<float> values, ReadOnlySpan<float> mask, int steps)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            Span<float> rows = values.Slice(t * mask.Length, mask.Length);
+            TensorPrimitives.Multiply(rows, mask, rows);
         }
     }
 

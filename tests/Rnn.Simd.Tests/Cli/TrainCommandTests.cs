@@ -60,6 +60,34 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData("lstm", 1)]
+    [InlineData("gru", 2)]
+    public void Dropout_InterruptedAndResumed_EndsOnTheBitsOfAnUninterruptedRun_WhichDropoutChanged(string cell, int threads)
+    {
+        TrainSettings plain = Small(cell) with { Layers = 2, Threads = threads };
+        TrainSettings settings = plain with { Dropout = 0.3, OutputDropout = 0.2, WeightDrop = 0.4, EmbeddingDropout = 0.1, InputDropout = 0.2, RecurrentDropout = 0.25 };
+        string straight = Path.Combine(_directory, "drop-straight"), interrupted = Path.Combine(_directory, "drop-interrupted"), none = Path.Combine(_directory, "no-drop");
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, straight, false, null, settings, null)));
+        Assert.Equal(130, Train(new TrainRequest(_text, null, null, interrupted, false, null, settings, null), cancelAfter: 13));
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, interrupted, true, null, plain with { Threads = 1 }, null)));
+        Assert.Equal(0, Train(new TrainRequest(_text, null, null, none, false, null, plain, null)));
+
+        LoadedCheckpoint a = Checkpoint.Load(CheckpointFolder.List(straight)[^1]), b = Checkpoint.Load(CheckpointFolder.List(interrupted)[^1]);
+        LoadedCheckpoint c = Checkpoint.Load(CheckpointFolder.List(none)[^1]);
+        Assert.Equal(a.Step, b.Step);
+        foreach ((string name, float[] values) in a.ToDictionary())
+        {
+            Assert.Equal(Bits(values), Bits(b.ToDictionary()[name]));
+        }
+
+        Assert.NotEqual(Bits(a.ToDictionary()["rnn.weight_hh_l0"]), Bits(c.ToDictionary()["rnn.weight_hh_l0"]));
+        Assert.Equal(settings.DropoutOptions, a.Architecture!.Dropout);
+        Assert.Equal(settings.DropoutOptions, b.Architecture!.Dropout);
+        Assert.Null(c.Architecture!.Dropout);
+        Assert.Equal(0.4, TrainSettings.FromJson(b.Metadata[TrainingRun.SettingsKey]).WeightDrop);
+    }
+
+    [Theory]
     [InlineData("plateau", 0.0)]
     [InlineData("cosine", 0.01)]
     public void ValidationSchedulesAndDecay_InterruptedAndResumed_EndOnTheBitsAndHistoryOfAnUninterruptedRun(string schedule, double weightDecay)

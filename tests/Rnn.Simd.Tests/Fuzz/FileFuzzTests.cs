@@ -52,7 +52,7 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
 
         Assert.Empty(report.Failures);
         int onnx = _fuzzer.Seeds.Count(s => s.Name.StartsWith("onnx_", StringComparison.Ordinal));
-        Assert.Equal(2, onnx);
+        Assert.Equal(3, onnx);
         Assert.Equal(_fuzzer.Seeds.Count - onnx, report.Stages["safetensors"].Accepted);
         Assert.Equal(1, report.Stages["checkpoint"].Accepted);
         Assert.Equal(1, report.Stages["checkpoint-use"].Accepted);

@@ -23,7 +23,7 @@ internal static class ReferenceRecurrent
 
     public static Result Forward(
         RecurrentNetworkOptions o, IReadOnlyDictionary<string, double[]> p, double[] input, int steps, int batch,
-        double[]? h0 = null, double[]? c0 = null, int[]? lengths = null)
+        double[]? h0 = null, double[]? c0 = null, int[]? lengths = null, IReadOnlyList<float[]>? recurrentMasks = null)
     {
         int h = o.HiddenSize;
         int hOut = o.ProjectionSize > 0 ? o.ProjectionSize : h;
@@ -56,11 +56,14 @@ internal static class ReferenceRecurrent
                     {
                         int t = dir == 1 ? length - 1 - s : s;
                         double[] x = layerInput.AsSpan(((t * batch) + b) * inputSize, inputSize).ToArray();
+
+                        // Recurrent dropout (training): the recurrent products read h ⊙ m; GRU's z ⊙ h reads h.
+                        double[] hRecurrent = recurrentMasks is null ? hState : [.. hState.Select((v, j) => v * recurrentMasks[state][(b * hOut) + j])];
                         (hState, cState) = o.Cell switch
                         {
-                            CellType.Rnn => (ElmanStep(o.Nonlinearity, w, x, hState), cState),
-                            CellType.Lstm => LstmStep(h, w, x, hState, cState),
-                            _ => (GruStep(o.GruVariant, h, w, x, hState), cState),
+                            CellType.Rnn => (ElmanStep(o.Nonlinearity, w, x, hRecurrent), cState),
+                            CellType.Lstm => LstmStep(h, w, x, hRecurrent, cState),
+                            _ => (GruStep(o.GruVariant, h, w, x, hState, hRecurrent), cState),
                         };
 
                         int at = (((t * batch) + b) * features) + (concat && dir == 1 ? hOut : 0);
@@ -121,11 +124,11 @@ internal static class ReferenceRecurrent
     /// n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn) (reset before, Cho et al. / ONNX default);
     /// h' = (1 − z) ⊙ n + z ⊙ h.
     /// </summary>
-    private static double[] GruStep(GruVariant variant, int hidden, Weights w, double[] x, double[] hPrev)
+    private static double[] GruStep(GruVariant variant, int hidden, Weights w, double[] x, double[] hPrev, double[] hRecurrent)
     {
         int hOut = hPrev.Length;
         double[] gi = Affine(w.Ih, w.BiasIh, x);
-        double[] gh = Affine(w.Hh, w.BiasHh, hPrev);
+        double[] gh = Affine(w.Hh, w.BiasHh, hRecurrent);
         var next = new double[hidden];
         var r = new double[hidden];
         for (int j = 0; j < hidden; j++)
@@ -147,7 +150,7 @@ internal static class ReferenceRecurrent
                 recurrent = w.BiasHh is null ? 0 : w.BiasHh[(2 * hidden) + j];
                 for (int k = 0; k < hOut; k++)
                 {
-                    recurrent += w.Hh[(((2 * hidden) + j) * hOut) + k] * (r[k] * hPrev[k]);
+                    recurrent += w.Hh[(((2 * hidden) + j) * hOut) + k] * (r[k] * hRecurrent[k]);
                 }
             }
 

@@ -2,8 +2,9 @@ using Rnn.Simd.Internal;
 
 namespace Rnn.Simd.Import.Onnx;
 
-/// <summary>One attribute of a node: its name and the value of its type (ONNX's <c>AttributeProto</c>).</summary>
-internal sealed record OnnxAttribute(string Name, int Type, float F, long I, string S, OnnxTensor? T, float[] Floats, long[] Ints, string[] Strings);
+/// <summary>One attribute of a node: its name and the value of its type (ONNX's <c>AttributeProto</c>); <see cref="Graph"/>
+/// is a subgraph (If's then_branch and else_branch).</summary>
+internal sealed record OnnxAttribute(string Name, int Type, float F, long I, string S, OnnxTensor? T, float[] Floats, long[] Ints, string[] Strings, OnnxGraph? Graph = null);
 
 /// <summary>One node of a graph (ONNX's <c>NodeProto</c>); an empty input name is an omitted optional input.</summary>
 internal sealed record OnnxNode(string Name, string OpType, string Domain, string[] Inputs, string[] Outputs, IReadOnlyDictionary<string, OnnxAttribute> Attributes)
@@ -18,13 +19,18 @@ internal sealed record OnnxValue(string Name, int ElementType, long[]? Dimension
 
 /// <summary>
 /// An ONNX model as read from a file: the IR version, the operator sets, and the main graph (nodes, initializers,
-/// inputs, outputs). Parsing checks the wire format and the sizes against the bytes present; nesting is bounded by
-/// the schema (model, graph, node, attribute, tensor), since subgraphs are refused. The graph's meaning is checked by
-/// whoever runs it.
+/// inputs, outputs), or one of its subgraphs (an attribute of type GRAPH: If's branches), which shares the model's
+/// IR version and operator sets and may read names of the graphs around it. Parsing checks the wire format and
+/// the sizes against the bytes present; subgraphs nest at most <see cref="MaxDepth"/> deep (so the parse's own
+/// recursion is bounded); lists of graphs (attribute field <c>graphs</c>) are refused. The graph's meaning is
+/// checked by whoever runs it.
 /// </summary>
 internal sealed class OnnxGraph
 {
-    private OnnxGraph(long irVersion, Dictionary<string, long> opsets, List<OnnxNode> nodes, Dictionary<string, OnnxTensor> initializers, List<OnnxValue> inputs, List<OnnxValue> outputs)
+    /// <summary>How deep subgraphs may nest (a node's subgraph is one deeper than the graph holding the node).</summary>
+    public const int MaxDepth = 16;
+
+    private OnnxGraph(long irVersion, IReadOnlyDictionary<string, long> opsets, List<OnnxNode> nodes, Dictionary<string, OnnxTensor> initializers, List<OnnxValue> inputs, List<OnnxValue> outputs)
     {
         IrVersion = irVersion;
         Opsets = opsets;
@@ -90,6 +96,17 @@ internal sealed class OnnxGraph
             OnnxErrors.Fail($"{where} holds no graph (is it an ONNX model?).");
         }
 
+        return ReadGraph(graph, new Context(ir, opsets, where, directory), 0);
+    }
+
+    /// <summary>The subgraphs of a node's attributes (If: then_branch, else_branch), in attribute order.</summary>
+    public static IEnumerable<(string Attribute, OnnxGraph Graph)> Subgraphs(OnnxNode node) =>
+        node.Attributes.Values.Where(a => a.Graph is not null).Select(a => (a.Name, a.Graph!));
+
+    private static OnnxGraph ReadGraph(ReadOnlySpan<byte> graph, Context context, int depth)
+    {
+        string where = context.Where;
+        string? directory = context.Directory;
         var nodes = new List<OnnxNode>();
         var initializers = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
         var inputs = new List<OnnxValue>();
@@ -101,7 +118,7 @@ internal sealed class OnnxGraph
             {
                 case 1:
                     g.Expect(field, wire, WireType.LengthDelimited);
-                    nodes.Add(ReadNode(g.ReadBytes(), where));
+                    nodes.Add(ReadNode(g.ReadBytes(), context, depth));
                     break;
                 case 5:
                     g.Expect(field, wire, WireType.LengthDelimited);
@@ -131,7 +148,7 @@ internal sealed class OnnxGraph
 
         // Older exporters list initializers among the inputs too; an input with an initializer is a constant.
         inputs.RemoveAll(v => initializers.ContainsKey(v.Name));
-        return new OnnxGraph(ir, opsets, nodes, initializers, inputs, outputs);
+        return new OnnxGraph(context.IrVersion, context.Opsets, nodes, initializers, inputs, outputs);
     }
 
     private static (string Domain, long Version) ReadOpset(ReadOnlySpan<byte> bytes, string where)
@@ -158,8 +175,9 @@ internal sealed class OnnxGraph
         return (domain, version);
     }
 
-    private static OnnxNode ReadNode(ReadOnlySpan<byte> bytes, string where)
+    private static OnnxNode ReadNode(ReadOnlySpan<byte> bytes, Context context, int depth)
     {
+        string where = context.Where;
         var r = new ProtoReader(bytes, where);
         var inputs = new List<string>();
         var outputs = new List<string>();
@@ -187,7 +205,7 @@ internal sealed class OnnxGraph
                     break;
                 case 5:
                     r.Expect(field, wire, WireType.LengthDelimited);
-                    OnnxAttribute a = ReadAttribute(r.ReadBytes(), where);
+                    OnnxAttribute a = ReadAttribute(r.ReadBytes(), context, depth);
                     if (!attributes.TryAdd(a.Name, a))
                     {
                         OnnxErrors.Fail($"{where}: node '{name}' ({op}) has attribute '{a.Name}' twice.");
@@ -207,9 +225,11 @@ internal sealed class OnnxGraph
         return new OnnxNode(name, op, domain, [.. inputs], [.. outputs], attributes);
     }
 
-    private static OnnxAttribute ReadAttribute(ReadOnlySpan<byte> bytes, string where)
+    private static OnnxAttribute ReadAttribute(ReadOnlySpan<byte> bytes, Context context, int depth)
     {
+        string where = context.Where;
         var r = new ProtoReader(bytes, where);
+        OnnxGraph? subgraph = null;
         string name = "", s = "";
         int type = 0;
         float f = 0;
@@ -274,8 +294,17 @@ internal sealed class OnnxGraph
                     r.Expect(field, wire, WireType.Varint);
                     type = r.ReadInt32();
                     break;
-                case 6 or 11:
-                    OnnxErrors.Fail($"{where}: attribute '{name}' holds a subgraph; subgraphs (If, Loop, Scan) are not read yet.");
+                case 6:
+                    r.Expect(field, wire, WireType.LengthDelimited);
+                    if (depth + 1 > MaxDepth)
+                    {
+                        OnnxErrors.Fail($"{where}: subgraphs nest more than {MaxDepth} deep (attribute '{name}').");
+                    }
+
+                    subgraph = ReadGraph(r.ReadBytes(), context, depth + 1);
+                    break;
+                case 11:
+                    OnnxErrors.Fail($"{where}: attribute '{name}' holds a list of graphs, which is not read (If's branches are single graphs).");
                     break;
                 default:
                     r.Skip(wire);
@@ -288,7 +317,7 @@ internal sealed class OnnxGraph
             OnnxErrors.Fail($"{where}: an attribute has no name.");
         }
 
-        return new OnnxAttribute(name, type, f, i, s, t, [.. floats], [.. ints], [.. strings]);
+        return new OnnxAttribute(name, type, f, i, s, t, [.. floats], [.. ints], [.. strings], subgraph);
     }
 
     private static OnnxValue ReadValue(ReadOnlySpan<byte> bytes, string where)
@@ -378,4 +407,7 @@ internal sealed class OnnxGraph
 
         return [.. dims];
     }
+
+    /// <summary>What every graph of one model shares.</summary>
+    private sealed record Context(long IrVersion, IReadOnlyDictionary<string, long> Opsets, string Where, string? Directory);
 }

@@ -14,17 +14,19 @@ namespace Rnn.Simd.Import.Onnx;
 /// layout (one slice per computed tensor), and the steps of a call in graph order. Immutable; calls rent the
 /// workspace from the pool.
 /// </summary>
-internal sealed class OnnxPlan
+internal sealed partial class OnnxPlan
 {
     private readonly long[][] _inputShapes;
     private readonly bool[] _inputIntegers;
+    private readonly long[]?[] _inputValues;
     private readonly Step[] _steps;
     private readonly int _workspace;
 
-    private OnnxPlan(long[][] inputShapes, bool[] inputIntegers, Step[] steps, int workspace, PlanValue[] outputs)
+    private OnnxPlan(long[][] inputShapes, bool[] inputIntegers, long[]?[] inputValues, Step[] steps, int workspace, PlanValue[] outputs)
     {
         _inputShapes = inputShapes;
         _inputIntegers = inputIntegers;
+        _inputValues = inputValues;
         _steps = steps;
         _workspace = workspace;
         Outputs = outputs;
@@ -38,7 +40,8 @@ internal sealed class OnnxPlan
     {
         for (int i = 0; i < inputs.Length; i++)
         {
-            if (inputs[i].IsInteger != _inputIntegers[i] || !inputs[i].Shape.AsSpan().SequenceEqual(_inputShapes[i]))
+            if (inputs[i].IsInteger != _inputIntegers[i] || !inputs[i].Shape.AsSpan().SequenceEqual(_inputShapes[i]) ||
+                (_inputValues[i] is { } value && !inputs[i].Integers.Span.SequenceEqual(value)))
             {
                 return false;
             }
@@ -93,6 +96,7 @@ internal sealed class OnnxPlan
         var values = new Dictionary<string, PlanValue>(constants, StringComparer.Ordinal);
         var shapes = new long[feeds.Length][];
         var integers = new bool[feeds.Length];
+        var known = new long[]?[feeds.Length];
         for (int i = 0; i < feeds.Length; i++)
         {
             OnnxValue declared = graph.Inputs[i];
@@ -114,6 +118,17 @@ internal sealed class OnnxPlan
             shapes[i] = shape;
             integers[i] = isInteger;
             values[declared.Name] = PlanValue.FromInput(shape, isInteger, i);
+            if (model.IsValueInput(i) && isInteger && shape.Length == 0)
+            {
+                // The plan is made for this value (it picks If branches): a static value, part of the plan's key.
+                if (feeds[i].Integers.Length != 1)
+                {
+                    ThrowHelper.Argument("inputs", $"Feed {i} ('{declared.Name}') holds {feeds[i].Integers.Length} values; its shape [] has 1.");
+                }
+
+                known[i] = feeds[i].Integers.ToArray();
+                values[declared.Name] = PlanValue.Static(shape, known[i]!);
+            }
         }
 
         var builder = new Builder(model, where, values);
@@ -128,7 +143,39 @@ internal sealed class OnnxPlan
         }
 
         PlanValue[] outputs = [.. graph.Outputs.Select(o => values[o.Name])];
-        return new OnnxPlan(shapes, integers, [.. builder.Steps], builder.Workspace, outputs);
+        return new OnnxPlan(shapes, integers, known, [.. builder.Steps], builder.Workspace, outputs);
+    }
+
+    /// <summary>A node of the call's kind (Conv, Sigmoid, …) whose inputs are all known: run once, when the plan (or
+    /// the model) is made, on a workspace of its own; its results are known values.</summary>
+    internal static PlanValue[] EvaluateKnown(OnnxModel model, OnnxNode node, PlanValue?[] inputs)
+    {
+        var values = new Dictionary<string, PlanValue>(StringComparer.Ordinal);
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            if (inputs[i] is { } v)
+            {
+                values[node.Inputs[i]] = v;
+            }
+        }
+
+        var builder = new Builder(model, model.Source, values) { Evaluating = true };
+        builder.Add(node);
+        var work = new float[builder.Workspace];
+        var call = new Call { Work = work };
+        foreach (Step step in builder.Steps)
+        {
+            step(ref call);
+        }
+
+        var results = new PlanValue[node.Outputs.Length];
+        for (int k = 0; k < results.Length; k++)
+        {
+            PlanValue r = values.TryGetValue(node.Outputs[k], out PlanValue? v) ? v : PlanValue.Static([0], Array.Empty<float>());
+            results[k] = r.IsStatic ? r : PlanValue.Static(r.Shape, call.Read(r).ToArray());
+        }
+
+        return results;
     }
 
     /// <summary>The state of one call: the workspace and the feeds.</summary>
@@ -147,20 +194,35 @@ internal sealed class OnnxPlan
     }
 
     /// <summary>Turns nodes into known values or steps.</summary>
-    private sealed class Builder(OnnxModel model, string where, Dictionary<string, PlanValue> values)
+    private sealed partial class Builder(OnnxModel model, string where, Dictionary<string, PlanValue> values)
     {
         public List<Step> Steps { get; } = [];
 
         public int Workspace { get; private set; }
 
+        /// <summary>Whether this builder runs one node on known values (<see cref="EvaluateKnown"/>).</summary>
+        public bool Evaluating { get; init; }
+
         public void Add(OnnxNode node)
         {
+            if (node.OpType == "If")
+            {
+                AddIf(node);
+                return;
+            }
+
             PlanValue?[] inputs = [.. node.Inputs.Select(i => i.Length == 0 ? null : values[i])];
             string op = node.OpType;
             bool known = inputs.All(v => v is null || v.IsStatic);
             if (OnnxStatic.CanEvaluate(op) && (known || op is "Shape" or "Size"))
             {
                 Set(node, OnnxStatic.Evaluate(node, inputs, model.Opset, where));
+                return;
+            }
+
+            if (known && !Evaluating && op is not ("RNN" or "LSTM" or "GRU"))
+            {
+                Set(node, EvaluateKnown(model, node, inputs));
                 return;
             }
 
@@ -194,7 +256,15 @@ internal sealed class OnnxPlan
                 case "Transpose":
                 {
                     long[] perm = OnnxStatic.Permutation(node, x.Shape.Length, where);
-                    PlanValue y = New([.. perm.Select(p => x.Shape[p])]);
+                    long[] transposed = [.. perm.Select(p => x.Shape[p])];
+                    if (TensorOps.TransposeAsMatrix(x.Shape, perm).Rows == 1)
+                    {
+                        // Only axes of size 1 move: the same values in the same order, a view.
+                        Set(node, [x.WithShape(transposed)]);
+                        break;
+                    }
+
+                    PlanValue y = New(transposed);
                     Steps.Add((ref Call c) => TensorOps.Transpose(c.Read(x), x.Shape, perm, c.Write(y)));
                     Set(node, [y]);
                     break;
@@ -203,6 +273,14 @@ internal sealed class OnnxPlan
                 case "Slice":
                 {
                     (long[] starts, long[] steps, long[] shape) = OnnxStatic.SliceParameters(node, x.Shape, inputs, model.Opset, where);
+                    long block = TensorOps.ContiguousSlice(x.Shape, starts, steps, shape);
+                    if (block >= 0 && x.Offset >= 0)
+                    {
+                        // One contiguous block of a tensor of the workspace: a view.
+                        Set(node, [PlanValue.InWorkspace(shape, x.Offset + (int)block)]);
+                        break;
+                    }
+
                     PlanValue y = New(shape);
                     Steps.Add((ref Call c) => TensorOps.Slice(c.Read(x), x.Shape, starts, steps, shape, c.Write(y)));
                     Set(node, [y]);
@@ -284,6 +362,21 @@ internal sealed class OnnxPlan
                     break;
                 }
 
+                case "Conv":
+                    AddConv(node, x, inputs[1] ?? throw OnnxStatic.Bad(node, where, "has no weights"), inputs.Length > 2 ? inputs[2] : null);
+                    break;
+                case "Pad":
+                    AddPad(node, x, inputs);
+                    break;
+                case "Pow":
+                    AddPow(node, x, inputs[1] ?? throw OnnxStatic.Bad(node, where, "has no exponent"));
+                    break;
+                case "Sqrt" or "Log" or "Exp" or "Neg" or "Abs":
+                    AddUnary(node, x);
+                    break;
+                case "ReduceMean":
+                    AddReduceMean(node, x, inputs);
+                    break;
                 case "MatMul":
                     AddProduct(node, x, inputs[1] ?? throw OnnxStatic.Bad(node, where, "has one input"), transB: false, alpha: 1, beta: 0, bias: null);
                     break;
@@ -353,10 +446,30 @@ internal sealed class OnnxPlan
 
             long[] shape = TensorOps.Broadcast(a.Shape, b.Shape) ?? throw OnnxStatic.Bad(node, where, $"cannot broadcast {a} with {b}");
             char op = node.OpType switch { "Add" => '+', "Sub" => '-', "Mul" => '*', _ => '/' };
+            if (op is '+' or '*' && !a.Shape.SequenceEqual(shape) && b.Shape.SequenceEqual(shape))
+            {
+                (a, b) = (b, a);   // the same bits (IEEE addition and multiplication commute); the full operand first
+            }
+
             PlanValue y = New(shape);
             if (a.Shape.SequenceEqual(shape) && b.Shape.SequenceEqual(shape))
             {
                 Steps.Add((ref Call c) => Elementwise(op, c.Read(a), c.Read(b), c.Write(y)));
+            }
+            else if (a.Shape.SequenceEqual(shape) && OuterBlocks(b.Shape, shape) is { } blocks)
+            {
+                // b holds one value per block of a's trailing axes (a scalar: one block; a bias per channel): a
+                // scalar per block.
+                int inner = blocks.Inner;
+                Steps.Add((ref Call c) =>
+                {
+                    ReadOnlySpan<float> x = c.Read(a), v = c.Read(b);
+                    Span<float> r = c.Write(y);
+                    for (int o = 0, at = 0; o < v.Length; o++, at += inner)
+                    {
+                        Elementwise(op, x.Slice(at, inner), v[o], r.Slice(at, inner));
+                    }
+                });
             }
             else if (a.Shape.SequenceEqual(shape) && b.Length == (shape.Length == 0 ? 1 : shape[^1]) && b.Shape.Take(b.Shape.Length - 1).All(d => d == 1))
             {
@@ -501,6 +614,51 @@ internal sealed class OnnxPlan
                 }
             });
             Set(node, [y, yH, yC]);
+        }
+
+        // b's shape (aligned right) is shape's first k axes then 1s: b.Length blocks of the remaining axes' size.
+        private static (int Inner, int Outer)? OuterBlocks(long[] b, long[] shape)
+        {
+            int rank = shape.Length, offset = rank - b.Length, k = 0;
+            if (offset < 0)
+            {
+                return null;
+            }
+
+            while (k < rank && (k < offset ? 1 : b[k - offset]) == shape[k] && (k >= offset || shape[k] == 1))
+            {
+                k++;
+            }
+
+            for (int d = k; d < rank; d++)
+            {
+                if (d >= offset && b[d - offset] != 1)
+                {
+                    return null;
+                }
+            }
+
+            long inner = PlanValue.Count(shape[k..]);
+            return inner <= 1 ? null : ((int)inner, (int)PlanValue.Count(shape[..k]));
+        }
+
+        private static void Elementwise(char op, ReadOnlySpan<float> a, float b, Span<float> r)
+        {
+            switch (op)
+            {
+                case '+':
+                    TensorPrimitives.Add(a, b, r);
+                    break;
+                case '-':
+                    TensorPrimitives.Subtract(a, b, r);
+                    break;
+                case '*':
+                    TensorPrimitives.Multiply(a, b, r);
+                    break;
+                default:
+                    TensorPrimitives.Divide(a, b, r);
+                    break;
+            }
         }
 
         private static void Elementwise(char op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> r)

@@ -23,7 +23,14 @@ internal static class OnnxStatic
             case "Constant":
                 return [Constant(node, where)];
             case "Shape":
-                return [PlanValue.Static([In(0).Shape.Length], [.. In(0).Shape])];
+            {
+                // Opset 15's start and end (negative: from the back; clamped).
+                long[] shape = In(0).Shape;
+                long Clamp(long v) => Math.Clamp(v < 0 ? v + shape.Length : v, 0, shape.Length);
+                long start = Clamp(Int(node, "start", 0)), end = Math.Max(start, Clamp(Int(node, "end", shape.Length)));
+                return [PlanValue.Static([end - start], shape[(int)start..(int)end])];
+            }
+
             case "Size":
                 return [PlanValue.Static([], [(long)In(0).Length])];
             case "ConstantOfShape":
@@ -315,6 +322,22 @@ internal static class OnnxStatic
         }
 
         return (axis, result);
+    }
+
+    /// <summary>An If's condition known when the plan is made: one value, true when not zero.</summary>
+    public static bool Condition(OnnxNode node, PlanValue condition, string where)
+    {
+        if (!condition.IsStatic)
+        {
+            throw Bad(node, where, "has a condition computed from the call's data; an If is run only when its condition is known when the plan is made (from constants, shapes, or the value of a scalar int64 input)");
+        }
+
+        if (condition.Length != 1)
+        {
+            throw Bad(node, where, $"has a condition of {condition.Length} values; expected one");
+        }
+
+        return condition.IsInteger ? condition.Integers![0] != 0 : condition.Floats![0] != 0;
     }
 
     public static long Normalise(long axis, int rank, OnnxNode node, string where) =>

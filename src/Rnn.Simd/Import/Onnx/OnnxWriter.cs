@@ -34,7 +34,7 @@ internal sealed class OnnxWriter
         return this;
     }
 
-    /// <summary>A node; attribute values may be long, float, string, long[], float[] or string[].</summary>
+    /// <summary>A node; attribute values may be long, float, string, long[], float[], string[] or a <see cref="Graph"/>.</summary>
     public OnnxWriter Node(string opType, string name, string[] inputs, string[] outputs, params (string Name, object Value)[] attributes)
     {
         var node = new Message();
@@ -58,8 +58,27 @@ internal sealed class OnnxWriter
         return this;
     }
 
+    /// <summary>An int64 initializer (typed field).</summary>
+    public OnnxWriter Initializer(string name, ReadOnlySpan<long> dims, ReadOnlySpan<long> values)
+    {
+        _initializers.Add(IntegerTensor(name, 7, dims, values));
+        return this;
+    }
+
     /// <summary>The model: the default domain at <paramref name="opset"/>, IR version <paramref name="irVersion"/>.</summary>
-    public byte[] Build(long opset, string graphName = "graph", long irVersion = 8)
+    public byte[] Build(long opset, string graphName = "graph", long irVersion = 8) =>
+        new Message()
+            .Varint(1, (ulong)irVersion)
+            .String(2, "rnn-simd")
+            .Bytes(7, GraphBytes(graphName))
+            .Bytes(8, new Message().String(1, "").Varint(2, (ulong)opset).ToArray())
+            .ToArray();
+
+    /// <summary>This writer's nodes, initializers, inputs and outputs as a subgraph: the value of a GRAPH attribute
+    /// (If's then_branch and else_branch) of a node of another writer.</summary>
+    public Graph Subgraph(string name) => new(GraphBytes(name));
+
+    private byte[] GraphBytes(string graphName)
     {
         var graph = new Message();
         foreach (byte[] n in _nodes)
@@ -83,12 +102,7 @@ internal sealed class OnnxWriter
             graph.Bytes(12, v);
         }
 
-        return new Message()
-            .Varint(1, (ulong)irVersion)
-            .String(2, "rnn-simd")
-            .Bytes(7, graph.ToArray())
-            .Bytes(8, new Message().String(1, "").Varint(2, (ulong)opset).ToArray())
-            .ToArray();
+        return graph.ToArray();
     }
 
     /// <summary>A serialised float <c>TensorProto</c> (the format of test data files).</summary>
@@ -176,6 +190,9 @@ internal sealed class OnnxWriter
 
                 a.Varint(20, 7);
                 break;
+            case Graph g:
+                a.Bytes(6, g.Bytes).Varint(20, 5);
+                break;
             case string[] strings:
                 foreach (string s in strings)
                 {
@@ -190,6 +207,9 @@ internal sealed class OnnxWriter
 
         return a.ToArray();
     }
+
+    /// <summary>A serialised <c>GraphProto</c>, for a GRAPH attribute.</summary>
+    public sealed record Graph(byte[] Bytes);
 
     /// <summary>One message being written.</summary>
     private sealed class Message

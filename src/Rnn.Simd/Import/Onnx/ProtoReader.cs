@@ -22,7 +22,7 @@ internal enum WireType
 /// </summary>
 /// <remarks>
 /// Why our own reader rather than generated classes: the limits (a length is checked against the enclosing message
-/// before use, nesting fixed by the schema, tensor sizes checked against their bytes) have to hold at
+/// before use, nesting bounded (the schema, and subgraphs at most OnnxGraph.MaxDepth deep), tensor sizes checked against their bytes) have to hold at
 /// every step of the parse, and ONNX needs only four wire types; the reader is 200 lines that the hostile-file
 /// tests (OnnxHostileFileTests) exercise byte by byte.
 /// </remarks>
