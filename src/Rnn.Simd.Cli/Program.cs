@@ -20,6 +20,7 @@ internal static class Program
             InferCommand.Create(),
             BackwardCommand.Create(),
             BenchCommand.Create(),
+            VadCommand.Create(),
         };
 
         try

@@ -11,7 +11,8 @@ namespace Rnn.Simd.Fuzz;
 /// <summary>
 /// The valid files the fuzzer starts from, all made in code: a plain safetensors file of every readable dtype, a
 /// PyTorch-style state dict (two-layer bidirectional LSTM with projection) and an input file for it, a GRU state dict,
-/// two ONNX models of one recurrent node, and a whole <c>rnn-simd train</c> checkpoint (architecture, parameters, Adam's moments, trainer, generators,
+/// two ONNX models of one recurrent node, a WAV file (16-bit PCM mono at 16 kHz, an odd-sized chunk before its
+/// fmt chunk), and a whole <c>rnn-simd train</c> checkpoint (architecture, parameters, Adam's moments, trainer, generators,
 /// carried state, vocabulary, settings) of a run on <see cref="TextPath"/>.
 /// </summary>
 internal sealed class FuzzCorpus
@@ -93,6 +94,9 @@ internal sealed class FuzzCorpus
         // nested If), Conv, Pad, Pow, Sqrt, Log, Exp, Neg, Abs and ReduceMean, as Silero VAD's graphs use them.
         seeds.Add(("onnx_if_conv", IfConvSeed(random)));
 
+        // A WAV file as the voice activity detector reads it: a LIST chunk of odd size (and its pad byte) first.
+        seeds.Add(("wav", WavSeed(random)));
+
         // A checkpoint of a real `train` run after three updates.
         string textPath = Path.Combine(directory, "text.txt");
         File.WriteAllText(textPath, Text);
@@ -111,6 +115,28 @@ internal sealed class FuzzCorpus
         }
 
         return new FuzzCorpus(textPath, modelPath, seeds);
+    }
+
+    // RIFF/WAVE: LIST (5 bytes + pad), fmt (PCM, mono, 16000 Hz, 16-bit), data (40 samples).
+    private static byte[] WavSeed(DeterministicRandom random)
+    {
+        var bytes = new List<byte>();
+        void Chunk(string id, byte[] body)
+        {
+            bytes.AddRange(System.Text.Encoding.ASCII.GetBytes(id));
+            bytes.AddRange(BitConverter.GetBytes(body.Length));
+            bytes.AddRange(body);
+            if (body.Length % 2 == 1)
+            {
+                bytes.Add(0);
+            }
+        }
+
+        bytes.AddRange("WAVE"u8.ToArray());
+        Chunk("LIST", [1, 2, 3, 4, 5]);
+        Chunk("fmt ", [1, 0, 1, 0, .. BitConverter.GetBytes(16000), .. BitConverter.GetBytes(32000), 2, 0, 16, 0]);
+        Chunk("data", [.. Values(random, 40).SelectMany(v => BitConverter.GetBytes((short)(v * 30000)))]);
+        return [.. "RIFF"u8.ToArray(), .. BitConverter.GetBytes(bytes.Count), .. bytes];
     }
 
     // X [T, B, In] (layout 0) or [B, T, In]; In = 3, H = 2, B = 2.

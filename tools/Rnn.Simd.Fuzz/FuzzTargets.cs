@@ -1,3 +1,4 @@
+using Rnn.Simd.Audio;
 using Rnn.Simd.Cli.Commands;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
@@ -15,7 +16,8 @@ namespace Rnn.Simd.Fuzz;
 /// Every reader a user can point at a file, in the order a user would call them: the safetensors container (from
 /// memory and from disk, every tensor read), a checkpoint (loaded, its model, optimiser, trainer and generators
 /// rebuilt; as <c>sample</c> and <c>train --resume</c> read it), the PyTorch importer (under each prefix the file
-/// has), <c>infer</c>'s input file against a valid model, and the ONNX importer (loaded and run once).
+/// has), <c>infer</c>'s input file against a valid model, the ONNX importer (loaded and run once), and the WAV
+/// reader of <c>vad</c>.
 /// </summary>
 /// <remarks>A stage returns normally (the file was accepted) or throws; only <see cref="InvalidDataException"/> may
 /// come out of it. Preconditions that belong to the caller and not to the file are checked first, as the command line
@@ -25,7 +27,7 @@ namespace Rnn.Simd.Fuzz;
 internal sealed class FuzzTargets(FuzzCorpus corpus)
 {
     /// <summary>The stage names, in the order <see cref="Run"/> runs them.</summary>
-    public static readonly string[] Stages = ["safetensors", "checkpoint", "checkpoint-use", "pytorch-import", "infer-input", "onnx"];
+    public static readonly string[] Stages = ["safetensors", "checkpoint", "checkpoint-use", "pytorch-import", "infer-input", "onnx", "wav"];
 
     private static readonly string[] s_prefixes = ["", "encoder.rnn.", "param/rnn."];
 
@@ -69,6 +71,11 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
                 break;
             case 5:
                 Onnx(bytes, path);
+                break;
+            case 6:
+                // The WAV reader of `rnn-simd vad`, from memory and from the file.
+                _ = WavReader.Read(bytes, "memory");
+                _ = WavReader.Read(path);
                 break;
             case 0:
                 using (SafeTensorsFile memory = SafeTensorsFile.Load(bytes))

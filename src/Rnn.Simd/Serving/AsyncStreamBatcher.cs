@@ -39,6 +39,7 @@ public sealed partial class AsyncStreamBatcher : IDisposable
     private readonly int _inputSize, _outputSize, _maxBatch;
     private readonly long _maxDelayTicks;
     private readonly ThreadTeam? _team;
+    private readonly Action<int, TimeSpan>? _batchStepped;
     private readonly Thread _loop;
 
     // Lock order: _stateLock, then _queue. _stateLock guards the inner batcher's states (the loop's steps, Reset,
@@ -90,6 +91,7 @@ public sealed partial class AsyncStreamBatcher : IDisposable
         _maxBatch = options.MaxBatch;
         _maxDelayTicks = (long)Math.Ceiling(options.MaxDelay.TotalSeconds * Stopwatch.Frequency);
         _team = options.Threads;
+        _batchStepped = options.BatchStepped;
         _batch = new StepRequest[Math.Min(_maxBatch, Math.Max(4, options.InitialCapacity))];
         _ids = new StreamId[_batch.Length];
         GrowQueues(_inner.Capacity);
@@ -108,6 +110,18 @@ public sealed partial class AsyncStreamBatcher : IDisposable
             lock (_queue)
             {
                 return _inner.Count;
+            }
+        }
+    }
+
+    /// <summary>Stream slots the pool holds (registered streams and free slots); it doubles when a stream finds none free.</summary>
+    public int Capacity
+    {
+        get
+        {
+            lock (_queue)
+            {
+                return _inner.Capacity;
             }
         }
     }
@@ -415,9 +429,16 @@ public sealed partial class AsyncStreamBatcher : IDisposable
         try
         {
             BeforeBatch?.Invoke(n);
+            long start = Stopwatch.GetTimestamp();
+            int stepped;
             lock (_stateLock)
             {
-                Step(n);
+                stepped = Step(n);
+            }
+
+            if (stepped > 0)
+            {
+                _batchStepped?.Invoke(stepped, Stopwatch.GetElapsedTime(start));
             }
         }
         catch (Exception e)
@@ -450,8 +471,8 @@ public sealed partial class AsyncStreamBatcher : IDisposable
         }
     }
 
-    /// <summary>One batched step of the batch's streams that are still registered (under _stateLock).</summary>
-    private void Step(int n)
+    /// <summary>One batched step of the batch's streams that are still registered (under _stateLock); returns how many.</summary>
+    private int Step(int n)
     {
         int m = 0, only = -1;
         for (int i = 0; i < n; i++)
@@ -470,12 +491,12 @@ public sealed partial class AsyncStreamBatcher : IDisposable
             // Batching does not pay for one stream: the batch-1 path, on the caller's buffers and the stream's slot.
             StepRequest request = _batch[only];
             _inner.Step(_ids.AsSpan(0, 1), request.Input.Span, request.Output.Span, _team);
-            return;
+            return 1;
         }
 
         if (m == 0)
         {
-            return;
+            return 0;
         }
 
         if (_x.Length < m * _inputSize)
@@ -502,6 +523,8 @@ public sealed partial class AsyncStreamBatcher : IDisposable
                 _y.AsSpan(row++ * _outputSize, _outputSize).CopyTo(_batch[i].Output.Span);
             }
         }
+
+        return m;
     }
 
     /// <summary>Appends a step to its stream's queue (under _queue).</summary>

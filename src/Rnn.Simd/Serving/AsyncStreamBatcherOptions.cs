@@ -20,4 +20,12 @@ public sealed record AsyncStreamBatcherOptions
 
     /// <summary>Stream slots to make up front (the pool grows past it when needed).</summary>
     public int InitialCapacity { get; init; }
+
+    /// <summary>
+    /// Called on the loop's thread after each batched step, with the number of streams it stepped and how long the
+    /// step took, before the batch's tasks complete; for metrics (a batch-size histogram). Null for none. It must be
+    /// quick, allocate nothing and not throw: an exception fails the batch's steps as a failing step does (their
+    /// states have advanced).
+    /// </summary>
+    public Action<int, TimeSpan>? BatchStepped { get; init; }
 }

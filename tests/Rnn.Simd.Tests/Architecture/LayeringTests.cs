@@ -16,7 +16,7 @@ public sealed partial class LayeringTests(ITestOutputHelper output)
 {
     /// <summary>The layers, bottom first (docs/ARCHITECTURE.md).</summary>
     internal static readonly string[] Order =
-        ["Internal", "Kernels", "Cells", "Parameters", "Layers", "Training", "Networks", "IO", "Import", "Serving"];
+        ["Internal", "Kernels", "Cells", "Parameters", "Layers", "Training", "Networks", "IO", "Import", "Serving", "Audio"];
 
     private static readonly Assembly Library = typeof(RecurrentNetwork).Assembly;
 

@@ -28,6 +28,11 @@ public sealed class OptionValidationTests
         // One fixed folder (rewritten, not accumulated, run after run); nothing in it is ever a checkpoint.
         string scratch = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "rnn-simd-option-tests")).FullName, csv = Path.Combine(scratch, "data.csv");
         File.WriteAllText(csv, "a,b\n1,2\n3,4\n5,6\n");
+        string speech = Path.Combine(AppContext.BaseDirectory, "Audio", "Speech", "speech-16k.wav");
+        string notSilero = Path.Combine(AppContext.BaseDirectory, "GoldenOnnx", "lstm_bidir_layout0_lens_init", "model.onnx");
+        string cd = Path.Combine(scratch, "cd.wav");   // 44.1 kHz stereo 16-bit: one frame of silence
+        File.WriteAllBytes(cd, [.. "RIFF"u8, 40, 0, 0, 0, .. "WAVEfmt "u8, 16, 0, 0, 0, 1, 0, 2, 0, 0x44, 0xAC, 0, 0, 0x10, 0xB1, 2, 0, 4, 0, 16, 0, .. "data"u8, 4, 0, 0, 0, 0, 0, 0, 0]);
+        string[] vad = ["vad", "--model", notSilero, "--wav", speech];
         var rows = new TheoryData<string[], string>
         {
             // Unknown command and unknown options, per command.
@@ -121,6 +126,22 @@ public sealed class OptionValidationTests
             { ["train", "--csv", csv, "--out", Path.Combine(scratch, "run")], "--column" },
             { ["sample", "--checkpoint", scratch], "No checkpoint" },
             { ["train", "--text", csv, "--resume", Path.Combine(scratch, "nothing.safetensors"), "--out", Path.Combine(scratch, "run")], "nothing.safetensors" },
+
+            // rnn-simd vad.
+            { [.. vad, "--treshold", "0.5"], "--treshold" },
+            { ["vad", "--wav", speech], "--model" },
+            { ["vad", "--model", notSilero], "--wav" },
+            { [.. vad, "--threshold"], "--threshold" },
+            { [.. vad, "--threshold", "high"], "high" },
+            { [.. vad, "--threshold", "0"], "--threshold" },
+            { [.. vad, "--threshold", "1"], "--threshold" },
+            { [.. vad, "--threshold", "-0.2"], "--threshold" },
+            { [.. vad, "--threshold", "NaN"], "--threshold" },
+            { ["vad", "--model", notSilero, "--wav", s_missing], "missing.safetensors" },
+            { ["vad", "--model", s_missing, "--wav", speech], "missing.safetensors" },
+            { ["vad", "--model", notSilero, "--wav", cd], "cd.wav: 44100 Hz stereo 16-bit PCM; the voice activity detector reads 16-bit PCM mono at 16000 or 8000 Hz." },
+            { ["vad", "--model", notSilero, "--wav", csv], "data.csv: not a RIFF/WAVE file" },
+            { vad, "are not Silero VAD's: v5/v6 take (input, state, sr)" },
 
             // Options that contradict each other.
             { ["train"], "--text" },

@@ -18,7 +18,7 @@ public sealed partial class ReadmeExamplesTests
         string root = LayeringTests.RepositoryRoot();
         string[] readme = [.. File.ReadAllLines(Path.Combine(root, "README.md")).Select(l => l.Trim())];
         var examples = new List<(string Name, string File, List<string> Lines)>();
-        foreach (string file in Directory.EnumerateFiles(Path.Combine(root, "tests", "Rnn.Simd.Tests"), "*.cs", SearchOption.AllDirectories))
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(root, "tests"), "*.cs", SearchOption.AllDirectories))
         {
             if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal) || file.EndsWith(nameof(ReadmeExamplesTests) + ".cs", StringComparison.Ordinal))
             {

@@ -53,12 +53,15 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
         Assert.Empty(report.Failures);
         int onnx = _fuzzer.Seeds.Count(s => s.Name.StartsWith("onnx_", StringComparison.Ordinal));
         Assert.Equal(3, onnx);
-        Assert.Equal(_fuzzer.Seeds.Count - onnx, report.Stages["safetensors"].Accepted);
+        int wav = _fuzzer.Seeds.Count(s => s.Name == "wav");
+        Assert.Equal(1, wav);
+        Assert.Equal(_fuzzer.Seeds.Count - onnx - wav, report.Stages["safetensors"].Accepted);
         Assert.Equal(1, report.Stages["checkpoint"].Accepted);
         Assert.Equal(1, report.Stages["checkpoint-use"].Accepted);
         Assert.Equal(3, report.Stages["pytorch-import"].Accepted);   // the LSTM, the GRU and the checkpoint's recurrent part
         Assert.Equal(1, report.Stages["infer-input"].Accepted);
         Assert.Equal(onnx, report.Stages["onnx"].Accepted);                  // loaded and run
+        Assert.Equal(wav, report.Stages["wav"].Accepted);
     }
 
     public static TheoryData<string> Regressions() =>

@@ -184,6 +184,14 @@ public sealed class OnnxModelTests(ITestOutputHelper output)
         e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(twice, "twice.onnx"));
         Assert.Contains("produced twice", e.Message, StringComparison.Ordinal);
 
+        // An operator evaluated on known values only (here Equal), fed the call's data: a named error at the first call
+        // (the fuzzer found it reaching the recurrent-layer path as a KeyNotFoundException).
+        OnnxModel equal = OnnxModel.Load(
+            new OnnxWriter().Input("x", 1, 2, 3).Output("y", 1, 2, 3).Node("Equal", "eq", ["x", "x"], ["e"]).Node("Cast", "cast", ["e"], ["y"]).Build(14), "equal.onnx");
+        e = Assert.Throws<InvalidDataException>(() => equal.Run([new OnnxFeed(new float[6], 2, 3)], [new float[6]]));
+        Assert.Contains("Equal node 'eq'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("only known when the model runs", e.Message, StringComparison.Ordinal);
+
         OnnxModel relu = OnnxModel.Load(new OnnxWriter().Input("x", 1, -1, 3).Output("y", 1, -1, 3).Node("Relu", "r", ["x"], ["y"]).Build(14), "relu.onnx");
         var y = new float[6];
         Assert.Throws<ArgumentException>(() => relu.Run([new OnnxFeed(new float[6], 2, 4)], [y]));          // rank/size against the declaration

@@ -55,6 +55,7 @@ public sealed class ValidationTableTests
         ["GradientClipping.GlobalNorm"] = "every length is valid (an empty span has norm 0)",
         ["TokenGenerator.Generate"] = "every length is valid: one token per element",
         ["OnnxModel.Load"] = "bytes, not a shaped buffer: malformed models are InvalidDataException (OnnxModelTests, OnnxHostileFileTests)",
+        ["WavReader.Read"] = "bytes, not a shaped buffer: malformed files are InvalidDataException (Audio/WavReaderTests)",
         ["OnnxTensor.Parse"] = "bytes, not a shaped buffer: every length is read and malformed ones are InvalidDataException (OnnxHostileFileTests)",
     };
 
@@ -462,6 +463,23 @@ public sealed class ValidationTableTests
             using RecurrentTape scratch = generator.CreateTape();
             GeneratorTeacherForcing.BuildInputs(generator, generatorHead, scratch, new float[8], 2, 2, 0.5, 1, GeneratorFeedback.Identity, new float[9]);
         });
+
+        // VoiceActivityDetector on a stand-in of Silero v5 at 16 kHz: frames of 512.
+        var vad = new Simd.Audio.VoiceActivityDetector(Audio.FakeSilero.Current(16000).Model);
+        Simd.Audio.VoiceActivityStream vadStream = vad.CreateStream();
+        var otherStream = new Simd.Audio.VoiceActivityDetector(Audio.FakeSilero.Current(16000).Model).CreateStream();
+        Add("VoiceActivityDetector.Process", "frame", s_arg, "frame has 511 values; expected one frame at 16000 Hz = 512", () => vad.Process(vadStream, new float[511]));
+        Add("VoiceActivityDetector.Process", "frame", s_arg, "Sample 3 is NaN; audio samples must be finite", () => vad.Process(vadStream, [0, 0, 0, float.NaN, .. new float[508]]));
+        Add("VoiceActivityDetector.Process", "stream", s_arg, "made by another detector", () => vad.Process(otherStream, new float[512]));
+        Add("VoiceActivityDetector.Process", "stream", s_null, "", () => vad.Process(null!, new float[512]));
+        Add("VoiceActivityDetector.Process", "probabilities", s_arg, "expected one per frame of 512 samples in 1000 samples = 2", () => vad.Process(vadStream, new float[1000], new float[3]));
+        Add("VoiceActivityDetector.Process", "signal", s_arg, "Sample 999 is", () => vad.Process(vadStream, [.. new float[999], float.PositiveInfinity], new float[2]));
+        Add("VoiceActivityDetector.DetectSpeech", "signal", s_arg, "Sample 1 is", () => vad.DetectSpeech([0, float.NaN]));
+        Add("VoiceActivityDetector.DetectSpeech", "options", s_range, "Threshold must be in [0, 1]", () => vad.DetectSpeech([0], new Simd.Audio.SpeechSegmenterOptions { Threshold = 2 }));
+        Add("VoiceActivityDetector.FrameCount", "samples", s_range, "non-negative", () => vad.FrameCount(-1));
+        Add("SpeechSegmenter.Segment", "probabilities", s_arg, "expected one per frame of 512 samples in 1025 samples = 3", () => Simd.Audio.SpeechSegmenter.Segment(new float[2], 1025, 16000, 512));
+        Add("SpeechSegmenter.Segment", "probabilities", s_arg, "in [0, 1], was -0.5", () => Simd.Audio.SpeechSegmenter.Segment([0.5f, -0.5f], 1024, 16000, 512));
+        Add("SpeechSegmenter.Segment", "totalSamples", s_range, "non-negative", () => Simd.Audio.SpeechSegmenter.Segment([], -1, 16000, 512));
 
         string file = Path.Combine(Path.GetTempPath(), $"rnn-simd-validation-{Environment.ProcessId}.safetensors");
         new Simd.IO.SafeTensorsWriter().Add("w", new float[6], 2, 3).Save(file);

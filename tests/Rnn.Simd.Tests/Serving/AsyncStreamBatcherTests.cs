@@ -329,6 +329,51 @@ public sealed class AsyncStreamBatcherTests
     }
 
     /// <summary>One stream run step by step with <see cref="RecurrentNetwork.Step"/>: the reference of every test here.</summary>
+    [Fact]
+    public async Task BatchStepped_ReportsEveryStepOnce_AndCapacityFollowsThePool()
+    {
+        // 12 streams, 30 steps each, every batch reported with its size; the sizes add up to the steps taken, and a
+        // batch is never reported for a stream removed before its step ran.
+        const int streams = 12, steps = 30;
+        RecurrentNetwork network = TestNetworks.Create(s_lstm, seed: 4);
+        var sizes = new List<int>();
+        var durations = new List<TimeSpan>();
+        using var batcher = new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
+        {
+            MaxBatch = 5,
+            BatchStepped = (n, elapsed) =>
+            {
+                sizes.Add(n);   // the loop's thread only: no lock needed while it runs, read after the steps complete
+                durations.Add(elapsed);
+            },
+        });
+        Assert.Equal(0, batcher.Capacity);
+        StreamId[] ids = [.. Enumerable.Range(0, streams).Select(_ => batcher.Add())];
+        int capacity = batcher.Capacity;
+        Assert.InRange(capacity, streams, 2 * streams);
+        float[] x = new TestRandom(3).Array(s_lstm.InputSize);
+        await Task.WhenAll(ids.Select(id => Task.Run(async () =>
+        {
+            var y = new float[s_lstm.OutputSize];
+            for (int t = 0; t < steps; t++)
+            {
+                await batcher.StepAsync(id, x, y);
+            }
+        }))).WaitAsync(s_hang);
+
+        Assert.Equal(streams * steps, sizes.Sum());
+        Assert.All(sizes, n => Assert.InRange(n, 1, 5));
+        Assert.All(durations, d => Assert.True(d >= TimeSpan.Zero));
+        foreach (StreamId id in ids)
+        {
+            batcher.Remove(id);
+        }
+
+        StreamId again = batcher.Add();
+        Assert.Equal(capacity, batcher.Capacity);   // a freed slot serves the new stream: the pool does not grow
+        batcher.Remove(again);
+    }
+
     internal static float[] DirectRun(RecurrentNetwork network, float[] inputs, int steps)
     {
         RecurrentNetworkOptions o = network.Options;

@@ -390,9 +390,13 @@ internal sealed partial class OnnxPlan
                         node, x, inputs[1] ?? throw OnnxStatic.Bad(node, where, "has one input"), OnnxStatic.Int(node, "transB", 0) != 0,
                         OnnxStatic.Float(node, "alpha", 1), OnnxStatic.Float(node, "beta", 1), inputs.Length > 2 ? inputs[2] : null);
                     break;
-                default:
+                case "RNN" or "LSTM" or "GRU":
                     AddRecurrent(node, inputs);
                     break;
+                default:
+                    // Constant, Shape, Size, ConstantOfShape, Equal, Not, If: evaluated on values known when the plan is
+                    // made; reached here, one of its inputs is the call's data.
+                    throw OnnxStatic.Bad(node, where, "reads values only known when the model runs; it is supported on constants and shapes only");
             }
         }
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The streaming service under load, batched against per-stream, on this machine: for each mode, the most frames/s
+# 512 streams sustain (closed loop: each stream's next frame when its last output is back), then a fixed rate of half
+# the batched maximum (open loop) for latency, GC counts and bytes per frame. The server and the load generator
+# share the machine's cores.
+#
+#   perf/serving/run.sh                       STREAMS=512 MAX_SECONDS=20 RATE_SECONDS=30 (about 2.5 minutes)
+#   STREAMS=64 RATE_SECONDS=10 perf/serving/run.sh
+#
+# Output: perf/results/serving/*.json (one load-generator report per run) and the tables on stdout.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OUT="${OUT:-$REPO/perf/results/serving}"
+STREAMS="${STREAMS:-512}"
+MAX_SECONDS="${MAX_SECONDS:-20}"
+RATE_SECONDS="${RATE_SECONDS:-30}"
+PORT="${PORT:-5077}"
+SERVER_ARGS="${SERVER_ARGS:-}"
+mkdir -p "$OUT"
+LOGS="$(mktemp -d)"
+dotnet build "$REPO/samples/Rnn.Simd.StreamingService" -c Release -v quiet -nologo >&2
+dotnet build "$REPO/samples/Rnn.Simd.LoadGenerator" -c Release -v quiet -nologo >&2
+SERVER=("dotnet" "$REPO/samples/Rnn.Simd.StreamingService/bin/Release/net10.0/Rnn.Simd.StreamingService.dll")
+LOAD=("dotnet" "$REPO/samples/Rnn.Simd.LoadGenerator/bin/Release/net10.0/Rnn.Simd.LoadGenerator.dll")
+
+server_pid=""
+stop_server() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi; }
+trap stop_server EXIT
+start_server() { # mode
+  "${SERVER[@]}" --port "$PORT" --mode "$1" --max-streams 4096 $SERVER_ARGS > "$LOGS/server-$1.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf --http2-prior-knowledge "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "the $1 server did not start (see $LOGS/server-$1.log)" >&2; exit 1
+}
+load() { # name, then load-generator options
+  local name=$1; shift
+  echo "== $name" >&2
+  "${LOAD[@]}" --port "$PORT" --streams "$STREAMS" --json "$OUT/$name.json" "$@" || true
+}
+rate_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['frames_per_second'])" "$1"; }
+
+for mode in batched per-stream; do
+  start_server "$mode"
+  load "$mode-max" --rate 0 --seconds "$MAX_SECONDS" --warmup 5
+  stop_server
+done
+
+# Half the batched maximum, spread evenly over the streams.
+half=$(python3 -c "import sys; print(round(float(sys.argv[1]) / 2 / int(sys.argv[2]), 3))" "$(rate_of "$OUT/batched-max.json")" "$STREAMS")
+for mode in batched per-stream; do
+  start_server "$mode"
+  load "$mode-half" --rate "$half" --seconds "$RATE_SECONDS" --warmup 5
+  stop_server
+done

@@ -1,0 +1,106 @@
+using System.Net;
+using Rnn.Simd.StreamingProtocol;
+
+namespace Rnn.Simd.LoadGenerator;
+
+/// <summary>A load run: where, how many streams, how fast, how long, and whether to check every output.</summary>
+public sealed record LoadOptions
+{
+    /// <summary>The most concurrent streams a run opens.</summary>
+    public const int StreamLimit = 4096;
+
+    /// <summary>The longest run, in seconds.</summary>
+    public const double SecondsLimit = 3600;
+
+    /// <summary>The server's address: 127.0.0.1 only.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>The server's port.</summary>
+    public int Port { get; init; } = 5077;
+
+    /// <summary>Concurrent streams (1 … <see cref="StreamLimit"/>).</summary>
+    public int Streams { get; init; } = 64;
+
+    /// <summary>Frames per second per stream; 0 sends each stream's next frame as soon as its previous output is back.</summary>
+    public double Rate { get; init; } = 50;
+
+    /// <summary>The run's length: sending stops after this many seconds (warm-up included).</summary>
+    public double Seconds { get; init; } = 10;
+
+    /// <summary>Seconds at the start not measured (JIT, pools, the batcher's buffers growing).</summary>
+    public double WarmupSeconds { get; init; } = 2;
+
+    /// <summary>Frames per stream at most (0: as many as the time allows).</summary>
+    public int Frames { get; init; }
+
+    /// <summary>HTTP/2 connections the streams spread over.</summary>
+    public int Connections { get; init; } = 4;
+
+    /// <summary>Check every output against a direct run of the network in this process.</summary>
+    public bool Check { get; init; }
+
+    /// <summary>The model file the server was started with (for the check), or null for the seeded LSTM.</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>Where to write the report as JSON, or null.</summary>
+    public string? JsonPath { get; init; }
+
+    /// <summary>Reads the command line (see <see cref="Usage"/>).</summary>
+    /// <exception cref="ArgumentException">An unknown option, a bad value, or a host other than 127.0.0.1.</exception>
+    public static LoadOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new LoadOptions();
+        var reader = new OptionReader(args);
+        while (reader.MoveNext())
+        {
+            options = reader.Name switch
+            {
+                "--host" => options with { Host = reader.Value() },
+                "--port" => options with { Port = reader.Integer(1, 65535) },
+                "--streams" => options with { Streams = reader.Integer(1, StreamLimit) },
+                "--rate" => options with { Rate = reader.Number(0, 100_000) },
+                "--seconds" => options with { Seconds = reader.Number(0.1, SecondsLimit) },
+                "--warmup" => options with { WarmupSeconds = reader.Number(0, SecondsLimit) },
+                "--frames" => options with { Frames = reader.Integer(0, int.MaxValue) },
+                "--connections" => options with { Connections = reader.Integer(1, 64) },
+                "--check" => options with { Check = true },
+                "--model" => options with { ModelPath = reader.Value() },
+                "--json" => options with { JsonPath = reader.Value() },
+                _ => throw new ArgumentException($"Unknown option '{reader.Name}'.\n{Usage}"),
+            };
+        }
+
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>The command line's options.</summary>
+    public static string Usage =>
+        "Options: --port N (5077) --streams N (64, at most 4096) --rate FRAMES_PER_S_PER_STREAM (50; 0 = next frame when the last output is back) "
+        + "--seconds S (10) --warmup S (2) --frames N (0 = no limit) --connections N (4) --check --model FILE --json OUT --host 127.0.0.1";
+
+    /// <summary>Refuses what a run must never do: another host, too many streams, no end.</summary>
+    /// <exception cref="ArgumentException">The message names the option.</exception>
+    public void Validate()
+    {
+        if (!IPAddress.TryParse(Host, out IPAddress? address) || !address.Equals(IPAddress.Loopback))
+        {
+            throw new ArgumentException($"--host must be 127.0.0.1 (this tool loads the loopback address only), was '{Host}'.");
+        }
+
+        if (Streams is < 1 or > StreamLimit)
+        {
+            throw new ArgumentException($"--streams must be from 1 to {StreamLimit}, was {Streams}.");
+        }
+
+        if (!(Seconds > 0 && Seconds <= SecondsLimit) || !(WarmupSeconds >= 0 && WarmupSeconds < Seconds))
+        {
+            throw new ArgumentException($"--seconds must be in (0, {SecondsLimit}] and --warmup below it, were {Seconds} and {WarmupSeconds}.");
+        }
+
+        if (!(Rate >= 0) || Connections < 1 || Frames < 0)
+        {
+            throw new ArgumentException("--rate, --connections and --frames must be non-negative (--connections at least 1).");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using Rnn.Simd.StreamingProtocol;
+
+namespace Rnn.Simd.StreamingService;
+
+/// <summary>How the service serves: <c>--mode batched|per-stream</c> and the rest of its command line.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>The most streams (calls) open at once; more are refused with RESOURCE_EXHAUSTED.</summary>
+    public const int StreamLimit = 4096;
+
+    /// <summary>The loopback port (0 picks a free one).</summary>
+    public int Port { get; init; } = 5077;
+
+    /// <summary>True: every stream's steps go through one <see cref="Serving.AsyncStreamBatcher"/>; false: each
+    /// stream steps alone with <see cref="Layers.RecurrentNetwork.Step"/> on the thread pool.</summary>
+    public bool Batched { get; init; } = true;
+
+    /// <summary>A PyTorch state dict (safetensors), or null for the seeded LSTM.</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>Streams open at once, at most (1 … <see cref="StreamLimit"/>).</summary>
+    public int MaxStreams { get; init; } = 1024;
+
+    /// <summary>The batcher's most streams per batched step.</summary>
+    public int MaxBatch { get; init; } = 256;
+
+    /// <summary>
+    /// How long the batcher waits for more streams once one is ready. Zero by default: with hundreds of streams the
+    /// batches form while the loop is busy with the previous one, and a wait only adds latency (measured:
+    /// perf/results/serving.md).
+    /// </summary>
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Threads of each batched step's products (1: the batcher's loop thread only).</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>The mode's name as the command line and the metrics spell it.</summary>
+    public string ModeName => Batched ? "batched" : "per-stream";
+
+    /// <summary>Reads <c>--port N --mode batched|per-stream --model FILE --max-streams N --max-batch N --max-delay-ms N --threads N</c>.</summary>
+    /// <exception cref="ArgumentException">An unknown option or a bad value (the message names it).</exception>
+    public static ServerOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new ServerOptions();
+        var reader = new OptionReader(args);
+        while (reader.MoveNext())
+        {
+            options = reader.Name switch
+            {
+                "--port" => options with { Port = reader.Integer(0, 65535) },
+                "--mode" => options with
+                {
+                    Batched = reader.Value() switch
+                    {
+                        "batched" => true,
+                        "per-stream" => false,
+                        string other => throw new ArgumentException($"--mode must be batched or per-stream, was '{other}'."),
+                    },
+                },
+                "--model" => options with { ModelPath = reader.Value() },
+                "--max-streams" => options with { MaxStreams = reader.Integer(1, StreamLimit) },
+                "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
+                "--max-delay-ms" => options with { MaxDelay = TimeSpan.FromMilliseconds(reader.Integer(0, 1000)) },
+                "--threads" => options with { Threads = reader.Integer(1, 64) },
+                _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --max-batch, --max-delay-ms, --threads."),
+            };
+        }
+
+        return options;
+    }
+}
