@@ -208,6 +208,29 @@ internal static unsafe class Gemm
 
     private static void Dispatch(in GemmProblem problem, ThreadTeam? team, ArrayPool<float> pool, VectorWidth width)
     {
+        if (problem.M == 2 && problem.BPacked != null && !problem.TransA)
+        {
+            // Two rows against packed panels: one batch-1 pass a row (the panels stream through at bandwidth) rather
+            // than one zero-padded MR-row tile that computes six rows to keep two. LSTM X = H = 256, one step at B = 2
+            // (Zen 4, AVX-512): 86 µs through the tile, 49 µs as two passes (B = 1: 26 µs). Three rows are cheaper in
+            // the tile (63 against 69 µs). The bits are the same: either way each element sums over K in order with FMA.
+            GemmProblem row = problem;
+            row.M = 1;
+            for (int i = 0; i < 2; i++)
+            {
+                row.A = problem.A + (i * problem.Lda);
+                row.C = problem.C + (i * problem.Ldc);
+                DispatchWidth(row, team, pool, width);
+            }
+
+            return;
+        }
+
+        DispatchWidth(problem, team, pool, width);
+    }
+
+    private static void DispatchWidth(in GemmProblem problem, ThreadTeam? team, ArrayPool<float> pool, VectorWidth width)
+    {
         switch (width)
         {
             case VectorWidth.V512:
