@@ -31,8 +31,9 @@ public sealed class StreamBatcher
 {
     /// <summary>
     /// The fewest streams stepped as one batch; fewer step one by one on the batch-1 path (the same bits either way).
-    /// Two rows fill a GEMM tile of six (four at the short height), so a batch of two cost 1.4–1.8× two batch-1 steps
-    /// (LSTM H = 64 and 256, AVX-512 and AVX2); from three on, batching pays at H = 256 (1.1–1.2× at three, 2× at four).
+    /// Two rows used to fill a zero-padded GEMM tile of six and cost 1.4–1.8× two batch-1 steps (LSTM H = 64 and 256,
+    /// AVX-512 and AVX2); the GEMM now runs two rows as two batch-1 passes itself, and stepping them in place also spares
+    /// the gather and scatter. From three on, batching pays at H = 256 (1.1–1.2× at three, 2× at four).
     /// </summary>
     internal const int SmallestBatch = 3;
 
