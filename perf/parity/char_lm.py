@@ -10,10 +10,21 @@ zero state, mean nats/char (TextRun.Validate). Prints one JSON object.
 """
 import argparse
 import json
+import os
 import time
 
 import torch
 import torch.nn as nn
+
+
+def blas():
+    """The BLAS library this process loaded (Debian's libblas.so.3 alternative: reference BLAS, OpenBLAS, BLIS …)."""
+    try:
+        with open("/proc/self/maps") as f:
+            names = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        return sorted(os.path.basename(os.path.dirname(n)) + "/" + os.path.basename(n) for n in names)
+    except OSError:
+        return []
 
 
 def main():
@@ -95,7 +106,7 @@ def main():
         "engine": "pytorch", "torch": torch.__version__, "threads": a.threads, "seed": a.seed,
         "updates": a.updates, "final_loss": loss.item(), "held_out_loss": held_loss,
         "seconds": seconds, "seconds_per_update": seconds / a.updates,
-        "vocabulary": len(vocab), "train_chars": len(train), "held_out_chars": len(held_out),
+        "blas": blas(), "vocabulary": len(vocab), "train_chars": len(train), "held_out_chars": len(held_out),
     }))
 
 

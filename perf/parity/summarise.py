@@ -33,29 +33,30 @@ def stats(xs):
 
 
 rows = []
-for th in threads:
-    r = {e: [x for x in (load(e, th, s) for s in seeds) if x] for e in ("rnn-simd", "pytorch")}
-    if not r["rnn-simd"] or not r["pytorch"]:
-        continue
-    line = [th]
-    per = {}
-    for e in ("rnn-simd", "pytorch"):
-        lm, (lo, hi), sd = stats([x[0] for x in r[e]])
-        tm = statistics.mean(x[1] for x in r[e])
-        per[e] = (lm, tm)
-        line.append(f"{lm:.4f} ({lo:.4f}–{hi:.4f}, sd {sd:.4f}, n={len(r[e])})")
-    line.append(f"{per['rnn-simd'][0] / per['pytorch'][0]:.3f}")
-    line.append(f"{per['rnn-simd'][1] * 1000:.1f}")
-    line.append(f"{per['pytorch'][1] * 1000:.1f}")
-    line.append(f"{per['pytorch'][1] / per['rnn-simd'][1]:.2f}×")
-    rows.append("| " + " | ".join(line) + " |")
-    seedrows = []
-    for e in ("rnn-simd", "pytorch"):
-        for s in seeds:
-            x = load(e, th, s)
-            if x:
-                seedrows.append(f"| {th} | {e} | {s} | {x[2]:.4f} | {x[0]:.4f} | {x[1] * 1000:.1f} |")
-    rows.append(("seeds", seedrows))
+for pt in ("pytorch", "pytorch-openblas"):
+    for th in threads:
+        r = {e: [x for x in (load(e, th, s) for s in seeds) if x] for e in ("rnn-simd", pt)}
+        if not r["rnn-simd"] or not r[pt]:
+            continue
+        line = [th, pt]
+        per = {}
+        for e in ("rnn-simd", pt):
+            lm, (lo, hi), sd = stats([x[0] for x in r[e]])
+            tm = statistics.mean(x[1] for x in r[e])
+            per[e] = (lm, tm)
+            line.append(f"{lm:.4f} ({lo:.4f}–{hi:.4f}, sd {sd:.4f}, n={len(r[e])})")
+        line.append(f"{per['rnn-simd'][0] / per[pt][0]:.3f}")
+        line.append(f"{per['rnn-simd'][1] * 1000:.1f}")
+        line.append(f"{per[pt][1] * 1000:.1f}")
+        line.append(f"{per[pt][1] / per['rnn-simd'][1]:.2f}×")
+        rows.append("| " + " | ".join(line) + " |")
+        seedrows = []
+        for e in (("rnn-simd",) if pt == "pytorch" else ()) + (pt,):
+            for s in seeds:
+                x = load(e, th, s)
+                if x:
+                    seedrows.append(f"| {th} | {e} | {s} | {x[2]:.4f} | {x[0]:.4f} | {x[1] * 1000:.1f} |")
+        rows.append(("seeds", seedrows))
 
 table = [r for r in rows if isinstance(r, str)]
 seedtab = [l for r in rows if not isinstance(r, str) for l in r[1]]
@@ -72,8 +73,8 @@ PyTorch: `perf/parity/char_lm.py` (default init; `torch.set_num_threads(n)`). Ti
 wall time / updates (rnn-simd: the `--json` `seconds`, which includes one final checkpoint save; no validation inside).
 CPU: {cpu()}, {os.cpu_count()} logical CPUs. Torch: Debian's python3-torch.
 
-| threads | rnn-simd held-out (range, sd) | PyTorch held-out (range, sd) | loss ratio | rnn-simd ms/update | PyTorch ms/update | speed-up |
-|---|---|---|---|---|---|---|
+| threads | PyTorch BLAS run | rnn-simd held-out (range, sd) | PyTorch held-out (range, sd) | loss ratio | rnn-simd ms/update | PyTorch ms/update | speed-up |
+|---|---|---|---|---|---|---|---|
 """)
     f.write("\n".join(table) + "\n\nPer seed:\n\n| threads | engine | seed | last training loss | held-out loss | ms/update |\n|---|---|---|---|---|---|\n")
     f.write("\n".join(seedtab) + "\n")
