@@ -174,7 +174,7 @@ internal static unsafe class GruCell
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ResetAfterLanes(VectorWidth width, int lanes, float* gates, float* recurrent, float* bias, float* newBias, int h, int u0, int units, float* hPrev, float* hOut)
     {
-        Debug.Assert(width == VectorWidth.Scalar || lanes % (2 * (int)width) == 0, "The lanes fill pairs of vectors (a width's value is its float count).");
+        Debug.Assert(width == VectorWidth.Scalar || lanes % (int)width == 0, "The lanes fill whole vectors (a width's value is its float count).");
         nint stride = 3 * lanes;
         GateActivation.ApplyLanes<SigmoidOperator>(width, gates, recurrent, stride, units, lanes, bias + u0);
         GateActivation.ApplyLanes<SigmoidOperator>(width, gates + lanes, recurrent + lanes, stride, units, lanes, bias + h + u0);

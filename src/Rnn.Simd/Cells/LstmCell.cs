@@ -122,7 +122,7 @@ internal static unsafe class LstmCell
     /// several sequences. Each lane runs exactly the IEEE operations of the row-major update, in the same order, so the
     /// bits are its bits. Layouts (the lane forms of every cell: <see cref="GruCell.ResetAfterLanes"/>,
     /// <see cref="ElmanCell.Lanes"/>), for the <c>units</c> units from <c>u0</c> (h is the hidden size, lanes a multiple
-    /// of two vectors at <c>width</c>):
+    /// of the vector length at <c>width</c>):
     /// <code>
     ///   gates   [unit][gate][lane]   the unit's rows in the engine's gate order (GateLayout), pre-activation
     ///   bias    [G·H]                the engine's folded biases: gate g of unit u at bias[g·H + u]
@@ -132,7 +132,7 @@ internal static unsafe class LstmCell
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Lanes(VectorWidth width, int lanes, float* gates, float* bias, int h, int u0, int units, float* c, float* hOut)
     {
-        Debug.Assert(width == VectorWidth.Scalar || lanes % (2 * (int)width) == 0, "The lanes fill pairs of vectors (a width's value is its float count).");
+        Debug.Assert(width == VectorWidth.Scalar || lanes % (int)width == 0, "The lanes fill whole vectors (a width's value is its float count).");
         Debug.Assert(GateLayout.LstmCell == 3, "i, f and o are the first three rows of a unit.");
 
         // The activations first, one per pass over the strip's gates (still in L1), then the state update.

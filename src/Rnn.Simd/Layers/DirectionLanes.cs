@@ -54,8 +54,25 @@ internal static unsafe class DirectionLanes
             CellType.Gru => o.GruVariant == GruVariant.ResetAfter,
             _ => true,
         };
-        int nr = Gemm.PanelWidth(Isa.Best), padded = Panels(batch, nr) * nr;
-        return wholeSequences && cell && 16 * (padded - batch) <= padded;
+        return wholeSequences && cell && Fits(batch, LaneWidth(Isa.Best, batch));
+    }
+
+    /// <summary>At most a sixteenth of <paramref name="batch"/>'s panels of <paramref name="nr"/> lanes is padding.</summary>
+    private static bool Fits(int batch, int nr)
+    {
+        int padded = Panels(batch, nr) * nr;
+        return 16 * (padded - batch) <= padded;
+    }
+
+    /// <summary>
+    /// Lanes per panel at <paramref name="width"/> for <paramref name="batch"/>: the micro-kernel's NR, or at
+    /// AVX-512 one vector (16, <see cref="MicroKernel512Narrow"/>) where 32-lane panels would pad the batch
+    /// (B = 16, 48, 80, …).
+    /// </summary>
+    private static int LaneWidth(VectorWidth width, int batch)
+    {
+        int nr = Gemm.PanelWidth(width);
+        return width == VectorWidth.V512 && !Fits(batch, nr) ? MicroKernel512Narrow.NR : nr;
     }
 
     /// <summary>Floats of scratch a call needs (layer inputs at most <paramref name="inputSize"/> wide).</summary>
@@ -114,6 +131,9 @@ internal static unsafe class DirectionLanes
 
             switch (run.Width)
             {
+                case VectorWidth.V512 when shape.Lanes == MicroKernel512Narrow.NR:
+                    Loop<MicroKernel512Narrow>(ref run, team, reverse, ph0, pc0, phN, pcN);
+                    break;
                 case VectorWidth.V512:
                     Loop<MicroKernel512>(ref run, team, reverse, ph0, pc0, phN, pcN);
                     break;
@@ -236,7 +256,7 @@ internal static unsafe class DirectionLanes
     {
         public static Shape Of(RecurrentNetworkOptions o, int steps, int batch, int inputSize, VectorWidth width)
         {
-            int nr = Gemm.PanelWidth(width), panels = DirectionLanes.Panels(batch, nr), g = o.Gates;
+            int nr = LaneWidth(width, batch), panels = DirectionLanes.Panels(batch, nr), g = o.Gates;
             RowPanelLayout layout = RowPanelLayout.Of(width, g * o.HiddenSize);
 
             // A strip: the fewest MR-row panels that hold whole units (lcm(G, MR) rows) and at least 24 rows, so that
@@ -340,15 +360,18 @@ internal static unsafe class DirectionLanes
             }
 
             int start = s.StripRange(first).Start, end = s.StripRange(last - 1).End;
-            for (int i = start; i < end; i += s.Layout.HeightAt(i))
+            for (int i = start; i < end;)
             {
+                int height = 0;
                 for (int slot = 0; slot < Count; slot++)
                 {
                     for (int p = 0; p < s.Panels; p++)
                     {
-                        LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, Run.XtPanel(slot, p), Run.GatesPanel(slot, p), loadC: false);
+                        height = LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, end, Run.XtPanel(slot, p), Run.GatesPanel(slot, p), loadC: false);
                     }
                 }
+
+                i += height;
             }
         }
     }

@@ -23,9 +23,10 @@ public sealed class LaneRunTests
     {
         // (hidden, batch, seed): odd unit counts leave tail strips; batches of one full panel, of panels with one lane
         // padding (a lane count that is no multiple of 4), of three panels; the wider rows split over two threads.
+        // B = 15, 16 and 48 fill 16-lane panels: at AVX-512 they run one vector of lanes (MicroKernel512Narrow).
         var data = new TheoryData<int, int, int>();
         int seed = 0;
-        foreach ((int hidden, int batch) in new[] { (33, Nr), (21, OnePaddedLane()), (13, 3 * Nr), (70, 2 * Nr) })
+        foreach ((int hidden, int batch) in new[] { (33, Nr), (21, OnePaddedLane()), (13, 3 * Nr), (70, 2 * Nr), (37, 15), (45, 16), (29, 48) })
         {
             data.Add(hidden, batch, ++seed);
         }

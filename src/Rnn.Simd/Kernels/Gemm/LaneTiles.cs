@@ -23,14 +23,24 @@ internal static unsafe class LaneTiles<TKernel>
     {
         for (int i = rowStart; i < rowEnd;)
         {
-            i += Tile(layout, k, panels, i, b, c, loadC);
+            i += Tile(layout, k, panels, i, rowEnd, b, c, loadC);
         }
     }
 
-    /// <summary>The one tile of <see cref="Rows"/> whose panel starts at row <paramref name="i"/>; returns its height.</summary>
+    /// <summary>
+    /// The one tile of <see cref="Rows"/> whose panel starts at row <paramref name="i"/>; returns its height: one
+    /// panel, or with <see cref="MicroKernel512Narrow"/> four MR-row panels at once where they are all full ones
+    /// ending by <paramref name="rowEnd"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Tile(in RowPanelLayout layout, int k, float* panels, int i, float* b, float* c, bool loadC)
+    public static int Tile(in RowPanelLayout layout, int k, float* panels, int i, int rowEnd, float* b, float* c, bool loadC)
     {
+        if (typeof(TKernel) == typeof(MicroKernel512Narrow) && i + MicroKernel512Narrow.StripRows <= Math.Min(rowEnd, layout.Full))
+        {
+            MicroKernel512Narrow.Strip(k, panels + ((nint)i * k), b, c + ((nint)i * TKernel.NR), loadC);
+            return MicroKernel512Narrow.StripRows;
+        }
+
         if (i >= layout.Full && i < layout.Full + layout.Short)
         {
             TKernel.TileShort(k, panels + ((nint)i * k), b, c + ((nint)i * TKernel.NR), TKernel.NR, loadC);
