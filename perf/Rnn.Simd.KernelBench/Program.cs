@@ -40,16 +40,17 @@ internal static class Program
         var seconds = new Option<double>("--seconds") { Description = "Measuring time per row, in seconds.", DefaultValueFactory = _ => 0.4 };
         var cpuTime = new Option<bool>("--cpu-time") { Description = "Time the calling thread's CPU time instead of the wall clock (Linux, 1 thread): other processes on a shared machine then cost less." };
         var shape = new Option<string[]>("--shape") { Description = "Only this product, KERNEL,M,N,K (KERNEL: gemm-packed, gemv-packed, gemm-a.bt, gemm-a.b, gemm-at.b); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var row = new Option<string[]>("--row") { Description = "Also a whole sequence of a network, CELL,H,B,T (CELL: lstm, gru, rnn; X = H, from a zero state, as the peers' seq rows); repeatable.", AllowMultipleArgumentsPerToken = false };
         var all = new Option<bool>("--all") { Description = "Every shape M ∈ {1,16,64,3200} × N ∈ {1024,2048,4096} × K ∈ {256,512,1024} (slow)." };
         var command = new RootCommand("Measure GEMM and the batch-1 path at RNN shapes (GFLOP/s, fraction of peak).")
         {
-            threads, seconds, all, cpuTime, shape,
+            threads, seconds, all, cpuTime, shape, row,
         };
-        command.SetAction(result => Run(result.GetValue(cpuTime), result.GetValue(shape) ?? [], result.GetValue(threads), result.GetValue(seconds), result.GetValue(all)));
+        command.SetAction(result => Run(result.GetValue(cpuTime), result.GetValue(shape) ?? [], result.GetValue(row) ?? [], result.GetValue(threads), result.GetValue(seconds), result.GetValue(all)));
         return command;
     }
 
-    private static int Run(bool cpuTime, string[] only, int threadCount, double seconds, bool all)
+    private static int Run(bool cpuTime, string[] only, string[] rows, int threadCount, double seconds, bool all)
     {
         if (threadCount is < 1 or > 256)
         {
@@ -97,7 +98,7 @@ internal static class Program
         shapes.Add(("gemm-a.b", 64, 1024, 1024));
         shapes.Add(("gemm-at.b", 1024, 1024, 64));
 
-        if (only.Length > 0)
+        if (only.Length > 0 || rows.Length > 0)
         {
             shapes.Clear();
             foreach (string item in only)
@@ -123,7 +124,51 @@ internal static class Program
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{kernel,-16} {m,5} {n,5} {k,5} {micros,10:F1} {gflops,8:F1} {gflops / peak,8:P0} {bw}"));
         }
 
+        foreach (string item in rows)
+        {
+            (Rnn.Simd.Layers.RecurrentNetworkOptions o, int batch, int steps) = ParseRow(item);
+            double micros = MeasureRow(o, batch, steps, team, seconds, cpuTime);
+            double gflops = 2.0 * o.Gates * o.HiddenSize * (o.InputSize + o.HiddenSize) * batch * steps / micros / 1e3;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"seq " + item,-22} {micros,16:F1} {gflops,8:F1} {gflops / peak,8:P0}"));
+        }
+
         return 0;
+    }
+
+    private static (Rnn.Simd.Layers.RecurrentNetworkOptions Options, int Batch, int Steps) ParseRow(string item)
+    {
+        string[] f = item.Split(',');
+        Rnn.Simd.Cells.CellType? cell = f.Length == 4 ? f[0] switch
+        {
+            "lstm" => Rnn.Simd.Cells.CellType.Lstm,
+            "gru" => Rnn.Simd.Cells.CellType.Gru,
+            "rnn" => Rnn.Simd.Cells.CellType.Rnn,
+            _ => null,
+        } : null;
+        if (cell is null || !int.TryParse(f[1], out int h) || !int.TryParse(f[2], out int b) || !int.TryParse(f[3], out int t)
+            || h is < 1 or > 4096 || b is < 1 or > 4096 || t is < 1 or > 10_000 || (long)b * t * h > 1 << 26)
+        {
+            throw new ArgumentException($"--row must be CELL,H,B,T with CELL one of lstm, gru, rnn, H and B from 1 to 4096, T from 1 to 10000 and B·T·H at most 2^26, was '{item}'.");
+        }
+
+        return (new Rnn.Simd.Layers.RecurrentNetworkOptions { Cell = cell.Value, InputSize = h, HiddenSize = h }, b, t);
+    }
+
+    /// <summary>A seeded network's forward over [T, B, H] inputs from a zero state, timed as <see cref="Measure"/> times a product.</summary>
+    private static double MeasureRow(Rnn.Simd.Layers.RecurrentNetworkOptions o, int batch, int steps, ThreadTeam? team, double seconds, bool cpuTime)
+    {
+        var random = new Random(5);
+        int gh = o.Gates * o.HiddenSize;
+        var parameters = new Dictionary<string, float[]>
+        {
+            ["weight_ih_l0"] = RandomArray(random, gh * o.InputSize, 1 / MathF.Sqrt(o.HiddenSize)),
+            ["weight_hh_l0"] = RandomArray(random, gh * o.HiddenSize, 1 / MathF.Sqrt(o.HiddenSize)),
+            ["bias_ih_l0"] = RandomArray(random, gh, 1 / MathF.Sqrt(o.HiddenSize)),
+            ["bias_hh_l0"] = RandomArray(random, gh, 1 / MathF.Sqrt(o.HiddenSize)),
+        };
+        var network = Rnn.Simd.Layers.RecurrentNetwork.FromPyTorch(o, parameters);
+        float[] x = RandomArray(random, steps * batch * o.InputSize), y = new float[steps * batch * o.LayerOutputSize];
+        return Time(() => network.Forward(x, steps, batch, y, threads: team), seconds, cpuTime);
     }
 
     /// <summary>Median µs per call over batches of about <paramref name="seconds"/>/10 each, after a warm-up.</summary>
@@ -139,7 +184,11 @@ internal static class Program
             "gemm-at.b" => () => Gemm.MultiplyAtB(m, n, k, a, m, b, n, c, n, accumulate: false, team),
             _ => () => Gemm.MultiplyPacked(m, a, k, packed!, c, n, accumulate: false, team),
         };
+        return Time(call, seconds, cpuTime);
+    }
 
+    private static double Time(Action call, double seconds, bool cpuTime)
+    {
         var watch = Stopwatch.StartNew();
         int calls = 0;
         while (watch.Elapsed.TotalSeconds < Math.Min(0.2, seconds / 2) || calls < 3)
@@ -183,12 +232,12 @@ internal static class Program
         return (t.Seconds * 1e6) + (t.Nanoseconds / 1e3);
     }
 
-    private static float[] RandomArray(Random random, int length)
+    private static float[] RandomArray(Random random, int length, float bound = 1f)
     {
         var data = new float[length];
         for (int i = 0; i < data.Length; i++)
         {
-            data[i] = (float)((random.NextDouble() * 2) - 1);
+            data[i] = (float)((random.NextDouble() * 2) - 1) * bound;
         }
 
         return data;
