@@ -29,8 +29,8 @@ internal static unsafe class LaneTiles<TKernel>
 
     /// <summary>
     /// The one tile of <see cref="Rows"/> whose panel starts at row <paramref name="i"/>; returns its height: one
-    /// panel, or with <see cref="MicroKernel512Narrow"/> four MR-row panels at once where they are all full ones
-    /// ending by <paramref name="rowEnd"/>.
+    /// panel, or at AVX-512 several MR-row panels at once where they are all full ones ending by
+    /// <paramref name="rowEnd"/> (four with <see cref="MicroKernel512Narrow"/>, two with <see cref="LaneStrip512"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Tile(in RowPanelLayout layout, int k, float* panels, int i, int rowEnd, float* b, float* c, bool loadC)
@@ -39,6 +39,12 @@ internal static unsafe class LaneTiles<TKernel>
         {
             MicroKernel512Narrow.Strip(k, panels + ((nint)i * k), b, c + ((nint)i * TKernel.NR), loadC);
             return MicroKernel512Narrow.StripRows;
+        }
+
+        if (typeof(TKernel) == typeof(MicroKernel512) && i + LaneStrip512.Rows <= Math.Min(rowEnd, layout.Full))
+        {
+            LaneStrip512.Tile(k, panels + ((nint)i * k), b, c + ((nint)i * TKernel.NR), loadC);
+            return LaneStrip512.Rows;
         }
 
         if (i >= layout.Full && i < layout.Full + layout.Short)

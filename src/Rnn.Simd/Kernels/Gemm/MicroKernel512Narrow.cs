@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Rnn.Simd.Kernels.Gemm;
 
@@ -25,6 +26,9 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
 
     /// <summary>Rows of <see cref="Strip"/>: four MR-row panels.</summary>
     public const int StripRows = 24;
+
+    /// <summary>Floats ahead of each weight stream that <see cref="Strip"/> asks the cache for (the weights stream from L3).</summary>
+    private const int PrefetchFloats = 256;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
@@ -139,6 +143,14 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
             c33 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[3]), bk, c33);
             c34 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[4]), bk, c34);
             c35 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[5]), bk, c35);
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0(a0 + PrefetchFloats);
+                Sse.Prefetch0(a1 + PrefetchFloats);
+                Sse.Prefetch0(a2 + PrefetchFloats);
+                Sse.Prefetch0(a3 + PrefetchFloats);
+            }
+
             a0 += 6; a1 += 6; a2 += 6; a3 += 6;
             b += 16;
         }
