@@ -12,7 +12,7 @@ namespace Rnn.Simd.Layers;
 /// <summary>
 /// One direction of one layer run with the batch in the vector lanes: the inference path of
 /// <see cref="DirectionRun"/> for batches that fill panels of NR sequences (16, 31, 32, 47, 48, … at AVX2, where
-/// NR = 16).
+/// NR = 16; at AVX-512 panels of 32, or of 16 where 32 would pad the batch: see <see cref="LaneWidth"/>).
 /// </summary>
 /// <remarks>
 /// <para>Every product is computed transposed, Gᵀ[rows, NR] = W · Xᵀ, with the weights on the micro-kernel's
