@@ -1,0 +1,251 @@
+using System.Buffers;
+using System.Diagnostics;
+using CommunityToolkit.HighPerformance.Buffers;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels.Threading;
+
+namespace Rnn.Simd.Kernels.Gemm;
+
+/// <summary>
+/// Products with a reduced-precision <see cref="PackedMatrix"/> (bf16 or int8 weights, float32 arithmetic), reached
+/// from <see cref="Gemm.MultiplyPacked"/> and <see cref="Gemm.MultiplyPackedRange"/> after their validation.
+/// </summary>
+/// <remarks>
+/// <para>Every output element is the chain of the float path over the rounded weights: bf16 is
+/// acc = (accumulate ? C : +0), acc = fma(x_k, w_k, acc) for k in order; int8 is Σ = +0, Σ = fma(x_k, q_k, Σ) for k in
+/// order, then C = fma(Σ, s, accumulate ? C : +0). The routes below differ only in how the weights reach the
+/// registers, so every route, width and thread count gives the same bits:</para>
+/// <list type="bullet">
+/// <item>compact panels, one or two rows: the reduced batch-1 kernels stream the panels once a row, widening in
+/// registers (threads split the panels);</item>
+/// <item>compact panels, three rows or more: each [KC, NC] block is widened once into float panels in scratch and
+/// multiplied by the float micro-kernel's tiles (for int8 into unscaled sums, scaled at the end);</item>
+/// <item>float panels of rounded values (small matrices): the float GEMM as it is (int8: unscaled sums, then scaled).</item>
+/// </list>
+/// </remarks>
+internal static unsafe class ReducedGemm
+{
+    /// <summary>Rows up to which each row streams the compact panels rather than the widened tiles.</summary>
+    public const int MaxGemvRows = 2;
+
+    /// <summary>
+    /// <paramref name="problem"/> (A, C, M, N = columns used, K = depth count, Accumulate) against
+    /// <paramref name="b"/>'s depths from <paramref name="depthStart"/>.
+    /// </summary>
+    public static void Run(in GemmProblem problem, PackedMatrix b, int depthStart, ThreadTeam? team, ArrayPool<float> pool)
+    {
+        Debug.Assert(b.Precision != WeightPrecision.Float32 && !problem.TransA);
+        if (problem.M == 0 || problem.N == 0)
+        {
+            return;
+        }
+
+        if (problem.K == 0)
+        {
+            // An empty sum at any precision: overwrite with zeros, or leave C (as the float driver does).
+            if (!problem.Accumulate)
+            {
+                for (int i = 0; i < problem.M; i++)
+                {
+                    new Span<float>(problem.C + (i * problem.Ldc), problem.N).Clear();
+                }
+            }
+
+            return;
+        }
+
+        if (b.Compact is null)
+        {
+            if (b.Precision == WeightPrecision.BFloat16)
+            {
+                Gemm.Dispatch(problem, team, pool, b.Width);
+                return;
+            }
+
+            using SpanOwner<float> sums = SpanOwner<float>.Allocate(problem.M * problem.N, pool);
+            fixed (float* s = sums.Span)
+            {
+                GemmProblem unscaled = problem;
+                unscaled.C = s;
+                unscaled.Ldc = problem.N;
+                unscaled.Accumulate = false;
+                Gemm.Dispatch(unscaled, team, pool, b.Width);
+                ApplyScales(s, problem.N, problem.C, problem.Ldc, problem.M, problem.N, b.Scales, problem.Accumulate);
+            }
+
+            GC.KeepAlive(b);
+            return;
+        }
+
+        switch (b.Width)
+        {
+            case VectorWidth.V512:
+                Compact<ReducedKernel512>.Run(problem, b, depthStart, team, pool);
+                break;
+            case VectorWidth.V256:
+                Compact<ReducedKernel256>.Run(problem, b, depthStart, team, pool);
+                break;
+            case VectorWidth.V128:
+                Compact<ReducedKernel128>.Run(problem, b, depthStart, team, pool);
+                break;
+            default:
+                Compact<ReducedKernelScalar>.Run(problem, b, depthStart, team, pool);
+                break;
+        }
+
+        GC.KeepAlive(b);
+    }
+
+    /// <summary>C[i, j] = fma(sums[i, j], scales[j], accumulate ? C[i, j] : +0): the int8 row scales, once, in one place for the float routes.</summary>
+    private static void ApplyScales(float* sums, nint lds, float* c, nint ldc, int m, int n, float* scales, bool accumulate)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            float* s = sums + (i * lds), ci = c + (i * ldc);
+            for (int j = 0; j < n; j++)
+            {
+                ci[j] = MathF.FusedMultiplyAdd(s[j], scales[j], accumulate ? ci[j] : 0f);
+            }
+        }
+    }
+
+    private static class Compact<TKernel>
+        where TKernel : struct, IReducedKernel
+    {
+        public static void Run(in GemmProblem p, PackedMatrix b, int depthStart, ThreadTeam? team, ArrayPool<float> pool)
+        {
+            ReducedPanels r = b.Compact!;
+            uint* panels = r.Words + ((nint)depthStart * r.Lanes);
+            if (p.M <= MaxGemvRows)
+            {
+                int parts = team is null || team.ThreadCount == 1 || (long)p.M * p.N * p.K < GemmBlocking.MinParallelMacs
+                    ? 1
+                    : Math.Min(team.ThreadCount, CeilDiv(p.N, r.Columns));
+                for (int i = 0; i < p.M; i++)
+                {
+                    var job = new RowJob
+                    {
+                        K = p.K, N = p.N, X = p.A + (i * p.Lda), Y = p.C + (i * p.Ldc), Accumulate = p.Accumulate,
+                        Panels = panels, PanelStride = r.PanelStride, Columns = r.Columns, Scales = b.Scales,
+                        Int8 = b.Precision == WeightPrecision.Int8, Parts = parts,
+                    };
+                    if (parts == 1)
+                    {
+                        job.Execute(0);
+                    }
+                    else
+                    {
+                        team!.Run(ref job, parts);
+                    }
+                }
+
+                return;
+            }
+
+            Widened(p, b, r, panels, team, pool);
+        }
+
+        /// <summary>Three rows or more: [KC, NC] blocks widened into float panels, then the float tiles.</summary>
+        private static void Widened(in GemmProblem p, PackedMatrix b, ReducedPanels r, uint* panels, ThreadTeam? team, ArrayPool<float> pool)
+        {
+            bool int8 = b.Precision == WeightPrecision.Int8;
+            int nr = 2 * TKernel.Lanes, cols = r.Columns;
+            int kcMax = Math.Min(GemmBlocking.KC, p.K);
+            int ncMax = Math.Min(RoundUp(GemmBlocking.NC, cols), RoundUp(p.N, cols));
+            int wideFloats = ncMax * kcMax, sumFloats = int8 ? p.M * ncMax : 0;
+            using SpanOwner<float> scratch = SpanOwner<float>.Allocate(wideFloats + sumFloats + GemmBlocking.AlignFloats, pool);
+            fixed (float* s = scratch.Span)
+            {
+                float* wide = (float*)(((nuint)s + 63) & ~(nuint)63);   // [ncMax / NR][kc][NR]
+                float* sums = wide + wideFloats;                         // int8: [M, nc] unscaled
+                for (int jc = 0; jc < p.N; jc += ncMax)
+                {
+                    int nc = Math.Min(ncMax, p.N - jc);
+                    int compactPanels = CeilDiv(nc, cols);
+                    for (int pc = 0; pc < p.K; pc += GemmBlocking.KC)
+                    {
+                        int kc = Math.Min(GemmBlocking.KC, p.K - pc);
+                        uint* block = panels + ((jc / cols) * r.PanelStride) + ((nint)pc * TKernel.Lanes);
+                        nint wideStride = (nint)kc * nr;
+                        if (int8)
+                        {
+                            TKernel.WidenInt8(kc, block, r.PanelStride, compactPanels, wide, wideStride);
+                        }
+                        else
+                        {
+                            TKernel.WidenBFloat16(kc, block, r.PanelStride, compactPanels, wide, wideStride);
+                        }
+
+                        var tiles = new GemmProblem
+                        {
+                            M = p.M, N = nc, K = kc,
+                            A = p.A + pc, Lda = p.Lda,
+                            BPacked = wide, BPanelStride = wideStride,
+                            C = int8 ? sums : p.C + jc, Ldc = int8 ? nc : p.Ldc,
+                            Accumulate = int8 ? pc > 0 : p.Accumulate || pc > 0,
+                        };
+                        Gemm.Dispatch(tiles, team, pool, b.Width);
+                    }
+
+                    if (int8)
+                    {
+                        ApplyScales(sums, nc, p.C + jc, p.Ldc, p.M, nc, b.Scales + jc, p.Accumulate);
+                    }
+                }
+            }
+        }
+
+        /// <summary>One row through the reduced batch-1 kernel; part q of Parts takes a contiguous share of the panels.</summary>
+        private struct RowJob : IParallelJob
+        {
+            public int K, N, Columns, Parts;
+            public float* X, Y, Scales;
+            public uint* Panels;
+            public nint PanelStride;
+            public bool Accumulate, Int8;
+
+            public readonly void Execute(int part)
+            {
+                int panelTotal = CeilDiv(N, Columns), full = N / Columns;
+                int first = (int)((long)panelTotal * part / Parts), last = (int)((long)panelTotal * (part + 1) / Parts);
+                int fullEnd = Math.Min(last, full);
+                if (fullEnd > first)
+                {
+                    Gemv(first, fullEnd - first, Y + (first * Columns));
+                }
+
+                if (last > full)
+                {
+                    // The last, partial panel: computed whole in a temporary row, then only its valid columns copied.
+                    int rest = N - (full * Columns);
+                    float* tail = stackalloc float[4 * 16];
+                    float* y = Y + (full * Columns);
+                    if (Accumulate)
+                    {
+                        new ReadOnlySpan<float>(y, rest).CopyTo(new Span<float>(tail, rest));
+                    }
+
+                    Gemv(full, 1, tail);
+                    new ReadOnlySpan<float>(tail, rest).CopyTo(new Span<float>(y, rest));
+                }
+            }
+
+            private readonly void Gemv(int first, int count, float* y)
+            {
+                uint* b = Panels + (first * PanelStride);
+                if (Int8)
+                {
+                    TKernel.GemvInt8(K, X, b, PanelStride, count, Scales + (first * Columns), y, Accumulate);
+                }
+                else
+                {
+                    TKernel.GemvBFloat16(K, X, b, PanelStride, count, y, Accumulate);
+                }
+            }
+        }
+    }
+
+    private static int CeilDiv(int a, int b) => (a + b - 1) / b;
+
+    private static int RoundUp(int a, int b) => CeilDiv(a, b) * b;
+}
