@@ -8,8 +8,8 @@ namespace Rnn.Simd.Kernels;
 /// <remarks>
 /// <para>A weight w becomes <c>bf16(w)</c> (round to nearest even, 8 bits of mantissa) under <see cref="BFloat16"/>, and
 /// <c>q·s</c> with an integer q in [−127, 127] and one float32 scale s = max|w|/127 per output row under
-/// <see cref="Int8"/>; there the row's product is accumulated as Σ x_k·q_k and scaled once at the end,
-/// y = fma(Σ x_k·q_k, s, y₀). Biases, peepholes and every element-wise step stay float32.</para>
+/// <see cref="Int8"/>; there the row's product is accumulated as Σ x_k·q_k (with q_k held as the exact float q_k·2²⁴)
+/// and scaled once at the end, y = fma(Σ, s·2⁻²⁴, y₀). Biases, peepholes and every element-wise step stay float32.</para>
 /// <para>Fewer bytes only pay where streaming the weights bounds the step; below that size the engine keeps the
 /// reduced values in float32 panels (the same results, the float32 speed), see
 /// <c>RecurrentNetwork.WithWeightPrecision</c>.</para>

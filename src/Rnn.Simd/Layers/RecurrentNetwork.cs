@@ -54,7 +54,7 @@ public sealed class RecurrentNetwork
     /// <remarks>
     /// <para>A reduced network runs the same fused multiply-add chains over the widened weights, so its results are
     /// bit-identical across vector widths and thread counts, as at float32 (int8 sums Σ x·q per row, then scales once:
-    /// y = fma(Σ, s, y₀)). The weights only stream in fewer bytes where that pays: a matrix smaller than
+    /// y = fma(Σ, s, y₀), with q held as q·2²⁴ and s as s·2⁻²⁴). The weights only stream in fewer bytes where that pays: a matrix smaller than
     /// <c>512 KiB</c> of float32 keeps its rounded values in float32 panels (the same results at the float32 speed), so
     /// a reduced network is never slower than its float32 original. Batches in lanes are not used at reduced precision
     /// (batched rows run the row-major tiles over widened panels).</para>

@@ -35,8 +35,8 @@ internal sealed unsafe class PackedMatrix
     }
 
     /// <summary>
-    /// What the panels hold: float32 weights, bfloat16-rounded ones, or int8 codes q with <see cref="Scales"/> (the
-    /// product is then fma(Σ x·q, s, y₀); see <see cref="ReducedGemm"/>).
+    /// What the panels hold: float32 weights, bfloat16-rounded ones, or int8 codes q (as q·2²⁴ when held as floats) with
+    /// <see cref="Scales"/> (the product is then fma(Σ x·q·2²⁴, s·2⁻²⁴, y₀); see <see cref="ReducedGemm"/>).
     /// </summary>
     public WeightPrecision Precision { get; private init; }
 
@@ -46,7 +46,7 @@ internal sealed unsafe class PackedMatrix
     /// </summary>
     public ReducedPanels? Compact { get; private set; }
 
-    /// <summary>Int8 only (null otherwise): the scale of each output column n (a row of W), zero past N.</summary>
+    /// <summary>Int8 only (null otherwise): s·2⁻²⁴ for each output column n (a row of W), zero past N.</summary>
     public float* Scales => Precision == WeightPrecision.Int8 ? _scales.Pointer : null;
 
     private PinnedPanels _scales;
@@ -196,10 +196,17 @@ internal sealed unsafe class PackedMatrix
                 for (int k = 0; k < K; k++)
                 {
                     float w = this[k, n];
-                    reduced.Panels[((n / Nr) * PanelStride) + ((nint)k * Nr) + (n % Nr)] =
-                        precision == WeightPrecision.BFloat16 ? ReducedWeights.RoundToBFloat16(w) : ReducedWeights.ToInt8(w, scales[n]);
+                    reduced.Panels[((n / Nr) * PanelStride) + ((nint)k * Nr) + (n % Nr)] = precision == WeightPrecision.BFloat16
+                        ? ReducedWeights.RoundToBFloat16(w)
+                        : ReducedWeights.ToInt8(w, scales[n]) * ReducedWeights.Int8Lift;
                 }
             }
+        }
+
+        // The kernels see q·2²⁴ (see ReducedWeights.Int8Lift): the scales carry the 2⁻²⁴.
+        for (int n = 0; scales != null && n < N; n++)
+        {
+            scales[n] /= ReducedWeights.Int8Lift;
         }
 
         return reduced;

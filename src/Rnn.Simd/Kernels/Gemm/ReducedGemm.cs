@@ -12,8 +12,8 @@ namespace Rnn.Simd.Kernels.Gemm;
 /// </summary>
 /// <remarks>
 /// <para>Every output element is the chain of the float path over the rounded weights: bf16 is
-/// acc = (accumulate ? C : +0), acc = fma(x_k, w_k, acc) for k in order; int8 is Σ = +0, Σ = fma(x_k, q_k, Σ) for k in
-/// order, then C = fma(Σ, s, accumulate ? C : +0). The routes below differ only in how the weights reach the
+/// acc = (accumulate ? C : +0), acc = fma(x_k, w_k, acc) for k in order; int8 is Σ = +0, Σ = fma(x_k, q_k·2²⁴, Σ) for k
+/// in order, then C = fma(Σ, s·2⁻²⁴, accumulate ? C : +0) (<see cref="ReducedWeights.Int8Lift"/>). The routes below differ only in how the weights reach the
 /// registers, so every route, width and thread count gives the same bits:</para>
 /// <list type="bullet">
 /// <item>compact panels, one or two rows: the reduced batch-1 kernels stream the panels once a row, widening in
@@ -96,7 +96,7 @@ internal static unsafe class ReducedGemm
         GC.KeepAlive(b);
     }
 
-    /// <summary>C[i, j] = fma(sums[i, j], scales[j], accumulate ? C[i, j] : +0): the int8 row scales, once, in one place for the float routes.</summary>
+    /// <summary>C[i, j] = fma(sums[i, j], scales[j], accumulate ? C[i, j] : +0): the int8 row scales, once, for the float routes (the kernels do the same fma).</summary>
     private static void ApplyScales(float* sums, nint lds, float* c, nint ldc, int m, int n, float* scales, bool accumulate)
     {
         for (int i = 0; i < m; i++)

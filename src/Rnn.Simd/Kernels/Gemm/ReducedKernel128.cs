@@ -18,10 +18,19 @@ internal readonly unsafe struct ReducedKernel128 : IReducedKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<float> Low(Vector128<uint> w) => Vector128.ShiftLeft(w, 16).AsSingle();
 
-    /// <summary>Byte j of each word, sign-extended (left shift to the top, arithmetic shift back) and converted exactly.</summary>
+    /// <summary>
+    /// Byte j of each word moved to the word's top byte, the rest zero: the integer q·2²⁴, converted exactly to float
+    /// (the int8 scale carries the 2⁻²⁴). Bytes 0 and 3 take a shift or a mask; bytes 1 and 2 one byte shuffle with
+    /// constant indices (an index past the vector gives a zero byte).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Byte(Vector128<int> w, int j) =>
-        Vector128.ConvertToSingle(Vector128.ShiftRightArithmetic(j == 3 ? w : Vector128.ShiftLeft(w, 24 - (8 * j)), 24));
+    private static Vector128<float> Byte(Vector128<int> w, int j) => Vector128.ConvertToSingle(j switch
+    {
+        0 => Vector128.ShiftLeft(w, 24),
+        1 => Vector128.Shuffle(w.AsByte(), Vector128.Create((byte)255, 255, 255, 1, 255, 255, 255, 5, 255, 255, 255, 9, 255, 255, 255, 13)).AsInt32(),
+        2 => Vector128.Shuffle(w.AsByte(), Vector128.Create((byte)255, 255, 255, 2, 255, 255, 255, 6, 255, 255, 255, 10, 255, 255, 255, 14)).AsInt32(),
+        _ => w & Vector128.Create(unchecked((int)0xFF000000)),
+    });
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GemvBFloat16(int kc, float* x, uint* b, nint panelStride, int panelCount, float* y, bool loadY)

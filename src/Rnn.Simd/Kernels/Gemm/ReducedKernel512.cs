@@ -18,10 +18,19 @@ internal readonly unsafe struct ReducedKernel512 : IReducedKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Low(Vector512<uint> w) => Vector512.ShiftLeft(w, 16).AsSingle();
 
-    /// <summary>Byte j of each word, sign-extended (left shift to the top, arithmetic shift back) and converted exactly.</summary>
+    /// <summary>
+    /// Byte j of each word moved to the word's top byte, the rest zero: the integer q·2²⁴, converted exactly to float
+    /// (the int8 scale carries the 2⁻²⁴). Bytes 0 and 3 take a shift or a mask; bytes 1 and 2 one byte shuffle with
+    /// constant indices (an index past the vector gives a zero byte).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Byte(Vector512<int> w, int j) =>
-        Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(j == 3 ? w : Vector512.ShiftLeft(w, 24 - (8 * j)), 24));
+    private static Vector512<float> Byte(Vector512<int> w, int j) => Vector512.ConvertToSingle(j switch
+    {
+        0 => Vector512.ShiftLeft(w, 24),
+        1 => Vector512.Shuffle(w.AsByte(), Vector512.Create((byte)255, 255, 255, 1, 255, 255, 255, 5, 255, 255, 255, 9, 255, 255, 255, 13, 255, 255, 255, 17, 255, 255, 255, 21, 255, 255, 255, 25, 255, 255, 255, 29, 255, 255, 255, 33, 255, 255, 255, 37, 255, 255, 255, 41, 255, 255, 255, 45, 255, 255, 255, 49, 255, 255, 255, 53, 255, 255, 255, 57, 255, 255, 255, 61)).AsInt32(),
+        2 => Vector512.Shuffle(w.AsByte(), Vector512.Create((byte)255, 255, 255, 2, 255, 255, 255, 6, 255, 255, 255, 10, 255, 255, 255, 14, 255, 255, 255, 18, 255, 255, 255, 22, 255, 255, 255, 26, 255, 255, 255, 30, 255, 255, 255, 34, 255, 255, 255, 38, 255, 255, 255, 42, 255, 255, 255, 46, 255, 255, 255, 50, 255, 255, 255, 54, 255, 255, 255, 58, 255, 255, 255, 62)).AsInt32(),
+        _ => w & Vector512.Create(unchecked((int)0xFF000000)),
+    });
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GemvBFloat16(int kc, float* x, uint* b, nint panelStride, int panelCount, float* y, bool loadY)

@@ -19,7 +19,7 @@ internal readonly unsafe struct ReducedKernelScalar : IReducedKernel
     private static float Low(uint w) => BitConverter.UInt32BitsToSingle(w << 16);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Byte(uint w, int j) => (sbyte)(w >> (8 * j));
+    private static float Byte(uint w, int j) => (sbyte)(w >> (8 * j)) * ReducedWeights.Int8Lift;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GemvBFloat16(int kc, float* x, uint* b, nint panelStride, int panelCount, float* y, bool loadY)

@@ -28,6 +28,13 @@ internal static class ReducedWeights
     /// <summary><paramref name="value"/> rounded to the nearest bfloat16, as a float.</summary>
     public static float RoundToBFloat16(float value) => BitConverter.UInt32BitsToSingle((uint)ToBFloat16Bits(value) << 16);
 
+    /// <summary>
+    /// 2²⁴: the kernels widen an int8 code q to the float q·2²⁴ (the byte placed in a word's top byte, converted) and
+    /// the stored scale is s·2⁻²⁴, so y = fma(Σ x·(q·2²⁴), s·2⁻²⁴, y₀). Powers of two: the same value as s·Σ x·q except
+    /// where a partial sum leaves the normal range.
+    /// </summary>
+    public const float Int8Lift = 16777216f;
+
     /// <summary>The scale of one output row: max|w| / 127, or 0 for a row of zeros.</summary>
     public static float Int8Scale(float maxAbs) => maxAbs / Int8Max;
 
