@@ -69,13 +69,14 @@ internal sealed class DirectionWeights
         Peephole = [.. source.Peephole];
         ProjectionRows = source.ProjectionRows;
         Precision = precision;
-        Fused = Reduce(source.Fused, precision);
+        Fused = Reduce(source.Fused, precision, depthSplit: InputSize);
         RecurrentNew = source.RecurrentNew is null ? null : Reduce(source.RecurrentNew, precision);
         Projection = source.Projection is null ? null : Reduce(source.Projection, precision);
     }
 
-    private static PackedMatrix Reduce(PackedMatrix m, WeightPrecision precision) =>
-        m.WithPrecision(precision, PackedMatrix.CompactPays(precision, m.N, m.K, m.Width));
+    /// <summary>Int8 scales W_x's and W_h's rows of the fused matrix apart (as PyTorch's two tensors): <paramref name="depthSplit"/>.</summary>
+    private static PackedMatrix Reduce(PackedMatrix m, WeightPrecision precision, int depthSplit = 0) =>
+        m.WithPrecision(precision, PackedMatrix.CompactPays(precision, m.N, m.K, m.Width), depthSplit);
 
     /// <summary>The precision of the forward matrices (float32 unless made by <see cref="WithPrecision"/>).</summary>
     public WeightPrecision Precision { get; }

@@ -48,7 +48,7 @@ public sealed class RecurrentNetwork
 
     /// <summary>
     /// An inference copy of this network with its weight matrices at <paramref name="precision"/>: each weight rounded
-    /// once from this network's float32 value (bf16 to nearest even; int8 as q·s with s = max|w|/127 per output row);
+    /// once from this network's float32 value (bf16 to nearest even; int8 as q·s with s = max|w|/127 per row of each of PyTorch's weight tensors, W_ih and W_hh apart);
     /// biases, peepholes and all arithmetic stay float32. This network is unchanged; the copy is immutable and shared.
     /// </summary>
     /// <remarks>

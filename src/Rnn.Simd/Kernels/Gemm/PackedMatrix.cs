@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Rnn.Simd.Internal;
 
@@ -46,7 +47,7 @@ internal sealed unsafe class PackedMatrix
     /// </summary>
     public ReducedPanels? Compact { get; private set; }
 
-    /// <summary>Int8 only (null otherwise): s·2⁻²⁴ for each output column n (a row of W), zero past N.</summary>
+    /// <summary>Int8 only (null otherwise): s·2⁻²⁴ for each output column n (a row of W), zero past N; a second block follows (see <see cref="ScalesFor"/>).</summary>
     public float* Scales => Precision == WeightPrecision.Int8 ? _scales.Pointer : null;
 
     private PinnedPanels _scales;
@@ -148,8 +149,15 @@ internal sealed unsafe class PackedMatrix
     /// A copy of this float32 matrix at <paramref name="precision"/>, each weight rounded once, held in compact panels
     /// when <paramref name="compact"/> (the bytes that pay on large matrices) or as float panels of the rounded values.
     /// </summary>
+    /// <param name="precision">BFloat16 or Int8 (Float32 returns this matrix).</param>
+    /// <param name="compact">Compact panels rather than float panels of the rounded values (the same results).</param>
+    /// <param name="depthSplit">
+    /// Int8: depths [0, split) and [split, K) get scales of their own per output column (a fused [W_x | W_h] matrix
+    /// scales W_x's and W_h's rows apart, as two matrices would be); a product's depth range must then stay on one
+    /// side. 0 for one scale per column.
+    /// </param>
     /// <exception cref="InvalidOperationException">This matrix is already reduced, or int8 meets a NaN or ±∞ weight.</exception>
-    public PackedMatrix WithPrecision(WeightPrecision precision, bool compact)
+    public PackedMatrix WithPrecision(WeightPrecision precision, bool compact, int depthSplit = 0)
     {
         if (Precision != WeightPrecision.Float32)
         {
@@ -161,33 +169,40 @@ internal sealed unsafe class PackedMatrix
             return this;
         }
 
-        var reduced = new PackedMatrix(N, K, Width, Transposed, floatPanels: !compact) { Precision = precision };
+        var reduced = new PackedMatrix(N, K, Width, Transposed, floatPanels: !compact) { Precision = precision, DepthSplit = depthSplit };
         float* scales = null;
+        nint block = N + (4 * Nr);
         if (precision == WeightPrecision.Int8)
         {
-            reduced._scales = new PinnedPanels(N + (4L * Nr), nameof(precision), "scale");
+            reduced._scales = new PinnedPanels(2 * block, nameof(precision), "scale");
             scales = reduced._scales.Pointer;
             for (int n = 0; n < N; n++)
             {
-                float max = 0f;
-                for (int k = 0; k < K; k++)
+                for (int side = 0; side < 2; side++)
                 {
-                    float w = this[k, n];
-                    if (!float.IsFinite(w))
+                    float max = 0f;
+                    for (int k = side == 0 ? 0 : depthSplit; k < (side == 0 ? depthSplit : K); k++)
                     {
-                        ThrowHelper.InvalidOperation($"Weight ({n}, {k}) is {w}: int8 holds finite weights only.");
+                        float w = this[k, n];
+                        if (!float.IsFinite(w))
+                        {
+                            ThrowHelper.InvalidOperation($"Weight ({n}, {k}) is {w}: int8 holds finite weights only.");
+                        }
+
+                        max = MathF.Max(max, MathF.Abs(w));
                     }
 
-                    max = MathF.Max(max, MathF.Abs(w));
+                    scales[(side * block) + n] = ReducedWeights.Int8Scale(max);
                 }
-
-                scales[n] = ReducedWeights.Int8Scale(max);
             }
         }
 
+        float Rounded(int k, int n) => precision == WeightPrecision.BFloat16
+            ? ReducedWeights.RoundToBFloat16(this[k, n])
+            : ReducedWeights.ToInt8(this[k, n], scales[(k < depthSplit ? 0 : block) + n]);
         if (compact)
         {
-            reduced.Compact = new ReducedPanels(this, precision, scales);
+            reduced.Compact = new ReducedPanels(this, precision, Rounded);
         }
         else
         {
@@ -195,20 +210,34 @@ internal sealed unsafe class PackedMatrix
             {
                 for (int k = 0; k < K; k++)
                 {
-                    float w = this[k, n];
-                    reduced.Panels[((n / Nr) * PanelStride) + ((nint)k * Nr) + (n % Nr)] = precision == WeightPrecision.BFloat16
-                        ? ReducedWeights.RoundToBFloat16(w)
-                        : ReducedWeights.ToInt8(w, scales[n]) * ReducedWeights.Int8Lift;
+                    float value = Rounded(k, n);
+                    reduced.Panels[((n / Nr) * PanelStride) + ((nint)k * Nr) + (n % Nr)] =
+                        precision == WeightPrecision.Int8 ? value * ReducedWeights.Int8Lift : value;
                 }
             }
         }
 
         // The kernels see q·2²⁴ (see ReducedWeights.Int8Lift): the scales carry the 2⁻²⁴.
-        for (int n = 0; scales != null && n < N; n++)
+        for (int i = 0; scales != null && i < 2 * block; i++)
         {
-            scales[n] /= ReducedWeights.Int8Lift;
+            scales[i] /= ReducedWeights.Int8Lift;
         }
 
         return reduced;
+    }
+
+    /// <summary>Int8: where the second block of scales starts in depth (0: one block).</summary>
+    public int DepthSplit { get; private init; }
+
+    /// <summary>Int8: the scales of a product over depths [depthStart, depthStart + depthCount), which must lie on one side of <see cref="DepthSplit"/>.</summary>
+    public float* ScalesFor(int depthStart, int depthCount)
+    {
+        Debug.Assert(Precision == WeightPrecision.Int8);
+        if (depthStart < DepthSplit && depthStart + depthCount > DepthSplit)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(depthCount), $"Depths [{depthStart}, {depthStart + depthCount}) cross the int8 scale split at {DepthSplit}.");
+        }
+
+        return Scales + (depthStart < DepthSplit ? 0 : N + (4 * Nr));
     }
 }

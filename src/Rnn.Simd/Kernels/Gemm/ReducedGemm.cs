@@ -70,7 +70,7 @@ internal static unsafe class ReducedGemm
                 unscaled.Ldc = problem.N;
                 unscaled.Accumulate = false;
                 Gemm.Dispatch(unscaled, team, pool, b.Width);
-                ApplyScales(s, problem.N, problem.C, problem.Ldc, problem.M, problem.N, b.Scales, problem.Accumulate);
+                ApplyScales(s, problem.N, problem.C, problem.Ldc, problem.M, problem.N, b.ScalesFor(depthStart, problem.K), problem.Accumulate);
             }
 
             GC.KeepAlive(b);
@@ -115,6 +115,7 @@ internal static unsafe class ReducedGemm
         public static void Run(in GemmProblem p, PackedMatrix b, int depthStart, ThreadTeam? team, ArrayPool<float> pool)
         {
             ReducedPanels r = b.Compact!;
+            bool int8 = b.Precision == WeightPrecision.Int8;
             uint* panels = r.Words + ((nint)depthStart * r.Lanes);
             if (p.M <= MaxGemvRows)
             {
@@ -126,8 +127,8 @@ internal static unsafe class ReducedGemm
                     var job = new RowJob
                     {
                         K = p.K, N = p.N, X = p.A + (i * p.Lda), Y = p.C + (i * p.Ldc), Accumulate = p.Accumulate,
-                        Panels = panels, PanelStride = r.PanelStride, Columns = r.Columns, Scales = b.Scales,
-                        Int8 = b.Precision == WeightPrecision.Int8, Parts = parts,
+                        Panels = panels, PanelStride = r.PanelStride, Columns = r.Columns, Scales = int8 ? b.ScalesFor(depthStart, p.K) : null,
+                        Int8 = int8, Parts = parts,
                     };
                     if (parts == 1)
                     {
@@ -142,13 +143,13 @@ internal static unsafe class ReducedGemm
                 return;
             }
 
-            Widened(p, b, r, panels, team, pool);
+            Widened(p, b, r, panels, int8 ? b.ScalesFor(depthStart, p.K) : null, team, pool);
         }
 
         /// <summary>Three rows or more: [KC, NC] blocks widened into float panels, then the float tiles.</summary>
-        private static void Widened(in GemmProblem p, PackedMatrix b, ReducedPanels r, uint* panels, ThreadTeam? team, ArrayPool<float> pool)
+        private static void Widened(in GemmProblem p, PackedMatrix b, ReducedPanels r, uint* panels, float* scales, ThreadTeam? team, ArrayPool<float> pool)
         {
-            bool int8 = b.Precision == WeightPrecision.Int8;
+            bool int8 = scales != null;
             int nr = 2 * TKernel.Lanes, cols = r.Columns;
             int kcMax = Math.Min(GemmBlocking.KC, p.K);
             int ncMax = Math.Min(RoundUp(GemmBlocking.NC, cols), RoundUp(p.N, cols));
@@ -189,7 +190,7 @@ internal static unsafe class ReducedGemm
 
                     if (int8)
                     {
-                        ApplyScales(sums, nc, p.C + jc, p.Ldc, p.M, nc, b.Scales + jc, p.Accumulate);
+                        ApplyScales(sums, nc, p.C + jc, p.Ldc, p.M, nc, scales + jc, p.Accumulate);
                     }
                 }
             }

@@ -16,8 +16,8 @@ internal sealed unsafe class ReducedPanels
 {
     private readonly PinnedPanels _words;
 
-    /// <summary>Packs <paramref name="source"/>'s float32 values at <paramref name="precision"/> (int8 with <paramref name="scales"/>).</summary>
-    public ReducedPanels(PackedMatrix source, WeightPrecision precision, float* scales)
+    /// <summary>Packs <paramref name="rounded"/>(k, n) of <paramref name="source"/>'s shape: the bf16-rounded value, or the int8 code q.</summary>
+    public ReducedPanels(PackedMatrix source, WeightPrecision precision, Func<int, int, float> rounded)
     {
         Lanes = source.Nr / 2;
         Columns = precision == WeightPrecision.Int8 ? 4 * Lanes : 2 * Lanes;
@@ -31,18 +31,18 @@ internal sealed unsafe class ReducedPanels
             int p = n / Columns, c = n % Columns;
             for (int k = 0; k < source.K; k++)
             {
-                float w = source[k, n];
+                float w = rounded(k, n);
                 if (precision == WeightPrecision.BFloat16)
                 {
                     // Column c < L is the high half of word c; column L + i the low half of word i.
                     ushort* halves = (ushort*)(words + (p * PanelStride) + ((nint)k * l));
-                    halves[c < l ? (2 * c) + 1 : 2 * (c - l)] = ReducedWeights.ToBFloat16Bits(w);
+                    halves[c < l ? (2 * c) + 1 : 2 * (c - l)] = (ushort)(BitConverter.SingleToUInt32Bits(w) >> 16);
                 }
                 else
                 {
                     // Column j·L + i is byte j of word i (little-endian: byte j of the word is byte 4i + j in memory).
                     sbyte* bytes = (sbyte*)(words + (p * PanelStride) + ((nint)k * l));
-                    bytes[(4 * (c % l)) + (c / l)] = ReducedWeights.ToInt8(w, scales[n]);
+                    bytes[(4 * (c % l)) + (c / l)] = (sbyte)w;
                 }
             }
         }

@@ -2,7 +2,7 @@ namespace Rnn.Simd.Kernels.Gemm;
 
 /// <summary>
 /// The two roundings of <see cref="WeightPrecision"/>: float32 to bfloat16 (round to nearest, ties to even) and to a
-/// symmetric int8 code with one scale per output row. Each weight is rounded once, from the float32 value the
+/// symmetric int8 code with one scale per output row (per row of each PyTorch tensor: a fused [W_x | W_h] row has two). Each weight is rounded once, from the float32 value the
 /// network holds; a value that is already a bfloat16 (as read from a BF16 safetensors file) is kept exactly.
 /// </summary>
 internal static class ReducedWeights
