@@ -56,8 +56,9 @@ public sealed class RecurrentNetwork
     /// bit-identical across vector widths and thread counts, as at float32 (int8 sums Σ x·q per row, then scales once:
     /// y = fma(Σ, s, y₀), with q held as q·2²⁴ and s as s·2⁻²⁴). The weights only stream in fewer bytes where that pays: a matrix smaller than
     /// <c>512 KiB</c> of float32 keeps its rounded values in float32 panels (the same results at the float32 speed), so
-    /// a reduced network is never slower than its float32 original. Batches in lanes are not used at reduced precision
-    /// (batched rows run the row-major tiles over widened panels).</para>
+    /// a reduced network is never slower than its float32 original on one or two rows. Three rows or more run the float32
+    /// tiles over float panels of the rounded values, widened once on the first such call (that call allocates them; the
+    /// float32 speed from then on). Batches in lanes are not used at reduced precision.</para>
     /// <para>Accuracy: see perf/results/precision.md. Training needs float32 master weights: keep the
     /// <c>TrainableRecurrentNetwork</c> and reduce each inference snapshot.</para>
     /// </remarks>

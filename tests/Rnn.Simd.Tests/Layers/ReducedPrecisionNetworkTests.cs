@@ -242,4 +242,30 @@ public sealed class ReducedPrecisionNetworkTests
         Assert.Equal(WeightPrecision.BFloat16, PyTorchImport.Load(halfFile, bf16).Network.WeightPrecision);
         Assert.Equal("options", Assert.Throws<ArgumentException>(() => PyTorchImport.Load(halfFile, new PyTorchImportOptions { WeightPrecision = (WeightPrecision)9 })).ParamName);
     }
+
+    /// <summary>
+    /// Export at BFloat16 writes the recurrent matrices as BF16 (biases F32); importing that file gives the bf16 snapshot
+    /// of the trained network bit for bit. Int8 has no state-dict form and is refused, naming the options.
+    /// </summary>
+    [Fact]
+    public void BFloat16Export_ReimportsAsTheBFloat16Snapshot()
+    {
+        var o = new RecurrentNetworkOptions { Cell = CellType.Gru, InputSize = 6, HiddenSize = 11 };
+        var trainable = Rnn.Simd.Training.TrainableRecurrentNetwork.FromPyTorch(o, TestNetworks.PyTorchParameters(o, 41));
+        SafeTensorsWriter writer = PyTorchExport.ToWriter(trainable.Parameters, new PyTorchExportOptions { Cell = "gru", WeightPrecision = WeightPrecision.BFloat16 });
+        var bytes = new MemoryStream();
+        writer.WriteTo(bytes);
+        using SafeTensorsFile file = SafeTensorsFile.Load(bytes.ToArray());
+        Assert.Equal(SafeTensorsDType.BF16, file.Tensors.Single(t => t.Name == "weight_hh_l0").DType);
+        Assert.Equal(SafeTensorsDType.F32, file.Tensors.Single(t => t.Name == "bias_hh_l0").DType);
+
+        float[] x = new TestRandom(4).Array(5 * 2 * o.InputSize, -2f, 2f);
+        float[] expected = new float[5 * 2 * o.HiddenSize], actual = new float[expected.Length];
+        trainable.ToInferenceNetwork().WithWeightPrecision(WeightPrecision.BFloat16).Forward(x, 5, 2, expected);
+        PyTorchImport.Load(file, new PyTorchImportOptions { WeightPrecision = WeightPrecision.BFloat16 }).Network.Forward(x, 5, 2, actual);
+        Assert.Equal(expected, actual);
+
+        var int8 = Assert.Throws<ArgumentException>(() => PyTorchExport.ToWriter(trainable.Parameters, new PyTorchExportOptions { WeightPrecision = WeightPrecision.Int8 }));
+        Assert.Equal("options", int8.ParamName);
+    }
 }

@@ -226,6 +226,12 @@ internal sealed unsafe class PackedMatrix
         return reduced;
     }
 
+    /// <summary>
+    /// Float panels of the values this matrix holds (q·2²⁴ for int8), in the <see cref="Panels"/> layout: the panels
+    /// themselves, or for a compact matrix its panels widened once, on first use (thread-safe; that call allocates).
+    /// </summary>
+    public float* FloatPanels => Compact is null ? Panels : Compact.FloatPanels(Width, Nr, PanelStride);
+
     /// <summary>Int8: where the second block of scales starts in depth (0: one block).</summary>
     public int DepthSplit { get; private init; }
 

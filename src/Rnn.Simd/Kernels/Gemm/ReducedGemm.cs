@@ -18,9 +18,11 @@ namespace Rnn.Simd.Kernels.Gemm;
 /// <list type="bullet">
 /// <item>compact panels, one or two rows: the reduced batch-1 kernels stream the panels once a row, widening in
 /// registers (threads split the panels);</item>
-/// <item>compact panels, three rows or more: each [KC, NC] block is widened once into float panels in scratch and
-/// multiplied by the float micro-kernel's tiles (for int8 into unscaled sums, scaled at the end);</item>
-/// <item>float panels of rounded values (small matrices): the float GEMM as it is (int8: unscaled sums, then scaled).</item>
+/// <item>three rows or more, or a small matrix held as float panels: the float GEMM over float panels of the rounded
+/// values (int8: unscaled sums, then scaled). A compact matrix widens its panels into such float panels once, on its
+/// first product with three rows or more (<see cref="PackedMatrix.FloatPanels"/>): widening per call cost more than it
+/// saved (LSTM H = 512, B = 16, T = 100 ran at 0.73–0.99× float32 that way), so batched rows run at float32 speed
+/// and only a network that serves batches pays the float32 memory once more.</item>
 /// </list>
 /// </remarks>
 internal static unsafe class ReducedGemm
@@ -54,43 +56,47 @@ internal static unsafe class ReducedGemm
             return;
         }
 
-        if (b.Compact is null)
+        if (b.Compact is not null && problem.M <= MaxGemvRows)
         {
-            if (b.Precision == WeightPrecision.BFloat16)
+            switch (b.Width)
             {
-                Gemm.Dispatch(problem, team, pool, b.Width);
-                return;
-            }
-
-            using SpanOwner<float> sums = SpanOwner<float>.Allocate(problem.M * problem.N, pool);
-            fixed (float* s = sums.Span)
-            {
-                GemmProblem unscaled = problem;
-                unscaled.C = s;
-                unscaled.Ldc = problem.N;
-                unscaled.Accumulate = false;
-                Gemm.Dispatch(unscaled, team, pool, b.Width);
-                ApplyScales(s, problem.N, problem.C, problem.Ldc, problem.M, problem.N, b.ScalesFor(depthStart, problem.K), problem.Accumulate);
+                case VectorWidth.V512:
+                    Compact<ReducedKernel512>.Run(problem, b, depthStart, team);
+                    break;
+                case VectorWidth.V256:
+                    Compact<ReducedKernel256>.Run(problem, b, depthStart, team);
+                    break;
+                case VectorWidth.V128:
+                    Compact<ReducedKernel128>.Run(problem, b, depthStart, team);
+                    break;
+                default:
+                    Compact<ReducedKernelScalar>.Run(problem, b, depthStart, team);
+                    break;
             }
 
             GC.KeepAlive(b);
             return;
         }
 
-        switch (b.Width)
+        // Float panels of the rounded values (held, or widened once from the compact ones on first use).
+        GemmProblem tiles = problem;
+        tiles.BPacked = b.FloatPanels + ((nint)depthStart * b.Nr);
+        tiles.BPanelStride = b.PanelStride;
+        if (b.Precision == WeightPrecision.BFloat16)
         {
-            case VectorWidth.V512:
-                Compact<ReducedKernel512>.Run(problem, b, depthStart, team, pool);
-                break;
-            case VectorWidth.V256:
-                Compact<ReducedKernel256>.Run(problem, b, depthStart, team, pool);
-                break;
-            case VectorWidth.V128:
-                Compact<ReducedKernel128>.Run(problem, b, depthStart, team, pool);
-                break;
-            default:
-                Compact<ReducedKernelScalar>.Run(problem, b, depthStart, team, pool);
-                break;
+            Gemm.Dispatch(tiles, team, pool, b.Width);
+            GC.KeepAlive(b);
+            return;
+        }
+
+        using SpanOwner<float> sums = SpanOwner<float>.Allocate(problem.M * problem.N, pool);
+        fixed (float* s = sums.Span)
+        {
+            tiles.C = s;
+            tiles.Ldc = problem.N;
+            tiles.Accumulate = false;
+            Gemm.Dispatch(tiles, team, pool, b.Width);
+            ApplyScales(s, problem.N, problem.C, problem.Ldc, problem.M, problem.N, b.ScalesFor(depthStart, problem.K), problem.Accumulate);
         }
 
         GC.KeepAlive(b);
@@ -112,86 +118,29 @@ internal static unsafe class ReducedGemm
     private static class Compact<TKernel>
         where TKernel : struct, IReducedKernel
     {
-        public static void Run(in GemmProblem p, PackedMatrix b, int depthStart, ThreadTeam? team, ArrayPool<float> pool)
+        public static void Run(in GemmProblem p, PackedMatrix b, int depthStart, ThreadTeam? team)
         {
             ReducedPanels r = b.Compact!;
             bool int8 = b.Precision == WeightPrecision.Int8;
             uint* panels = r.Words + ((nint)depthStart * r.Lanes);
-            if (p.M <= MaxGemvRows)
+            int parts = team is null || team.ThreadCount == 1 || (long)p.M * p.N * p.K < GemmBlocking.MinParallelMacs
+                ? 1
+                : Math.Min(team.ThreadCount, CeilDiv(p.N, r.Columns));
+            for (int i = 0; i < p.M; i++)
             {
-                int parts = team is null || team.ThreadCount == 1 || (long)p.M * p.N * p.K < GemmBlocking.MinParallelMacs
-                    ? 1
-                    : Math.Min(team.ThreadCount, CeilDiv(p.N, r.Columns));
-                for (int i = 0; i < p.M; i++)
+                var job = new RowJob
                 {
-                    var job = new RowJob
-                    {
-                        K = p.K, N = p.N, X = p.A + (i * p.Lda), Y = p.C + (i * p.Ldc), Accumulate = p.Accumulate,
-                        Panels = panels, PanelStride = r.PanelStride, Columns = r.Columns, Scales = int8 ? b.ScalesFor(depthStart, p.K) : null,
-                        Int8 = int8, Parts = parts,
-                    };
-                    if (parts == 1)
-                    {
-                        job.Execute(0);
-                    }
-                    else
-                    {
-                        team!.Run(ref job, parts);
-                    }
+                    K = p.K, N = p.N, X = p.A + (i * p.Lda), Y = p.C + (i * p.Ldc), Accumulate = p.Accumulate,
+                    Panels = panels, PanelStride = r.PanelStride, Columns = r.Columns, Scales = int8 ? b.ScalesFor(depthStart, p.K) : null,
+                    Int8 = int8, Parts = parts,
+                };
+                if (parts == 1)
+                {
+                    job.Execute(0);
                 }
-
-                return;
-            }
-
-            Widened(p, b, r, panels, int8 ? b.ScalesFor(depthStart, p.K) : null, team, pool);
-        }
-
-        /// <summary>Three rows or more: [KC, NC] blocks widened into float panels, then the float tiles.</summary>
-        private static void Widened(in GemmProblem p, PackedMatrix b, ReducedPanels r, uint* panels, float* scales, ThreadTeam? team, ArrayPool<float> pool)
-        {
-            bool int8 = scales != null;
-            int nr = 2 * TKernel.Lanes, cols = r.Columns;
-            int kcMax = Math.Min(GemmBlocking.KC, p.K);
-            int ncMax = Math.Min(RoundUp(GemmBlocking.NC, cols), RoundUp(p.N, cols));
-            int wideFloats = ncMax * kcMax, sumFloats = int8 ? p.M * ncMax : 0;
-            using SpanOwner<float> scratch = SpanOwner<float>.Allocate(wideFloats + sumFloats + GemmBlocking.AlignFloats, pool);
-            fixed (float* s = scratch.Span)
-            {
-                float* wide = (float*)(((nuint)s + 63) & ~(nuint)63);   // [ncMax / NR][kc][NR]
-                float* sums = wide + wideFloats;                         // int8: [M, nc] unscaled
-                for (int jc = 0; jc < p.N; jc += ncMax)
+                else
                 {
-                    int nc = Math.Min(ncMax, p.N - jc);
-                    int compactPanels = CeilDiv(nc, cols);
-                    for (int pc = 0; pc < p.K; pc += GemmBlocking.KC)
-                    {
-                        int kc = Math.Min(GemmBlocking.KC, p.K - pc);
-                        uint* block = panels + ((jc / cols) * r.PanelStride) + ((nint)pc * TKernel.Lanes);
-                        nint wideStride = (nint)kc * nr;
-                        if (int8)
-                        {
-                            TKernel.WidenInt8(kc, block, r.PanelStride, compactPanels, wide, wideStride);
-                        }
-                        else
-                        {
-                            TKernel.WidenBFloat16(kc, block, r.PanelStride, compactPanels, wide, wideStride);
-                        }
-
-                        var tiles = new GemmProblem
-                        {
-                            M = p.M, N = nc, K = kc,
-                            A = p.A + pc, Lda = p.Lda,
-                            BPacked = wide, BPanelStride = wideStride,
-                            C = int8 ? sums : p.C + jc, Ldc = int8 ? nc : p.Ldc,
-                            Accumulate = int8 ? pc > 0 : p.Accumulate || pc > 0,
-                        };
-                        Gemm.Dispatch(tiles, team, pool, b.Width);
-                    }
-
-                    if (int8)
-                    {
-                        ApplyScales(sums, nc, p.C + jc, p.Ldc, p.M, nc, scales + jc, p.Accumulate);
-                    }
+                    team!.Run(ref job, parts);
                 }
             }
         }
@@ -248,5 +197,4 @@ internal static unsafe class ReducedGemm
 
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;
 
-    private static int RoundUp(int a, int b) => CeilDiv(a, b) * b;
 }

@@ -1,3 +1,5 @@
+using Rnn.Simd.Internal;
+
 namespace Rnn.Simd.Kernels.Gemm;
 
 /// <summary>
@@ -15,11 +17,18 @@ namespace Rnn.Simd.Kernels.Gemm;
 internal sealed unsafe class ReducedPanels
 {
     private readonly PinnedPanels _words;
+    private readonly Lock _gate = new();
+    private readonly int _depth;
+    private readonly bool _int8;
+    private PinnedPanels _floats;
+    private bool _widened;
 
     /// <summary>Packs <paramref name="rounded"/>(k, n) of <paramref name="source"/>'s shape: the bf16-rounded value, or the int8 code q.</summary>
     public ReducedPanels(PackedMatrix source, WeightPrecision precision, Func<int, int, float> rounded)
     {
         Lanes = source.Nr / 2;
+        _depth = source.K;
+        _int8 = precision == WeightPrecision.Int8;
         Columns = precision == WeightPrecision.Int8 ? 4 * Lanes : 2 * Lanes;
         PanelCount = (source.N + Columns - 1) / Columns;
         PanelStride = (nint)source.K * Lanes;
@@ -45,6 +54,57 @@ internal sealed unsafe class ReducedPanels
                     bytes[(4 * (c % l)) + (c / l)] = (sbyte)w;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// These panels widened to float NR-panels (<paramref name="floatStride"/> = K·NR floats apart), made on the first call
+    /// and kept: what batched rows multiply with the float tiles (see <see cref="ReducedGemm"/>).
+    /// </summary>
+    public float* FloatPanels(VectorWidth width, int nr, nint floatStride)
+    {
+        if (!Volatile.Read(ref _widened))
+        {
+            lock (_gate)
+            {
+                if (!_widened)
+                {
+                    // Int8 panels are 2 NR wide: room for 2 float panels each, the last maybe all padding.
+                    _floats = new PinnedPanels((long)PanelCount * (Columns / nr) * floatStride, "width", "widened");
+                    switch (width)
+                    {
+                        case VectorWidth.V512:
+                            Widen<ReducedKernel512>(floatStride);
+                            break;
+                        case VectorWidth.V256:
+                            Widen<ReducedKernel256>(floatStride);
+                            break;
+                        case VectorWidth.V128:
+                            Widen<ReducedKernel128>(floatStride);
+                            break;
+                        default:
+                            Widen<ReducedKernelScalar>(floatStride);
+                            break;
+                    }
+
+                    Volatile.Write(ref _widened, true);
+                }
+            }
+        }
+
+        return _floats.Pointer;
+    }
+
+    private void Widen<TKernel>(nint floatStride)
+        where TKernel : struct, IReducedKernel
+    {
+        if (_int8)
+        {
+            TKernel.WidenInt8(_depth, Words, PanelStride, PanelCount, _floats.Pointer, floatStride);
+        }
+        else
+        {
+            TKernel.WidenBFloat16(_depth, Words, PanelStride, PanelCount, _floats.Pointer, floatStride);
         }
     }
 
