@@ -100,56 +100,54 @@ internal static class BenchCommand
 
     private static void RunRow((string Cell, string Mode, int X, int H, int B, int T) row, string precisionName, ThreadTeam? team, int threadCount, double peak, StreamWriter? sink)
     {
+        var options = new RecurrentNetworkOptions { Cell = s_cells[row.Cell], InputSize = row.X, HiddenSize = row.H };
+        Dictionary<string, float[]> parameters = Seeded(options);
+        WeightPrecision precision = s_precisions[precisionName];
+        RecurrentNetwork network = RecurrentNetwork.FromPyTorch(options, parameters).WithWeightPrecision(precision);
+        long weights = (long)options.Gates * row.H * (row.X + row.H);
+        long weightBytes = precision switch
         {
-            var options = new RecurrentNetworkOptions { Cell = s_cells[row.Cell], InputSize = row.X, HiddenSize = row.H };
-            Dictionary<string, float[]> parameters = Seeded(options);
-            WeightPrecision precision = s_precisions[precisionName];
-            RecurrentNetwork network = RecurrentNetwork.FromPyTorch(options, parameters).WithWeightPrecision(precision);
-            long weights = (long)options.Gates * row.H * (row.X + row.H);
-            long weightBytes = precision switch
-            {
-                WeightPrecision.BFloat16 => 2 * weights,
-                WeightPrecision.Int8 => weights + (4L * options.Gates * row.H),
-                _ => 4 * weights,
-            };
-            var random = new Random(7);
-            float[] input = [.. Enumerable.Range(0, row.T * row.B * row.X).Select(_ => (float)((random.NextDouble() * 2) - 1))];
-            float[] output = new float[row.T * row.B * row.H];
-            Action call;
-            using TrainingRow? trainable = row.Mode == "train" ? new TrainingRow(options, parameters, row.T, row.B) : null;
-            if (row.Mode == "train")
-            {
-                // The peers' training step: loss = sum of all outputs, zero initial state, gradients for weights,
-                // biases and inputs. Like oneDNN's row, every call re-packs the weights (they change in training)
-                // and zeroes the weight gradients (backward accumulates).
-                call = () => trainable!.Run(input, output, team);
-            }
-            else if (row.Mode == "step")
-            {
-                // One time step per call, the state carried from the previous call (x is [B, X], T is 1 in the rows).
-                RecurrentState state = network.CreateState(row.B);
-                call = () => network.Step(state, input.AsSpan(0, row.B * row.X), output.AsSpan(0, row.B * row.H), team);
-            }
-            else
-            {
-                call = () => network.Forward(input, row.T, row.B, output, threads: team);
-            }
-
-            (double median, double min, int perBatch, int batches, double allocated) = Measure(call);
-            double flops = 2.0 * options.Gates * row.H * (row.X + row.H) * row.B * row.T * (row.Mode == "train" ? 3 : 1);
-            double gflops = flops / median / 1e3;
-            var record = new Dictionary<string, object?>
-            {
-                ["engine"] = "rnn-simd", ["cell"] = row.Cell, ["mode"] = row.Mode, ["X"] = row.X, ["H"] = row.H, ["B"] = row.B, ["T"] = row.T,
-                ["threads"] = threadCount, ["median_us"] = Math.Round(median, 3), ["min_us"] = Math.Round(min, 3), ["gflops"] = Math.Round(gflops, 3),
-                ["peak_frac"] = peak > 0 ? Math.Round(gflops / peak, 4) : null, ["calls_per_batch"] = perBatch, ["batches"] = batches,
-                ["alloc_bytes"] = allocated, ["isa"] = Hardware.VectorPath, ["precision"] = precisionName, ["weight_bytes"] = weightBytes,
-            };
-            string line = JsonSerializer.Serialize(record);
-            Console.WriteLine(line);
-            sink?.WriteLine(line);
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  rnn-simd {row.Cell,-5} {row.Mode,-5} X={row.X,-5} H={row.H,-5} B={row.B,-3} T={row.T,-4} thr={threadCount} {precisionName,-4}  median {median,10:F1} µs  {gflops,6:F1} GFLOP/s  {allocated} B/call"));
+            WeightPrecision.BFloat16 => 2 * weights,
+            WeightPrecision.Int8 => weights + (4L * options.Gates * row.H),
+            _ => 4 * weights,
+        };
+        var random = new Random(7);
+        float[] input = [.. Enumerable.Range(0, row.T * row.B * row.X).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+        float[] output = new float[row.T * row.B * row.H];
+        Action call;
+        using TrainingRow? trainable = row.Mode == "train" ? new TrainingRow(options, parameters, row.T, row.B) : null;
+        if (row.Mode == "train")
+        {
+            // The peers' training step: loss = sum of all outputs, zero initial state, gradients for weights,
+            // biases and inputs. Like oneDNN's row, every call re-packs the weights (they change in training)
+            // and zeroes the weight gradients (backward accumulates).
+            call = () => trainable!.Run(input, output, team);
         }
+        else if (row.Mode == "step")
+        {
+            // One time step per call, the state carried from the previous call (x is [B, X], T is 1 in the rows).
+            RecurrentState state = network.CreateState(row.B);
+            call = () => network.Step(state, input.AsSpan(0, row.B * row.X), output.AsSpan(0, row.B * row.H), team);
+        }
+        else
+        {
+            call = () => network.Forward(input, row.T, row.B, output, threads: team);
+        }
+
+        (double median, double min, int perBatch, int batches, double allocated) = Measure(call);
+        double flops = 2.0 * options.Gates * row.H * (row.X + row.H) * row.B * row.T * (row.Mode == "train" ? 3 : 1);
+        double gflops = flops / median / 1e3;
+        var record = new Dictionary<string, object?>
+        {
+            ["engine"] = "rnn-simd", ["cell"] = row.Cell, ["mode"] = row.Mode, ["X"] = row.X, ["H"] = row.H, ["B"] = row.B, ["T"] = row.T,
+            ["threads"] = threadCount, ["median_us"] = Math.Round(median, 3), ["min_us"] = Math.Round(min, 3), ["gflops"] = Math.Round(gflops, 3),
+            ["peak_frac"] = peak > 0 ? Math.Round(gflops / peak, 4) : null, ["calls_per_batch"] = perBatch, ["batches"] = batches,
+            ["alloc_bytes"] = allocated, ["isa"] = Hardware.VectorPath, ["precision"] = precisionName, ["weight_bytes"] = weightBytes,
+        };
+        string line = JsonSerializer.Serialize(record);
+        Console.WriteLine(line);
+        sink?.WriteLine(line);
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  rnn-simd {row.Cell,-5} {row.Mode,-5} X={row.X,-5} H={row.H,-5} B={row.B,-3} T={row.T,-4} thr={threadCount} {precisionName,-4}  median {median,10:F1} µs  {gflops,6:F1} GFLOP/s  {allocated} B/call"));
     }
 
     /// <summary>The peers' method: warm up ≥ 0.3 s and ≥ 3 calls; ≥ 7 batches (default 10) over BENCH_TOTAL_S (1.2 s).</summary>
