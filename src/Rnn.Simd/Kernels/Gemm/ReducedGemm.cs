@@ -37,22 +37,10 @@ internal static unsafe class ReducedGemm
     public static void Run(in GemmProblem problem, PackedMatrix b, int depthStart, ThreadTeam? team, ArrayPool<float> pool)
     {
         Debug.Assert(b.Precision != WeightPrecision.Float32 && !problem.TransA);
-        if (problem.M == 0 || problem.N == 0)
+        if (problem.M == 0 || problem.N == 0 || problem.K == 0)
         {
-            return;
-        }
-
-        if (problem.K == 0)
-        {
-            // An empty sum at any precision: overwrite with zeros, or leave C (as the float driver does).
-            if (!problem.Accumulate)
-            {
-                for (int i = 0; i < problem.M; i++)
-                {
-                    new Span<float>(problem.C + (i * problem.Ldc), problem.N).Clear();
-                }
-            }
-
+            // Nothing to multiply: the float driver's empty sum (zeros, or C left as it is) at every precision.
+            Gemm.Dispatch(problem, team, pool, b.Width);
             return;
         }
 
