@@ -61,13 +61,13 @@ internal sealed class DirectionWeights
         _hidden = source._hidden;
         _outputSize = source._outputSize;
         _resetAfter = source._resetAfter;
-        _fusedRows = source._fusedRows;
-        _recurrentNewRows = source._recurrentNewRows;
+        _fusedRows = [];          // unpacked float32 rows serve only re-loading and lanes, neither of which a reduced copy does:
+        _recurrentNewRows = [];   // not kept, so the copy holds its reduced panels and not the float32 weights
         InputSize = source.InputSize;
         Bias = [.. source.Bias];
         RecurrentNewBias = [.. source.RecurrentNewBias];
         Peephole = [.. source.Peephole];
-        ProjectionRows = source.ProjectionRows;
+        ProjectionRows = [];
         Precision = precision;
         Fused = Reduce(source.Fused, precision, depthSplit: InputSize);
         RecurrentNew = source.RecurrentNew is null ? null : Reduce(source.RecurrentNew, precision);
