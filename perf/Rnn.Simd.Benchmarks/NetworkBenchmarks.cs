@@ -35,7 +35,7 @@ public abstract class NetworkBenchmarkBase : IThroughput
 
     public virtual double Flops => Row.Flops;
 
-    public double Bytes => Row.Batch == 1 ? 4.0 * Row.Options.Gates * Row.Hidden * 2 * Row.Hidden : 0;
+    public virtual double Bytes => Row.Batch == 1 ? 4.0 * Row.Options.Gates * Row.Hidden * 2 * Row.Hidden : 0;
 
     [GlobalSetup]
     public void Setup()

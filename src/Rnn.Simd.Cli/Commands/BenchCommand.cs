@@ -10,10 +10,17 @@ using Rnn.Simd.Layers;
 namespace Rnn.Simd.Cli.Commands;
 
 /// <summary>
-/// <c>rnn-simd bench --configs FILE [--threads N] [--json OUT]</c>: the rows of ../shared/peers/configs.tsv with the
-/// peers' semantics and timing (warm-up, then ≥ 7 batches over ≈ 1.2 s, median and min per call), one JSON object per
-/// row with the peers' fields plus <c>alloc_bytes</c> per call, so that the harness's summarize.py adds a column.
+/// <c>rnn-simd bench --configs FILE [--threads N] [--precision f32,bf16,int8] [--json OUT]</c>: the rows of
+/// ../shared/peers/configs.tsv with the peers' semantics and timing (warm-up, then ≥ 7 batches over ≈ 1.2 s, median and
+/// min per call), one JSON object per row with the peers' fields plus <c>alloc_bytes</c> per call, so that the
+/// harness's summarize.py adds a column.
 /// </summary>
+/// <remarks>
+/// With several precisions each row runs at each in turn (the ratios of one run): the network is reduced with
+/// <see cref="RecurrentNetwork.WithWeightPrecision"/>; <c>weight_bytes</c> is what a step streams at that precision
+/// (the fused matrix at 4, 2 or 1 bytes a weight, plus int8's scales), for the bandwidth floor. Training rows run at
+/// float32 only (training keeps float32 weights).
+/// </remarks>
 internal static class BenchCommand
 {
     private static readonly Dictionary<string, CellType> s_cells = new() { ["lstm"] = CellType.Lstm, ["gru"] = CellType.Gru, ["rnn"] = CellType.Rnn };
@@ -23,13 +30,30 @@ internal static class BenchCommand
         var configs = new Option<FileInfo>("--configs") { Description = "Rows: 'cell mode X H B T' per line (# comments), as ../shared/peers/configs.tsv.", Required = true };
         var threads = new Option<int>("--threads") { Description = "Threads per call.", DefaultValueFactory = _ => 1 };
         var json = new Option<FileInfo?>("--json") { Description = "Also append the JSON lines to this file (e.g. ../shared/peers/results/rnn-simd.jsonl)." };
-        var command = new Command("bench", "Time the peers' rows (step, seq, train) and print one JSON line per row.") { configs, threads, json };
-        command.SetAction(result => Run(result.GetValue(configs)!, result.GetValue(threads), result.GetValue(json)));
+        var precision = new Option<string>("--precision") { Description = "Weight precisions, comma-separated: f32, bf16, int8 (each row runs at each).", DefaultValueFactory = _ => "f32" };
+        var command = new Command("bench", "Time the peers' rows (step, seq, train) and print one JSON line per row.") { configs, threads, precision, json };
+        command.SetAction(result => Run(result.GetValue(configs)!, result.GetValue(threads), result.GetValue(precision)!, result.GetValue(json)));
         return command;
     }
 
-    private static int Run(FileInfo configs, int threadCount, FileInfo? json)
+    private static readonly Dictionary<string, WeightPrecision> s_precisions = new()
     {
+        ["f32"] = WeightPrecision.Float32, ["bf16"] = WeightPrecision.BFloat16, ["int8"] = WeightPrecision.Int8,
+    };
+
+    private static int Run(FileInfo configs, int threadCount, string precisionList, FileInfo? json)
+    {
+        var precisions = new List<string>();
+        foreach (string name in precisionList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!s_precisions.ContainsKey(name))
+            {
+                throw new ArgumentException($"--precision takes f32, bf16 or int8 (comma-separated), was '{name}'.");
+            }
+
+            precisions.Add(name);
+        }
+
         if (threadCount is < 1 or > 256)
         {
             throw new ArgumentException($"--threads must be between 1 and 256, was {threadCount}.");
@@ -60,49 +84,70 @@ internal static class BenchCommand
         using StreamWriter? sink = json is null ? null : new StreamWriter(json.FullName, append: true);
         foreach (var row in rows)
         {
-            var options = new RecurrentNetworkOptions { Cell = s_cells[row.Cell], InputSize = row.X, HiddenSize = row.H };
-            Dictionary<string, float[]> parameters = Seeded(options);
-            RecurrentNetwork network = RecurrentNetwork.FromPyTorch(options, parameters);
-            var random = new Random(7);
-            float[] input = [.. Enumerable.Range(0, row.T * row.B * row.X).Select(_ => (float)((random.NextDouble() * 2) - 1))];
-            float[] output = new float[row.T * row.B * row.H];
-            Action call;
-            using TrainingRow? trainable = row.Mode == "train" ? new TrainingRow(options, parameters, row.T, row.B) : null;
-            if (row.Mode == "train")
+            foreach (string precisionName in precisions)
             {
-                // The peers' training step: loss = sum of all outputs, zero initial state, gradients for weights,
-                // biases and inputs. Like oneDNN's row, every call re-packs the weights (they change in training)
-                // and zeroes the weight gradients (backward accumulates).
-                call = () => trainable!.Run(input, output, team);
-            }
-            else if (row.Mode == "step")
-            {
-                // One time step per call, the state carried from the previous call (x is [B, X], T is 1 in the rows).
-                RecurrentState state = network.CreateState(row.B);
-                call = () => network.Step(state, input.AsSpan(0, row.B * row.X), output.AsSpan(0, row.B * row.H), team);
-            }
-            else
-            {
-                call = () => network.Forward(input, row.T, row.B, output, threads: team);
-            }
+                if (row.Mode == "train" && precisionName != "f32")
+                {
+                    continue;
+                }
 
-            (double median, double min, int perBatch, int batches, double allocated) = Measure(call);
-            double flops = 2.0 * options.Gates * row.H * (row.X + row.H) * row.B * row.T * (row.Mode == "train" ? 3 : 1);
-            double gflops = flops / median / 1e3;
-            var record = new Dictionary<string, object?>
-            {
-                ["engine"] = "rnn-simd", ["cell"] = row.Cell, ["mode"] = row.Mode, ["X"] = row.X, ["H"] = row.H, ["B"] = row.B, ["T"] = row.T,
-                ["threads"] = threadCount, ["median_us"] = Math.Round(median, 3), ["min_us"] = Math.Round(min, 3), ["gflops"] = Math.Round(gflops, 3),
-                ["peak_frac"] = peak > 0 ? Math.Round(gflops / peak, 4) : null, ["calls_per_batch"] = perBatch, ["batches"] = batches,
-                ["alloc_bytes"] = allocated, ["isa"] = Hardware.VectorPath,
-            };
-            string line = JsonSerializer.Serialize(record);
-            Console.WriteLine(line);
-            sink?.WriteLine(line);
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  rnn-simd {row.Cell,-5} {row.Mode,-5} X={row.X,-5} H={row.H,-5} B={row.B,-3} T={row.T,-4} thr={threadCount}  median {median,10:F1} µs  {gflops,6:F1} GFLOP/s  {allocated} B/call"));
+                RunRow(row, precisionName, team, threadCount, peak, sink);
+            }
         }
 
         return 0;
+    }
+
+    private static void RunRow((string Cell, string Mode, int X, int H, int B, int T) row, string precisionName, ThreadTeam? team, int threadCount, double peak, StreamWriter? sink)
+    {
+        var options = new RecurrentNetworkOptions { Cell = s_cells[row.Cell], InputSize = row.X, HiddenSize = row.H };
+        Dictionary<string, float[]> parameters = Seeded(options);
+        WeightPrecision precision = s_precisions[precisionName];
+        RecurrentNetwork network = RecurrentNetwork.FromPyTorch(options, parameters).WithWeightPrecision(precision);
+        long weights = (long)options.Gates * row.H * (row.X + row.H);
+        long weightBytes = precision switch
+        {
+            WeightPrecision.BFloat16 => 2 * weights,
+            WeightPrecision.Int8 => weights + (4L * options.Gates * row.H),
+            _ => 4 * weights,
+        };
+        var random = new Random(7);
+        float[] input = [.. Enumerable.Range(0, row.T * row.B * row.X).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+        float[] output = new float[row.T * row.B * row.H];
+        Action call;
+        using TrainingRow? trainable = row.Mode == "train" ? new TrainingRow(options, parameters, row.T, row.B) : null;
+        if (row.Mode == "train")
+        {
+            // The peers' training step: loss = sum of all outputs, zero initial state, gradients for weights,
+            // biases and inputs. Like oneDNN's row, every call re-packs the weights (they change in training)
+            // and zeroes the weight gradients (backward accumulates).
+            call = () => trainable!.Run(input, output, team);
+        }
+        else if (row.Mode == "step")
+        {
+            // One time step per call, the state carried from the previous call (x is [B, X], T is 1 in the rows).
+            RecurrentState state = network.CreateState(row.B);
+            call = () => network.Step(state, input.AsSpan(0, row.B * row.X), output.AsSpan(0, row.B * row.H), team);
+        }
+        else
+        {
+            call = () => network.Forward(input, row.T, row.B, output, threads: team);
+        }
+
+        (double median, double min, int perBatch, int batches, double allocated) = Measure(call);
+        double flops = 2.0 * options.Gates * row.H * (row.X + row.H) * row.B * row.T * (row.Mode == "train" ? 3 : 1);
+        double gflops = flops / median / 1e3;
+        var record = new Dictionary<string, object?>
+        {
+            ["engine"] = "rnn-simd", ["cell"] = row.Cell, ["mode"] = row.Mode, ["X"] = row.X, ["H"] = row.H, ["B"] = row.B, ["T"] = row.T,
+            ["threads"] = threadCount, ["median_us"] = Math.Round(median, 3), ["min_us"] = Math.Round(min, 3), ["gflops"] = Math.Round(gflops, 3),
+            ["peak_frac"] = peak > 0 ? Math.Round(gflops / peak, 4) : null, ["calls_per_batch"] = perBatch, ["batches"] = batches,
+            ["alloc_bytes"] = allocated, ["isa"] = Hardware.VectorPath, ["precision"] = precisionName, ["weight_bytes"] = weightBytes,
+        };
+        string line = JsonSerializer.Serialize(record);
+        Console.WriteLine(line);
+        sink?.WriteLine(line);
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  rnn-simd {row.Cell,-5} {row.Mode,-5} X={row.X,-5} H={row.H,-5} B={row.B,-3} T={row.T,-4} thr={threadCount} {precisionName,-4}  median {median,10:F1} µs  {gflops,6:F1} GFLOP/s  {allocated} B/call"));
     }
 
     /// <summary>The peers' method: warm up ≥ 0.3 s and ≥ 3 calls; ≥ 7 batches (default 10) over BENCH_TOTAL_S (1.2 s).</summary>

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Threading;
 using Spectre.Console;
 
@@ -176,6 +177,10 @@ internal static class TrainCommand
                 $"best held-out loss {TrainView.Format(history.BestLoss)} at update {history.BestUpdate}: {folder.BestPath}"));
         }
 
+        // The same held-out data through inference snapshots with bf16 and int8 recurrent weights (perf/results/precision.md).
+        double heldOutBFloat16 = run.Validate(team, WeightPrecision.BFloat16), heldOutInt8 = run.Validate(team, WeightPrecision.Int8);
+        view.Line(string.Create(CultureInfo.InvariantCulture,
+            $"held-out loss with reduced recurrent weights: bf16 {TrainView.Format(heldOutBFloat16)}, int8 {TrainView.Format(heldOutInt8)} {run.LossUnit}"));
         if (stoppedEarly)
         {
             view.Line($"stopped early: no better held-out loss in {settings.Patience} measurements (every {settings.ValidEvery} updates)");
@@ -193,6 +198,7 @@ internal static class TrainCommand
             var summary = new
             {
                 task = run.Task, data, checkpoint = saved, updates = run.Step, final_loss = Finite(loss), held_out_loss = Finite(heldOut),
+                held_out_loss_bf16 = Finite(heldOutBFloat16), held_out_loss_int8 = Finite(heldOutInt8),
                 best_held_out_loss = Finite(history.BestLoss), best_update = history.BestUpdate >= 0 ? history.BestUpdate : (long?)null,
                 best_checkpoint = history.BestUpdate >= 0 ? folder.BestPath : null, stopped_early = stoppedEarly,
                 learning_rate = run.Trainer.Optimizer.LearningRate,

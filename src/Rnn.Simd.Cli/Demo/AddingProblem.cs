@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
@@ -92,7 +93,25 @@ internal static class AddingProblem
             count += batch;
         }
 
-        return new Result(sum / count, lastLoss, normsAtStart, normsAfter, model.Fingerprint(), clock.Elapsed.TotalSeconds);
+        // The same held-out set through inference snapshots with reduced weights (perf/results/precision.md).
+        var reduced = new Dictionary<string, double>();
+        foreach ((string name, WeightPrecision precision) in new[] { ("bf16", WeightPrecision.BFloat16), ("int8", WeightPrecision.Int8) })
+        {
+            RecurrentNetwork snapshot = model.Network.ToInferenceNetwork().WithWeightPrecision(precision);
+            testData = DemoRandom.Stream(c.Seed, DemoRandom.Test);
+            double reducedSum = 0;
+            for (int k = 0; k < c.TestBatches; k++)
+            {
+                Batch(testData, steps, batch, x, target);
+                snapshot.Forward(x, steps, batch, h, threads: threads, lastStepOnly: true);
+                model.Head.Forward(h, batch, y, threads);
+                reducedSum += batch * Losses.MeanSquaredError(y, target, dy);
+            }
+
+            reduced[$"test_mse_{name}"] = reducedSum / count;
+        }
+
+        return new Result(sum / count, lastLoss, normsAtStart, normsAfter, model.Fingerprint(), clock.Elapsed.TotalSeconds) { Reduced = reduced };
     }
 
     /// <summary>One batch forward and backward (gradients added into the parameter set); returns the loss.</summary>
@@ -127,5 +146,9 @@ internal static class AddingProblem
     /// <param name="NormsAfter">‖dL/dh_t‖ on a held-out batch after training.</param>
     /// <param name="Weights">The fingerprint of the trained weights (<see cref="ModelTraining.Fingerprint"/>).</param>
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
-    internal sealed record Result(double TestMse, double LastTrainingLoss, float[] NormsAtStart, float[] NormsAfter, string Weights, double Seconds);
+    internal sealed record Result(double TestMse, double LastTrainingLoss, float[] NormsAtStart, float[] NormsAfter, string Weights, double Seconds)
+    {
+        /// <summary>The held-out MSE of inference snapshots at bf16 and int8 weights (test_mse_bf16, test_mse_int8).</summary>
+        public IReadOnlyDictionary<string, double> Reduced { get; init; } = new Dictionary<string, double>();
+    }
 }

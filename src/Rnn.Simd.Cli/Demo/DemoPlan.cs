@@ -79,6 +79,11 @@ internal static class DemoPlan
                 ["grad_ratio_at_start"] = r.NormsAtStart[0] / r.NormsAtStart[^1],
                 ["grad_ratio_after"] = r.NormsAfter[0] / r.NormsAfter[^1],
             };
+            foreach ((string name, double value) in r.Reduced)
+            {
+                metrics[name] = value;
+            }
+
             return new DemoRun(key, F($"adding problem (T = {c.Steps})"), cell, c.Updates, r.LastTrainingLoss, null, r.TestMse, r.TestMse < AddingSolvedMse, r.Seconds, r.Weights, metrics)
             {
                 NormsAtStart = r.NormsAtStart,
@@ -103,6 +108,11 @@ internal static class DemoPlan
             ["strings_correct_at_half"] = r.StringsCorrectAtHalf,
             ["test_strings"] = r.TestStrings,
         };
+        foreach ((string name, double value) in r.Reduced)
+        {
+            metrics[name] = value;
+        }
+
         bool solved = r.StringsCorrect >= 0.95 && r.PenultimateAccuracy >= 0.95;
         return new DemoRun("reber", "embedded Reber", "LSTM", c.Updates, r.LastTrainingLoss, r.StringsCorrect, null, solved, r.Seconds, r.Weights, metrics);
     }

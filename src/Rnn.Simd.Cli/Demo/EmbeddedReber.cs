@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
@@ -123,53 +124,78 @@ internal static class EmbeddedReber
 
         // Held-out strings: a string is correct when at every step all legal next symbols score above all illegal
         // ones (the ranking criterion) — and, separately, when every legal one is above 0.5 and every illegal one below.
-        DeterministicRandom testData = DemoRandom.Stream(c.Seed, DemoRandom.Test);
-        int ranked = 0, thresholded = 0, penultimateRight = 0, strings = 0;
-        int longest = 0;
-        string? firstFailure = null;
-        for (int k = 0; k < c.TestBatches; k++)
+        (int Ranked, int Thresholded, int Penultimate, int Strings, int Longest, string? FirstFailure) HeldOut(RecurrentNetwork? inference)
         {
-            for (int b = 0; b < c.Batch; b++)
+            DeterministicRandom testData = DemoRandom.Stream(c.Seed, DemoRandom.Test);
+            int ranked = 0, thresholded = 0, penultimateRight = 0, strings = 0;
+            int longest = 0;
+            string? firstFailure = null;
+            for (int k = 0; k < c.TestBatches; k++)
             {
-                samples[b] = Generate(testData);
-                longest = Math.Max(longest, samples[b].Symbols.Length);
-            }
-
-            BatchBuffers buffers = batchBuffers.Fill(samples);
-            int steps = buffers.Steps, rows = steps * c.Batch;
-            Span<float> h = buffers.H.AsSpan(0, rows * c.Hidden), y = buffers.Y.AsSpan(0, rows * Symbols);
-            model.Network.Forward(model.Tape, buffers.X.AsSpan(0, rows * Symbols), steps, c.Batch, h, lengths: buffers.Lengths, threads: threads);
-            model.Head.Forward(h, rows, y, threads);
-            for (int b = 0; b < c.Batch; b++)
-            {
-                Sample sample = samples[b];
-                bool allRanked = true, allThresholded = true;
-                int inputs = sample.LegalNext.Length;
-                for (int t = 0; t < inputs; t++)
+                for (int b = 0; b < c.Batch; b++)
                 {
-                    ReadOnlySpan<float> scores = y.Slice(((t * c.Batch) + b) * Symbols, Symbols);
-                    (bool isRanked, bool isThresholded) = Score(scores, sample.LegalNext[t]);
-                    allRanked &= isRanked;
-                    allThresholded &= isThresholded;
-                    if (t == inputs - 2 && isRanked)
+                    samples[b] = Generate(testData);
+                    longest = Math.Max(longest, samples[b].Symbols.Length);
+                }
+
+                BatchBuffers buffers = batchBuffers.Fill(samples);
+                int steps = buffers.Steps, rows = steps * c.Batch;
+                Span<float> h = buffers.H.AsSpan(0, rows * c.Hidden), y = buffers.Y.AsSpan(0, rows * Symbols);
+                if (inference is null)
+                {
+                    model.Network.Forward(model.Tape, buffers.X.AsSpan(0, rows * Symbols), steps, c.Batch, h, lengths: buffers.Lengths, threads: threads);
+                }
+                else
+                {
+                    inference.Forward(buffers.X.AsSpan(0, rows * Symbols), steps, c.Batch, h, lengths: buffers.Lengths, threads: threads);
+                }
+
+                model.Head.Forward(h, rows, y, threads);
+                for (int b = 0; b < c.Batch; b++)
+                {
+                    Sample sample = samples[b];
+                    bool allRanked = true, allThresholded = true;
+                    int inputs = sample.LegalNext.Length;
+                    for (int t = 0; t < inputs; t++)
                     {
-                        penultimateRight++;   // input: the inner E; the legal set: the second symbol only
+                        ReadOnlySpan<float> scores = y.Slice(((t * c.Batch) + b) * Symbols, Symbols);
+                        (bool isRanked, bool isThresholded) = Score(scores, sample.LegalNext[t]);
+                        allRanked &= isRanked;
+                        allThresholded &= isThresholded;
+                        if (t == inputs - 2 && isRanked)
+                        {
+                            penultimateRight++;   // input: the inner E; the legal set: the second symbol only
+                        }
+                    }
+
+                    strings++;
+                    ranked += allRanked ? 1 : 0;
+                    thresholded += allThresholded ? 1 : 0;
+                    if (!allRanked)
+                    {
+                        firstFailure ??= sample.ToString();
                     }
                 }
-
-                strings++;
-                ranked += allRanked ? 1 : 0;
-                thresholded += allThresholded ? 1 : 0;
-                if (!allRanked)
-                {
-                    firstFailure ??= sample.ToString();
-                }
             }
+            return (ranked, thresholded, penultimateRight, strings, longest, firstFailure);
         }
 
+        // The same held-out strings through inference snapshots with reduced weights (perf/results/precision.md).
+        var reduced = new Dictionary<string, double>();
+        foreach ((string name, WeightPrecision precision) in new[] { ("bf16", WeightPrecision.BFloat16), ("int8", WeightPrecision.Int8) })
+        {
+            var r = HeldOut(model.Network.ToInferenceNetwork().WithWeightPrecision(precision));
+            reduced[$"strings_correct_{name}"] = (double)r.Ranked / r.Strings;
+            reduced[$"penultimate_accuracy_{name}"] = (double)r.Penultimate / r.Strings;
+        }
+
+        (int ranked, int thresholded, int penultimateRight, int strings, int longest, string? firstFailure) = HeldOut(null);
         return new Result(
             (double)ranked / strings, (double)thresholded / strings, (double)penultimateRight / strings,
-            trainingStrings, strings, longest, firstFailure, lastLoss, model.Fingerprint(), clock.Elapsed.TotalSeconds);
+            trainingStrings, strings, longest, firstFailure, lastLoss, model.Fingerprint(), clock.Elapsed.TotalSeconds)
+        {
+            Reduced = reduced,
+        };
     }
 
     private static (bool Ranked, bool Thresholded) Score(ReadOnlySpan<float> scores, int legalMask)
@@ -272,5 +298,9 @@ internal static class EmbeddedReber
     /// <param name="Seconds">Wall-clock time of the whole run.</param>
     internal sealed record Result(
         double StringsCorrect, double StringsCorrectAtHalf, double PenultimateAccuracy, int TrainingStrings, int TestStrings,
-        int LongestTestString, string? FirstFailure, double LastTrainingLoss, string Weights, double Seconds);
+        int LongestTestString, string? FirstFailure, double LastTrainingLoss, string Weights, double Seconds)
+    {
+        /// <summary>The held-out metrics of inference snapshots at bf16 and int8 weights (strings_correct_bf16, …).</summary>
+        public IReadOnlyDictionary<string, double> Reduced { get; init; } = new Dictionary<string, double>();
+    }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Data;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
@@ -115,14 +116,20 @@ internal sealed class SeriesRun : TrainingRun
         return Rollout(model.ToInference(), [.. tail.Select(v => (float)((v - mean) / scale))], count, mean, scale, threads);
     }
 
-    public override double Validate(ThreadTeam? threads)
+    public override double Validate(ThreadTeam? threads, WeightPrecision precision = WeightPrecision.Float32)
     {
         if (_heldOut.Length == 0)
         {
             return double.NaN;
         }
 
-        ForecastStream stream = _model.ToInference().CreateForecast();
+        ForecasterInference model = _model.ToInference();
+        if (precision != WeightPrecision.Float32)
+        {
+            model = new ForecasterInference(model.Options, model.Network.WithWeightPrecision(precision), model.Head);
+        }
+
+        ForecastStream stream = model.CreateForecast();
         stream.Prime(_train, _train.Length, threads);
         double sum = 0;
         for (int i = 0; i < _heldOut.Length; i++)

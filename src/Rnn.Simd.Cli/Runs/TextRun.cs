@@ -2,6 +2,7 @@ using System.Text;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Data;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
@@ -119,8 +120,21 @@ internal sealed class TextRun : TrainingRun
         return vocabulary;
     }
 
-    public override double Validate(ThreadTeam? threads) =>
-        _heldOut.Length < 2 ? double.NaN : _model.ToInference().Evaluate(_heldOut, threads).MeanLoss;
+    public override double Validate(ThreadTeam? threads, WeightPrecision precision = WeightPrecision.Float32)
+    {
+        if (_heldOut.Length < 2)
+        {
+            return double.NaN;
+        }
+
+        LanguageModelInference model = _model.ToInference();
+        if (precision != WeightPrecision.Float32)
+        {
+            model = new LanguageModelInference(model.Options, model.Embedding, model.Network.WithWeightPrecision(precision), model.Head);
+        }
+
+        return model.Evaluate(_heldOut, threads).MeanLoss;
+    }
 
     public override string Preview(int length, ThreadTeam? threads)
     {

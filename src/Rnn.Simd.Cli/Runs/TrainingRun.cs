@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Parameters;
@@ -103,8 +104,8 @@ internal abstract class TrainingRun : IDisposable
         return loss;
     }
 
-    /// <summary>The loss on the held-out tail of the data (NaN when there is none).</summary>
-    public abstract double Validate(ThreadTeam? threads);
+    /// <summary>The loss on the held-out tail of the data (NaN when there is none), the recurrent weights of the inference snapshot at <paramref name="precision"/>.</summary>
+    public abstract double Validate(ThreadTeam? threads, WeightPrecision precision = WeightPrecision.Float32);
 
     /// <summary>A short generated continuation, to see what the model has learnt.</summary>
     public abstract string Preview(int length, ThreadTeam? threads);

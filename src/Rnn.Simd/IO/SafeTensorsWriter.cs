@@ -222,20 +222,8 @@ public sealed class SafeTensorsWriter
         }
     }
 
-    /// <summary>float → bfloat16 bits, round to nearest even.</summary>
-    internal static ushort ToBFloat16Bits(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value))
-        {
-            return (ushort)((bits >> 16) | 0x0040);
-        }
-
-        // Adding 0x7FFF plus the lowest kept bit rounds half-way cases to the even neighbour; a carry out of the
-        // mantissa bumps the exponent, which is the correct rounding (and turns the largest values into ∞).
-        uint rounded = bits + 0x7FFFu + ((bits >> 16) & 1u);
-        return (ushort)(rounded >> 16);
-    }
+    /// <summary>bfloat16 bits of <paramref name="value"/>: the engine's one rounding (<see cref="Kernels.Gemm.ReducedWeights"/>), so a BF16 file holds exactly a bf16 network's weights.</summary>
+    internal static ushort ToBFloat16Bits(float value) => Kernels.Gemm.ReducedWeights.ToBFloat16Bits(value);
 
     /// <summary>A lone surrogate has no UTF-8 encoding: the header could not hold it (and readers refuse it).</summary>
     private static void ThrowIfNotWellFormed(string text, string paramName)

@@ -1,6 +1,7 @@
 using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
@@ -23,6 +24,15 @@ public sealed record PyTorchExportOptions
 
     /// <summary>The <c>batch_first</c> metadata (<c>"true"</c> or <c>"false"</c>).</summary>
     public bool BatchFirst { get; init; }
+
+    /// <summary>
+    /// <see cref="WeightPrecision.BFloat16"/> writes the recurrent weight matrices (<c>weight_ih</c>, <c>weight_hh</c>,
+    /// <c>weight_hr</c>) as BF16 tensors, each rounded once exactly as <see cref="RecurrentNetwork.WithWeightPrecision"/>
+    /// rounds it, so the file holds a bf16 network's weights bit for bit (PyTorch loads them into float32 or bfloat16
+    /// modules; <see cref="PyTorchImport"/> with BFloat16 gives the same network). Biases and every other tensor stay
+    /// F32. <see cref="WeightPrecision.Int8"/> is refused: a PyTorch state dict of nn.LSTM/GRU has no int8 form.
+    /// </summary>
+    public WeightPrecision WeightPrecision { get; init; }
 }
 
 /// <summary>
@@ -32,7 +42,7 @@ public sealed record PyTorchExportOptions
 /// <c>nn.RNN</c>/<c>nn.LSTM</c>/<c>nn.GRU</c> with <c>load_state_dict(..., strict=True)</c>
 /// (tools/golden/export_check.py checks it with PyTorch).
 /// </summary>
-/// <remarks>Deterministic: the same parameters and options give byte-identical files. Values are copied bit for bit (F32).</remarks>
+/// <remarks>Deterministic: the same parameters and options give byte-identical files. Values are copied bit for bit (F32), or the recurrent weight matrices rounded once to BF16 under <see cref="PyTorchExportOptions.WeightPrecision"/>.</remarks>
 public static class PyTorchExport
 {
     /// <summary>A writer holding the selected tensors under their PyTorch names, and the metadata.</summary>
@@ -44,6 +54,11 @@ public static class PyTorchExport
     {
         ArgumentNullException.ThrowIfNull(parameters);
         options ??= new PyTorchExportOptions();
+        if (options.WeightPrecision is not (WeightPrecision.Float32 or WeightPrecision.BFloat16))
+        {
+            ThrowHelper.Argument(nameof(options), $"Weight precision {options.WeightPrecision} has no PyTorch state-dict form; export Float32 or BFloat16.");
+        }
+
         string source = options.SourcePrefix ?? "", target = options.TargetPrefix ?? "";
         var writer = new SafeTensorsWriter();
         foreach (ParameterTensor t in parameters.Tensors)
@@ -59,7 +74,15 @@ public static class PyTorchExport
                 ThrowHelper.Argument(nameof(options), $"Tensor '{t.Name}' would be written with an empty name.");
             }
 
-            writer.Add(name, parameters.Value(t), [.. t.Shape.Select(d => (long)d)]);
+            long[] shape = [.. t.Shape.Select(d => (long)d)];
+            if (options.WeightPrecision == WeightPrecision.BFloat16 && IsRecurrentMatrix(t.Name))
+            {
+                writer.AddBFloat16(name, parameters.Value(t), shape);
+            }
+            else
+            {
+                writer.Add(name, parameters.Value(t), shape);
+            }
         }
 
         if (writer.Count == 0)
@@ -74,6 +97,14 @@ public static class PyTorchExport
 
         writer.SetMetadata("batch_first", options.BatchFirst ? "true" : "false");
         return writer;
+    }
+
+    /// <summary>A recurrent weight matrix by PyTorch's name: <c>weight_ih_l…</c>, <c>weight_hh_l…</c> or <c>weight_hr_l…</c>, after any prefix.</summary>
+    private static bool IsRecurrentMatrix(string name)
+    {
+        string bare = name[(name.LastIndexOf('.') + 1)..];
+        return bare.StartsWith("weight_ih_l", StringComparison.Ordinal) || bare.StartsWith("weight_hh_l", StringComparison.Ordinal)
+            || bare.StartsWith("weight_hr_l", StringComparison.Ordinal);
     }
 
     /// <summary>Writes the selected parameters to <paramref name="path"/> (atomically, as <see cref="SafeTensorsWriter.Save"/>).</summary>

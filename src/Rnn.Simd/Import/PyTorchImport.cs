@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using Rnn.Simd.Cells;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Layers;
 
 namespace Rnn.Simd.Import;
@@ -20,6 +21,14 @@ public sealed record PyTorchImportOptions
 
     /// <summary>Whether tensors are [B, T, ·]; null to take the file's <c>batch_first</c> metadata, else false.</summary>
     public bool? BatchFirst { get; init; }
+
+    /// <summary>
+    /// The precision the network holds its weight matrices at (<see cref="RecurrentNetwork.WithWeightPrecision"/>):
+    /// each weight is read exactly (F32, F16 and BF16 tensors all widen to float32 without rounding) and rounded once,
+    /// so a BF16 file loaded at <see cref="WeightPrecision.BFloat16"/> keeps its values bit for bit.
+    /// <see cref="PyTorchModel.Parameters"/> keep the values as read.
+    /// </summary>
+    public WeightPrecision WeightPrecision { get; init; }
 }
 
 /// <summary>A network imported from PyTorch, with the layout its inputs use.</summary>
@@ -84,6 +93,11 @@ public static class PyTorchImport
     {
         ArgumentNullException.ThrowIfNull(file);
         options ??= new PyTorchImportOptions();
+        if (!Enum.IsDefined(options.WeightPrecision))
+        {
+            throw new ArgumentException($"Unknown weight precision {(int)options.WeightPrecision}.", nameof(options));
+        }
+
         string prefix = options.Prefix ?? "";
         var entries = new Dictionary<string, SafeTensorsEntry>(StringComparer.Ordinal);
         foreach (SafeTensorsEntry entry in file.Tensors)
@@ -185,7 +199,8 @@ public static class PyTorchImport
         }
 
         // Keys now carry no prefix.
-        return new PyTorchModel(RecurrentNetwork.FromPyTorch(network, parameters, "", pool), batchFirst) { Parameters = parameters };
+        RecurrentNetwork loaded = RecurrentNetwork.FromPyTorch(network, parameters, "", pool).WithWeightPrecision(options.WeightPrecision);
+        return new PyTorchModel(loaded, batchFirst) { Parameters = parameters };
     }
 
     /// <summary>Parses a cell name as the CLI and the metadata spell it.</summary>

@@ -1,4 +1,5 @@
 using Rnn.Simd.Cells;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
 
 namespace Rnn.Simd.Layers;
@@ -45,6 +46,40 @@ internal sealed class DirectionWeights
             BackProjection = projected ? PackedMatrix.FromMatrix(ProjectionRows, hOut, h, h) : null;
         }
     }
+
+    /// <summary>
+    /// An inference copy at <paramref name="precision"/>: the forward matrices rounded once from these float32 values
+    /// (each held compact where <see cref="PackedMatrix.CompactPays"/>, else as float panels of the rounded values; the
+    /// same results either way), the float32 biases and peepholes copied, no backward matrices.
+    /// </summary>
+    public DirectionWeights WithPrecision(WeightPrecision precision) => new(this, precision);
+
+    private DirectionWeights(DirectionWeights source, WeightPrecision precision)
+    {
+        _cell = source._cell;
+        _gates = source._gates;
+        _hidden = source._hidden;
+        _outputSize = source._outputSize;
+        _resetAfter = source._resetAfter;
+        _fusedRows = [];          // unpacked float32 rows serve only re-loading and lanes, neither of which a reduced copy does:
+        _recurrentNewRows = [];   // not kept, so the copy holds its reduced panels and not the float32 weights
+        InputSize = source.InputSize;
+        Bias = [.. source.Bias];
+        RecurrentNewBias = [.. source.RecurrentNewBias];
+        Peephole = [.. source.Peephole];
+        ProjectionRows = [];
+        Precision = precision;
+        Fused = Reduce(source.Fused, precision, depthSplit: InputSize);
+        RecurrentNew = source.RecurrentNew is null ? null : Reduce(source.RecurrentNew, precision);
+        Projection = source.Projection is null ? null : Reduce(source.Projection, precision);
+    }
+
+    /// <summary>Int8 scales W_x's and W_h's rows of the fused matrix apart (as PyTorch's two tensors): <paramref name="depthSplit"/>.</summary>
+    private static PackedMatrix Reduce(PackedMatrix m, WeightPrecision precision, int depthSplit = 0) =>
+        m.WithPrecision(precision, PackedMatrix.CompactPays(precision, m.N, m.K, m.Width), depthSplit);
+
+    /// <summary>The precision of the forward matrices (float32 unless made by <see cref="WithPrecision"/>).</summary>
+    public WeightPrecision Precision { get; }
 
     /// <summary>[G·H, In + Hout] fused [W_x | W_h], packed for C = A · Wᵀ.</summary>
     public PackedMatrix Fused { get; }
@@ -124,6 +159,11 @@ internal sealed class DirectionWeights
     /// </summary>
     public void Load(ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh, ReadOnlySpan<float> weightHr)
     {
+        if (Precision != WeightPrecision.Float32)
+        {
+            Rnn.Simd.Internal.ThrowHelper.InvalidOperation($"{Precision} weights are an inference snapshot and are never re-loaded; train float32 weights.");
+        }
+
         int gates = _gates, h = _hidden, hOut = _outputSize, inputSize = InputSize;
         int depth = inputSize + hOut;
         for (int block = 0; block < gates; block++)

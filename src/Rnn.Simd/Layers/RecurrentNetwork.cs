@@ -2,6 +2,7 @@ using System.Buffers;
 using CommunityToolkit.HighPerformance.Buffers;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
@@ -41,6 +42,53 @@ public sealed class RecurrentNetwork
 
     /// <summary>The architecture.</summary>
     public RecurrentNetworkOptions Options { get; }
+
+    /// <summary>How the weight matrices are held (<see cref="WithWeightPrecision"/>); float32 unless reduced.</summary>
+    public WeightPrecision WeightPrecision => _weights.Length == 0 ? WeightPrecision.Float32 : _weights[0].Precision;
+
+    /// <summary>
+    /// An inference copy of this network with its weight matrices at <paramref name="precision"/>: each weight rounded
+    /// once from this network's float32 value (bf16 to nearest even; int8 as q·s with s = max|w|/127 per row of each of PyTorch's weight tensors, W_ih and W_hh apart);
+    /// biases, peepholes and all arithmetic stay float32. This network is unchanged; the copy is immutable and shared.
+    /// </summary>
+    /// <remarks>
+    /// <para>A reduced network runs the same fused multiply-add chains over the widened weights, so its results are
+    /// bit-identical across vector widths and thread counts, as at float32 (int8 sums Σ x·q per row, then scales once:
+    /// y = fma(Σ, s, y₀), with q held as q·2²⁴ and s as s·2⁻²⁴). The weights only stream in fewer bytes where that pays: a matrix smaller than
+    /// <c>512 KiB</c> of float32 keeps its rounded values in float32 panels (the same results at the float32 speed), so
+    /// a reduced network is never slower than its float32 original on one or two rows. Three rows or more run the float32
+    /// tiles over float panels of the rounded values, widened once on the first such call (that call allocates them; the
+    /// float32 speed from then on). Batches in lanes are not used at reduced precision.</para>
+    /// <para>Accuracy: see perf/results/precision.md. Training needs float32 master weights: keep the
+    /// <c>TrainableRecurrentNetwork</c> and reduce each inference snapshot.</para>
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
+    /// <exception cref="InvalidOperationException">This network is already reduced (reduce the float32 original), or int8 meets a weight that is NaN or ±∞.</exception>
+    public RecurrentNetwork WithWeightPrecision(WeightPrecision precision)
+    {
+        if (!Enum.IsDefined(precision))
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(precision), $"Unknown weight precision {(int)precision}.");
+        }
+
+        if (precision == WeightPrecision)
+        {
+            return this;
+        }
+
+        if (WeightPrecision != WeightPrecision.Float32)
+        {
+            ThrowHelper.InvalidOperation($"The network is already {WeightPrecision}: reduce its float32 original to {precision} (each weight is rounded once).");
+        }
+
+        var reduced = new DirectionWeights[_weights.Length];
+        for (int i = 0; i < reduced.Length; i++)
+        {
+            reduced[i] = _weights[i].WithPrecision(precision);
+        }
+
+        return new RecurrentNetwork(Options, reduced, Pool);
+    }
 
     /// <summary>The pool scratch buffers are rented from (every rental is returned before a call ends).</summary>
     public ArrayPool<float> Pool { get; }
@@ -112,7 +160,7 @@ public sealed class RecurrentNetwork
     {
         RecurrentNetworkOptions o = Options;
         ValidateForward(o, input.Length, steps, batch, output.Length, h0.Length, c0.Length, hN.Length, cN.Length, lengths, lastStepOnly);
-        var plan = new ForwardPlan(o, steps, batch, batchFirst, lanes: DirectionLanes.Applies(o, batch, lengths.IsEmpty));
+        var plan = new ForwardPlan(o, steps, batch, batchFirst, lanes: WeightPrecision == WeightPrecision.Float32 && DirectionLanes.Applies(o, batch, lengths.IsEmpty));
         using SpanOwner<float> scratch = SpanOwner<float>.Allocate(plan.TotalFloats, Pool);
         Span<float> all = scratch.Span;
         ReadOnlySpan<float> layerIn = input;

@@ -160,7 +160,10 @@ internal sealed class GoldenCase
     }
 
     /// <summary>Runs the fixture's input; returns output, h_n and c_n (empty unless LSTM).</summary>
-    public (float[] Output, float[] HN, float[] CN) Run(ThreadTeam? threads)
+    public (float[] Output, float[] HN, float[] CN) Run(ThreadTeam? threads) => Run(threads, Network);
+
+    /// <summary>As <see cref="Run(ThreadTeam?)"/> with another network of the same options (e.g. a reduced copy).</summary>
+    public (float[] Output, float[] HN, float[] CN) Run(ThreadTeam? threads, RecurrentNetwork network)
     {
         int states = Options.Layers * Options.Directions;
         float[] input = Input.ReadSingle("input");
@@ -170,7 +173,7 @@ internal sealed class GoldenCase
         var output = new float[Steps * Batch * Options.LayerOutputSize];
         var hN = new float[states * Batch * Options.OutputSize];
         float[] cN = Options.Cell == CellType.Lstm ? new float[states * Batch * Options.HiddenSize] : [];
-        Network.Forward(input, Steps, Batch, output, h0, c0, hN, cN, lengths, BatchFirst, threads);
+        network.Forward(input, Steps, Batch, output, h0, c0, hN, cN, lengths, BatchFirst, threads);
         return (output, hN, cN);
     }
 }

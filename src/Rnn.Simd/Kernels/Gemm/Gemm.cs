@@ -139,7 +139,7 @@ internal static unsafe class Gemm
                 C = pc, Ldc = ldc,
                 Accumulate = accumulate,
             };
-            Dispatch(problem, team, pool ?? ArrayPool<float>.Shared, b.Width);
+            DispatchPacked(problem, b, 0, team, pool ?? ArrayPool<float>.Shared);
             GC.KeepAlive(b);
         }
     }
@@ -181,7 +181,7 @@ internal static unsafe class Gemm
                 C = pc, Ldc = ldc,
                 Accumulate = accumulate,
             };
-            Dispatch(problem, team, pool ?? ArrayPool<float>.Shared, b.Width);
+            DispatchPacked(problem, b, depthStart, team, pool ?? ArrayPool<float>.Shared);
             GC.KeepAlive(b);
         }
     }
@@ -206,7 +206,20 @@ internal static unsafe class Gemm
         }
     }
 
-    private static void Dispatch(in GemmProblem problem, ThreadTeam? team, ArrayPool<float> pool, VectorWidth width)
+    /// <summary>A product with packed weights: float32 panels here, reduced ones through <see cref="ReducedGemm"/>.</summary>
+    private static void DispatchPacked(in GemmProblem problem, PackedMatrix b, int depthStart, ThreadTeam? team, ArrayPool<float> pool)
+    {
+        if (b.Precision == WeightPrecision.Float32)
+        {
+            Dispatch(problem, team, pool, b.Width);
+        }
+        else
+        {
+            ReducedGemm.Run(problem, b, depthStart, team, pool);
+        }
+    }
+
+    internal static void Dispatch(in GemmProblem problem, ThreadTeam? team, ArrayPool<float> pool, VectorWidth width)
     {
         if (problem.M == 2 && problem.BPacked != null && !problem.TransA)
         {

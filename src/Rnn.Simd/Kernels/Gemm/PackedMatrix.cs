@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Rnn.Simd.Internal;
 
@@ -21,7 +22,7 @@ internal sealed unsafe class PackedMatrix
 {
     private readonly PinnedPanels _storage;
 
-    private PackedMatrix(int n, int k, VectorWidth width, bool transposed)
+    private PackedMatrix(int n, int k, VectorWidth width, bool transposed, bool floatPanels = true)
     {
         Transposed = transposed;
         N = n;
@@ -30,9 +31,26 @@ internal sealed unsafe class PackedMatrix
         Nr = Gemm.PanelWidth(width);
         int panels = (n + Nr - 1) / Nr;
         PanelStride = (nint)k * Nr;
-        long length = (long)panels * PanelStride;
+        long length = floatPanels ? (long)panels * PanelStride : 0;
         _storage = new PinnedPanels(length, nameof(n), $"{n}×{k}");
     }
+
+    /// <summary>
+    /// What the panels hold: float32 weights, bfloat16-rounded ones, or int8 codes q (as q·2²⁴ when held as floats) with
+    /// <see cref="Scales"/> (the product is then fma(Σ x·q·2²⁴, s·2⁻²⁴, y₀); see <see cref="ReducedGemm"/>).
+    /// </summary>
+    public WeightPrecision Precision { get; private init; }
+
+    /// <summary>
+    /// The reduced values in their compact panels (2 or 1 bytes a weight), or null when they are held as floats in
+    /// <see cref="Panels"/> (small matrices, where the float kernels are faster: the same results either way).
+    /// </summary>
+    public ReducedPanels? Compact { get; private set; }
+
+    /// <summary>Int8 only (null otherwise): s·2⁻²⁴ for each output column n (a row of W), zero past N; a second block follows (see <see cref="ScalesFor"/>).</summary>
+    public float* Scales => Precision == WeightPrecision.Int8 ? _scales.Pointer : null;
+
+    private PinnedPanels _scales;
 
     /// <summary>Columns of op(B): the output size of the product (for weights, the number of rows of W).</summary>
     public int N { get; }
@@ -88,6 +106,11 @@ internal sealed unsafe class PackedMatrix
     /// </summary>
     public void Repack(ReadOnlySpan<float> source, int ld)
     {
+        if (Precision != WeightPrecision.Float32)
+        {
+            ThrowHelper.InvalidOperation($"A {Precision} packed matrix is an inference snapshot; only float32 weights are re-packed.");
+        }
+
         if (Transposed)
         {
             ThrowHelper.ThrowIfMatrixDoesNotFit(N, K, ld, source.Length, nameof(source), nameof(ld));
@@ -104,5 +127,123 @@ internal sealed unsafe class PackedMatrix
                 Gemm.PackPanels(Width, src, ld, Transposed, K, N, Panels, PanelStride);
             }
         }
+    }
+
+    /// <summary>
+    /// Bytes of float32 weights from which compact reduced panels pay: below, a batch-1 product reads its float panels
+    /// from the core's own cache faster than it widens compact ones, so a reduced matrix keeps its rounded values as
+    /// float panels (the same results; only the speed differs). Measured with <c>rnn-simd bench --precision</c> (see
+    /// perf/results/precision.md): at LSTM H = 128 (fused recurrent part 256 KiB) float panels are faster; from
+    /// H = 256 on, the compact ones.
+    /// </summary>
+    public const long CompactMinFloatBytes = 512 * 1024;
+
+    /// <summary>Whether a <paramref name="n"/>×<paramref name="k"/> matrix at <paramref name="precision"/> is held compact (see <see cref="CompactMinFloatBytes"/>).</summary>
+    public static bool CompactPays(WeightPrecision precision, int n, int k, VectorWidth width) =>
+        precision != WeightPrecision.Float32 && width != VectorWidth.Scalar && (long)n * k * sizeof(float) >= CompactMinFloatBytes;
+
+    /// <summary>The float32 weight op(B)(k, n) of this matrix's panels (its value as held, q for int8).</summary>
+    public float this[int k, int n] => Panels[((n / Nr) * PanelStride) + ((nint)k * Nr) + (n % Nr)];
+
+    /// <summary>
+    /// A copy of this float32 matrix at <paramref name="precision"/>, each weight rounded once, held in compact panels
+    /// when <paramref name="compact"/> (the bytes that pay on large matrices) or as float panels of the rounded values.
+    /// </summary>
+    /// <param name="precision">BFloat16 or Int8 (Float32 returns this matrix).</param>
+    /// <param name="compact">Compact panels rather than float panels of the rounded values (the same results).</param>
+    /// <param name="depthSplit">
+    /// Int8: depths [0, split) and [split, K) get scales of their own per output column (a fused [W_x | W_h] matrix
+    /// scales W_x's and W_h's rows apart, as two matrices would be); a product's depth range must then stay on one
+    /// side. 0 for one scale per column.
+    /// </param>
+    /// <exception cref="InvalidOperationException">This matrix is already reduced, or int8 meets a NaN or ±∞ weight.</exception>
+    public PackedMatrix WithPrecision(WeightPrecision precision, bool compact, int depthSplit = 0)
+    {
+        if (Precision != WeightPrecision.Float32)
+        {
+            ThrowHelper.InvalidOperation("Only a float32 packed matrix is reduced.");
+        }
+
+        if (precision == WeightPrecision.Float32)
+        {
+            return this;
+        }
+
+        var reduced = new PackedMatrix(N, K, Width, Transposed, floatPanels: !compact) { Precision = precision, DepthSplit = depthSplit };
+        float* scales = null;
+        nint block = N + (4 * Nr);
+        if (precision == WeightPrecision.Int8)
+        {
+            reduced._scales = new PinnedPanels(2 * block, nameof(precision), "scale");
+            scales = reduced._scales.Pointer;
+            for (int n = 0; n < N; n++)
+            {
+                for (int side = 0; side < 2; side++)
+                {
+                    float max = 0f;
+                    for (int k = side == 0 ? 0 : depthSplit; k < (side == 0 ? depthSplit : K); k++)
+                    {
+                        float w = this[k, n];
+                        if (!float.IsFinite(w))
+                        {
+                            ThrowHelper.InvalidOperation($"Weight ({n}, {k}) is {w}: int8 holds finite weights only.");
+                        }
+
+                        max = MathF.Max(max, MathF.Abs(w));
+                    }
+
+                    scales[(side * block) + n] = ReducedWeights.Int8Scale(max);
+                }
+            }
+        }
+
+        float Rounded(int k, int n) => precision == WeightPrecision.BFloat16
+            ? ReducedWeights.RoundToBFloat16(this[k, n])
+            : ReducedWeights.ToInt8(this[k, n], scales[(k < depthSplit ? 0 : block) + n]);
+        if (compact)
+        {
+            reduced.Compact = new ReducedPanels(this, precision, Rounded);
+        }
+        else
+        {
+            for (int n = 0; n < N; n++)
+            {
+                for (int k = 0; k < K; k++)
+                {
+                    float value = Rounded(k, n);
+                    reduced.Panels[((n / Nr) * PanelStride) + ((nint)k * Nr) + (n % Nr)] =
+                        precision == WeightPrecision.Int8 ? value * ReducedWeights.Int8Lift : value;
+                }
+            }
+        }
+
+        // The kernels see q·2²⁴ (see ReducedWeights.Int8Lift): the scales carry the 2⁻²⁴.
+        for (int i = 0; scales != null && i < 2 * block; i++)
+        {
+            scales[i] /= ReducedWeights.Int8Lift;
+        }
+
+        return reduced;
+    }
+
+    /// <summary>
+    /// Float panels of the values this matrix holds (q·2²⁴ for int8), in the <see cref="Panels"/> layout: the panels
+    /// themselves, or for a compact matrix its panels widened once, on first use (thread-safe; that call allocates).
+    /// </summary>
+    public float* FloatPanels => Compact is null ? Panels : Compact.FloatPanels(Width, Nr, PanelStride);
+
+    /// <summary>Int8: where the second block of scales starts in depth (0: one block).</summary>
+    public int DepthSplit { get; private init; }
+
+    /// <summary>Int8: the scales of a product over depths [depthStart, depthStart + depthCount), which must lie on one side of <see cref="DepthSplit"/>.</summary>
+    public float* ScalesFor(int depthStart, int depthCount)
+    {
+        Debug.Assert(Precision == WeightPrecision.Int8);
+        if (depthStart < DepthSplit && depthStart + depthCount > DepthSplit)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(depthCount), $"Depths [{depthStart}, {depthStart + depthCount}) cross the int8 scale split at {DepthSplit}.");
+        }
+
+        return Scales + (depthStart < DepthSplit ? 0 : N + (4 * Nr));
     }
 }
