@@ -201,7 +201,7 @@ public sealed class OnnxModelTests(ITestOutputHelper output)
         Assert.Equal([0, 2, 0, 4, 0, 6], y);
     }
 
-    private static OnnxFeed[] Feeds(string dir, int count)
+    internal static OnnxFeed[] Feeds(string dir, int count)
     {
         var feeds = new OnnxFeed[count];
         for (int i = 0; i < count; i++)
@@ -213,6 +213,6 @@ public sealed class OnnxModelTests(ITestOutputHelper output)
         return feeds;
     }
 
-    private static Memory<float>[] Results(OnnxModel model, OnnxFeed[] feeds) =>
+    internal static Memory<float>[] Results(OnnxModel model, OnnxFeed[] feeds) =>
         [.. Enumerable.Range(0, model.OutputNames.Count).Select(k => new Memory<float>(new float[model.OutputShape(k, feeds).Aggregate(1L, (a, b) => a * b)]))];
 }

@@ -126,6 +126,12 @@ public sealed class OnnxModel
 
     internal OnnxRecurrentLayer Recurrent(OnnxNode node) => _recurrent[node];
 
+    /// <summary>The graph as read.</summary>
+    internal OnnxGraph Graph => _graph;
+
+    /// <summary>The values known at load (initializers and what folded), by name.</summary>
+    internal IReadOnlyDictionary<string, PlanValue> Constants => _constants;
+
     /// <summary>Whether graph input <paramref name="index"/> is a scalar int64 whose value a plan is made for (it
     /// decides an If's branch, as Silero VAD's <c>sr</c> does).</summary>
     internal bool IsValueInput(int index) => _valueInputs[index];

@@ -1,0 +1,67 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Rnn.Simd.Import.Onnx;
+
+namespace Rnn.Simd.Tests.Import;
+
+/// <summary>ONNX Runtime (CPU provider, one thread) running a whole model file on the inputs of a case folder
+/// (<c>test_data_set_0/input_N.pb</c> in graph order), for the tests that compare graphs with it.</summary>
+internal static class OnnxRuntimeGraph
+{
+    /// <summary>Every graph output by name. Integer inputs are given in the type the session declares (int32 or int64).</summary>
+    public static Dictionary<string, float[]> Run(string model, IReadOnlyList<OnnxTensor> inputs)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var session = new InferenceSession(model, options);
+        var values = new List<OrtValue>();
+        try
+        {
+            string[] names = [.. session.InputNames];
+            for (int i = 0; i < names.Length; i++)
+            {
+                OnnxTensor t = inputs[i];
+                long[] shape = [.. t.Dimensions];
+                values.Add(session.InputMetadata[names[i]].ElementDataType switch
+                {
+                    TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(t.Floats.ToArray(), shape),
+                    TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(t.Integers.ToArray().Select(v => checked((int)v)).ToArray(), shape),
+                    TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory(t.Integers.ToArray(), shape),
+                    TensorElementType other => throw new InvalidOperationException($"{model}: input '{names[i]}' is {other}"),
+                });
+            }
+
+            string[] outputs = [.. session.OutputNames];
+            using var run = new RunOptions();
+            using IDisposableReadOnlyCollection<OrtValue> results = session.Run(run, names, values, outputs);
+            var produced = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            for (int k = 0; k < outputs.Length; k++)
+            {
+                produced[outputs[k]] = results[k].GetTensorDataAsSpan<float>().ToArray();
+            }
+
+            return produced;
+        }
+        finally
+        {
+            foreach (OrtValue v in values)
+            {
+                v.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The inputs of a case folder, in graph order.</summary>
+    public static OnnxTensor[] Inputs(string dir, int count) =>
+        [.. Enumerable.Range(0, count).Select(i => OnnxTensor.Load(Path.Combine(dir, "test_data_set_0", $"input_{i}.pb")))];
+
+    /// <summary>|ours − theirs| ≤ 1e-5 + 1e-4·|theirs| everywhere; the message names the case, the output and the worst index.</summary>
+    public static void AssertClose(string what, float[] theirs, ReadOnlySpan<float> ours)
+    {
+        Assert.Equal(theirs.Length, ours.Length);
+        for (int i = 0; i < theirs.Length; i++)
+        {
+            double bound = 1e-5 + (1e-4 * Math.Abs(theirs[i]));
+            Assert.True(Math.Abs(ours[i] - theirs[i]) <= bound, $"{what}[{i}]: ours {ours[i]:R}, ONNX Runtime {theirs[i]:R}");
+        }
+    }
+}
