@@ -9,10 +9,15 @@ namespace Rnn.Simd.Tests.Import;
 internal static class OnnxRuntimeGraph
 {
     /// <summary>Every graph output by name. Integer inputs are given in the type the session declares (int32 or int64).</summary>
-    public static Dictionary<string, float[]> Run(string model, IReadOnlyList<OnnxTensor> inputs)
+    public static Dictionary<string, float[]> Run(string model, IReadOnlyList<OnnxTensor> inputs) => Run(model, options => new InferenceSession(model, options), inputs);
+
+    /// <inheritdoc cref="Run(string, IReadOnlyList{OnnxTensor})"/>
+    public static Dictionary<string, float[]> Run(byte[] model, IReadOnlyList<OnnxTensor> inputs) => Run("the model", options => new InferenceSession(model, options), inputs);
+
+    private static Dictionary<string, float[]> Run(string model, Func<SessionOptions, InferenceSession> open, IReadOnlyList<OnnxTensor> inputs)
     {
         using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
-        using var session = new InferenceSession(model, options);
+        using InferenceSession session = open(options);
         var values = new List<OrtValue>();
         try
         {
@@ -63,5 +68,22 @@ internal static class OnnxRuntimeGraph
             double bound = 1e-5 + (1e-4 * Math.Abs(theirs[i]));
             Assert.True(Math.Abs(ours[i] - theirs[i]) <= bound, $"{what}[{i}]: ours {ours[i]:R}, ONNX Runtime {theirs[i]:R}");
         }
+    }
+
+    /// <summary>max |ours − ref| ≤ 4 · max(max |ort − ref|, 1e-6) (the rule of <see cref="OnnxRuntimeOracleTests"/>);
+    /// returns our error, ONNX Runtime's and their ratio.</summary>
+    public static (double Ours, double Theirs, double Ratio) AssertWithinFourTimesOnnxRuntimesError(string what, ReadOnlySpan<float> reference, float[] theirs, ReadOnlySpan<float> ours)
+    {
+        Assert.Equal(reference.Length, ours.Length);
+        double oursToRef = 0, theirsToRef = 0;
+        for (int i = 0; i < reference.Length; i++)
+        {
+            oursToRef = Math.Max(oursToRef, Math.Abs((double)ours[i] - reference[i]));
+            theirsToRef = Math.Max(theirsToRef, Math.Abs((double)theirs[i] - reference[i]));
+        }
+
+        double ratio = oursToRef / Math.Max(theirsToRef, 1e-6);
+        Assert.True(ratio <= 4, $"{what}: our error against the reference {oursToRef:E3} is {ratio:F2} × ONNX Runtime's {theirsToRef:E3} (floor 1e-6); at most 4 allowed.");
+        return (oursToRef, theirsToRef, ratio);
     }
 }
