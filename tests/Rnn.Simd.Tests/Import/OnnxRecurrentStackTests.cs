@@ -91,6 +91,32 @@ public sealed class OnnxRecurrentStackTests
         }
     }
 
+    [Theory]
+    [InlineData("keras_lstm_sequences_states_opset13", "state_h", "state_c")]
+    [InlineData("keras_gru_reset_after_states_opset9", "state_h", "")]
+    [InlineData("keras_gru_reset_before_opset13", "", "")]
+    [InlineData("keras_simplernn_states_opset13", "state_h", "")]
+    public void KerasLayerInTf2onnxsShape_IsAStackToo(string name, string finalHidden, string finalCell)
+    {
+        // Batch-major input transposed, zeros from Expand, Y squeezed and transposed back, states squeezed to [B, H].
+        string dir = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxTf2onnx", name);
+        OnnxModel model = OnnxModel.Load(Path.Combine(dir, "model.onnx"));
+        OnnxRecurrentStack stack = OnnxRecurrentStack.From(model);
+        Assert.Equal((true, "input_1", "output", finalHidden, finalCell), (stack.BatchFirst, stack.InputName, stack.OutputName, stack.FinalHiddenName, stack.FinalCellName));
+        OnnxFeed[] feeds = OnnxModelTests.Feeds(dir, model.InputNames.Count);
+        Memory<float>[] graph = OnnxModelTests.Results(model, feeds);
+        model.Run(feeds, graph);
+        long[] shape = [.. model.OutputShape(0, feeds)];
+        int batch = (int)shape[0], steps = (int)shape[1], h = stack.Network.Options.HiddenSize;
+        var y = new float[graph[0].Length];
+        var hN = new float[batch * h];
+        var cN = new float[stack.FinalCellName.Length > 0 ? batch * h : 0];
+        stack.Network.Forward(feeds[0].Floats.Span, steps, batch, y, hN: hN, cN: cN, batchFirst: true);
+        Assert.Equal(graph[0].ToArray(), y);
+        Assert.Equal(finalHidden.Length > 0 ? graph[1].ToArray() : [], finalHidden.Length > 0 ? hN : []);
+        Assert.Equal(finalCell.Length > 0 ? graph[2].ToArray() : [], cN);
+    }
+
     [Fact]
     public void TheReadmeExample_Streams()
     {
@@ -115,6 +141,8 @@ public sealed class OnnxRecurrentStackTests
     [InlineData("GoldenOnnxExport", "rnn_relu_l2_tanh", "Tanh node")]
     [InlineData("GoldenOnnxExport", "embedding_gru_classifier", "Gather node")]
     [InlineData("GoldenOnnxExport", "lstm_states_per_step_linear", "MatMul of layer 0's output")]
+    [InlineData("GoldenOnnxTf2onnx", "keras_bigru_lens_input_opset13", "Slice of layer 0's output")]
+    [InlineData("GoldenOnnxTf2onnx", "keras_lstm_last_dense_lens_shape_opset11", "sequence_lens")]
     public void MoreThanAStack_IsRefusedByName(string folder, string name, string what)
     {
         string path = Path.Combine(AppContext.BaseDirectory, folder, name, "model.onnx");

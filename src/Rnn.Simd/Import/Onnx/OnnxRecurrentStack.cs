@@ -14,8 +14,10 @@ namespace Rnn.Simd.Import.Onnx;
 /// chain: layer k + 1 reads layer k's Y through the exporter's glue (Squeeze of the direction axis; Transpose
 /// [0, 2, 1, 3] and Reshape [0, 0, −1] of both directions' halves; Transposes between batch-major and time-major).
 /// Initial states are zeros (ConstantOfShape of a shape, sliced, expanded, reshaped) or the layers' slices of one graph
-/// input [L·D, B, H]; the final states of the layers are concatenated along the first axis. The shape arithmetic
-/// (Shape, Gather, Unsqueeze, Concat, Constant, …) is allowed anywhere. The graph's inputs must be X, and optionally the
+/// input [L·D, B, H]; the final states of the layers are concatenated along the first axis (or, for one layer of one
+/// direction, squeezed to [B, H] as tf2onnx writes Keras's states). The shape arithmetic
+/// (Shape, Gather, Unsqueeze, Concat, Constant, Expand, …) is allowed anywhere; sequence_lens may be an integer graph
+/// input, cast. The graph's inputs must be X, and optionally the
 /// initial states and sequence_lens; its outputs the last layer's output sequence [T, B, D·H] (or [B, T, D·H] when
 /// <see cref="BatchFirst"/>), and the final states [L·D, B, H]: exactly what <see cref="RecurrentNetwork.Forward"/>
 /// takes and gives.</para>
@@ -98,7 +100,8 @@ public sealed class OnnxRecurrentStack
         InputRows,  // rows [First, First + Count) along the first axis of graph input Source
     }
 
-    private sealed record Symbol(Kind Kind, int Source = -1, string[]? Roles = null, int Stage = 0, char State = ' ', int First = 0, int Count = 0);
+    // Squeezed: final states without their first axis, as tf2onnx gives Keras's [B, H] (one layer, one direction only).
+    private sealed record Symbol(Kind Kind, int Source = -1, string[]? Roles = null, int Stage = 0, char State = ' ', int First = 0, int Count = 0, bool Squeezed = false);
 
     private sealed class Recogniser(OnnxModel model)
     {
@@ -153,7 +156,7 @@ public sealed class OnnxRecurrentStack
                 {
                     Name(4, o.Name, "output sequence");
                 }
-                else if (s.Kind == Kind.States && s.First == 0 && s.Count == layers)
+                else if (s.Kind == Kind.States && s.First == 0 && s.Count == layers && (!s.Squeezed || (layers == 1 && _layers[0].Directions == 1)))
                 {
                     Name(s.State == 'h' ? 5 : 6, o.Name, $"final {s.State}");
                 }
@@ -222,12 +225,13 @@ public sealed class OnnxRecurrentStack
             if (lengths.Length > 0)
             {
                 Symbol s = Of(lengths);
-                if (s.Kind != Kind.Input || s.Source == _x || (k > 0 && _names[1] != lengths))
+                string input = s.Kind == Kind.Input ? _graph.Inputs[s.Source].Name : "";
+                if (s.Kind != Kind.Input || s.Source == _x || (k > 0 && _names[1] != input))
                 {
                     Fail($"{node.Label}'s sequence_lens '{lengths}' is not one graph input shared by every layer");
                 }
 
-                _names[1] = lengths;
+                _names[1] = input;
             }
             else if (k > 0 && _names[1].Length > 0)
             {
@@ -304,12 +308,15 @@ public sealed class OnnxRecurrentStack
             {
                 ("Identity", _) => x,
                 ("Cast", _) when OnnxStatic.Int(node, "to", 0) == 1 && x.Kind != Kind.Input => x,
+                ("Cast", Kind.Input) when OnnxStatic.Int(node, "to", 0) is 6 or 7 && _graph.Inputs[x.Source].ElementType is 6 or 7 => x,
                 ("Transpose" or "Squeeze" or "Unsqueeze" or "Reshape" or "Slice" or "Expand" or "Cast", Kind.Zeros) => x,
                 ("Transpose", Kind.Input or Kind.Sequence) => x with { Roles = [.. OnnxStatic.Permutation(node, x.Roles!.Length, _where).Select(p => x.Roles[p])] },
                 ("Squeeze", Kind.Sequence) => Squeeze(node, x),
+                ("Squeeze", Kind.States) when !x.Squeezed && Axes(node) is [0] => x with { Squeezed = true },
                 ("Reshape", Kind.Sequence) => Merge(node, x),
                 ("Slice", Kind.Input) => Rows(node, x),
                 ("Concat", Kind.States) => Concatenate(node, inputs),
+                ("Concat", Kind.Zeros) when inputs.All(i => i is null || i.Kind is Kind.Zeros) => x,
                 _ => null,
             };
             SetAll(node, result ?? throw Refusal(node, $"({node.OpType} of {Describe(x)}) is not glue of a recurrent stack"));
