@@ -1,6 +1,4 @@
 using Rnn.Simd.Import.Onnx;
-using Rnn.Simd.Kernels.Threading;
-using Rnn.Simd.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Rnn.Simd.Tests.Import;
@@ -45,18 +43,7 @@ public sealed class OnnxTf2onnxTests(ITestOutputHelper output)
             output.WriteLine($"{name} {tensor}: ours {ours:E2}, ONNX Runtime {theirs:E2} against float64 ({ratio:F2}×)");
         }
 
-        Memory<float>[] again = OnnxModelTests.Results(model, feeds);
-        using (var team = new ThreadTeam(2))
-        {
-            model.Run(feeds, again, team);
-        }
-
-        for (int k = 0; k < results.Length; k++)
-        {
-            Assert.Equal(results[k].ToArray(), again[k].ToArray());
-        }
-
-        AllocationAssert.None(() => model.Run(feeds, results));
+        OnnxModelTests.SameBitsOnTwoThreads_AndNoAllocation(model, feeds, results);
     }
 
     [Fact]
