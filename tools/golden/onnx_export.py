@@ -67,14 +67,14 @@ class ReluRnn(torch.nn.Module):
         return torch.tanh(y)
 
 
-def export(name, module, inputs, input_names, output_names, dynamic_axes, root=OUT):
+def export(name, module, inputs, input_names, output_names, dynamic_axes, root=OUT, opset=14):
     folder = os.path.join(root, name)
     data = os.path.join(folder, "test_data_set_0")
     os.makedirs(data, exist_ok=True)
     module = module.eval()
     path = os.path.join(folder, "model.onnx")
     torch.onnx.export(module, inputs, path, input_names=input_names, output_names=output_names,
-                      dynamic_axes=dynamic_axes, opset_version=14)
+                      dynamic_axes=dynamic_axes, opset_version=opset)
     with torch.no_grad():
         out32 = module(*inputs)
         out64 = module.double()(*[i.double() if i.is_floating_point() else i for i in inputs])

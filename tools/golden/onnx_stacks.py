@@ -33,16 +33,17 @@ class Stack(torch.nn.Module):
         return y, h
 
 
-def cases(steps, batch):
-    """(name, module, initial states wanted)."""
+def cases():
+    """(name, module, initial states wanted, opset): opset 9 writes Slice's and Squeeze's parameters as attributes."""
     return [
-        ("lstm_l2", torch.nn.LSTM(4, 6, num_layers=2), False),
-        ("lstm_l2_bidir_batch_first_h0", torch.nn.LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True), True),
-        ("lstm_l1_h0", torch.nn.LSTM(3, 7), True),
-        ("gru_l2_h0", torch.nn.GRU(3, 5, num_layers=2), True),
-        ("gru_bidir_batch_first", torch.nn.GRU(4, 6, bidirectional=True, batch_first=True), False),
-        ("rnn_tanh_l3_batch_first", torch.nn.RNN(3, 4, num_layers=3, batch_first=True), False),
-        ("rnn_relu_l2_bidir_h0", torch.nn.RNN(3, 4, num_layers=2, nonlinearity="relu", bidirectional=True), True),
+        ("lstm_l2", torch.nn.LSTM(4, 6, num_layers=2), False, 14),
+        ("lstm_l2_bidir_batch_first_h0", torch.nn.LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True), True, 14),
+        ("lstm_l1_h0", torch.nn.LSTM(3, 7), True, 14),
+        ("gru_l2_h0", torch.nn.GRU(3, 5, num_layers=2), True, 14),
+        ("gru_bidir_batch_first", torch.nn.GRU(4, 6, bidirectional=True, batch_first=True), False, 14),
+        ("rnn_tanh_l3_batch_first", torch.nn.RNN(3, 4, num_layers=3, batch_first=True), False, 14),
+        ("rnn_relu_l2_bidir_h0", torch.nn.RNN(3, 4, num_layers=2, nonlinearity="relu", bidirectional=True), True, 14),
+        ("lstm_l2_h0_opset9", torch.nn.LSTM(3, 4, num_layers=2), True, 9),
     ]
 
 
@@ -54,7 +55,7 @@ def main():
     parser.add_argument("--batch", type=int, default=3)
     a = parser.parse_args()
     torch.manual_seed(a.seed)
-    for name, rnn, with_states in cases(a.steps, a.batch):
+    for name, rnn, with_states, opset in cases():
         lstm = isinstance(rnn, torch.nn.LSTM)
         x = torch.randn(a.batch, a.steps, rnn.input_size) if rnn.batch_first else torch.randn(a.steps, a.batch, rnn.input_size)
         rows = rnn.num_layers * (2 if rnn.bidirectional else 1)
@@ -72,7 +73,7 @@ def main():
         outputs = ["y", "h_n", "c_n"] if lstm else ["y", "h_n"]
         if lstm:
             dynamic["c_n"] = {1: "batch"}
-        export(name, Stack(rnn), tuple(inputs), names, outputs, dynamic, root=a.out)
+        export(name, Stack(rnn), tuple(inputs), names, outputs, dynamic, root=a.out, opset=opset)
     print("wrote", sorted(os.listdir(a.out)))
 
 

@@ -6,8 +6,8 @@ namespace Rnn.Simd.Tests.Import;
 
 /// <summary>
 /// <see cref="OnnxRecurrentStack"/> on bare stacks PyTorch 1.13's exporter wrote (tools/golden/onnx_stacks.py: two and
-/// three layers, bidirectional, batch_first, GRU, tanh and ReLU Elman, with and without initial states): loaded as one
-/// <see cref="RecurrentNetwork"/>, streamed step by step with <see cref="RecurrentNetwork.Step"/> (a bidirectional
+/// three layers, bidirectional, batch_first, GRU, tanh and ReLU Elman, with and without initial states, opsets 14 and
+/// 9): loaded as one <see cref="RecurrentNetwork"/>, streamed step by step with <see cref="RecurrentNetwork.Step"/> (a bidirectional
 /// stack, which cannot stream, in one <see cref="RecurrentNetwork.Forward"/>), every output within 1e-5 + 1e-4·|x| of
 /// ONNX Runtime's run of the whole graph and bit-identical to <see cref="OnnxModel"/>'s run of it; graphs that are more
 /// than a stack refused by name.
@@ -19,7 +19,7 @@ public sealed class OnnxRecurrentStackTests
     public static TheoryData<string> Stacks() =>
     [
         "lstm_l2", "lstm_l2_bidir_batch_first_h0", "lstm_l1_h0", "gru_l2_h0", "gru_bidir_batch_first", "rnn_tanh_l3_batch_first",
-        "rnn_relu_l2_bidir_h0",
+        "rnn_relu_l2_bidir_h0", "lstm_l2_h0_opset9",
     ];
 
     [Theory]
@@ -36,7 +36,7 @@ public sealed class OnnxRecurrentStackTests
         Assert.Equal(name.Contains("batch_first", StringComparison.Ordinal), stack.BatchFirst);
         Assert.Equal(("x", "y", "h_n"), (stack.InputName, stack.OutputName, stack.FinalHiddenName));
         Assert.Equal(o.Cell == Cells.CellType.Lstm ? "c_n" : "", stack.FinalCellName);
-        Assert.Equal(name.EndsWith("_h0", StringComparison.Ordinal) ? "h0" : "", stack.InitialHiddenName);
+        Assert.Equal(name.Contains("_h0", StringComparison.Ordinal) ? "h0" : "", stack.InitialHiddenName);
 
         OnnxTensor[] inputs = OnnxRuntimeGraph.Inputs(dir, model.InputNames.Count);
         OnnxTensor x = inputs[0];

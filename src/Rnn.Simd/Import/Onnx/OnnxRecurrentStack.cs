@@ -364,8 +364,11 @@ public sealed class OnnxRecurrentStack
         // Rows of a graph input along its first axis (step 1): a layer's initial states.
         private Symbol? Rows(OnnxNode node, Symbol x)
         {
-            long[]? starts = Known(node, 1), ends = Known(node, 2), axes = Known(node, 3), steps = Known(node, 4);
-            if (_graph.Opset < 10 || starts is not { Length: 1 } || ends is not { Length: 1 } || (axes is not null && axes is not [0])
+            bool attributes = _graph.Opset < 10;   // starts, ends, axes as attributes before opset 10
+            long[]? starts = attributes ? OnnxStatic.Attribute(node, "starts")?.Ints : Known(node, 1);
+            long[]? ends = attributes ? OnnxStatic.Attribute(node, "ends")?.Ints : Known(node, 2);
+            long[]? axes = attributes ? OnnxStatic.Attribute(node, "axes")?.Ints : Known(node, 3), steps = attributes ? null : Known(node, 4);
+            if (starts is not { Length: 1 } || ends is not { Length: 1 } || (axes is not null && axes is not [0])
                 || (steps is not null && steps is not [1]) || !x.Roles!.SequenceEqual(["0", "1", "2"]) || starts[0] < 0 || ends[0] <= starts[0])
             {
                 return null;
