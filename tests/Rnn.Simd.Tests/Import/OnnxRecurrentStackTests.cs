@@ -118,6 +118,43 @@ public sealed class OnnxRecurrentStackTests
     }
 
     [Fact]
+    public void SequenceLengths_FromACastGraphInput_ReachEveryLayer()
+    {
+        // Two forward GRU layers 3 → 4 → 4, time-major, sequence_lens an int64 graph input cast to int32 for both.
+        const int T = 5, B = 3, In = 3, H = 4;
+        var random = new Random(5);
+        float[] Values(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5))];
+        byte[] bytes = new OnnxWriter().Input("x", 1, -1, -1, In).Input("lengths", 7, -1)
+            .Initializer("W0", [1, 3 * H, In], Values(3 * H * In)).Initializer("R0", [1, 3 * H, H], Values(3 * H * H))
+            .Initializer("B0", [1, 6 * H], Values(6 * H)).Initializer("W1", [1, 3 * H, H], Values(3 * H * H))
+            .Initializer("R1", [1, 3 * H, H], Values(3 * H * H)).Initializer("B1", [1, 6 * H], Values(6 * H)).Initializer("one", [1], [1L])
+            .Node("Cast", "lens", ["lengths"], ["lens32"], ("to", 6L))
+            .Node("GRU", "g0", ["x", "W0", "R0", "B0", "lens32"], ["y0", "h_0"], ("hidden_size", (long)H), ("linear_before_reset", 1L))
+            .Node("Squeeze", "q0", ["y0", "one"], ["x1"])
+            .Node("GRU", "g1", ["x1", "W1", "R1", "B1", "lens32"], ["y1", "h_1"], ("hidden_size", (long)H), ("linear_before_reset", 1L))
+            .Node("Squeeze", "q1", ["y1", "one"], ["y"])
+            .Node("Concat", "hn", ["h_0", "h_1"], ["h_n"], ("axis", 0L))
+            .Output("y", 1, null).Output("h_n", 1, null).Build(14);
+        OnnxModel model = OnnxModel.Load(bytes, "lengths.onnx");
+        OnnxRecurrentStack stack = OnnxRecurrentStack.From(model);
+        Assert.Equal(("lengths", 2), (stack.SequenceLengthsName, stack.Network.Options.Layers));
+
+        float[] x = Values(T * B * In);
+        long[] lengths = [5, 2, 3];
+        OnnxFeed[] feeds = [new(x, T, B, In), new(lengths, B)];
+        Memory<float>[] graph = OnnxModelTests.Results(model, feeds);
+        model.Run(feeds, graph);
+        var y = new float[T * B * H];
+        var hN = new float[2 * B * H];
+        stack.Network.Forward(x, T, B, y, hN: hN, lengths: [5, 2, 3]);
+        Assert.Equal(graph[0].ToArray(), y);
+        Assert.Equal(graph[1].ToArray(), hN);
+        Dictionary<string, float[]> ort = OnnxRuntimeGraph.Run(bytes, [OnnxTensor.FromFloats("x", [T, B, In], x), OnnxTensor.FromIntegers("lengths", [B], lengths)]);
+        OnnxRuntimeGraph.AssertClose("y", ort["y"], y);
+        OnnxRuntimeGraph.AssertClose("h_n", ort["h_n"], hN);
+    }
+
+    [Fact]
     public void TheReadmeExample_Streams()
     {
         string dir = Path.Combine(AppContext.BaseDirectory, "GoldenOnnxStack", "gru_l2_h0");
