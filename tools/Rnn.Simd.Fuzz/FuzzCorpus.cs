@@ -90,6 +90,10 @@ internal sealed class FuzzCorpus
         seeds.Add(("onnx_lstm", OnnxSeed(random, "LSTM", 4, directions: 2, layout: 0, bias: true, ("direction", "bidirectional"))));
         seeds.Add(("onnx_gru", OnnxSeed(random, "GRU", 3, directions: 1, layout: 1, bias: false, ("layout", 1L), ("linear_before_reset", 0L))));
 
+        // A two-layer LSTM stack as PyTorch exports it (h0 sliced per layer, Y squeezed between the layers, Y_h
+        // concatenated), which OnnxRecurrentStack loads as one network.
+        seeds.Add(("onnx_stack", StackSeed(random)));
+
         // A graph with an If on a scalar int64 input (its branches: subgraphs reading outer names, one with a
         // nested If), Conv, Pad, Pow, Sqrt, Log, Exp, Neg, Abs and ReduceMean, as Silero VAD's graphs use them.
         seeds.Add(("onnx_if_conv", IfConvSeed(random)));
@@ -156,6 +160,26 @@ internal sealed class FuzzCorpus
             .Output("Y", 1, layout == 0 ? [-1, directions, B, H] : [B, -1, directions, H]).Output("Y_h", 1, state);
         return writer
             .Node(op, "rnn", ["X", "W", "R", bias ? "B" : "", "sequence_lens", "initial_h"], ["Y", "Y_h"], [("hidden_size", (long)H), .. attributes])
+            .Build(14);
+    }
+
+    // x [T, B = 2, In = 3], h0 [2, B, H = 2]; two forward LSTM layers.
+    private static byte[] StackSeed(DeterministicRandom random)
+    {
+        const int In = 3, H = 2, B = 2;
+        var writer = new OnnxWriter()
+            .Initializer("W0", [1, 4 * H, In], Values(random, 4 * H * In)).Initializer("R0", [1, 4 * H, H], Values(random, 4 * H * H))
+            .Initializer("W1", [1, 4 * H, H], Values(random, 4 * H * H)).Initializer("R1", [1, 4 * H, H], Values(random, 4 * H * H))
+            .Initializer("zero", [1], [0L]).Initializer("one", [1], [1L]).Initializer("two", [1], [2L])
+            .Input("x", 1, -1, B, In).Input("h0", 1, 2, B, H).Output("y", 1, [-1, B, H]).Output("h_n", 1, [2, B, H]);
+        return writer
+            .Node("Slice", "h0_0", ["h0", "zero", "one", "zero"], ["s0"])
+            .Node("LSTM", "l0", ["x", "W0", "R0", "", "", "s0"], ["y0", "h_0"], ("hidden_size", (long)H))
+            .Node("Squeeze", "q0", ["y0", "one"], ["x1"])
+            .Node("Slice", "h0_1", ["h0", "one", "two", "zero"], ["s1"])
+            .Node("LSTM", "l1", ["x1", "W1", "R1", "", "", "s1"], ["y1", "h_1"], ("hidden_size", (long)H))
+            .Node("Squeeze", "q1", ["y1", "one"], ["y"])
+            .Node("Concat", "hn", ["h_0", "h_1"], ["h_n"], ("axis", 0L))
             .Build(14);
     }
 

@@ -162,8 +162,8 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
         }
     }
 
-    /// <summary>The ONNX importers: the graph runner (loaded, planned, run on zeros of the declared shapes), and, for a
-    /// graph of one recurrent node, the single-node loader from memory and from the file, run once on two steps of
+    /// <summary>The ONNX importers: the graph runner (loaded, planned, run on zeros of the declared shapes), the stack
+    /// loader on the same model, and, for a graph of one recurrent node, the single-node loader from memory and from the file, run once on two steps of
     /// zeros with every input and output.</summary>
     private static void Onnx(byte[] bytes, string path)
     {
@@ -191,6 +191,16 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
         }
 
         model.Run(feeds, results);
+
+        // The stack loader on the same model: one network, or refused by name; a network it makes runs once.
+        try
+        {
+            RecurrentNetwork stack = OnnxRecurrentStack.From(model).Network;
+            stack.Forward(new float[2 * 2 * stack.Options.InputSize], 2, 2, new float[2 * 2 * stack.Options.LayerOutputSize]);
+        }
+        catch (InvalidDataException)
+        {
+        }
 
         // The single-node loader, for graphs of one recurrent node (the If/Conv seed is a graph of several).
         if (graph.Nodes is not [{ OpType: "RNN" or "LSTM" or "GRU" }])

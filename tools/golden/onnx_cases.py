@@ -94,7 +94,7 @@ def reference(op, x, w, r, b, lens, h0, c0, hs, lbr, act, reverse=False, clip=0.
 
 
 def case(name, op, *, d=1, reverse=False, layout=0, lbr=None, act=None, t=5, b=3, i=4, hs=6, lens=None, init=False, bias=True,
-         outputs=("Y", "Y_h", "Y_c"), opset=14, seed=0, alpha=None, beta=None, clip=None, peepholes=False, coupled=False):
+         outputs=("Y", "Y_h", "Y_c"), opset=14, seed=0, alpha=None, beta=None, clip=None, peepholes=False, coupled=False, root=OUT):
     rng = np.random.default_rng(seed)
     gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[op]
     w = rng.uniform(-0.6, 0.6, (d, gates * hs, i))
@@ -176,7 +176,7 @@ def case(name, op, *, d=1, reverse=False, layout=0, lbr=None, act=None, t=5, b=3
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="rnn-simd tools/golden/onnx_cases.py")
     model.ir_version = 7
-    folder = os.path.join(OUT, name)
+    folder = os.path.join(root, name)
     data = os.path.join(folder, "test_data_set_0")
     os.makedirs(data, exist_ok=True)
     onnx.save(model, os.path.join(folder, "model.onnx"))
@@ -188,20 +188,27 @@ def case(name, op, *, d=1, reverse=False, layout=0, lbr=None, act=None, t=5, b=3
             fh.write(numpy_helper.from_array(produced[n], n).SerializeToString())
 
 
-case("lstm_bidir_layout0_lens_init", "LSTM", d=2, lens=[5, 2, 4], init=True, seed=1)
-case("lstm_fwd_layout1_yh_only", "LSTM", layout=1, init=True, outputs=("Y_h",), seed=2)
-case("gru_lbr0_bidir_layout1_lens", "GRU", d=2, layout=1, lbr=0, lens=[3, 5, 1], init=True, seed=3)
-case("gru_lbr1_fwd_opset7_nobias", "GRU", lbr=1, bias=False, opset=7, seed=4)
-case("rnn_relu_bidir_layout1", "RNN", d=2, layout=1, act=["Relu"], init=True, seed=5)
-case("rnn_tanh_bidir_layout0_lens", "RNN", d=2, lens=[1, 5, 3], seed=6)
-case("lstm_reverse_layout0_lens_init", "LSTM", reverse=True, lens=[4, 5, 2], init=True, seed=7)
-case("gru_lbr1_reverse_layout1_lens", "GRU", reverse=True, layout=1, lbr=1, lens=[2, 5, 3], seed=8)
-case("lstm_peepholes_clip_bidir_lens", "LSTM", d=2, peepholes=True, clip=0.7, lens=[5, 3, 4], init=True, seed=9)
-case("lstm_input_forget_activations", "LSTM", coupled=True, act=["HardSigmoid", "Softsign", "ScaledTanh"],
-     alpha=[0.3, 1.2], beta=[0.4, 0.8], init=True, seed=10)
-case("gru_lbr0_activations_clip_bidir", "GRU", d=2, lbr=0, act=["HardSigmoid", "Elu", "Sigmoid", "LeakyRelu"],
-     alpha=[0.25, 0.9, 0.05], beta=[0.45], clip=1.5, layout=1, seed=11)
-case("gru_lbr1_affine_softplus", "GRU", lbr=1, act=["Sigmoid", "Softplus"], seed=12)
-case("rnn_thresholded_relu_reverse", "RNN", reverse=True, act=["ThresholdedRelu"], alpha=[0.1], lens=[5, 2, 4], seed=13)
-case("rnn_affine_bidir", "RNN", d=2, act=["Affine", "Softsign"], alpha=[0.5], beta=[0.1], seed=14)
-print("wrote", sorted(os.listdir(OUT)))
+def main(root=OUT, seed=0, **sizes):
+    """Every case into root; seed shifts every case's seed; sizes (t, i, hs) replace the defaults (b stays 3: the
+    cases' lengths are per sequence)."""
+    case("lstm_bidir_layout0_lens_init", "LSTM", d=2, lens=[5, 2, 4], init=True, seed=seed + 1, root=root, **sizes)
+    case("lstm_fwd_layout1_yh_only", "LSTM", layout=1, init=True, outputs=("Y_h",), seed=seed + 2, root=root, **sizes)
+    case("gru_lbr0_bidir_layout1_lens", "GRU", d=2, layout=1, lbr=0, lens=[3, 5, 1], init=True, seed=seed + 3, root=root, **sizes)
+    case("gru_lbr1_fwd_opset7_nobias", "GRU", lbr=1, bias=False, opset=7, seed=seed + 4, root=root, **sizes)
+    case("rnn_relu_bidir_layout1", "RNN", d=2, layout=1, act=["Relu"], init=True, seed=seed + 5, root=root, **sizes)
+    case("rnn_tanh_bidir_layout0_lens", "RNN", d=2, lens=[1, 5, 3], seed=seed + 6, root=root, **sizes)
+    case("lstm_reverse_layout0_lens_init", "LSTM", reverse=True, lens=[4, 5, 2], init=True, seed=seed + 7, root=root, **sizes)
+    case("gru_lbr1_reverse_layout1_lens", "GRU", reverse=True, layout=1, lbr=1, lens=[2, 5, 3], seed=seed + 8, root=root, **sizes)
+    case("lstm_peepholes_clip_bidir_lens", "LSTM", d=2, peepholes=True, clip=0.7, lens=[5, 3, 4], init=True, seed=seed + 9, root=root, **sizes)
+    case("lstm_input_forget_activations", "LSTM", coupled=True, act=["HardSigmoid", "Softsign", "ScaledTanh"],
+         alpha=[0.3, 1.2], beta=[0.4, 0.8], init=True, seed=seed + 10, root=root, **sizes)
+    case("gru_lbr0_activations_clip_bidir", "GRU", d=2, lbr=0, act=["HardSigmoid", "Elu", "Sigmoid", "LeakyRelu"],
+         alpha=[0.25, 0.9, 0.05], beta=[0.45], clip=1.5, layout=1, seed=seed + 11, root=root, **sizes)
+    case("gru_lbr1_affine_softplus", "GRU", lbr=1, act=["Sigmoid", "Softplus"], seed=seed + 12, root=root, **sizes)
+    case("rnn_thresholded_relu_reverse", "RNN", reverse=True, act=["ThresholdedRelu"], alpha=[0.1], lens=[5, 2, 4], seed=seed + 13, root=root, **sizes)
+    case("rnn_affine_bidir", "RNN", d=2, act=["Affine", "Softsign"], alpha=[0.5], beta=[0.1], seed=seed + 14, root=root, **sizes)
+    print("wrote", sorted(os.listdir(root)))
+
+
+if __name__ == "__main__":
+    main()

@@ -67,14 +67,14 @@ class ReluRnn(torch.nn.Module):
         return torch.tanh(y)
 
 
-def export(name, module, inputs, input_names, output_names, dynamic_axes):
-    folder = os.path.join(OUT, name)
+def export(name, module, inputs, input_names, output_names, dynamic_axes, root=OUT, opset=14):
+    folder = os.path.join(root, name)
     data = os.path.join(folder, "test_data_set_0")
     os.makedirs(data, exist_ok=True)
     module = module.eval()
     path = os.path.join(folder, "model.onnx")
     torch.onnx.export(module, inputs, path, input_names=input_names, output_names=output_names,
-                      dynamic_axes=dynamic_axes, opset_version=14)
+                      dynamic_axes=dynamic_axes, opset_version=opset)
     with torch.no_grad():
         out32 = module(*inputs)
         out64 = module.double()(*[i.double() if i.is_floating_point() else i for i in inputs])
@@ -88,17 +88,6 @@ def export(name, module, inputs, input_names, output_names, dynamic_axes):
         tensors.append((n, a.numpy().astype(np.float32)))
         tensors.append((n + ".f64", b.numpy().astype(np.float64)))
     safetensors_io.write(os.path.join(folder, "expected.safetensors"), tensors)
-
-
-torch.manual_seed(13)
-export("lstm_l2_bidir_batch_first_linear", StackedBidirectional(), (torch.randn(3, 6, 4),), ["x"], ["y", "h_n"],
-       {"x": {0: "batch", 1: "steps"}, "y": {0: "batch", 1: "steps"}, "h_n": {1: "batch"}})
-export("embedding_gru_classifier", EmbeddingGruClassifier(), (torch.randint(0, 10, (4, 7)),), ["ids"], ["probabilities"],
-       {"ids": {0: "batch", 1: "steps"}, "probabilities": {0: "batch"}})
-export("lstm_states_per_step_linear", LstmWithStates(), (torch.randn(5, 2, 5), torch.randn(1, 2, 7), torch.randn(1, 2, 7)),
-       ["x", "h0", "c0"], ["y", "h_n", "c_n"], None)
-export("rnn_relu_l2_tanh", ReluRnn(), (torch.randn(6, 3, 3),), ["x"], ["y"], {"x": {0: "steps", 1: "batch"}, "y": {0: "steps", 1: "batch"}})
-print("wrote", sorted(os.listdir(OUT)))
 
 
 def external(name, source, location):
@@ -124,7 +113,22 @@ def external(name, source, location):
                         location=location, size_threshold=0)
 
 
-external("external_data", "lstm_states_per_step_linear", "weights.bin")
-external("external_data_absolute", "lstm_states_per_step_linear", "/etc/hostname")
-external("external_data_escaping", "lstm_states_per_step_linear", "../weights.bin")
-print("wrote external-data cases")
+def main():
+    torch.manual_seed(13)
+    export("lstm_l2_bidir_batch_first_linear", StackedBidirectional(), (torch.randn(3, 6, 4),), ["x"], ["y", "h_n"],
+           {"x": {0: "batch", 1: "steps"}, "y": {0: "batch", 1: "steps"}, "h_n": {1: "batch"}})
+    export("embedding_gru_classifier", EmbeddingGruClassifier(), (torch.randint(0, 10, (4, 7)),), ["ids"], ["probabilities"],
+           {"ids": {0: "batch", 1: "steps"}, "probabilities": {0: "batch"}})
+    export("lstm_states_per_step_linear", LstmWithStates(), (torch.randn(5, 2, 5), torch.randn(1, 2, 7), torch.randn(1, 2, 7)),
+           ["x", "h0", "c0"], ["y", "h_n", "c_n"], None)
+    export("rnn_relu_l2_tanh", ReluRnn(), (torch.randn(6, 3, 3),), ["x"], ["y"], {"x": {0: "steps", 1: "batch"}, "y": {0: "steps", 1: "batch"}})
+    print("wrote", sorted(os.listdir(OUT)))
+
+    external("external_data", "lstm_states_per_step_linear", "weights.bin")
+    external("external_data_absolute", "lstm_states_per_step_linear", "/etc/hostname")
+    external("external_data_escaping", "lstm_states_per_step_linear", "../weights.bin")
+    print("wrote external-data cases")
+
+
+if __name__ == "__main__":
+    main()

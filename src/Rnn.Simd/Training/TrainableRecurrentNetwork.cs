@@ -51,7 +51,12 @@ public sealed class TrainableRecurrentNetwork
         options.Validate(nameof(options));
         if (options.IsExtended)
         {
-            ThrowHelper.Argument(nameof(options), "Activations, CellClip, CoupledInputForget and Peepholes are inference options (ONNX's extras); training with them is not supported.");
+            string[] set = [.. new (bool On, string Name)[]
+            {
+                (options.Activations is not null, nameof(options.Activations)), (options.CellClip != 0, nameof(options.CellClip)),
+                (options.CoupledInputForget, nameof(options.CoupledInputForget)), (options.Peepholes, nameof(options.Peepholes)),
+            }.Where(e => e.On).Select(e => e.Name)];
+            ThrowHelper.Argument(nameof(options), $"{string.Join(" and ", set)} {(set.Length == 1 ? "is an inference option" : "are inference options")} (ONNX's extras: Activations, CellClip, CoupledInputForget, Peepholes); training with them is not supported.");
         }
 
 

@@ -52,7 +52,8 @@ public sealed class FileFuzzTests(ITestOutputHelper output) : IDisposable
 
         Assert.Empty(report.Failures);
         int onnx = _fuzzer.Seeds.Count(s => s.Name.StartsWith("onnx_", StringComparison.Ordinal));
-        Assert.Equal(3, onnx);
+        Assert.Equal(4, onnx);
+        Assert.Equal(2, Rnn.Simd.Import.Onnx.OnnxRecurrentStack.From(Rnn.Simd.Import.Onnx.OnnxModel.Load(_fuzzer.Seeds.Single(s => s.Name == "onnx_stack").Bytes)).Network.Options.Layers);
         int wav = _fuzzer.Seeds.Count(s => s.Name == "wav");
         Assert.Equal(1, wav);
         Assert.Equal(_fuzzer.Seeds.Count - onnx - wav, report.Stages["safetensors"].Accepted);

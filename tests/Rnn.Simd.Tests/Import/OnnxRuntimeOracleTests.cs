@@ -102,7 +102,7 @@ public sealed class OnnxRuntimeOracleTests(ITestOutputHelper output)
     /// twin (<see cref="LayoutZeroTwin"/>): X and the initial states go in transposed to time-major / direction-major,
     /// Y and the final states come out transposed back. The arithmetic is still ONNX Runtime's; only the transposes are
     /// the test's.</summary>
-    private static Dictionary<string, float[]> RunOnnxRuntime(OnnxCase c)
+    internal static Dictionary<string, float[]> RunOnnxRuntime(OnnxCase c)
     {
         OnnxNode node = Assert.Single(c.Graph.Nodes);
         bool batchFirst = node.Attributes.TryGetValue("layout", out OnnxAttribute? layout) && layout.I == 1;

@@ -22,7 +22,7 @@ namespace Rnn.Simd.Import.Onnx;
 /// <para>Operators: RNN, LSTM, GRU (as <see cref="OnnxRecurrentLayer"/> reads them), MatMul, Gemm, Conv (1-D and
 /// 2-D; strides, pads, auto_pad, dilations, groups, bias), Add, Sub, Mul, Div, Pow (numpy broadcasting), Relu,
 /// Sigmoid, Tanh, Sqrt, Log, Exp, Neg, Abs, Softmax and LogSoftmax (last axis), ReduceMean, Pad (constant, reflect,
-/// edge), Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Slice, Concat, Gather, Identity, Cast (float ↔ float,
+/// edge), Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Slice, Concat, Gather, Expand, Identity, Cast (float ↔ float,
 /// int ↔ int), If (a condition known when the plan is made); and, on values known when the plan is made,
 /// Constant, Shape, Size, ConstantOfShape, Equal, Not, Range-free shape arithmetic, and any of the others. Anything
 /// else is refused at load with the operator, the node and the opset named.</para>
@@ -34,7 +34,7 @@ public sealed class OnnxModel
         "RNN", "LSTM", "GRU", "MatMul", "Gemm", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
         "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice", "Concat", "Gather", "Identity", "Cast",
         "Constant", "Shape", "Size", "ConstantOfShape", "Equal", "Not", "If",
-        "Conv", "Pad", "Pow", "Sqrt", "Log", "Exp", "Neg", "Abs", "ReduceMean",
+        "Conv", "Pad", "Pow", "Sqrt", "Log", "Exp", "Neg", "Abs", "ReduceMean", "Expand",
     };
 
     private readonly OnnxGraph _graph;
@@ -125,6 +125,12 @@ public sealed class OnnxModel
     }
 
     internal OnnxRecurrentLayer Recurrent(OnnxNode node) => _recurrent[node];
+
+    /// <summary>The graph as read.</summary>
+    internal OnnxGraph Graph => _graph;
+
+    /// <summary>The values known at load (initializers and what folded), by name.</summary>
+    internal IReadOnlyDictionary<string, PlanValue> Constants => _constants;
 
     /// <summary>Whether graph input <paramref name="index"/> is a scalar int64 whose value a plan is made for (it
     /// decides an If's branch, as Silero VAD's <c>sr</c> does).</summary>

@@ -324,6 +324,15 @@ internal sealed partial class OnnxPlan
                 case "Gather":
                     AddGather(node, x, inputs[1] ?? throw OnnxStatic.Bad(node, where, "has no indices"));
                     break;
+                case "Expand":
+                {
+                    long[] shape = OnnxStatic.ExpandedShape(node, x.Shape, inputs.Length > 1 && inputs[1] is { IsStatic: true } to ? to : throw OnnxStatic.Bad(node, where, "has a shape not known when the plan is made"), where);
+                    PlanValue y = New(shape);
+                    Steps.Add((ref Call c) => TensorOps.Expand(c.Read(x), x.Shape, c.Write(y), shape));
+                    Set(node, [y]);
+                    break;
+                }
+
                 case "Add" or "Sub" or "Mul" or "Div":
                     AddBinary(node, x, inputs[1] ?? throw OnnxStatic.Bad(node, where, "has one input"));
                     break;

@@ -210,6 +210,18 @@ public sealed class OnnxRecurrentLayer
     /// <summary>The layer of one recurrent node whose W, R, B (P) come from <paramref name="constant"/> (null: not a constant).</summary>
     internal static OnnxRecurrentLayer FromNode(OnnxNode node, Func<string, OnnxTensor?> constant, long opset, string where, ArrayPool<float>? pool)
     {
+        var torch = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        (RecurrentNetworkOptions options, int layout) = ReadNode(node, constant, where, 0, torch);
+        return new OnnxRecurrentLayer(RecurrentNetwork.FromPyTorch(options, torch, pool: pool), node.OpType, layout, node, opset);
+    }
+
+    /// <summary>
+    /// The engine's options for one recurrent node (one layer) and its layout; its weights go into
+    /// <paramref name="torch"/> under PyTorch's names for layer <paramref name="layer"/>, permuted from ONNX's gate orders.
+    /// </summary>
+    internal static (RecurrentNetworkOptions Options, int Layout) ReadNode(
+        OnnxNode node, Func<string, OnnxTensor?> constant, string where, int layer, Dictionary<string, float[]> torch)
+    {
         OnnxTensor? Constant(int index, string role)
         {
             string name = index < node.Inputs.Length ? node.Inputs[index] : "";
@@ -303,24 +315,23 @@ public sealed class OnnxRecurrentLayer
             Activations = activations, CellClip = clip, CoupledInputForget = coupled, Peepholes = peephole is not null,
             GruVariant = (Attribute(node, "linear_before_reset")?.I ?? 0) != 0 ? GruVariant.ResetAfter : GruVariant.ResetBefore,
         };
-        var torch = new Dictionary<string, float[]>(StringComparer.Ordinal);
         int gh = gates * h;
         for (int dir = 0; dir < d; dir++)
         {
-            string suffix = dir == 1 ? "_reverse" : "";
-            torch["weight_ih_l0" + suffix] = Permute(w.Floats.Slice(dir * gh * input, gh * input), order, h * input);
-            torch["weight_hh_l0" + suffix] = Permute(r.Floats.Slice(dir * gh * h, gh * h), order, h * h);
+            string suffix = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{layer}{(dir == 1 ? "_reverse" : "")}");
+            torch["weight_ih_l" + suffix] = Permute(w.Floats.Slice(dir * gh * input, gh * input), order, h * input);
+            torch["weight_hh_l" + suffix] = Permute(r.Floats.Slice(dir * gh * h, gh * h), order, h * h);
             ReadOnlySpan<float> b = bias is null ? new float[2 * gh] : bias.Floats.Slice(dir * 2 * gh, 2 * gh);
-            torch["bias_ih_l0" + suffix] = Permute(b[..gh], order, h);
-            torch["bias_hh_l0" + suffix] = Permute(b[gh..], order, h);
+            torch["bias_ih_l" + suffix] = Permute(b[..gh], order, h);
+            torch["bias_hh_l" + suffix] = Permute(b[gh..], order, h);
             if (peephole is not null)
             {
                 // ONNX's P is (i, o, f); the engine's peepholes are (i, f, o).
-                torch["weight_peephole_l0" + suffix] = Permute(peephole.Floats.Slice(dir * 3 * h, 3 * h), [0, 2, 1], h);
+                torch["weight_peephole_l" + suffix] = Permute(peephole.Floats.Slice(dir * 3 * h, 3 * h), [0, 2, 1], h);
             }
         }
 
-        return new OnnxRecurrentLayer(RecurrentNetwork.FromPyTorch(options, torch, pool: pool), op, (int)layout, node, opset);
+        return (options, (int)layout);
     }
 
     // ONNX's activations (with activation_alpha/beta) → the engine's: null for

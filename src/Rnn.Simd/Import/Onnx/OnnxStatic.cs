@@ -10,7 +10,7 @@ internal static class OnnxStatic
     private static readonly HashSet<string> s_static = new(StringComparer.Ordinal)
     {
         "Constant", "Shape", "Size", "ConstantOfShape", "Equal", "Not", "Add", "Sub", "Mul", "Div",
-        "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice", "Concat", "Gather", "Identity", "Cast",
+        "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice", "Concat", "Gather", "Identity", "Cast", "Expand",
     };
 
     public static bool CanEvaluate(string op) => s_static.Contains(op);
@@ -53,6 +53,15 @@ internal static class OnnxStatic
                 return [Binary(node, In(0), In(1), where)];
             case "Identity" or "Cast":
                 return [CastValue(node, In(0), where)];
+            case "Expand":
+            {
+                PlanValue x = In(0);
+                long[] shape = ExpandedShape(node, x.Shape, In(1), where);
+                return [x.IsInteger
+                    ? Fill(shape, x.Integers!, (s, r) => TensorOps.Expand<long>(s, x.Shape, r, shape))
+                    : Fill(shape, x.Floats!, (s, r) => TensorOps.Expand<float>(s, x.Shape, r, shape))];
+            }
+
             default:
                 return [Move(node, inputs, opset, where)];
         }
@@ -220,6 +229,20 @@ internal static class OnnxStatic
                 return result;
             }
         }
+    }
+
+    /// <summary>Expand's result shape: numpy's broadcast of the input's shape with the shape input's values.</summary>
+    public static long[] ExpandedShape(OnnxNode node, long[] shape, PlanValue target, string where)
+    {
+        long[] to = target.AsIntegers();
+        if (target.Shape.Length != 1 || to.Length > TensorOps.MaxRank || to.Any(d => d < 0))
+        {
+            throw Bad(node, where, $"expands to [{string.Join(", ", to)}]");
+        }
+
+        long[] result = TensorOps.Broadcast(shape, to) ?? throw Bad(node, where, $"cannot expand [{string.Join(", ", shape)}] to [{string.Join(", ", to)}]");
+        PlanValue.Count(result);
+        return result;
     }
 
     public static long[] Permutation(OnnxNode node, int rank, string where)

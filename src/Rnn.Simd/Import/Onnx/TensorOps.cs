@@ -95,6 +95,16 @@ internal static class TensorOps
         }
     }
 
+    /// <summary>ONNX's Expand: <paramref name="source"/> broadcast (numpy's rules) to <paramref name="shape"/>.</summary>
+    public static void Expand<T>(ReadOnlySpan<T> source, long[] sourceShape, Span<T> result, long[] shape)
+    {
+        if (!result.IsEmpty)
+        {
+            // The second operand is a scalar that FirstOp ignores.
+            Binary<T, FirstOp<T>>(source, sourceShape, source[..1], [], result, shape);
+        }
+    }
+
     /// <summary>Adds every element of <paramref name="source"/> into <paramref name="sums"/>, whose shape
     /// <paramref name="reducedShape"/> is the source's with the summed axes set to 1, in the source's order.</summary>
     public static void SumInto(ReadOnlySpan<float> source, long[] shape, long[] reducedShape, Span<float> sums)
@@ -398,6 +408,12 @@ internal static class TensorOps
 internal interface IBinaryOp<T>
 {
     static abstract T Apply(T x, T y);
+}
+
+/// <summary>x: a broadcast copy (Expand).</summary>
+internal readonly struct FirstOp<T> : IBinaryOp<T>
+{
+    public static T Apply(T x, T y) => x;
 }
 
 internal readonly struct AddOp<T> : IBinaryOp<T>
