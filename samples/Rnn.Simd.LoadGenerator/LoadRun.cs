@@ -45,18 +45,18 @@ public static class LoadRun
 
             var run = new Shared(options, model, options.Check ? reference : null);
             // Without a warm-up the window opens with the first frame: read the server's counters before it.
-            MetricsSnapshot? atStart = options.WarmupSeconds == 0 ? await http.GetFromJsonAsync<MetricsSnapshot>("/metrics", s_metricsJson, cancellationToken) : null;
+            (MetricsSnapshot?, double)? atStart = options.WarmupSeconds == 0 ? await ReadMetricsAt(http, 0, CancellationToken.None, cancellationToken) : null;
             long start = Stopwatch.GetTimestamp();
             run.Start = start;
             run.WarmupEnd = start + (long)(options.WarmupSeconds * Stopwatch.Frequency);
             run.End = start + (long)(options.Seconds * Stopwatch.Frequency);
             // The server's counters when the measured window opens and when it closes (or every stream is done).
             using var done = new CancellationTokenSource();
-            Task<MetricsSnapshot?> before = atStart is not null ? Task.FromResult<MetricsSnapshot?>(atStart) : ReadMetricsAt(http, run.WarmupEnd, done.Token, cancellationToken);
+            Task<(MetricsSnapshot?, double)> before = atStart is { } start0 ? Task.FromResult(start0) : ReadMetricsAt(http, run.WarmupEnd, done.Token, cancellationToken);
             // The closing read comes a little before the end: 512 calls ending at once are the server's busiest moment
             // for the collector (their buffers and states all go), which is teardown, not serving.
             long margin = Math.Min(Stopwatch.Frequency / 2, (run.End - run.WarmupEnd) / 10);
-            Task<MetricsSnapshot?> after = ReadMetricsAt(http, run.End - margin, done.Token, cancellationToken);
+            Task<(MetricsSnapshot?, double)> after = ReadMetricsAt(http, run.End - margin, done.Token, cancellationToken);
             CallInvoker[] invokers = [.. channels.Select(c => c.CreateCallInvoker())];
             Task[] streams = [.. Enumerable.Range(0, options.Streams).Select(s => Task.Run(() => RunStream(invokers[s % invokers.Length], run, s, cancellationToken), cancellationToken))];
             await Task.WhenAll(streams);
@@ -73,7 +73,8 @@ public static class LoadRun
         }
     }
 
-    private static async Task<MetricsSnapshot?> ReadMetricsAt(HttpClient http, long timestamp, CancellationToken early, CancellationToken cancellationToken)
+    /// <summary>The server's counters and this process's CPU seconds, at <paramref name="timestamp"/> (or earlier, if <paramref name="early"/> fires).</summary>
+    private static async Task<(MetricsSnapshot? Server, double ClientCpuSeconds)> ReadMetricsAt(HttpClient http, long timestamp, CancellationToken early, CancellationToken cancellationToken)
     {
         TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
         if (wait > TimeSpan.Zero)
@@ -82,7 +83,8 @@ public static class LoadRun
             cancellationToken.ThrowIfCancellationRequested();
         }
 
-        return await http.GetFromJsonAsync<MetricsSnapshot>("/metrics", s_metricsJson, cancellationToken);
+        double cpu = Environment.CpuUsage.TotalTime.TotalSeconds;
+        return (await http.GetFromJsonAsync<MetricsSnapshot>("/metrics", s_metricsJson, cancellationToken), cpu);
     }
 
     private static async Task RunStream(CallInvoker invoker, Shared run, int stream, CancellationToken cancellationToken)
@@ -296,8 +298,9 @@ public static class LoadRun
             }
         }
 
-        public LoadReport Report(ModelInfo model, MetricsSnapshot? before, MetricsSnapshot? after, double seconds)
+        public LoadReport Report(ModelInfo model, (MetricsSnapshot? Server, double ClientCpuSeconds) first, (MetricsSnapshot? Server, double ClientCpuSeconds) last, double seconds)
         {
+            MetricsSnapshot? before = first.Server, after = last.Server;
             long frames = Latency.Count;
             long serverSteps = before is null || after is null ? 0 : after.Steps - before.Steps;
             lock (_errors)
@@ -326,6 +329,7 @@ public static class LoadRun
                     EngineBytesPerFrame = serverSteps == 0 ? 0 : (after!.EngineAllocatedBytes - before!.EngineAllocatedBytes) / (double)serverSteps,
                     ServerCpuUsPerFrame = serverSteps == 0 ? 0 : (after!.CpuSeconds - before!.CpuSeconds) * 1e6 / serverSteps,
                     EngineUsPerFrame = serverSteps == 0 ? 0 : (after!.EngineSeconds - before!.EngineSeconds) * 1e6 / serverSteps,
+                    ClientCpuUsPerFrame = serverSteps == 0 ? 0 : (last.ClientCpuSeconds - first.ClientCpuSeconds) * 1e6 / serverSteps,
                     MeanBatchSize = after?.MeanBatchSize ?? 0,
                     Checked = Interlocked.Read(ref _checked),
                     Mismatches = Interlocked.Read(ref _mismatches),

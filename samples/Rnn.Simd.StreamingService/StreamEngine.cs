@@ -40,6 +40,8 @@ public sealed class StreamEngine : IDisposable
                 MaxDelay = options.MaxDelay,
                 Threads = _team,
                 BatchStepped = metrics.BatchStepped,
+                RunContinuationsAsynchronously = !options.InlineContinuations,
+                InitialCapacity = options.Slots,
             });
         }
     }
