@@ -44,10 +44,13 @@ public sealed record ServerOptions
     /// </summary>
     public bool InlineContinuations { get; init; }
 
+    /// <summary>Collect the heap once after each ramp of streams (see <see cref="HeapSettler"/>); <c>--settle-heap off</c> turns it off.</summary>
+    public bool SettleHeap { get; init; } = true;
+
     /// <summary>The mode's name as the command line and the metrics spell it.</summary>
     public string ModeName => Batched ? "batched" : "per-stream";
 
-    /// <summary>Reads <c>--port N --mode batched|per-stream --model FILE --max-streams N --slots N --max-batch N --max-delay-ms N --threads N --continuations inline|thread-pool</c>.</summary>
+    /// <summary>Reads <c>--port N --mode batched|per-stream --model FILE --max-streams N --slots N --max-batch N --max-delay-ms N --threads N --continuations inline|thread-pool --settle-heap on|off</c>.</summary>
     /// <exception cref="ArgumentException">An unknown option or a bad value (the message names it).</exception>
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
@@ -73,6 +76,15 @@ public sealed record ServerOptions
                 "--slots" => options with { Slots = reader.Integer(0, StreamLimit) },
                 "--max-delay-ms" => options with { MaxDelay = TimeSpan.FromMilliseconds(reader.Integer(0, 1000)) },
                 "--threads" => options with { Threads = reader.Integer(1, 64) },
+                "--settle-heap" => options with
+                {
+                    SettleHeap = reader.Value() switch
+                    {
+                        "on" => true,
+                        "off" => false,
+                        string other => throw new ArgumentException($"--settle-heap must be on or off, was '{other}'."),
+                    },
+                },
                 "--continuations" => options with
                 {
                     InlineContinuations = reader.Value() switch
@@ -82,7 +94,7 @@ public sealed record ServerOptions
                         string other => throw new ArgumentException($"--continuations must be inline or thread-pool, was '{other}'."),
                     },
                 },
-                _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --slots, --max-batch, --max-delay-ms, --threads, --continuations."),
+                _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --slots, --max-batch, --max-delay-ms, --threads, --continuations, --settle-heap."),
             };
         }
 
