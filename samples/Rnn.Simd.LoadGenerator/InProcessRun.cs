@@ -6,7 +6,7 @@ using Rnn.Simd.StreamingProtocol;
 namespace Rnn.Simd.LoadGenerator;
 
 /// <summary>
-/// The engine's side of the service without gRPC (<c>--in-process batched|per-stream</c>): the same streams, model and
+/// The engine's side of the service without gRPC (the load generator's in-process option): the same streams, model and
 /// closed loop, in this process. Batched: every stream awaits <see cref="AsyncStreamBatcher.StepAsync"/> on one
 /// batcher (the service's defaults: at most 256 a batch, no delay, the loop's thread alone). Per-stream: every frame is
 /// one <see cref="RecurrentNetwork.Step"/> on the stream's own state, on a thread pool thread (each frame yields to the

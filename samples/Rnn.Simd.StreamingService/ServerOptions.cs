@@ -44,13 +44,13 @@ public sealed record ServerOptions
     /// </summary>
     public bool InlineContinuations { get; init; }
 
-    /// <summary>Collect the heap once after each ramp of streams (see <see cref="HeapSettler"/>); <c>--settle-heap off</c> turns it off.</summary>
+    /// <summary>Collect the heap once after each ramp of streams (see <see cref="HeapSettler"/>); the settle-heap option's "off" turns it off.</summary>
     public bool SettleHeap { get; init; } = true;
 
     /// <summary>The mode's name as the command line and the metrics spell it.</summary>
     public string ModeName => Batched ? "batched" : "per-stream";
 
-    /// <summary>Reads <c>--port N --mode batched|per-stream --model FILE --max-streams N --slots N --max-batch N --max-delay-ms N --threads N --continuations inline|thread-pool --settle-heap on|off</c>.</summary>
+    /// <summary>Reads the command line: port, mode (batched or per-stream), model, max-streams, slots, max-batch, max-delay-ms, threads, continuations (inline or thread-pool), settle-heap (on or off), each written with two leading dashes and followed by its value.</summary>
     /// <exception cref="ArgumentException">An unknown option or a bad value (the message names it).</exception>
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
