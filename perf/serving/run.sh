@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# The streaming service under load, batched against per-stream, on this machine: for each mode, the most frames/s
-# 512 streams sustain (closed loop: each stream's next frame when its last output is back), then a fixed rate of half
-# the batched maximum (open loop) for latency, GC counts and bytes per frame. The server and the load generator
-# share the machine's cores.
+# The streaming service under load, batched against per-stream, on this machine: first the engine's side alone (the
+# load generator's --in-process runs: the same streams and model, no gRPC), then for each mode the most frames/s
+# 512 streams sustain through the service (closed loop: each stream's next frame when its last output is back), then
+# a fixed rate of half the batched maximum (open loop) for latency, GC counts and bytes per frame, measured over
+# RATE_SECONDS after WARMUP seconds. The server and the load generator share the machine's cores.
 #
-#   perf/serving/run.sh                       STREAMS=512 MAX_SECONDS=20 RATE_SECONDS=30 (about 2.5 minutes)
-#   STREAMS=64 RATE_SECONDS=10 perf/serving/run.sh
+#   perf/serving/run.sh           STREAMS=512 MAX_SECONDS=20 RATE_SECONDS=60 WARMUP=15 (about 4.5 minutes)
+#   STREAMS=64 RATE_SECONDS=10 WARMUP=5 perf/serving/run.sh
 #
-# Output: perf/results/serving/*.json (one load-generator report per run) and the tables on stdout.
+# Output: perf/results/serving/*.json (one load-generator report per run; *.load the load average before and after
+# it) and the tables on stdout.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="${OUT:-$REPO/perf/results/serving}"
 STREAMS="${STREAMS:-512}"
 MAX_SECONDS="${MAX_SECONDS:-20}"
-RATE_SECONDS="${RATE_SECONDS:-30}"
+RATE_SECONDS="${RATE_SECONDS:-60}"
+WARMUP="${WARMUP:-15}"
 PORT="${PORT:-5077}"
 SERVER_ARGS="${SERVER_ARGS:-}"
 mkdir -p "$OUT"
@@ -27,7 +30,7 @@ server_pid=""
 stop_server() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi; }
 trap stop_server EXIT
 start_server() { # mode
-  "${SERVER[@]}" --port "$PORT" --mode "$1" --max-streams 4096 $SERVER_ARGS > "$LOGS/server-$1.log" 2>&1 &
+  "${SERVER[@]}" --port "$PORT" --mode "$1" --max-streams 4096 --slots "$STREAMS" $SERVER_ARGS > "$LOGS/server-$1.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     curl -sf --http2-prior-knowledge "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
@@ -38,9 +41,15 @@ start_server() { # mode
 load() { # name, then load-generator options
   local name=$1; shift
   echo "== $name" >&2
+  cut -d' ' -f1-3 /proc/loadavg > "$OUT/$name.load"
   "${LOAD[@]}" --port "$PORT" --streams "$STREAMS" --json "$OUT/$name.json" "$@" || true
+  cut -d' ' -f1-3 /proc/loadavg >> "$OUT/$name.load"
 }
 rate_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['frames_per_second'])" "$1"; }
+
+for mode in batched per-stream; do
+  load "$mode-in-process" --in-process "$mode" --seconds "$MAX_SECONDS" --warmup 5
+done
 
 for mode in batched per-stream; do
   start_server "$mode"
@@ -52,6 +61,6 @@ done
 half=$(python3 -c "import sys; print(round(float(sys.argv[1]) / 2 / int(sys.argv[2]), 3))" "$(rate_of "$OUT/batched-max.json")" "$STREAMS")
 for mode in batched per-stream; do
   start_server "$mode"
-  load "$mode-half" --rate "$half" --seconds "$RATE_SECONDS" --warmup 5
+  load "$mode-half" --rate "$half" --seconds "$((RATE_SECONDS + WARMUP))" --warmup "$WARMUP"
   stop_server
 done

@@ -42,6 +42,9 @@ public sealed record LoadOptions
     /// <summary>The model file the server was started with (for the check), or null for the seeded LSTM.</summary>
     public string? ModelPath { get; init; }
 
+    /// <summary>"batched" or "per-stream": run the engine's side in this process, without gRPC or a server (see <see cref="InProcessRun"/>); null: load the server.</summary>
+    public string? InProcess { get; init; }
+
     /// <summary>Where to write the report as JSON, or null.</summary>
     public string? JsonPath { get; init; }
 
@@ -66,6 +69,7 @@ public sealed record LoadOptions
                 "--check" => options with { Check = true },
                 "--model" => options with { ModelPath = reader.Value() },
                 "--json" => options with { JsonPath = reader.Value() },
+                "--in-process" => options with { InProcess = reader.Value() },
                 _ => throw new ArgumentException($"Unknown option '{reader.Name}'.\n{Usage}"),
             };
         }
@@ -77,7 +81,8 @@ public sealed record LoadOptions
     /// <summary>The command line's options.</summary>
     public static string Usage =>
         "Options: --port N (5077) --streams N (64, at most 4096) --rate FRAMES_PER_S_PER_STREAM (50; 0 = next frame when the last output is back) "
-        + "--seconds S (10) --warmup S (2) --frames N (0 = no limit) --connections N (4) --check --model FILE --json OUT --host 127.0.0.1";
+        + "--seconds S (10) --warmup S (2) --frames N (0 = no limit) --connections N (4) --check --model FILE --json OUT --host 127.0.0.1 "
+        + "--in-process batched|per-stream (no server: the engine and its awaits alone, closed loop)";
 
     /// <summary>Refuses what a run must never do: another host, too many streams, no end.</summary>
     /// <exception cref="ArgumentException">The message names the option.</exception>
@@ -96,6 +101,11 @@ public sealed record LoadOptions
         if (!(Seconds > 0 && Seconds <= SecondsLimit) || !(WarmupSeconds >= 0 && WarmupSeconds < Seconds))
         {
             throw new ArgumentException($"--seconds must be in (0, {SecondsLimit}] and --warmup below it, were {Seconds} and {WarmupSeconds}.");
+        }
+
+        if (InProcess is not null and not "batched" and not "per-stream")
+        {
+            throw new ArgumentException($"--in-process must be batched or per-stream, was '{InProcess}'.");
         }
 
         if (!(Rate >= 0) || Connections < 1 || Frames < 0)

@@ -72,6 +72,9 @@ public sealed record LoadReport
     /// <summary>The engine's wall time per step in the window (batched steps' durations, or the streams' Step calls; time a thread waits for a core counts), µs.</summary>
     public double EngineUsPerFrame { get; init; }
 
+    /// <summary>The load generator's own CPU time per server step in the window (its gRPC client, the frames, the check), µs: on one machine it shares the cores with the server.</summary>
+    public double ClientCpuUsPerFrame { get; init; }
+
     /// <summary>Streams per batched step (the server's since its start).</summary>
     public double MeanBatchSize { get; init; }
 
@@ -91,10 +94,10 @@ public sealed record LoadReport
     public string ToTable()
     {
         var text = new StringBuilder();
-        text.AppendLine("| mode | streams | rate/stream | frames/s | p50 ms | p99 ms | p99.9 ms | max ms | gen0 | gen1 | gen2 | server B/frame | engine B/frame | server CPU µs/frame | engine wall µs/frame | batch | checked | mismatches |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| mode | streams | rate/stream | frames/s | p50 ms | p99 ms | p99.9 ms | max ms | gen0 | gen1 | gen2 | server B/frame | engine B/frame | server CPU µs/frame | engine wall µs/frame | client CPU µs/frame | batch | checked | mismatches |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {Mode} | {Streams} | {(RatePerStream > 0 ? RatePerStream.ToString("G4", CultureInfo.InvariantCulture) : "max")} | {FramesPerSecond:F0} | {LatencyP50Us / 1e3:F3} | {LatencyP99Us / 1e3:F3} | {LatencyP999Us / 1e3:F3} | {LatencyMaxUs / 1e3:F1} | {Gen0} | {Gen1} | {Gen2} | {ServerBytesPerFrame:F0} | {EngineBytesPerFrame:F1} | {ServerCpuUsPerFrame:F1} | {EngineUsPerFrame:F1} | {MeanBatchSize:F1} | {Checked} | {Mismatches} |"));
+            $"| {Mode} | {Streams} | {(RatePerStream > 0 ? RatePerStream.ToString("G4", CultureInfo.InvariantCulture) : "max")} | {FramesPerSecond:F0} | {LatencyP50Us / 1e3:F3} | {LatencyP99Us / 1e3:F3} | {LatencyP999Us / 1e3:F3} | {LatencyMaxUs / 1e3:F1} | {Gen0} | {Gen1} | {Gen2} | {ServerBytesPerFrame:F0} | {EngineBytesPerFrame:F1} | {ServerCpuUsPerFrame:F1} | {EngineUsPerFrame:F1} | {ClientCpuUsPerFrame:F1} | {MeanBatchSize:F1} | {Checked} | {Mismatches} |"));
         foreach (string error in Errors)
         {
             text.AppendLine(error);

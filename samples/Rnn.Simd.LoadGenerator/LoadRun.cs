@@ -45,19 +45,20 @@ public static class LoadRun
 
             var run = new Shared(options, model, options.Check ? reference : null);
             // Without a warm-up the window opens with the first frame: read the server's counters before it.
-            MetricsSnapshot? atStart = options.WarmupSeconds == 0 ? await http.GetFromJsonAsync<MetricsSnapshot>("/metrics", s_metricsJson, cancellationToken) : null;
+            (MetricsSnapshot?, double)? atStart = options.WarmupSeconds == 0 ? await ReadMetricsAt(http, 0, CancellationToken.None, cancellationToken) : null;
             long start = Stopwatch.GetTimestamp();
             run.Start = start;
             run.WarmupEnd = start + (long)(options.WarmupSeconds * Stopwatch.Frequency);
             run.End = start + (long)(options.Seconds * Stopwatch.Frequency);
             // The server's counters when the measured window opens and when it closes (or every stream is done).
             using var done = new CancellationTokenSource();
-            Task<MetricsSnapshot?> before = atStart is not null ? Task.FromResult<MetricsSnapshot?>(atStart) : ReadMetricsAt(http, run.WarmupEnd, done.Token, cancellationToken);
+            Task<(MetricsSnapshot?, double)> before = atStart is { } start0 ? Task.FromResult(start0) : ReadMetricsAt(http, run.WarmupEnd, done.Token, cancellationToken);
             // The closing read comes a little before the end: 512 calls ending at once are the server's busiest moment
             // for the collector (their buffers and states all go), which is teardown, not serving.
             long margin = Math.Min(Stopwatch.Frequency / 2, (run.End - run.WarmupEnd) / 10);
-            Task<MetricsSnapshot?> after = ReadMetricsAt(http, run.End - margin, done.Token, cancellationToken);
-            Task[] streams = [.. Enumerable.Range(0, options.Streams).Select(s => Task.Run(() => RunStream(new StreamingInference.StreamingInferenceClient(channels[s % channels.Length]), run, s, cancellationToken), cancellationToken))];
+            Task<(MetricsSnapshot?, double)> after = ReadMetricsAt(http, run.End - margin, done.Token, cancellationToken);
+            CallInvoker[] invokers = [.. channels.Select(c => c.CreateCallInvoker())];
+            Task[] streams = [.. Enumerable.Range(0, options.Streams).Select(s => Task.Run(() => RunStream(invokers[s % invokers.Length], run, s, cancellationToken), cancellationToken))];
             await Task.WhenAll(streams);
             await done.CancelAsync();
             double measured = Math.Max(1e-9, (Math.Min(Stopwatch.GetTimestamp(), run.End) - run.WarmupEnd) / (double)Stopwatch.Frequency);
@@ -72,7 +73,8 @@ public static class LoadRun
         }
     }
 
-    private static async Task<MetricsSnapshot?> ReadMetricsAt(HttpClient http, long timestamp, CancellationToken early, CancellationToken cancellationToken)
+    /// <summary>The server's counters and this process's CPU seconds, at <paramref name="timestamp"/> (or earlier, if <paramref name="early"/> fires).</summary>
+    private static async Task<(MetricsSnapshot? Server, double ClientCpuSeconds)> ReadMetricsAt(HttpClient http, long timestamp, CancellationToken early, CancellationToken cancellationToken)
     {
         TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
         if (wait > TimeSpan.Zero)
@@ -81,29 +83,29 @@ public static class LoadRun
             cancellationToken.ThrowIfCancellationRequested();
         }
 
-        return await http.GetFromJsonAsync<MetricsSnapshot>("/metrics", s_metricsJson, cancellationToken);
+        double cpu = Environment.CpuUsage.TotalTime.TotalSeconds;
+        return (await http.GetFromJsonAsync<MetricsSnapshot>("/metrics", s_metricsJson, cancellationToken), cpu);
     }
 
-    private static async Task RunStream(StreamingInference.StreamingInferenceClient client, Shared run, int stream, CancellationToken cancellationToken)
+    private static async Task RunStream(CallInvoker invoker, Shared run, int stream, CancellationToken cancellationToken)
     {
         LoadOptions o = run.Options;
-        int frames = run.FramesPerStream;
-        long[] sent = new long[frames];
+        var receiver = new Receiver(run, stream);
         long period = o.Rate > 0 ? (long)(Stopwatch.Frequency / o.Rate) : 0;
         // Streams start spread over one period, so a fixed rate is not every stream at the same instant.
         long first = run.Start + (period * stream / o.Streams);
         using var answered = new SemaphoreSlim(0);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using AsyncDuplexStreamingCall<Frame, Output> call = client.Stream(cancellationToken: cancellationToken);
-        // A failed call (the server's status) stops this stream's sender too, which may be waiting for an answer.
-        Task receiving = Receive(call.ResponseStream, run, stream, sent, answered, cancellationToken)
+        using AsyncDuplexStreamingCall<WireFrame, WireFrame> call = StreamingMethods.OpenStream(invoker, cancellationToken);
+        // Open loop: a receiver beside the sender; a failed call (the server's status) stops the sender too, which may
+        // be waiting for an answer. Closed loop: this one task sends a frame and reads its output, in turn.
+        Task receiving = period == 0 ? Task.CompletedTask : Receive(call.ResponseStream, receiver, answered, cancellationToken)
             .ContinueWith(t => { if (!t.IsCompletedSuccessfully) { failed.Cancel(); } return t; }, TaskScheduler.Default).Unwrap();
         int count = 0;
         try
         {
-            var frame = new Frame();
-            float[] values = new float[run.Model.InputSize];
-            for (; count < frames; count++)
+            var frame = new WireFrame(run.Model.InputSize) { Count = run.Model.InputSize };
+            for (; count < receiver.Sent.Length; count++)
             {
                 if (period > 0)
                 {
@@ -129,29 +131,32 @@ public static class LoadRun
                     break;
                 }
 
-                SeededFrames.Fill(stream, count, values);
+                SeededFrames.Fill(stream, count, frame.Span);
                 frame.Sequence = (ulong)count;
-                frame.Values.Clear();
-                frame.Values.AddRange(values);
-                sent[count] = Stopwatch.GetTimestamp();
+                receiver.Sent[count] = Stopwatch.GetTimestamp();
                 await call.RequestStream.WriteAsync(frame, failed.Token);
                 if (period == 0)
                 {
-                    await answered.WaitAsync(failed.Token);    // closed loop: the next frame once this one is answered
+                    if (!await call.ResponseStream.MoveNext(failed.Token))
+                    {
+                        throw new InvalidOperationException($"The call ended before frame {count} was answered.");
+                    }
+
+                    receiver.Take(call.ResponseStream.Current);
                 }
             }
 
             Volatile.Write(ref run.SentBy[stream], count);
             await call.RequestStream.CompleteAsync();
-            await receiving;
+            await (period == 0 ? Receive(call.ResponseStream, receiver, null, cancellationToken) : receiving);
         }
         catch (Exception e) when (e is RpcException or OperationCanceledException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
         {
             Volatile.Write(ref run.SentBy[stream], count);
             try
             {
-                await receiving;
-                run.Failed(stream, new Status(StatusCode.Unknown, e.Message));
+                await (period == 0 && e is not RpcException ? Receive(call.ResponseStream, receiver, null, cancellationToken) : receiving);
+                run.Failed(stream, e is RpcException r ? r.Status : new Status(StatusCode.Unknown, e.Message));
             }
             catch (RpcException status)
             {
@@ -160,37 +165,81 @@ public static class LoadRun
         }
     }
 
-    private static async Task Receive(IAsyncStreamReader<Output> outputs, Shared run, int stream, long[] sent, SemaphoreSlim answered, CancellationToken cancellationToken)
+    /// <summary>Reads the call's outputs to its end (counting each in <paramref name="answered"/>, if any).</summary>
+    private static async Task Receive(IAsyncStreamReader<WireFrame> outputs, Receiver receiver, SemaphoreSlim? answered, CancellationToken cancellationToken)
     {
-        RecurrentState? state = run.Reference?.CreateState();
-        float[] input = new float[run.Model.InputSize], expected = new float[run.Model.OutputSize];
-        long next = 0;
         while (await outputs.MoveNext(cancellationToken))
         {
-            long now = Stopwatch.GetTimestamp();
-            Output output = outputs.Current;
-            if (output.Sequence != (ulong)next)
-            {
-                run.OutOfOrder(stream);
-            }
-
-            if (sent[next] >= run.WarmupEnd && now <= run.End + (Stopwatch.Frequency * 5))
-            {
-                run.Record(now - sent[next]);
-            }
-
-            if (state is not null)
-            {
-                SeededFrames.Fill(stream, next, input);
-                run.Reference!.Step(state, input, expected);
-                run.Compare(stream, next, expected, output);
-            }
-
-            next++;
-            answered.Release();
+            receiver.Take(outputs.Current);
+            answered?.Release();
         }
 
-        run.Received(next);
+        receiver.Finish();
+    }
+
+    /// <summary>One stream's outputs as they come: latency against the frame's send time, order, and the check.</summary>
+    private sealed class Receiver
+    {
+        private readonly Shared _run;
+        private readonly int _stream;
+        private readonly RecurrentState? _state;
+        private readonly float[] _input, _expected;
+        private long _next;
+        private bool _finished;
+
+        public Receiver(Shared run, int stream)
+        {
+            _run = run;
+            _stream = stream;
+            Sent = new long[run.FramesPerStream];
+            _state = run.Reference?.CreateState();
+            _input = new float[run.Model.InputSize];
+            _expected = new float[run.Model.OutputSize];
+        }
+
+        /// <summary>When each frame was sent (Stopwatch ticks).</summary>
+        public long[] Sent { get; }
+
+        /// <summary>Counts one output and returns its frame to the pool.</summary>
+        public void Take(WireFrame output)
+        {
+            try
+            {
+                long now = Stopwatch.GetTimestamp();
+                if (output.Error is not null || output.Sequence != (ulong)_next || _next >= Sent.Length)
+                {
+                    _run.OutOfOrder(_stream);
+                    return;
+                }
+
+                if (Sent[_next] >= _run.WarmupEnd && now <= _run.End + (Stopwatch.Frequency * 5))
+                {
+                    _run.Record(now - Sent[_next]);
+                }
+
+                if (_state is not null)
+                {
+                    SeededFrames.Fill(_stream, _next, _input);
+                    _run.Reference!.Step(_state, _input, _expected);
+                    _run.Compare(_stream, _next, _expected, output.Span);
+                }
+            }
+            finally
+            {
+                _next++;
+                StreamingMethods.Pool.Return(output);
+            }
+        }
+
+        /// <summary>The call has ended: its outputs count as received (once).</summary>
+        public void Finish()
+        {
+            if (!_finished)
+            {
+                _finished = true;
+                _run.Received(_next);
+            }
+        }
     }
 
     /// <summary>What the streams share: options, the latency histogram, counters.</summary>
@@ -223,13 +272,13 @@ public static class LoadRun
 
         public void OutOfOrder(int stream) => Interlocked.Increment(ref _outOfOrder);
 
-        public void Compare(int stream, long frame, float[] expected, Output output)
+        public void Compare(int stream, long frame, float[] expected, ReadOnlySpan<float> output)
         {
             Interlocked.Increment(ref _checked);
-            bool same = output.Values.Count == expected.Length;
+            bool same = output.Length == expected.Length;
             for (int k = 0; same && k < expected.Length; k++)
             {
-                same = BitConverter.SingleToInt32Bits(expected[k]) == BitConverter.SingleToInt32Bits(output.Values[k]);
+                same = BitConverter.SingleToInt32Bits(expected[k]) == BitConverter.SingleToInt32Bits(output[k]);
             }
 
             if (!same && Interlocked.Increment(ref _mismatches) == 1)
@@ -249,8 +298,9 @@ public static class LoadRun
             }
         }
 
-        public LoadReport Report(ModelInfo model, MetricsSnapshot? before, MetricsSnapshot? after, double seconds)
+        public LoadReport Report(ModelInfo model, (MetricsSnapshot? Server, double ClientCpuSeconds) first, (MetricsSnapshot? Server, double ClientCpuSeconds) last, double seconds)
         {
+            MetricsSnapshot? before = first.Server, after = last.Server;
             long frames = Latency.Count;
             long serverSteps = before is null || after is null ? 0 : after.Steps - before.Steps;
             lock (_errors)
@@ -279,6 +329,7 @@ public static class LoadRun
                     EngineBytesPerFrame = serverSteps == 0 ? 0 : (after!.EngineAllocatedBytes - before!.EngineAllocatedBytes) / (double)serverSteps,
                     ServerCpuUsPerFrame = serverSteps == 0 ? 0 : (after!.CpuSeconds - before!.CpuSeconds) * 1e6 / serverSteps,
                     EngineUsPerFrame = serverSteps == 0 ? 0 : (after!.EngineSeconds - before!.EngineSeconds) * 1e6 / serverSteps,
+                    ClientCpuUsPerFrame = serverSteps == 0 ? 0 : (last.ClientCpuSeconds - first.ClientCpuSeconds) * 1e6 / serverSteps,
                     MeanBatchSize = after?.MeanBatchSize ?? 0,
                     Checked = Interlocked.Read(ref _checked),
                     Mismatches = Interlocked.Read(ref _mismatches),

@@ -22,7 +22,7 @@ Console.CancelKeyPress += (_, e) =>
 LoadReport report;
 try
 {
-    report = await LoadRun.RunAsync(options, cancellationToken: stop.Token);
+    report = options.InProcess is null ? await LoadRun.RunAsync(options, cancellationToken: stop.Token) : await InProcessRun.RunAsync(options, stop.Token);
 }
 catch (Exception e) when (e is Grpc.Core.RpcException or HttpRequestException or InvalidOperationException or InvalidDataException)
 {
@@ -36,4 +36,4 @@ if (options.JsonPath is not null)
     await File.WriteAllTextAsync(options.JsonPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
 }
 
-return report.Mismatches == 0 && report.Errors.Count == 0 && report.FramesMeasured > 0 ? 0 : 1;
+return report.Mismatches == 0 && report.OutOfOrder == 0 && report.Errors.Count == 0 && report.FramesMeasured > 0 ? 0 : 1;

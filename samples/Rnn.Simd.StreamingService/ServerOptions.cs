@@ -21,6 +21,9 @@ public sealed record ServerOptions
     /// <summary>Streams open at once, at most (1 … <see cref="StreamLimit"/>).</summary>
     public int MaxStreams { get; init; } = 1024;
 
+    /// <summary>Batched mode: stream slots made at the start (the pool grows past them when needed), so a ramp of that many streams allocates no slots.</summary>
+    public int Slots { get; init; }
+
     /// <summary>The batcher's most streams per batched step.</summary>
     public int MaxBatch { get; init; } = 256;
 
@@ -34,10 +37,20 @@ public sealed record ServerOptions
     /// <summary>Threads of each batched step's products (1: the batcher's loop thread only).</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>
+    /// Batched mode: true runs each stream's code after its step (the reply's write, the next frame's read) inline on
+    /// the batcher's loop thread; false hands it to the thread pool (see
+    /// <see cref="Serving.AsyncStreamBatcherOptions.RunContinuationsAsynchronously"/>).
+    /// </summary>
+    public bool InlineContinuations { get; init; }
+
+    /// <summary>Collect the heap once after each ramp of streams (see <see cref="HeapSettler"/>); the settle-heap option's "off" turns it off.</summary>
+    public bool SettleHeap { get; init; } = true;
+
     /// <summary>The mode's name as the command line and the metrics spell it.</summary>
     public string ModeName => Batched ? "batched" : "per-stream";
 
-    /// <summary>Reads <c>--port N --mode batched|per-stream --model FILE --max-streams N --max-batch N --max-delay-ms N --threads N</c>.</summary>
+    /// <summary>Reads the command line: port, mode (batched or per-stream), model, max-streams, slots, max-batch, max-delay-ms, threads, continuations (inline or thread-pool), settle-heap (on or off), each written with two leading dashes and followed by its value.</summary>
     /// <exception cref="ArgumentException">An unknown option or a bad value (the message names it).</exception>
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
@@ -60,9 +73,28 @@ public sealed record ServerOptions
                 "--model" => options with { ModelPath = reader.Value() },
                 "--max-streams" => options with { MaxStreams = reader.Integer(1, StreamLimit) },
                 "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
+                "--slots" => options with { Slots = reader.Integer(0, StreamLimit) },
                 "--max-delay-ms" => options with { MaxDelay = TimeSpan.FromMilliseconds(reader.Integer(0, 1000)) },
                 "--threads" => options with { Threads = reader.Integer(1, 64) },
-                _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --max-batch, --max-delay-ms, --threads."),
+                "--settle-heap" => options with
+                {
+                    SettleHeap = reader.Value() switch
+                    {
+                        "on" => true,
+                        "off" => false,
+                        string other => throw new ArgumentException($"--settle-heap must be on or off, was '{other}'."),
+                    },
+                },
+                "--continuations" => options with
+                {
+                    InlineContinuations = reader.Value() switch
+                    {
+                        "inline" => true,
+                        "thread-pool" => false,
+                        string other => throw new ArgumentException($"--continuations must be inline or thread-pool, was '{other}'."),
+                    },
+                },
+                _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --slots, --max-batch, --max-delay-ms, --threads, --continuations, --settle-heap."),
             };
         }
 

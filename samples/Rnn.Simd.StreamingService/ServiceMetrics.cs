@@ -33,6 +33,9 @@ public sealed class ServiceMetrics : IDisposable
     /// <summary>Streams open now.</summary>
     public long LiveStreams => Interlocked.Read(ref _opened) - Interlocked.Read(ref _closed);
 
+    /// <summary>Streams opened since the start.</summary>
+    public long StreamsOpened => Interlocked.Read(ref _opened);
+
     /// <summary>Steps completed since the start.</summary>
     public long Steps => Interlocked.Read(ref _steps);
 

@@ -40,6 +40,8 @@ public sealed class StreamEngine : IDisposable
                 MaxDelay = options.MaxDelay,
                 Threads = _team,
                 BatchStepped = metrics.BatchStepped,
+                RunContinuationsAsynchronously = !options.InlineContinuations,
+                InitialCapacity = options.Slots,
             });
         }
     }
@@ -105,14 +107,14 @@ public sealed class StreamEngine : IDisposable
         }
 
         /// <summary>One time step: <paramref name="input"/> [X] → <paramref name="output"/> [Hout].</summary>
-        public ValueTask StepAsync(float[] input, float[] output, CancellationToken cancellationToken)
+        public ValueTask StepAsync(ReadOnlyMemory<float> input, Memory<float> output, CancellationToken cancellationToken)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
             ValueTask step;
             if (_state is not null)
             {
                 long start = Stopwatch.GetTimestamp();
-                _engine.Network.Step(_state, input, output);
+                _engine.Network.Step(_state, input.Span, output.Span);
                 _engine._metrics.EngineBusy(Stopwatch.GetTimestamp() - start);
                 step = ValueTask.CompletedTask;
             }

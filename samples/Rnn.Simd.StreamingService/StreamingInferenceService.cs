@@ -9,9 +9,14 @@ namespace Rnn.Simd.StreamingService;
 /// the next is read, so a stream has one step in flight and no output queued beyond what HTTP/2 flow control holds:
 /// a client that stops reading stops its own stream, and only its own.
 /// </summary>
-public sealed class StreamingInferenceService(StreamEngine engine, ServiceMetrics metrics, ModelDescription model) : StreamingInference.StreamingInferenceBase
+/// <remarks>
+/// The methods are bound through <see cref="StreamingMethods"/> (not the generated classes): a frame is
+/// parsed into a pooled <see cref="WireFrame"/>, stepped from there, returned to the pool, and answered from one reply
+/// per call that the engine writes into; so a frame allocates nothing here (what Kestrel and gRPC allocate is theirs).
+/// </remarks>
+public sealed class StreamingInferenceService(StreamEngine engine, ServiceMetrics metrics, ModelDescription model) : StreamingServiceBase
 {
-    /// <inheritdoc/>
+    /// <summary>The model's sizes and the service's mode.</summary>
     public override Task<ModelInfo> Describe(DescribeRequest request, ServerCallContext context) => Task.FromResult(new ModelInfo
     {
         InputSize = engine.Network.Options.InputSize,
@@ -20,67 +25,78 @@ public sealed class StreamingInferenceService(StreamEngine engine, ServiceMetric
         Mode = model.Mode,
     });
 
-    /// <inheritdoc/>
-    public override async Task Stream(IAsyncStreamReader<Frame> requestStream, IServerStreamWriter<Output> responseStream, ServerCallContext context)
+    /// <summary>One live stream: frames in, one output each, in order.</summary>
+    public override async Task Stream(IAsyncStreamReader<WireFrame> requestStream, IServerStreamWriter<WireFrame> responseStream, ServerCallContext context)
     {
+        ArgumentNullException.ThrowIfNull(requestStream);
+        ArgumentNullException.ThrowIfNull(responseStream);
+        ArgumentNullException.ThrowIfNull(context);
         int inputSize = engine.Network.Options.InputSize, outputSize = engine.Network.Options.OutputSize;
         CancellationToken cancellation = context.CancellationToken;
         using StreamEngine.Session session = engine.Open();
-        float[] input = new float[inputSize], output = new float[outputSize];
-        var reply = new Output();
+        var reply = new WireFrame(outputSize) { Count = outputSize };
+        Memory<float> output = reply.Values.AsMemory(0, outputSize);
         ulong expected = 0;
-        while (await ReadAsync(requestStream, cancellation))
+        while (true)
         {
-            Frame frame = requestStream.Current;
-            Check(frame, expected, inputSize);
-            frame.Values.CopyTo(input, 0);
-            Check(input, expected);
-            long start = Stopwatch.GetTimestamp();
-            await session.StepAsync(input, output, cancellation);
-            metrics.StepCompleted(Stopwatch.GetTimestamp() - start);
+            bool more;
+            try
+            {
+                more = await requestStream.MoveNext(cancellation);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+            {
+                metrics.FrameOversized();   // counted before its RESOURCE_EXHAUSTED ends the call
+                throw;
+            }
 
-            reply.Sequence = frame.Sequence;
-            reply.Values.Clear();
-            reply.Values.AddRange(output);
+            if (!more)
+            {
+                break;
+            }
+
+            WireFrame frame = requestStream.Current;
+            try
+            {
+                Check(frame, expected, inputSize);
+                long start = Stopwatch.GetTimestamp();
+                await session.StepAsync(frame.Values.AsMemory(0, inputSize), output, cancellation);
+                metrics.StepCompleted(Stopwatch.GetTimestamp() - start);
+            }
+            finally
+            {
+                StreamingMethods.Pool.Return(frame);   // the step has read it (or never will)
+            }
+
+            reply.Sequence = expected;
             await responseStream.WriteAsync(reply, cancellation);
             expected++;
         }
     }
 
-    /// <summary>The next frame; an oversized one is counted before its RESOURCE_EXHAUSTED ends the call.</summary>
-    private async ValueTask<bool> ReadAsync(IAsyncStreamReader<Frame> requests, CancellationToken cancellation)
+    private void Check(WireFrame frame, ulong expected, int inputSize)
     {
-        try
+        if (frame.Error is not null)
         {
-            return await requests.MoveNext(cancellation);
+            Refuse($"Frame {expected} is not a valid message: {frame.Error}.");
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
-        {
-            metrics.FrameOversized();
-            throw;
-        }
-    }
 
-    private void Check(Frame frame, ulong expected, int inputSize)
-    {
-        if (frame.Values.Count != inputSize)
+        if (frame.Count != inputSize)
         {
-            Refuse($"Frame {frame.Sequence} has {frame.Values.Count} values; the model takes {inputSize}.");
+            Refuse($"Frame {frame.Sequence} has {frame.Count} values; the model takes {inputSize}.");
         }
 
         if (frame.Sequence != expected)
         {
             Refuse($"Frame {frame.Sequence} arrived where frame {expected} was due: a stream's frames are numbered 0, 1, 2, … in order.");
         }
-    }
 
-    private void Check(float[] input, ulong sequence)
-    {
+        ReadOnlySpan<float> input = frame.Span;
         for (int k = 0; k < input.Length; k++)
         {
             if (!float.IsFinite(input[k]))
             {
-                Refuse($"Frame {sequence}, value {k} is {input[k]}: the service takes finite values only (a NaN would stay in the stream's state).");
+                Refuse($"Frame {frame.Sequence}, value {k} is {input[k]}: the service takes finite values only (a NaN would stay in the stream's state).");
             }
         }
     }

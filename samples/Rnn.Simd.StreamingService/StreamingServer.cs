@@ -45,6 +45,7 @@ public static class StreamingServer
 
         var metrics = new ServiceMetrics();
         var engine = new StreamEngine(model, options, metrics);
+        HeapSettler? settler = options.SettleHeap ? new HeapSettler(metrics) : null;
         var description = new ModelDescription(source, options.ModeName);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(engine);
@@ -53,6 +54,7 @@ public static class StreamingServer
         WebApplication app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(() =>
         {
+            settler?.Dispose();
             engine.Dispose();   // the batcher's loop thread ends here
             metrics.Dispose();
         });

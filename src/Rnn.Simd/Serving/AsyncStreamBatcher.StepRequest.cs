@@ -19,8 +19,9 @@ public sealed partial class AsyncStreamBatcher
     /// </summary>
     private sealed class StepRequest(AsyncStreamBatcher owner) : IValueTaskSource
     {
-        // Continuations run on the thread pool, never inline on the loop's thread (or on a cancelling thread).
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        // By default continuations run on the thread pool, never inline on the loop's thread (or on a cancelling
+        // thread); AsyncStreamBatcherOptions.RunContinuationsAsynchronously = false runs them inline.
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = owner._continueAsynchronously };
 
         public AsyncStreamBatcher Owner { get; } = owner;
 

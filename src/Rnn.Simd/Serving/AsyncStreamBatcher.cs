@@ -27,7 +27,7 @@ namespace Rnn.Simd.Serving;
 /// batcher: its loop's thread keeps it alive until then.</para>
 /// <para>Allocation: a step allocates nothing in steady state. Its task is a pooled <see cref="System.Threading.Tasks.Sources.IValueTaskSource"/>
 /// (await each <see cref="ValueTask"/> once), completed asynchronously so that the loop never runs callers'
-/// continuations; registering a cancellable token costs what <see cref="CancellationToken.UnsafeRegister(Action{object?}, object?)"/> costs.</para>
+/// continuations (unless <see cref="AsyncStreamBatcherOptions.RunContinuationsAsynchronously"/> is false); registering a cancellable token costs what <see cref="CancellationToken.UnsafeRegister(Action{object?}, object?)"/> costs.</para>
 /// <para><see cref="Reset"/>, <see cref="Snapshot"/> and <see cref="Restore"/> act between batches: after every step
 /// that has completed and before every step that has not started.</para>
 /// </remarks>
@@ -40,6 +40,7 @@ public sealed partial class AsyncStreamBatcher : IDisposable
     private readonly long _maxDelayTicks;
     private readonly ThreadTeam? _team;
     private readonly Action<int, TimeSpan>? _batchStepped;
+    private readonly bool _continueAsynchronously;
     private readonly Thread _loop;
 
     // Lock order: _stateLock, then _queue. _stateLock guards the inner batcher's states (the loop's steps, Reset,
@@ -92,6 +93,7 @@ public sealed partial class AsyncStreamBatcher : IDisposable
         _maxDelayTicks = (long)Math.Ceiling(options.MaxDelay.TotalSeconds * Stopwatch.Frequency);
         _team = options.Threads;
         _batchStepped = options.BatchStepped;
+        _continueAsynchronously = options.RunContinuationsAsynchronously;
         _batch = new StepRequest[Math.Min(_maxBatch, Math.Max(4, options.InitialCapacity))];
         _ids = new StreamId[_batch.Length];
         GrowQueues(_inner.Capacity);

@@ -28,4 +28,14 @@ public sealed record AsyncStreamBatcherOptions
     /// states have advanced).
     /// </summary>
     public Action<int, TimeSpan>? BatchStepped { get; init; }
+
+    /// <summary>
+    /// True (the default): a step's awaiting code goes on on the thread pool, never on the loop's thread. False: it
+    /// goes on on the thread that completes the step, inline: for a step that ran, the loop's thread, which runs the
+    /// batch's continuations one after the other before it takes the next batch. That saves a thread pool hand-off a
+    /// step (and, on few cores, the threads' switches), but a continuation that blocks or runs long delays every
+    /// stream: use it only when what follows each await is short and never waits (as a service's reply write and
+    /// next read are).
+    /// </summary>
+    public bool RunContinuationsAsynchronously { get; init; } = true;
 }

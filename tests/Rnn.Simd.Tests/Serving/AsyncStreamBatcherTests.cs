@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
@@ -21,9 +22,10 @@ public sealed class AsyncStreamBatcherTests
 
     [Theory]
     [Trait("Isa", "All")]
-    [InlineData(1, 16, 1)]
-    [InlineData(2, 64, 0)]
-    public async Task ManyConcurrentProducers_EachGetTheirDirectRun(int threads, int maxBatch, int delayMs)
+    [InlineData(1, 16, 1, true)]
+    [InlineData(2, 64, 0, true)]
+    [InlineData(1, 64, 0, false)]
+    public async Task ManyConcurrentProducers_EachGetTheirDirectRun(int threads, int maxBatch, int delayMs, bool continueAsynchronously)
     {
         // 64 tasks × 200 steps, each on a stream of its own that it adds and removes; other streams come and go.
         const int producers = 64, steps = 200;
@@ -31,7 +33,7 @@ public sealed class AsyncStreamBatcherTests
         using ThreadTeam? team = threads > 1 ? new ThreadTeam(threads) : null;
         using var batcher = new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
         {
-            MaxBatch = maxBatch, MaxDelay = TimeSpan.FromMilliseconds(delayMs), Threads = team,
+            MaxBatch = maxBatch, MaxDelay = TimeSpan.FromMilliseconds(delayMs), Threads = team, RunContinuationsAsynchronously = continueAsynchronously,
         });
         float[][] inputs = [.. Enumerable.Range(0, producers).Select(p => new TestRandom((ulong)p + 1).Array(steps * s_lstm.InputSize, -2f, 2f))];
         var sizes = new List<int>();
@@ -139,6 +141,41 @@ public sealed class AsyncStreamBatcherTests
         int[] completedSteps = await Task.WhenAll(Enumerable.Range(0, producers).Select(p => Task.Run(() => Produce(p)))).WaitAsync(s_hang);
         Assert.InRange(completedSteps.Sum(), 1, (producers * steps) - 1);   // some steps ran, some were cancelled
         Assert.Equal(0, batcher.Count);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Continuations_RunOnThePool_OrInlineOnTheLoop_AsAsked(bool continueAsynchronously)
+    {
+        // The test's thread only blocks on events: an inline continuation must never wait for the loop it runs on.
+        RecurrentNetwork network = TestNetworks.Create(s_lstm, seed: 4);
+        using var batcher = new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions { MaxDelay = TimeSpan.Zero, RunContinuationsAsynchronously = continueAsynchronously });
+        StreamId stream = batcher.Add();
+        float[] x = new float[s_lstm.InputSize], y = new float[s_lstm.OutputSize];
+        for (int t = 0; t < 5; t++)
+        {
+            using var gate = new LoopGate();
+            using var done = new ManualResetEventSlim();
+            batcher.BeforeBatch = gate.Hold;
+            var thread = new StrongBox<string?>();
+            Task observed = NameTheThreadAfter(batcher.StepAsync(stream, x, y), thread, done);   // its await is registered here: the loop is held
+            gate.WaitUntilHeld();
+            gate.Release();
+            Assert.True(done.Wait(s_hang), "The step never completed.");
+            Assert.Equal(!continueAsynchronously, thread.Value == "Rnn.Simd stream batcher");
+            Assert.True(SpinWait.SpinUntil(() => observed.IsCompleted, s_hang));
+            Assert.True(observed.IsCompletedSuccessfully);
+        }
+
+        Assert.Equal(5, batcher.StepsOf(stream));
+
+        static async Task NameTheThreadAfter(ValueTask step, StrongBox<string?> thread, ManualResetEventSlim done)
+        {
+            await step.ConfigureAwait(false);   // no context: the continuation runs where the batcher puts it
+            thread.Value = Thread.CurrentThread.Name;
+            done.Set();
+        }
     }
 
     [Fact]
