@@ -6,7 +6,13 @@ held-out = the last tenth of the text, at most 10 000 characters (TextRun.Split)
 L = (n - 1) // B, chunks of T steps, target = next element, the state carried (detached) between chunks and reset
 at an epoch start (ContiguousStreams); embedding -> stacked LSTM (dropout between layers) -> linear -> mean
 softmax cross-entropy over T*B; Adam(lr), global-norm clip; held-out loss = one stream over the held-out tail from a
-zero state, mean nats/char (TextRun.Validate). Prints one JSON object.
+zero state, mean nats/char (TextRun.Validate), every --valid-every updates and after the last. `seconds` is the
+training loop's wall time including those measurements (as rnn-simd's `--json` seconds), `validation_seconds` their
+share. Prints one JSON object.
+
+Threads: run with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = --threads and OMP_WAIT_POLICY=passive (run.sh does).
+Debian's torch 1.13 runs its element-wise ops on libgomp and its GEMMs on OpenBLAS's own pthread pool; with libgomp's
+default active spin-wait the two pools fight over 2 vCPUs and a 2-thread update takes many times a 1-thread one.
 """
 import argparse
 import json
@@ -41,6 +47,8 @@ def main():
     p.add_argument("--updates", type=int, default=400)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--valid-every", type=int, default=0,
+                   help="measure the held-out loss every this many updates (0: only at the end), as rnn-simd's --valid-every")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -73,12 +81,22 @@ def main():
             return self.out(y), state
 
     model = Model()
+
+    def validate():
+        model.eval()
+        with torch.no_grad():
+            logits, _ = model(held_out[:-1, None], None)
+            value = lossf(logits.reshape(-1, len(vocab)), held_out[1:]).item()
+        model.train()
+        return value
+
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     lossf = nn.CrossEntropyLoss()
     cursor, state = 0, None
     model.train()
+    curve, valid_seconds = [], 0.0
     t0 = time.perf_counter()
-    for _ in range(a.updates):
+    for update in range(1, a.updates + 1):
         epoch_start = cursor == 0 or cursor + T > L
         if cursor + T > L:
             cursor = 0
@@ -96,17 +114,20 @@ def main():
             nn.utils.clip_grad_norm_(model.parameters(), a.clip)
         opt.step()
         state = tuple(s.detach() for s in state)
+        if a.valid_every > 0 and update % a.valid_every == 0 and len(held_out) >= 2:
+            v0 = time.perf_counter()
+            curve.append({"update": update, "loss": validate()})
+            valid_seconds += time.perf_counter() - v0
     seconds = time.perf_counter() - t0
 
-    model.eval()
-    with torch.no_grad():
-        logits, _ = model(held_out[:-1, None], None)
-        held_loss = lossf(logits.reshape(-1, len(vocab)), held_out[1:]).item()
+    held_loss = curve[-1]["loss"] if curve and curve[-1]["update"] == a.updates else validate()
     print(json.dumps({
         "engine": "pytorch", "torch": torch.__version__, "threads": a.threads, "seed": a.seed,
         "updates": a.updates, "final_loss": loss.item(), "held_out_loss": held_loss,
         "seconds": seconds, "seconds_per_update": seconds / a.updates,
-        "blas": blas(), "vocabulary": len(vocab), "train_chars": len(train), "held_out_chars": len(held_out),
+        "validation_seconds": valid_seconds, "held_out": curve,
+        "blas": blas(), "torch_threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
+        "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")}, "vocabulary": len(vocab), "train_chars": len(train), "held_out_chars": len(held_out),
     }))
 
 
