@@ -71,6 +71,16 @@ for stage in $STAGES; do
     done ;;
   series)
     "$PY" "$here/sunspots_persistence.py" "$SUNSPOTS" SUNACTIVITY >"$out/series-persistence.json"
+    # One-update runs: each engine's fixed start-up cost inside the timed loop (rnn-simd: the JIT), subtracted for the
+    # steady-state time per update.
+    for th in $THREADS; do
+      note "series warm-up runs threads=$th"
+      rm -rf "$work/series-ckpt"
+      rnn train --csv "$SUNSPOTS" --column SUNACTIVITY $series --updates 1 --every 1 --valid-every 1 --threads "$th" \
+        --plain --out "$work/series-ckpt" --json "$out/series-warm-rnn-simd-t$th.json" >/dev/null
+      torch_run "$th" "$here/forecaster.py" --csv "$SUNSPOTS" --column SUNACTIVITY $series --updates 1 --valid-every 1 \
+        --threads "$th" >"$out/series-warm-pytorch-t$th.json"
+    done
     for s in $SEEDS; do
       for th in $THREADS; do
         plot=""; [ "$s" = 1 ] && [ "$th" = 1 ] && plot="--plot $repo/perf/results/parity-sunspots.png"

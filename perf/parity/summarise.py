@@ -17,13 +17,16 @@ MARK = "<!-- notes -->"
 
 
 def cpu():
+    info = {}
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        return platform.processor() or "unknown"
+    flags = info.get("flags", "").split()
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{info.get('model name', '?')} (family {info.get('cpu family', '?')} model {info.get('model', '?')}), {isa}"
 
 
 def load(name):
@@ -159,6 +162,8 @@ if threads:
         w(f"\n2-thread speed-up over 1 thread: rnn-simd {tm('rnn-simd', threads[0]) / tm('rnn-simd', threads[-1]):.2f}×, "
           f"PyTorch {tm('pytorch', threads[0]) / tm('pytorch', threads[-1]):.2f}×.\n")
 
+    w("")
+
 # Sunspots forecaster.
 sseeds = seeds_of("series-rnn-simd-t*-s{s}.json")
 sthreads = sorted({int(re.search(r"-t(\d+)-", os.path.basename(p)).group(1)) for p in glob.glob(os.path.join(res, "series-rnn-simd-t*-s*.json")) if "scored" not in p})
@@ -194,16 +199,27 @@ if sthreads and pers:
         w(f"\nMSE ratio rnn-simd / PyTorch: {mean([d['held_out_loss'] for d in rs]) / mean([d['held_out_loss'] for d in ps]):.3f}; "
           f"both against persistence: rnn-simd {mean([d['held_out_loss'] for d in rs]) / pers['persistence_mse_standardised']:.2f}×, "
           f"PyTorch {mean([d['held_out_loss'] for d in ps]) / pers['persistence_mse_standardised']:.2f}× its MSE.\n")
-    w("| threads | rnn-simd ms/update (mean, range) | PyTorch ms/update (mean, range) | speed-up |")
-    w("|---:|---|---|---:|")
+    w("| threads | rnn-simd ms/update (mean, range) | PyTorch ms/update (mean, range) | speed-up | after start-up: rnn-simd | PyTorch | speed-up |")
+    w("|---:|---|---|---:|---:|---:|---:|")
     for th in sthreads:
-        rm = [per_update_ms(d) for d in (load(f"series-rnn-simd-t{th}-s{s}.json") for s in sseeds) if d]
-        pm = [per_update_ms(d) for d in (load(f"series-pytorch-t{th}-s{s}.json") for s in sseeds) if d]
+        rd = [d for d in (load(f"series-rnn-simd-t{th}-s{s}.json") for s in sseeds) if d]
+        pd = [d for d in (load(f"series-pytorch-t{th}-s{s}.json") for s in sseeds) if d]
+        rm, pm = [per_update_ms(d) for d in rd], [per_update_ms(d) for d in pd]
+        rw, pw = load(f"series-warm-rnn-simd-t{th}.json"), load(f"series-warm-pytorch-t{th}.json")
+        steady = ["–", "–", "–"]
+        if rw and pw and rd and pd:
+            n = rd[0]["updates"]
+            rs_ = 1000 * (mean([d["seconds"] for d in rd]) - rw["seconds"]) / (n - 1)
+            ps_ = 1000 * (mean([d["seconds"] for d in pd]) - pw["seconds"]) / (n - 1)
+            steady = [f"{rs_:.3f}", f"{ps_:.3f}", f"{ps_ / rs_:.1f}×"]
         if rm and pm:
             w(f"| {th} | {mean(rm):.3f} ({min(rm):.3f}–{max(rm):.3f}) | {mean(pm):.3f} ({min(pm):.3f}–{max(pm):.3f}) | "
-              f"{mean(pm) / mean(rm):.1f}× |")
-    w(f"\nBoth include the held-out measurements every 50 updates; load average during these runs: {load_range('series')}. "
-      "The held-out losses are the same at 1 and 2 threads (rnn-simd bit-identical by design; PyTorch to ~1e-6).\n")
+              f"{mean(pm) / mean(rm):.1f}× | " + " | ".join(steady) + " |")
+    w(f"\nTime per update = the run's timed loop / updates, including the held-out measurements every 50 updates (and, "
+      "for rnn-simd, the JIT's start and the checkpoint saves); \"after start-up\" subtracts each engine's one-update "
+      f"run (same settings, measured once per thread count): (t(N) − t(1)) / (N − 1). Load average during these runs: "
+      f"{load_range('series')}. The held-out losses are the same at 1 and 2 threads (rnn-simd bit-identical by design; "
+      "PyTorch to ~1e-6).\n")
     w("Per seed (1 thread):\n")
     w("| engine | seed | last training loss | held-out MSE | held-out MAE | best MSE (update) |")
     w("|---|---:|---:|---:|---:|---|")
