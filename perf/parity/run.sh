@@ -7,6 +7,9 @@
 #   lm      character-level 2-layer LSTM (H = 256, dropout 0.3, embedding 32, B = 16, T = 64, Adam 3e-3, clip 5) on
 #           Debian's fortunes (make_text.py), UPDATES updates on 1 thread, the held-out loss every VALID_EVERY updates;
 #           the loss comparison (and the curve: perf/results/parity-fortunes.png, rnn-simd seed 1).
+#   probe   why PyTorch on 2 threads was slower than on 1 (perf/results/parity.md of the first run): the same model,
+#           PROBE_UPDATES updates of PyTorch under each thread set-up (OMP_WAIT_POLICY active or passive, OpenBLAS's
+#           and OpenMP's thread counts), one seed.
 #   time    the same model, TIME_UPDATES updates without validation, on each of THREADS, both engines interleaved
 #           seed by seed: the time per update at 1 and 2 threads.
 #   series  a 1-layer LSTM forecaster (H = 32, B = 4, T = 16, Adam 3e-3, clip 5, SERIES_UPDATES updates) on the yearly
@@ -15,7 +18,7 @@
 #
 # Needs: apt-get install fortunes python3-torch python3-statsmodels (and libopenblas0-pthread: without it Debian's
 # torch calls the reference BLAS); the .NET SDK. Knobs (environment): STAGES, UPDATES (1500), VALID_EVERY (250),
-# CHARS (0 = all of fortunes), TIME_UPDATES (100), SERIES_UPDATES (500), THREADS ("1 2"), SEEDS ("1 2 3"), NO_BUILD=1.
+# CHARS (0 = all of fortunes), TIME_UPDATES (100), PROBE_UPDATES (20), SERIES_UPDATES (500), THREADS ("1 2"), SEEDS ("1 2 3"), NO_BUILD=1.
 #
 # PyTorch threads: OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = n, torch.set_num_threads(n), one interop thread, and
 # OMP_WAIT_POLICY=passive. Debian's torch runs element-wise ops on libgomp and GEMMs on OpenBLAS's pthread pool; with
@@ -24,9 +27,9 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-STAGES=${STAGES:-"lm time series"}
+STAGES=${STAGES:-"lm probe time series"}
 UPDATES=${UPDATES:-1500}; VALID_EVERY=${VALID_EVERY:-250}; CHARS=${CHARS:-0}
-TIME_UPDATES=${TIME_UPDATES:-100}; SERIES_UPDATES=${SERIES_UPDATES:-500}
+TIME_UPDATES=${TIME_UPDATES:-100}; PROBE_UPDATES=${PROBE_UPDATES:-20}; SERIES_UPDATES=${SERIES_UPDATES:-500}
 THREADS=${THREADS:-"1 2"}; SEEDS=${SEEDS:-"1 2 3"}
 PY=${PY:-/usr/bin/python3}
 SUNSPOTS=${SUNSPOTS:-/usr/lib/python3/dist-packages/statsmodels/datasets/sunspots/sunspots.csv}
@@ -42,7 +45,7 @@ torch_run() { th=$1; shift; OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th nice -n
 model="--layers 2 --hidden 256 --embedding 32 --dropout 0.3 --batch 16 --steps 64 --lr 3e-3 --clip 5"
 series="--hidden 32 --layers 1 --batch 4 --steps 16 --lr 3e-3 --clip 5"
 text="$work/fortunes.txt"
-case " $STAGES " in *" lm "*|*" time "*) "$PY" "$here/make_text.py" "$text" "$CHARS" ;; esac
+case " $STAGES " in *" lm "*|*" time "*|*" probe "*) "$PY" "$here/make_text.py" "$text" "$CHARS" ;; esac
 
 for stage in $STAGES; do
   case $stage in
@@ -56,6 +59,15 @@ for stage in $STAGES; do
       note "lm pytorch threads=1 seed=$s"
       torch_run 1 "$here/char_lm.py" --text "$text" $model --updates "$UPDATES" --valid-every "$VALID_EVERY" \
         --seed "$s" --threads 1 >"$out/lm-pytorch-s$s.json"
+    done ;;
+  probe)
+    # name  OMP_NUM_THREADS  OPENBLAS_NUM_THREADS  OMP_WAIT_POLICY  torch threads
+    for v in "1-thread 1 1 passive 1" "2-active 2 2 active 2" "2-passive 2 2 passive 2" "2-omp-only 2 1 active 2" \
+             "2-blas-only 1 2 active 2" "2-passive-again 2 2 passive 2" "2-active-again 2 2 active 2"; do
+      set -- $v
+      note "probe pytorch $1"
+      OMP_NUM_THREADS=$2 OPENBLAS_NUM_THREADS=$3 OMP_WAIT_POLICY=$4 nice -n 10 "$PY" "$here/char_lm.py" --text "$text" \
+        $model --updates "$PROBE_UPDATES" --seed 1 --threads "$5" >"$out/probe-$1.json"
     done ;;
   time)
     for s in $SEEDS; do
@@ -96,7 +108,7 @@ for stage in $STAGES; do
           --valid-every 50 --seed "$s" --threads "$th" >"$out/series-pytorch-t$th-s$s.json"
       done
     done ;;
-  *) echo "unknown stage '$stage' (lm, time, series)" >&2; exit 2 ;;
+  *) echo "unknown stage '$stage' (lm, probe, time, series)" >&2; exit 2 ;;
   esac
 done
 "$PY" "$here/summarise.py" "$out" "$repo/perf/results/parity.md"

@@ -133,6 +133,27 @@ if lm["rnn-simd"] or lm["pytorch"]:
               f"{'%.4f (%d)' % (best['loss'], best['update']) if best else '–'} | {per_update_ms(d):.1f} |")
     w("")
 
+# The thread probe.
+probes = sorted(glob.glob(os.path.join(res, "probe-*.json")), key=os.path.getmtime)
+if probes:
+    w("## 2a. Why PyTorch was slower on 2 threads\n")
+    w("PyTorch alone, the model of section 1, seed 1, a few updates per set-up, run in this order (the `-again` rows "
+      "repeat a set-up to show the noise). `OMP_WAIT_POLICY` governs libgomp, which runs PyTorch's element-wise and "
+      "reduction kernels; the GEMMs run on OpenBLAS's own pthread pool (`OPENBLAS_NUM_THREADS`), which "
+      "`torch.set_num_threads` does not limit.\n")
+    w("| set-up | OMP_NUM_THREADS | OPENBLAS_NUM_THREADS | OMP_WAIT_POLICY | torch threads | ms/update | × the 1-thread set-up |")
+    w("|---|---:|---:|---|---:|---:|---:|")
+    base = None
+    for pth in probes:
+        d = json.load(open(pth))
+        name = os.path.basename(pth)[len("probe-"):-len(".json")]
+        env = d.get("env", {})
+        ms = per_update_ms(d)
+        base = base or (ms if name == "1-thread" else None)
+        w(f"| {name} | {env.get('OMP_NUM_THREADS')} | {env.get('OPENBLAS_NUM_THREADS')} | {env.get('OMP_WAIT_POLICY') or 'unset'} | "
+          f"{d.get('torch_threads')} | {ms:.1f} | {ms / base:.2f} |" if base else f"| {name} | | | | | {ms:.1f} | |")
+    w(f"\nLoad average during the probe: {load_range('probe')}.\n")
+
 # Time per update at 1 and 2 threads.
 tseeds = seeds_of("time-rnn-simd-t*-s{s}.json")
 threads = sorted({int(re.search(r"-t(\d+)-", os.path.basename(p)).group(1)) for p in glob.glob(os.path.join(res, "time-rnn-simd-t*-s*.json"))})
