@@ -12,13 +12,16 @@
 #           and OpenMP's thread counts), one seed.
 #   time    the same model, TIME_UPDATES updates without validation, on each of THREADS, both engines interleaved
 #           seed by seed: the time per update at 1 and 2 threads.
+#   rounds  the time per update again as min-of-rounds: ROUNDS rounds of rnn-simd and PyTorch at each of THREADS,
+#           ROUND_UPDATES updates each, seed 1 (the fastest round of each is the closest to its unloaded speed).
 #   series  a 1-layer LSTM forecaster (H = 32, B = 4, T = 16, Adam 3e-3, clip 5, SERIES_UPDATES updates) on the yearly
 #           sunspots of Debian's python3-statsmodels, against persistence (sunspots_persistence.py) and PyTorch
 #           (forecaster.py); held-out MSE and MAE; each rnn-simd checkpoint is also scored by forecaster.py's code.
 #
 # Needs: apt-get install fortunes python3-torch python3-statsmodels (and libopenblas0-pthread: without it Debian's
 # torch calls the reference BLAS); the .NET SDK. Knobs (environment): STAGES, UPDATES (1500), VALID_EVERY (250),
-# CHARS (0 = all of fortunes), TIME_UPDATES (100), PROBE_UPDATES (20), SERIES_UPDATES (500), THREADS ("1 2"), SEEDS ("1 2 3"), NO_BUILD=1.
+# CHARS (0 = all of fortunes), TIME_UPDATES (100), PROBE_UPDATES (20), ROUNDS (4),
+# ROUND_UPDATES (50), SERIES_UPDATES (500), THREADS ("1 2"), SEEDS ("1 2 3"), NO_BUILD=1.
 #
 # PyTorch threads: OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = n, torch.set_num_threads(n), one interop thread, and
 # OMP_WAIT_POLICY=passive. Debian's torch runs element-wise ops on libgomp and GEMMs on OpenBLAS's pthread pool; with
@@ -27,9 +30,9 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-STAGES=${STAGES:-"lm probe time series"}
+STAGES=${STAGES:-"lm probe time rounds series"}
 UPDATES=${UPDATES:-1500}; VALID_EVERY=${VALID_EVERY:-250}; CHARS=${CHARS:-0}
-TIME_UPDATES=${TIME_UPDATES:-100}; PROBE_UPDATES=${PROBE_UPDATES:-20}; SERIES_UPDATES=${SERIES_UPDATES:-500}
+TIME_UPDATES=${TIME_UPDATES:-100}; PROBE_UPDATES=${PROBE_UPDATES:-20}; ROUNDS=${ROUNDS:-4}; ROUND_UPDATES=${ROUND_UPDATES:-50}; SERIES_UPDATES=${SERIES_UPDATES:-500}
 THREADS=${THREADS:-"1 2"}; SEEDS=${SEEDS:-"1 2 3"}
 PY=${PY:-/usr/bin/python3}
 SUNSPOTS=${SUNSPOTS:-/usr/lib/python3/dist-packages/statsmodels/datasets/sunspots/sunspots.csv}
@@ -40,12 +43,12 @@ export OMP_WAIT_POLICY=passive
 
 note() { echo "$*" >&2; echo "$(date -u +%FT%TZ) $* load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.log"; }
 rnn() { nice -n 10 dotnet "$cli" "$@"; }
-torch_run() { th=$1; shift; OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th nice -n 10 "$PY" "$@"; }
+torch_run() { n_threads=$1; shift; OPENBLAS_NUM_THREADS=$n_threads OMP_NUM_THREADS=$n_threads nice -n 10 "$PY" "$@"; }
 
 model="--layers 2 --hidden 256 --embedding 32 --dropout 0.3 --batch 16 --steps 64 --lr 3e-3 --clip 5"
 series="--hidden 32 --layers 1 --batch 4 --steps 16 --lr 3e-3 --clip 5"
 text="$work/fortunes.txt"
-case " $STAGES " in *" lm "*|*" time "*|*" probe "*) "$PY" "$here/make_text.py" "$text" "$CHARS" ;; esac
+case " $STAGES " in *" lm "*|*" time "*|*" probe "*|*" rounds "*) "$PY" "$here/make_text.py" "$text" "$CHARS" ;; esac
 
 for stage in $STAGES; do
   case $stage in
@@ -81,6 +84,18 @@ for stage in $STAGES; do
           --seed "$s" --threads "$th" >"$out/time-pytorch-t$th-s$s.json"
       done
     done ;;
+  rounds)
+    for r in $(seq 1 "$ROUNDS"); do
+      for th in $THREADS; do
+        note "rounds rnn-simd threads=$th round=$r"
+        rm -rf "$work/time-ckpt"
+        rnn train --text "$text" $model --updates "$ROUND_UPDATES" --every "$ROUND_UPDATES" --valid-every 0 \
+          --seed 1 --threads "$th" --plain --out "$work/time-ckpt" --json "$out/rounds-rnn-simd-t$th-r$r.json" >/dev/null
+        note "rounds pytorch threads=$th round=$r"
+        torch_run "$th" "$here/char_lm.py" --text "$text" $model --updates "$ROUND_UPDATES" \
+          --seed 1 --threads "$th" >"$out/rounds-pytorch-t$th-r$r.json"
+      done
+    done ;;
   series)
     "$PY" "$here/sunspots_persistence.py" "$SUNSPOTS" SUNACTIVITY >"$out/series-persistence.json"
     # One-update runs: each engine's fixed start-up cost inside the timed loop (rnn-simd: the JIT), subtracted for the
@@ -108,7 +123,7 @@ for stage in $STAGES; do
           --valid-every 50 --seed "$s" --threads "$th" >"$out/series-pytorch-t$th-s$s.json"
       done
     done ;;
-  *) echo "unknown stage '$stage' (lm, probe, time, series)" >&2; exit 2 ;;
+  *) echo "unknown stage '$stage' (lm, probe, time, rounds, series)" >&2; exit 2 ;;
   esac
 done
 "$PY" "$here/summarise.py" "$out" "$repo/perf/results/parity.md"

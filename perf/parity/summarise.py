@@ -140,7 +140,8 @@ if probes:
     w("PyTorch alone, the model of section 1, seed 1, a few updates per set-up, run in this order (the `-again` rows "
       "repeat a set-up to show the noise). `OMP_WAIT_POLICY` governs libgomp, which runs PyTorch's element-wise and "
       "reduction kernels; the GEMMs run on OpenBLAS's own pthread pool (`OPENBLAS_NUM_THREADS`), which "
-      "`torch.set_num_threads` does not limit.\n")
+      "`torch.set_num_threads` does not limit. `torch.set_num_threads(2)` sets libgomp's team to 2 whatever "
+      "`OMP_NUM_THREADS` says, so `2-blas-only` still has two OpenMP threads: only OpenBLAS's pool differs from `2-active`.\n")
     w("| set-up | OMP_NUM_THREADS | OPENBLAS_NUM_THREADS | OMP_WAIT_POLICY | torch threads | ms/update | × the 1-thread set-up |")
     w("|---|---:|---:|---|---:|---:|---:|")
     base = None
@@ -183,6 +184,28 @@ if threads:
         w(f"\n2-thread speed-up over 1 thread: rnn-simd {tm('rnn-simd', threads[0]) / tm('rnn-simd', threads[-1]):.2f}×, "
           f"PyTorch {tm('pytorch', threads[0]) / tm('pytorch', threads[-1]):.2f}×.\n")
 
+    w("")
+
+# Min-of-rounds timing.
+rounds = glob.glob(os.path.join(res, "rounds-*-t*-r*.json"))
+if rounds:
+    rth = sorted({int(re.search(r"-t(\d+)-r", os.path.basename(p)).group(1)) for p in rounds})
+    nr = len({re.search(r"-r(\d+)", os.path.basename(p)).group(1) for p in rounds})
+    d0 = json.load(open(rounds[0]))
+    w("### 2b. The same, as min-of-rounds\n")
+    w(f"{nr} rounds, each: rnn-simd 1 thread, PyTorch 1 thread, rnn-simd 2 threads, PyTorch 2 threads, {d0['updates']} "
+      "updates per run, seed 1, no validation (`STAGES=rounds`). On a machine shared with other jobs the fastest round "
+      "of each is the closest to its unloaded speed; the median is given beside it. rnn-simd's runs include its JIT "
+      f"start, which weighs more in short runs. Load average during these runs: {load_range('rounds')}.\n")
+    w("| threads | rnn-simd ms/update: min, median | PyTorch: min, median | speed-up of the mins | of the medians |")
+    w("|---:|---|---|---:|---:|")
+    for th in rth:
+        xs = {e: sorted(per_update_ms(json.load(open(p))) for p in glob.glob(os.path.join(res, f"rounds-{e}-t{th}-r*.json")))
+              for e in ("rnn-simd", "pytorch")}
+        if xs["rnn-simd"] and xs["pytorch"]:
+            mr, mp = statistics.median(xs["rnn-simd"]), statistics.median(xs["pytorch"])
+            w(f"| {th} | {xs['rnn-simd'][0]:.1f}, {mr:.1f} | {xs['pytorch'][0]:.1f}, {mp:.1f} | "
+              f"**{xs['pytorch'][0] / xs['rnn-simd'][0]:.2f}×** | {mp / mr:.2f}× |")
     w("")
 
 # Sunspots forecaster.
