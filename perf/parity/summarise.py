@@ -136,7 +136,7 @@ if lm["rnn-simd"] or lm["pytorch"]:
 # The thread probe.
 probes = sorted(glob.glob(os.path.join(res, "probe-*.json")), key=os.path.getmtime)
 if probes:
-    w("## 2a. Why PyTorch was slower on 2 threads\n")
+    w("## 2. PyTorch on 2 threads: why it was slower than on 1\n")
     w("PyTorch alone, the model of section 1, seed 1, a few updates per set-up, run in this order (the `-again` rows "
       "repeat a set-up to show the noise). `OMP_WAIT_POLICY` governs libgomp, which runs PyTorch's element-wise and "
       "reduction kernels; the GEMMs run on OpenBLAS's own pthread pool (`OPENBLAS_NUM_THREADS`), which "
@@ -159,7 +159,7 @@ if probes:
 tseeds = seeds_of("time-rnn-simd-t*-s{s}.json")
 threads = sorted({int(re.search(r"-t(\d+)-", os.path.basename(p)).group(1)) for p in glob.glob(os.path.join(res, "time-rnn-simd-t*-s*.json"))})
 if threads:
-    w("## 2. Time per update, 1 and 2 threads\n")
+    w("## 3. Time per update, 1 and 2 threads\n")
     any_t = load(f"time-rnn-simd-t{threads[0]}-s{tseeds[0]}.json")
     any_p = load(f"time-pytorch-t{threads[0]}-s{tseeds[0]}.json") or {}
     w(f"The model of section 1, {any_t['updates']} updates per run without validation, seeds {' '.join(map(str, tseeds))}; "
@@ -192,7 +192,7 @@ if rounds:
     rth = sorted({int(re.search(r"-t(\d+)-r", os.path.basename(p)).group(1)) for p in rounds})
     nr = len({re.search(r"-r(\d+)", os.path.basename(p)).group(1) for p in rounds})
     d0 = json.load(open(rounds[0]))
-    w("### 2b. The same, as min-of-rounds\n")
+    w("### 3b. The same, as min-of-rounds\n")
     w(f"{nr} rounds, each: rnn-simd 1 thread, PyTorch 1 thread, rnn-simd 2 threads, PyTorch 2 threads, {d0['updates']} "
       "updates per run, seed 1, no validation (`STAGES=rounds`). On a machine shared with other jobs the fastest round "
       "of each is the closest to its unloaded speed; the median is given beside it. rnn-simd's runs include its JIT "
@@ -215,7 +215,7 @@ pers = load("series-persistence.json")
 if sthreads and pers:
     p0 = load(f"series-pytorch-t{sthreads[0]}-s{sseeds[0]}.json") or {}
     r0 = load(f"series-rnn-simd-t{sthreads[0]}-s{sseeds[0]}.json") or {}
-    w("## 3. Forecaster on the yearly sunspots\n")
+    w("## 4. Forecaster on the yearly sunspots\n")
     w(f"Series: column `SUNACTIVITY` of the `sunspots.csv` Debian's python3-statsmodels ships ({pers['values']} yearly "
       f"values, 1700–2008), standardised by its mean ({pers['mean']:.2f}) and population sd ({pers['std']:.2f}); "
       f"held-out: the last {pers['held_out']} values, each predicted one step ahead after priming the model on everything "
