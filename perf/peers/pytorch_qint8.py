@@ -19,7 +19,8 @@ and, for int8, the outputs' error against the float32 module on 20 steps (`max_a
 
 prints the markdown table of such lines (several passes: the lowest median per row, engine and precision), with a
 column for any `rnn-simd` lines in the files (append `rnn-simd bench --precision int8 --json FILE` to the same file,
-or name its file too) and the ratios PyTorch int8 / PyTorch f32 and PyTorch int8 / rnn-simd int8.
+or name its file too) and the ratios PyTorch int8 / PyTorch f32, PyTorch int8 / rnn-simd f32 and PyTorch int8 /
+rnn-simd int8 (above 1: the other is faster).
 """
 import argparse
 import copy
@@ -101,8 +102,9 @@ def table(files):
     def us(v):
         return f"{v:,.1f}" if v is not None else "–"
     print("| row | thr | " + " | ".join(f"{e} {p} µs" for e, p in cols)
-          + " | PyTorch int8 / f32 | PyTorch int8 / rnn-simd int8 | int8 error vs f32 (max abs, rel RMS) |")
-    print("|---|---:|" + "---:|" * len(cols) + "---:|---:|---|")
+          + " | PyTorch int8 / f32 | PyTorch int8 / rnn-simd f32 | PyTorch int8 / rnn-simd int8"
+          + " | int8 error vs f32 (max abs, rel RMS) |")
+    print("|---|---:|" + "---:|" * len(cols) + "---:|---:|---:|---|")
     for key in sorted(best, key=lambda k: (k[1] != "step", k[0], k[2], k[3], k[4], k[6])):
         cell, mode, X, H, B, T, th = key
         v = best[key]
@@ -112,9 +114,11 @@ def table(files):
         note = "" if e.get("quantized", True) else " (not quantised)"
         ratio = f"{q / f:.2f}" if q and f else "–"
         mine_ratio = f"{q / mine:.2f}" if q and mine else "–"
+        mine32 = v.get(("rnn-simd", "f32"))
+        f32_ratio = f"{q / mine32:.2f}" if q and mine32 else "–"
         err = f"{e['max_abs_err']:.4f}, {e['rel_rms_err']:.4f}" if "max_abs_err" in e else "–"
         print(f"| {cell} {mode} H={H} B={B} T={T}{note} | {th} | " + " | ".join(us(v.get(c)) for c in cols)
-              + f" | {ratio} | {mine_ratio} | {err} |")
+              + f" | {ratio} | {f32_ratio} | {mine_ratio} | {err} |")
 
 
 def main():
