@@ -17,10 +17,11 @@ default active spin-wait the two pools fight over 2 vCPUs and a 2-thread update 
 import argparse
 import json
 import os
-import time
 
 import torch
 import torch.nn as nn
+
+import twin
 
 
 def blas():
@@ -36,24 +37,11 @@ def blas():
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--text", required=True)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--embedding", type=int, default=32)
-    p.add_argument("--dropout", type=float, default=0.3)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--clip", type=float, default=5.0)
-    p.add_argument("--updates", type=int, default=400)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--valid-every", type=int, default=0,
-                   help="measure the held-out loss every this many updates (0: only at the end), as rnn-simd's --valid-every")
+    twin.add_options(p, hidden=256, layers=2, dropout=0.3, batch=16, steps=64, updates=400)
     a = p.parse_args()
 
-    torch.set_num_threads(a.threads)
-    torch.set_num_interop_threads(1)
-    torch.manual_seed(a.seed)
+    twin.start(a)
 
     with open(a.text, "rb") as f:
         text = f.read().decode("utf-8").lstrip("\ufeff")
@@ -62,12 +50,6 @@ def main():
     ids = torch.tensor([index[c] for c in text], dtype=torch.long)
     held = min(len(ids) // 10, 10_000) if len(ids) >= 1000 else 0
     train, held_out = ids[: len(ids) - held], ids[len(ids) - held:]
-
-    B, T = a.batch, a.steps
-    L = (len(train) - 1) // B
-    assert L >= T, "text too short"
-    # stream b = train[b*L : b*L + L]; inputs[t, b] = train[b*L + start + t], target = the next element
-    base = torch.arange(B) * L
 
     class Model(nn.Module):
         def __init__(self):
@@ -90,35 +72,13 @@ def main():
         model.train()
         return value
 
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     lossf = nn.CrossEntropyLoss()
-    cursor, state = 0, None
-    model.train()
-    curve, valid_seconds = [], 0.0
-    t0 = time.perf_counter()
-    for update in range(1, a.updates + 1):
-        epoch_start = cursor == 0 or cursor + T > L
-        if cursor + T > L:
-            cursor = 0
-        start = cursor
-        cursor += T
-        if epoch_start:
-            state = None
-        pos = base[None, :] + start + torch.arange(T)[:, None]   # [T, B]
-        x, y = train[pos], train[pos + 1]
+
+    def step_loss(x, y, state):
         logits, state = model(x, state)
-        loss = lossf(logits.reshape(-1, len(vocab)), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if a.clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), a.clip)
-        opt.step()
-        state = tuple(s.detach() for s in state)
-        if a.valid_every > 0 and update % a.valid_every == 0 and len(held_out) >= 2:
-            v0 = time.perf_counter()
-            curve.append({"update": update, "loss": validate()})
-            valid_seconds += time.perf_counter() - v0
-    seconds = time.perf_counter() - t0
+        return lossf(logits.reshape(-1, len(vocab)), y.reshape(-1)), state
+
+    loss, seconds, curve, valid_seconds = twin.train(model, train, a, step_loss, validate)
 
     held_loss = curve[-1]["loss"] if curve and curve[-1]["update"] == a.updates else validate()
     print(json.dumps({

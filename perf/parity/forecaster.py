@@ -19,10 +19,11 @@ import json
 import math
 import os
 import struct
-import time
 
 import torch
 import torch.nn as nn
+
+import twin
 
 
 def read_column(path, column):
@@ -75,23 +76,11 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--csv", required=True)
     p.add_argument("--column", required=True)
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--steps", type=int, default=16)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--clip", type=float, default=5.0)
-    p.add_argument("--updates", type=int, default=500)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--valid-every", type=int, default=0)
+    twin.add_options(p, hidden=32, layers=1, dropout=0.0, batch=4, steps=16, updates=500)
     p.add_argument("--evaluate", default=None, help="an rnn-simd checkpoint: score its weights instead of training")
     a = p.parse_args()
 
-    torch.set_num_threads(a.threads)
-    torch.set_num_interop_threads(1)
-    torch.manual_seed(a.seed)
+    twin.start(a)
 
     raw = read_column(a.csv, a.column)
     mean = sum(raw) / len(raw)
@@ -108,39 +97,14 @@ def main():
                           "held_out": held, "scale": scale, **score(model, series, train_len, scale)}))
         return
 
-    B, T = a.batch, a.steps
-    L = (train_len - 1) // B
-    assert L >= T, "series too short for --batch and --steps"
-    base = torch.arange(B) * L
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     lossf = nn.MSELoss()
-    cursor, state = 0, None
-    curve, valid_seconds = [], 0.0
-    model.train()
-    t0 = time.perf_counter()
-    for update in range(1, a.updates + 1):
-        epoch_start = cursor == 0 or cursor + T > L
-        if cursor + T > L:
-            cursor = 0
-        start = cursor
-        cursor += T
-        if epoch_start:
-            state = None
-        pos = base[None, :] + start + torch.arange(T)[:, None]   # [T, B]
-        x, y = train[pos][..., None], train[pos + 1][..., None]
-        pred, state = model(x, state)
-        loss = lossf(pred, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if a.clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), a.clip)
-        opt.step()
-        state = tuple(s.detach() for s in state)
-        if a.valid_every > 0 and update % a.valid_every == 0:
-            v0 = time.perf_counter()
-            curve.append({"update": update, "loss": score(model, series, train_len, scale)["mse"]})
-            valid_seconds += time.perf_counter() - v0
-    seconds = time.perf_counter() - t0
+
+    def step_loss(x, y, state):
+        pred, state = model(x[..., None], state)
+        return lossf(pred, y[..., None]), state
+
+    loss, seconds, curve, valid_seconds = twin.train(
+        model, train, a, step_loss, lambda: score(model, series, train_len, scale)["mse"])
     final = score(model, series, train_len, scale)
     print(json.dumps({
         "engine": "pytorch", "torch": torch.__version__, "threads": a.threads, "seed": a.seed, "updates": a.updates,
