@@ -126,4 +126,6 @@ for stage in $STAGES; do
   *) echo "unknown stage '$stage' (lm, probe, time, rounds, series)" >&2; exit 2 ;;
   esac
 done
+# The rnn-simd JSONs name their data and checkpoints by absolute path: keep them relative to the repository.
+sed -i "s|$repo/||g" "$out"/*.json
 "$PY" "$here/summarise.py" "$out" "$repo/perf/results/parity.md"

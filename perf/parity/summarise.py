@@ -134,7 +134,11 @@ if lm["rnn-simd"] or lm["pytorch"]:
     w("")
 
 # The thread probe.
-probes = sorted(glob.glob(os.path.join(res, "probe-*.json")), key=os.path.getmtime)
+order = []   # the probe's set-ups in the order they ran (load.log), not by file time
+if os.path.exists(os.path.join(res, "load.log")):
+    order = [line.split()[3] for line in open(os.path.join(res, "load.log")) if line.split()[1:3] == ["probe", "pytorch"]]
+probes = sorted(glob.glob(os.path.join(res, "probe-*.json")),
+                key=lambda p: (order.index(os.path.basename(p)[6:-5]) if os.path.basename(p)[6:-5] in order else len(order), p))
 if probes:
     w("## 2. PyTorch on 2 threads: why it was slower than on 1\n")
     w("PyTorch alone, the model of section 1, seed 1, a few updates per set-up, run in this order (the `-again` rows "
