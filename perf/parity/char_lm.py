@@ -6,15 +6,22 @@ held-out = the last tenth of the text, at most 10 000 characters (TextRun.Split)
 L = (n - 1) // B, chunks of T steps, target = next element, the state carried (detached) between chunks and reset
 at an epoch start (ContiguousStreams); embedding -> stacked LSTM (dropout between layers) -> linear -> mean
 softmax cross-entropy over T*B; Adam(lr), global-norm clip; held-out loss = one stream over the held-out tail from a
-zero state, mean nats/char (TextRun.Validate). Prints one JSON object.
+zero state, mean nats/char (TextRun.Validate), every --valid-every updates and after the last. `seconds` is the
+training loop's wall time including those measurements (as rnn-simd's `--json` seconds), `validation_seconds` their
+share. Prints one JSON object.
+
+Threads: run with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = --threads and OMP_WAIT_POLICY=passive (run.sh does).
+Debian's torch 1.13 runs its element-wise ops on libgomp and its GEMMs on OpenBLAS's own pthread pool; with libgomp's
+default active spin-wait the two pools fight over 2 vCPUs and a 2-thread update takes many times a 1-thread one.
 """
 import argparse
 import json
 import os
-import time
 
 import torch
 import torch.nn as nn
+
+import twin
 
 
 def blas():
@@ -30,22 +37,11 @@ def blas():
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--text", required=True)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--embedding", type=int, default=32)
-    p.add_argument("--dropout", type=float, default=0.3)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--clip", type=float, default=5.0)
-    p.add_argument("--updates", type=int, default=400)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
+    twin.add_options(p, hidden=256, layers=2, dropout=0.3, batch=16, steps=64, updates=400)
     a = p.parse_args()
 
-    torch.set_num_threads(a.threads)
-    torch.set_num_interop_threads(1)
-    torch.manual_seed(a.seed)
+    twin.start(a)
 
     with open(a.text, "rb") as f:
         text = f.read().decode("utf-8").lstrip("\ufeff")
@@ -54,12 +50,6 @@ def main():
     ids = torch.tensor([index[c] for c in text], dtype=torch.long)
     held = min(len(ids) // 10, 10_000) if len(ids) >= 1000 else 0
     train, held_out = ids[: len(ids) - held], ids[len(ids) - held:]
-
-    B, T = a.batch, a.steps
-    L = (len(train) - 1) // B
-    assert L >= T, "text too short"
-    # stream b = train[b*L : b*L + L]; inputs[t, b] = train[b*L + start + t], target = the next element
-    base = torch.arange(B) * L
 
     class Model(nn.Module):
         def __init__(self):
@@ -73,40 +63,31 @@ def main():
             return self.out(y), state
 
     model = Model()
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    lossf = nn.CrossEntropyLoss()
-    cursor, state = 0, None
-    model.train()
-    t0 = time.perf_counter()
-    for _ in range(a.updates):
-        epoch_start = cursor == 0 or cursor + T > L
-        if cursor + T > L:
-            cursor = 0
-        start = cursor
-        cursor += T
-        if epoch_start:
-            state = None
-        pos = base[None, :] + start + torch.arange(T)[:, None]   # [T, B]
-        x, y = train[pos], train[pos + 1]
-        logits, state = model(x, state)
-        loss = lossf(logits.reshape(-1, len(vocab)), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if a.clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), a.clip)
-        opt.step()
-        state = tuple(s.detach() for s in state)
-    seconds = time.perf_counter() - t0
 
-    model.eval()
-    with torch.no_grad():
-        logits, _ = model(held_out[:-1, None], None)
-        held_loss = lossf(logits.reshape(-1, len(vocab)), held_out[1:]).item()
+    def validate():
+        model.eval()
+        with torch.no_grad():
+            logits, _ = model(held_out[:-1, None], None)
+            value = lossf(logits.reshape(-1, len(vocab)), held_out[1:]).item()
+        model.train()
+        return value
+
+    lossf = nn.CrossEntropyLoss()
+
+    def step_loss(x, y, state):
+        logits, state = model(x, state)
+        return lossf(logits.reshape(-1, len(vocab)), y.reshape(-1)), state
+
+    loss, seconds, curve, valid_seconds = twin.train(model, train, a, step_loss, validate)
+
+    held_loss = curve[-1]["loss"] if curve and curve[-1]["update"] == a.updates else validate()
     print(json.dumps({
         "engine": "pytorch", "torch": torch.__version__, "threads": a.threads, "seed": a.seed,
         "updates": a.updates, "final_loss": loss.item(), "held_out_loss": held_loss,
         "seconds": seconds, "seconds_per_update": seconds / a.updates,
-        "blas": blas(), "vocabulary": len(vocab), "train_chars": len(train), "held_out_chars": len(held_out),
+        "validation_seconds": valid_seconds, "held_out": curve,
+        "blas": blas(), "torch_threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
+        "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")}, "vocabulary": len(vocab), "train_chars": len(train), "held_out_chars": len(held_out),
     }))
 
 

@@ -10,6 +10,8 @@
 #
 # Output: perf/results/peers/summary.md (the table), perf/results/peers/all/*.jsonl (every pass's rows), and
 # perf/results/peers/ratios.md (peer median / Rnn.Simd median per row: above 1 means Rnn.Simd is faster).
+# The int8 peer, PyTorch's dynamic quantisation (quantize_dynamic, qint8) on the step and B = 1 seq rows with the
+# float32 module beside it, runs on its own: perf/peers/qint8.sh (results: perf/results/peers/pytorch-qint8.md).
 # Needs what ../shared/peers/setup.sh installs (it is run first; idempotent). Run it with nothing else on the machine.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
