@@ -22,6 +22,12 @@ public sealed unsafe class ThreadTeam : IDisposable
     /// <summary>How long an idle worker spins before it blocks, in stopwatch ticks (≈ 100 µs).</summary>
     private static readonly long s_spinTicks = Stopwatch.Frequency / 10_000;
 
+    /// <summary>
+    /// How long a waiting thread spins on pause instructions alone before it also yields (≈ 5 µs: the serial work
+    /// between two products of a time step, so that the next dispatch is seen within a fraction of a microsecond).
+    /// </summary>
+    private static readonly long s_tightSpinTicks = Stopwatch.Frequency / 200_000;
+
     [ThreadStatic]
     private static bool t_insideJob;
 
@@ -70,6 +76,9 @@ public sealed unsafe class ThreadTeam : IDisposable
 
     /// <summary>The number of threads that run a job, the calling thread included.</summary>
     public int ThreadCount { get; }
+
+    /// <summary>How many jobs ran on more than one thread (diagnostics: tests check which products are split).</summary>
+    internal long Dispatches { get; private set; }
 
     /// <summary>Total bytes the worker threads had allocated when they last finished a job (diagnostics for tests).</summary>
     internal long WorkerAllocatedBytes
@@ -129,6 +138,7 @@ public sealed unsafe class ThreadTeam : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         lock (_runLock)
         {
+            Dispatches++;
             _job = Unsafe.AsPointer(ref job);
             _invoke = &Trampoline<TJob>.Invoke;
             _parts = parts;
@@ -156,11 +166,7 @@ public sealed unsafe class ThreadTeam : IDisposable
                 t_insideJob = false;
 
                 // Wait for the workers even if part 0 threw: they read the job from this stack frame.
-                var spinner = default(SpinWait);
-                while (Volatile.Read(ref _pending) != 0)
-                {
-                    spinner.SpinOnce(sleep1Threshold: -1);
-                }
+                Await(ref _pending, 0);
 
                 _job = null;
             }
@@ -201,15 +207,43 @@ public sealed unsafe class ThreadTeam : IDisposable
         }
     }
 
+    /// <summary>Waits (<see cref="Pause"/>) until <paramref name="value"/> equals <paramref name="target"/>.</summary>
+    private static void Await(ref int value, int target)
+    {
+        long start = Stopwatch.GetTimestamp();
+        var spinner = default(SpinWait);
+        while (Volatile.Read(ref value) != target)
+        {
+            Pause(start, ref spinner);
+        }
+    }
+
+    /// <summary>
+    /// One round of waiting: a pause instruction for the first <see cref="s_tightSpinTicks"/> (a part's end or the next
+    /// job is usually that close), then SpinWait's rounds, which yield the core after ten so that a preempted thread of
+    /// the team gets it. SpinWait alone noticed a job a microsecond or more late, a small product's whole time.
+    /// </summary>
+    private static void Pause(long start, ref SpinWait spinner)
+    {
+        if (Stopwatch.GetTimestamp() - start < s_tightSpinTicks)
+        {
+            Thread.SpinWait(1);
+        }
+        else
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
     private int WaitForGeneration(int seen)
     {
-        long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
+        long start = Stopwatch.GetTimestamp(), spinUntil = start + s_spinTicks;
         var spinner = default(SpinWait);
         while (Volatile.Read(ref _generation) == seen)
         {
             if (Stopwatch.GetTimestamp() < spinUntil)
             {
-                spinner.SpinOnce(sleep1Threshold: -1);
+                Pause(start, ref spinner);
                 continue;
             }
 
