@@ -22,12 +22,6 @@ public sealed unsafe class ThreadTeam : IDisposable
     /// <summary>How long an idle worker spins before it blocks, in stopwatch ticks (≈ 100 µs).</summary>
     private static readonly long s_spinTicks = Stopwatch.Frequency / 10_000;
 
-    /// <summary>
-    /// How long a waiting thread spins on pause instructions alone before it also yields (≈ 5 µs: the serial work
-    /// between two products of a time step, so that the next dispatch is seen within a fraction of a microsecond).
-    /// </summary>
-    private static readonly long s_tightSpinTicks = Stopwatch.Frequency / 200_000;
-
     [ThreadStatic]
     private static bool t_insideJob;
 
@@ -166,7 +160,11 @@ public sealed unsafe class ThreadTeam : IDisposable
                 t_insideJob = false;
 
                 // Wait for the workers even if part 0 threw: they read the job from this stack frame.
-                Await(ref _pending, 0);
+                var spinner = default(SpinWait);
+                while (Volatile.Read(ref _pending) != 0)
+                {
+                    spinner.SpinOnce(sleep1Threshold: -1);
+                }
 
                 _job = null;
             }
@@ -207,43 +205,15 @@ public sealed unsafe class ThreadTeam : IDisposable
         }
     }
 
-    /// <summary>Waits (<see cref="Pause"/>) until <paramref name="value"/> equals <paramref name="target"/>.</summary>
-    private static void Await(ref int value, int target)
-    {
-        long start = Stopwatch.GetTimestamp();
-        var spinner = default(SpinWait);
-        while (Volatile.Read(ref value) != target)
-        {
-            Pause(start, ref spinner);
-        }
-    }
-
-    /// <summary>
-    /// One round of waiting: a pause instruction for the first <see cref="s_tightSpinTicks"/> (a part's end or the next
-    /// job is usually that close), then SpinWait's rounds, which yield the core after ten so that a preempted thread of
-    /// the team gets it. SpinWait alone noticed a job a microsecond or more late, a small product's whole time.
-    /// </summary>
-    private static void Pause(long start, ref SpinWait spinner)
-    {
-        if (Stopwatch.GetTimestamp() - start < s_tightSpinTicks)
-        {
-            Thread.SpinWait(1);
-        }
-        else
-        {
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-    }
-
     private int WaitForGeneration(int seen)
     {
-        long start = Stopwatch.GetTimestamp(), spinUntil = start + s_spinTicks;
+        long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
         var spinner = default(SpinWait);
         while (Volatile.Read(ref _generation) == seen)
         {
             if (Stopwatch.GetTimestamp() < spinUntil)
             {
-                Pause(start, ref spinner);
+                spinner.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
 
