@@ -4,10 +4,9 @@ using Rnn.Simd.Kernels.Threading;
 namespace Rnn.Simd.Benchmarks;
 
 /// <summary>
-/// What a split costs: one dispatch of a job that does nothing, on a team of two, back to back (the worker still
-/// spinning from the previous call, as between the products of consecutive time steps), and after a pause long
-/// enough for the worker to block (the first product of a call that follows idle time). The rule that decides
-/// whether a product or an element-wise pass is split (<c>Kernels/Threading/ThreadCost</c>) rests on these figures.
+/// What a split costs: one dispatch of a job that does nothing on a team of two, back to back (the worker still
+/// spinning from the previous call, as between the products of consecutive time steps), against the same job run
+/// inline. perf/results/threads-and-fma.md has the figures.
 /// </summary>
 public class ThreadTeamBenchmarks
 {
