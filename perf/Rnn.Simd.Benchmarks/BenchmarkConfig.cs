@@ -9,16 +9,21 @@ namespace Rnn.Simd.Benchmarks;
 /// <summary>The suite's configuration: MemoryDiagnoser always, a GFLOP/s column, and one job per ISA on request.</summary>
 internal static class BenchmarkConfig
 {
-    /// <summary>Takes the suite's own options: <c>--isa all</c> (a job per ISA switch) and <c>--short</c> (every job a short run).</summary>
-    public static (string[] Remaining, bool AllIsas, bool Short) TakeOwnOptions(string[] args)
+    /// <summary>
+    /// Takes the suite's own options: <c>--isa all</c> (a job per ISA switch), <c>--isa fma</c> (the paths without
+    /// hardware FMA, with and without Determinism.SameMachine, against the AVX2 path) and <c>--short</c> (every job a
+    /// short run).
+    /// </summary>
+    public static (string[] Remaining, string? Isas, bool Short) TakeOwnOptions(string[] args)
     {
         var rest = new List<string>();
-        bool all = false, shortRun = false;
+        string? isas = null;
+        bool shortRun = false;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--isa" && i + 1 < args.Length)
             {
-                all = args[++i] == "all";
+                isas = args[++i];
                 continue;
             }
 
@@ -31,13 +36,14 @@ internal static class BenchmarkConfig
             rest.Add(args[i]);
         }
 
-        return (rest.ToArray(), all, shortRun);
+        return (rest.ToArray(), isas, shortRun);
     }
 
-    /// <param name="allIsas">Add a job per instruction-set switch.</param>
+    /// <param name="isas">"all": add a job per instruction-set switch; "fma": the AVX2 path as the baseline, then SSE and
+    /// scalar each fused (emulated) and separate (RNN_SIMD_DETERMINISM=SameMachine).</param>
     /// <param name="jobFromCommandLine">The user passed --job: use that job instead of the default one.</param>
     /// <param name="shortRun">Every job (the best width's and the ISA switches') is BenchmarkDotNet's short run.</param>
-    public static IConfig Create(bool allIsas, bool jobFromCommandLine, bool shortRun)
+    public static IConfig Create(string? isas, bool jobFromCommandLine, bool shortRun)
     {
         ManualConfig config = DefaultConfig.Instance
             .AddDiagnoser(MemoryDiagnoser.Default)
@@ -46,12 +52,26 @@ internal static class BenchmarkConfig
             .WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(30));
 
         Job job = shortRun ? Job.ShortRun : Job.Default;
+        if (isas == "fma")
+        {
+            var avx2 = new EnvironmentVariable("DOTNET_EnableAVX512", "0");
+            var sse = new EnvironmentVariable("DOTNET_EnableAVX2", "0");
+            var scalar = new EnvironmentVariable("DOTNET_EnableHWIntrinsic", "0");
+            var separate = new EnvironmentVariable("RNN_SIMD_DETERMINISM", "SameMachine");
+            config.AddJob(job.WithId("avx2").WithEnvironmentVariables(avx2).AsBaseline());
+            config.AddJob(job.WithId("sse-fused").WithEnvironmentVariables(sse));
+            config.AddJob(job.WithId("sse-separate").WithEnvironmentVariables(sse, separate));
+            config.AddJob(job.WithId("scalar-fused").WithEnvironmentVariables(scalar));
+            config.AddJob(job.WithId("scalar-separate").WithEnvironmentVariables(scalar, separate));
+            return config;
+        }
+
         if (!jobFromCommandLine)
         {
             config.AddJob(job.WithId("best-width").AsBaseline());
         }
 
-        if (allIsas)
+        if (isas == "all")
         {
             config.AddJob(job.WithId("avx512-off").WithEnvironmentVariables(new EnvironmentVariable("DOTNET_EnableAVX512", "0")));
             config.AddJob(job.WithId("avx2-off").WithEnvironmentVariables(new EnvironmentVariable("DOTNET_EnableAVX2", "0")));

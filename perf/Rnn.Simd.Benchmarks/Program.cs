@@ -12,7 +12,10 @@ namespace Rnn.Simd.Benchmarks;
 /// <c>OnnxBenchmarks</c> times ONNX Runtime's C# API (the speed peer, in-process) against OnnxRecurrentLayer and
 /// RecurrentNetwork on the same models (perf/results/onnx-runtime.md).
 /// <c>--isa all</c> adds one job per instruction-set switch (DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0,
-/// DOTNET_EnableHWIntrinsic=0); the default is the machine's best width only. <c>--short</c> makes every job a
+/// DOTNET_EnableHWIntrinsic=0); the default is the machine's best width only. <c>--isa fma</c> times the paths
+/// without hardware FMA, fused (emulated) and separate (Determinism.SameMachine), against the AVX2 path
+/// (perf/results/threads-and-fma.md). RNN_BENCH_ROWS narrows the rows (a ';'-separated list of names such as
+/// "lstm H=256 B=1 T=1"). <c>--short</c> makes every job a
 /// short run (3 warm-ups, 3 iterations); the exported per-ISA tables in perf/results/bdn were made with it:
 /// <code>
 ///   RNN_BENCH_THREADS=1 dotnet run -c Release --project perf/Rnn.Simd.Benchmarks -- --filter '*StepBenchmarks*' '*TrainingBenchmarks*' --isa all --short --artifacts perf/results/bdn --exporters github
@@ -22,7 +25,7 @@ internal static class Program
 {
     private static void Main(string[] args)
     {
-        (string[] rest, bool allIsas, bool shortRun) = BenchmarkConfig.TakeOwnOptions(args);
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, BenchmarkConfig.Create(allIsas, rest.Contains("--job") || rest.Contains("-j"), shortRun));
+        (string[] rest, string? isas, bool shortRun) = BenchmarkConfig.TakeOwnOptions(args);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, BenchmarkConfig.Create(isas, rest.Contains("--job") || rest.Contains("-j"), shortRun));
     }
 }

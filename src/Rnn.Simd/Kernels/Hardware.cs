@@ -26,4 +26,11 @@ public static class Hardware
     /// <c>DOTNET_EnableAVX2=0</c>) every fused multiply-add is emulated in software to keep the exact results, much slower.
     /// </summary>
     public static bool HardwareFma => Isa.HardwareFma;
+
+    /// <summary>
+    /// The determinism the process asked for (<see cref="Kernels.Determinism"/>: the switch
+    /// <c>Rnn.Simd.Determinism.SameMachine</c> or <c>RNN_SIMD_DETERMINISM=SameMachine</c>, read once). Multiply-adds are
+    /// separate only when this is <see cref="Kernels.Determinism.SameMachine"/> and <see cref="HardwareFma"/> is false.
+    /// </summary>
+    public static Determinism Determinism => Mad.SameMachineRequested ? Determinism.SameMachine : Determinism.Everywhere;
 }

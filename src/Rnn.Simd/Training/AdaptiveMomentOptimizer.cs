@@ -87,9 +87,9 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
         for (int i = 0; i < values.Length; i++)
         {
             float p = values[i] * shrink;                                      // AdamW: param.mul_(1 - lr * wd)
-            float g = l2 != 0 ? MathF.FusedMultiplyAdd(values[i], l2, gradients[i]) : gradients[i];   // grad.add(param, alpha=wd)
-            float m = MathF.FusedMultiplyAdd(g, oneMinusBeta1, mean[i] * beta1);                    // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-            float v = MathF.FusedMultiplyAdd(oneMinusBeta2 * g, g, square[i] * beta2);              // exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2)
+            float g = l2 != 0 ? Mad.Fma(values[i], l2, gradients[i]) : gradients[i];   // grad.add(param, alpha=wd)
+            float m = Mad.Fma(g, oneMinusBeta1, mean[i] * beta1);                    // exp_avg.mul_(b1).add_(g, alpha=1-b1)
+            float v = Mad.Fma(oneMinusBeta2 * g, g, square[i] * beta2);              // exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2)
             mean[i] = m;
             square[i] = v;
             if (Amsgrad)

@@ -94,15 +94,15 @@ public sealed class RmsProp : Optimizer
         for (int i = 0; i < n; i++)
         {
             float p = values[i];
-            float g = decay ? MathF.FusedMultiplyAdd(p, wd, gradients[i]) : gradients[i];
-            float s = MathF.FusedMultiplyAdd(oneMinusAlpha * g, g, square[i] * alpha);
+            float g = decay ? Mad.Fma(p, wd, gradients[i]) : gradients[i];
+            float s = Mad.Fma(oneMinusAlpha * g, g, square[i] * alpha);
             square[i] = s;
             float a;
             if (Centered)
             {
-                float gm = MathF.FusedMultiplyAdd(g, oneMinusAlpha, mean[i] * alpha);
+                float gm = Mad.Fma(g, oneMinusAlpha, mean[i] * alpha);
                 mean[i] = gm;
-                a = MathF.Sqrt(MathF.FusedMultiplyAdd(-gm, gm, s));
+                a = MathF.Sqrt(Mad.Fma(-gm, gm, s));
             }
             else
             {
@@ -114,7 +114,7 @@ public sealed class RmsProp : Optimizer
             {
                 float b = (buffer[i] * momentum) + (g / a);
                 buffer[i] = b;
-                values[i] = MathF.FusedMultiplyAdd(b, negLr, p);
+                values[i] = Mad.Fma(b, negLr, p);
             }
             else
             {

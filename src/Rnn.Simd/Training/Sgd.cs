@@ -85,8 +85,8 @@ public sealed class Sgd : Optimizer
         {
             for (int i = 0; i < values.Length; i++)
             {
-                float d = decay ? MathF.FusedMultiplyAdd(values[i], wd, gradients[i]) : gradients[i];
-                values[i] = MathF.FusedMultiplyAdd(d, negLr, values[i]);
+                float d = decay ? Mad.Fma(values[i], wd, gradients[i]) : gradients[i];
+                values[i] = Mad.Fma(d, negLr, values[i]);
             }
 
             return;
@@ -97,11 +97,11 @@ public sealed class Sgd : Optimizer
         bool first = !_hasBuffer;
         for (int i = 0; i < values.Length; i++)
         {
-            float d = decay ? MathF.FusedMultiplyAdd(values[i], wd, gradients[i]) : gradients[i];
-            float b = first ? d : MathF.FusedMultiplyAdd(d, keep, buffer[i] * momentum);
+            float d = decay ? Mad.Fma(values[i], wd, gradients[i]) : gradients[i];
+            float b = first ? d : Mad.Fma(d, keep, buffer[i] * momentum);
             buffer[i] = b;
-            d = Nesterov ? MathF.FusedMultiplyAdd(b, momentum, d) : b;
-            values[i] = MathF.FusedMultiplyAdd(d, negLr, values[i]);
+            d = Nesterov ? Mad.Fma(b, momentum, d) : b;
+            values[i] = Mad.Fma(d, negLr, values[i]);
         }
     }
 

@@ -15,7 +15,7 @@ namespace Rnn.Simd.Tests.Determinism;
 public sealed class NetworkDeterminismTests
 {
     /// <summary>Change only with a deliberate change of the arithmetic, and say so in the commit.</summary>
-    private const string NetworkHash = "AABDA4383D2E2C7DF2298AE34C6DFC87C80171F007F5245A8D2BAB1E867C086F";
+    internal const string NetworkHash = "AABDA4383D2E2C7DF2298AE34C6DFC87C80171F007F5245A8D2BAB1E867C086F";
 
     [Fact]
     public void NetworkOutputs_HashToTheCommittedConstant_OnOneAndTwoThreads()
@@ -26,7 +26,8 @@ public sealed class NetworkDeterminismTests
         Assert.True(NetworkHash == single, $"Network hash {single}, expected {NetworkHash}.");
     }
 
-    private static string Hash(ThreadTeam? team)
+    /// <summary>SHA-256 of every architecture's outputs and final states (also SameMachineDeterminismTests' check).</summary>
+    internal static string Hash(ThreadTeam? team)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         int index = 0;

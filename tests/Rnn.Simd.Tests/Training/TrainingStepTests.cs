@@ -117,7 +117,7 @@ public sealed class TrainingStepTests
     }
 
     /// <summary>A many-to-many step: forward on a tape, MSE against targets, backward, clip, Adam.</summary>
-    private sealed class Step : IDisposable
+    internal sealed class Step : IDisposable
     {
         private const int Steps = 7, Batch = 3;
         private readonly RecurrentTape _tape;

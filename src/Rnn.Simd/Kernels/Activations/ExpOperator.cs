@@ -63,15 +63,15 @@ internal readonly struct ExpOperator : IUnaryOperator
         float n = t - RoundMagic;
         int ni = unchecked(BitConverter.SingleToInt32Bits(t) - RoundMagicBits);
 
-        float r = MathF.FusedMultiplyAdd(n, -Ln2Hi, x);
-        r = MathF.FusedMultiplyAdd(n, -Ln2Lo, r);
+        float r = Mad.Fma(n, -Ln2Hi, x);
+        r = Mad.Fma(n, -Ln2Lo, r);
 
-        float p = MathF.FusedMultiplyAdd(P0, r, P1);
-        p = MathF.FusedMultiplyAdd(p, r, P2);
-        p = MathF.FusedMultiplyAdd(p, r, P3);
-        p = MathF.FusedMultiplyAdd(p, r, P4);
-        p = MathF.FusedMultiplyAdd(p, r, P5);
-        float y = MathF.FusedMultiplyAdd(p, r * r, r) + 1f;
+        float p = Mad.Fma(P0, r, P1);
+        p = Mad.Fma(p, r, P2);
+        p = Mad.Fma(p, r, P3);
+        p = Mad.Fma(p, r, P4);
+        p = Mad.Fma(p, r, P5);
+        float y = Mad.Fma(p, r * r, r) + 1f;
 
         // 2^n = 2^n1 · 2^n2 with n1 = ⌊n/2⌋ ∈ [−75, 64], n2 = n − n1 ∈ [−75, 64]: both factors are
         // normal floats. y·2^n1 is exact, so the second product is the only rounding: it gives +∞
@@ -90,15 +90,15 @@ internal readonly struct ExpOperator : IUnaryOperator
         Vector128<float> n = t - Vector128.Create(RoundMagic);
         Vector128<int> ni = t.AsInt32() - Vector128.Create(RoundMagicBits);
 
-        Vector128<float> r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-Ln2Hi), x);
-        r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-Ln2Lo), r);
+        Vector128<float> r = Mad.Fma(n, Vector128.Create(-Ln2Hi), x);
+        r = Mad.Fma(n, Vector128.Create(-Ln2Lo), r);
 
-        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.Create(P0), r, Vector128.Create(P1));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(P2));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(P3));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(P4));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(P5));
-        Vector128<float> y = Vector128.FusedMultiplyAdd(p, r * r, r) + Vector128<float>.One;
+        Vector128<float> p = Mad.Fma(Vector128.Create(P0), r, Vector128.Create(P1));
+        p = Mad.Fma(p, r, Vector128.Create(P2));
+        p = Mad.Fma(p, r, Vector128.Create(P3));
+        p = Mad.Fma(p, r, Vector128.Create(P4));
+        p = Mad.Fma(p, r, Vector128.Create(P5));
+        Vector128<float> y = Mad.Fma(p, r * r, r) + Vector128<float>.One;
 
         Vector128<int> n1 = Vector128.ShiftRightArithmetic(ni, 1);
         Vector128<int> n2 = ni - n1;
@@ -114,15 +114,15 @@ internal readonly struct ExpOperator : IUnaryOperator
         Vector256<float> n = t - Vector256.Create(RoundMagic);
         Vector256<int> ni = t.AsInt32() - Vector256.Create(RoundMagicBits);
 
-        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), x);
-        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Lo), r);
+        Vector256<float> r = Mad.Fma(n, Vector256.Create(-Ln2Hi), x);
+        r = Mad.Fma(n, Vector256.Create(-Ln2Lo), r);
 
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(P0), r, Vector256.Create(P1));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
-        Vector256<float> y = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256<float>.One;
+        Vector256<float> p = Mad.Fma(Vector256.Create(P0), r, Vector256.Create(P1));
+        p = Mad.Fma(p, r, Vector256.Create(P2));
+        p = Mad.Fma(p, r, Vector256.Create(P3));
+        p = Mad.Fma(p, r, Vector256.Create(P4));
+        p = Mad.Fma(p, r, Vector256.Create(P5));
+        Vector256<float> y = Mad.Fma(p, r * r, r) + Vector256<float>.One;
 
         Vector256<int> n1 = Vector256.ShiftRightArithmetic(ni, 1);
         Vector256<int> n2 = ni - n1;
@@ -138,15 +138,15 @@ internal readonly struct ExpOperator : IUnaryOperator
         Vector512<float> n = t - Vector512.Create(RoundMagic);
         Vector512<int> ni = t.AsInt32() - Vector512.Create(RoundMagicBits);
 
-        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), x);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r);
+        Vector512<float> r = Mad.Fma(n, Vector512.Create(-Ln2Hi), x);
+        r = Mad.Fma(n, Vector512.Create(-Ln2Lo), r);
 
-        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), r, Vector512.Create(P1));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
-        Vector512<float> y = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        Vector512<float> p = Mad.Fma(Vector512.Create(P0), r, Vector512.Create(P1));
+        p = Mad.Fma(p, r, Vector512.Create(P2));
+        p = Mad.Fma(p, r, Vector512.Create(P3));
+        p = Mad.Fma(p, r, Vector512.Create(P4));
+        p = Mad.Fma(p, r, Vector512.Create(P5));
+        Vector512<float> y = Mad.Fma(p, r * r, r) + Vector512<float>.One;
 
         Vector512<int> n1 = Vector512.ShiftRightArithmetic(ni, 1);
         Vector512<int> n2 = ni - n1;

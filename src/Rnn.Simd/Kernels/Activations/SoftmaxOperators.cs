@@ -121,17 +121,17 @@ internal readonly struct LogSoftmaxGradientOperator(float sum) : IRowOperator
     private readonly float _sum = sum;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float Invoke(float a, float b) => MathF.FusedMultiplyAdd(-ExpOperator.Invoke(b), _sum, a);
+    public float Invoke(float a, float b) => Mad.Fma(-ExpOperator.Invoke(b), _sum, a);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<float> Invoke(Vector128<float> a, Vector128<float> b) =>
-        Vector128.FusedMultiplyAdd(-ExpOperator.Invoke(b), Vector128.Create(_sum), a);
+        Mad.Fma(-ExpOperator.Invoke(b), Vector128.Create(_sum), a);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) =>
-        Vector256.FusedMultiplyAdd(-ExpOperator.Invoke(b), Vector256.Create(_sum), a);
+        Mad.Fma(-ExpOperator.Invoke(b), Vector256.Create(_sum), a);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) =>
-        Vector512.FusedMultiplyAdd(-ExpOperator.Invoke(b), Vector512.Create(_sum), a);
+        Mad.Fma(-ExpOperator.Invoke(b), Vector512.Create(_sum), a);
 }

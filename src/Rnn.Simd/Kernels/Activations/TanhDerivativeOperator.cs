@@ -8,14 +8,14 @@ namespace Rnn.Simd.Kernels.Activations;
 internal readonly struct TanhDerivativeOperator : IUnaryOperator
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Invoke(float y) => MathF.FusedMultiplyAdd(-y, y, 1f);
+    public static float Invoke(float y) => Mad.Fma(-y, y, 1f);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Invoke(Vector128<float> y) => Vector128.FusedMultiplyAdd(-y, y, Vector128<float>.One);
+    public static Vector128<float> Invoke(Vector128<float> y) => Mad.Fma(-y, y, Vector128<float>.One);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Invoke(Vector256<float> y) => Vector256.FusedMultiplyAdd(-y, y, Vector256<float>.One);
+    public static Vector256<float> Invoke(Vector256<float> y) => Mad.Fma(-y, y, Vector256<float>.One);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Invoke(Vector512<float> y) => Vector512.FusedMultiplyAdd(-y, y, Vector512<float>.One);
+    public static Vector512<float> Invoke(Vector512<float> y) => Mad.Fma(-y, y, Vector512<float>.One);
 }

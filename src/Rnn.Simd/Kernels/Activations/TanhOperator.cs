@@ -34,11 +34,11 @@ internal readonly struct TanhOperator : IUnaryOperator
         if (a < SmallLimit)
         {
             float z = a * a;
-            float p = MathF.FusedMultiplyAdd(T0, z, T1);
-            p = MathF.FusedMultiplyAdd(p, z, T2);
-            p = MathF.FusedMultiplyAdd(p, z, T3);
-            p = MathF.FusedMultiplyAdd(p, z, T4);
-            r = MathF.FusedMultiplyAdd(p * z, a, a);
+            float p = Mad.Fma(T0, z, T1);
+            p = Mad.Fma(p, z, T2);
+            p = Mad.Fma(p, z, T3);
+            p = Mad.Fma(p, z, T4);
+            r = Mad.Fma(p * z, a, a);
         }
         else
         {
@@ -58,11 +58,11 @@ internal readonly struct TanhOperator : IUnaryOperator
         Vector128<float> a = Vector128.AndNot(x, sign);
 
         Vector128<float> z = a * a;
-        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.Create(T0), z, Vector128.Create(T1));
-        p = Vector128.FusedMultiplyAdd(p, z, Vector128.Create(T2));
-        p = Vector128.FusedMultiplyAdd(p, z, Vector128.Create(T3));
-        p = Vector128.FusedMultiplyAdd(p, z, Vector128.Create(T4));
-        Vector128<float> small = Vector128.FusedMultiplyAdd(p * z, a, a);
+        Vector128<float> p = Mad.Fma(Vector128.Create(T0), z, Vector128.Create(T1));
+        p = Mad.Fma(p, z, Vector128.Create(T2));
+        p = Mad.Fma(p, z, Vector128.Create(T3));
+        p = Mad.Fma(p, z, Vector128.Create(T4));
+        Vector128<float> small = Mad.Fma(p * z, a, a);
 
         Vector128<float> e = ExpOperator.Invoke(a + a);
         Vector128<float> large = Vector128<float>.One - (Vector128.Create(2f) / (e + Vector128<float>.One));
@@ -78,11 +78,11 @@ internal readonly struct TanhOperator : IUnaryOperator
         Vector256<float> a = Vector256.AndNot(x, sign);
 
         Vector256<float> z = a * a;
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(T0), z, Vector256.Create(T1));
-        p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(T2));
-        p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(T3));
-        p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(T4));
-        Vector256<float> small = Vector256.FusedMultiplyAdd(p * z, a, a);
+        Vector256<float> p = Mad.Fma(Vector256.Create(T0), z, Vector256.Create(T1));
+        p = Mad.Fma(p, z, Vector256.Create(T2));
+        p = Mad.Fma(p, z, Vector256.Create(T3));
+        p = Mad.Fma(p, z, Vector256.Create(T4));
+        Vector256<float> small = Mad.Fma(p * z, a, a);
 
         Vector256<float> e = ExpOperator.Invoke(a + a);
         Vector256<float> large = Vector256<float>.One - (Vector256.Create(2f) / (e + Vector256<float>.One));
@@ -98,11 +98,11 @@ internal readonly struct TanhOperator : IUnaryOperator
         Vector512<float> a = Vector512.AndNot(x, sign);
 
         Vector512<float> z = a * a;
-        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(T0), z, Vector512.Create(T1));
-        p = Vector512.FusedMultiplyAdd(p, z, Vector512.Create(T2));
-        p = Vector512.FusedMultiplyAdd(p, z, Vector512.Create(T3));
-        p = Vector512.FusedMultiplyAdd(p, z, Vector512.Create(T4));
-        Vector512<float> small = Vector512.FusedMultiplyAdd(p * z, a, a);
+        Vector512<float> p = Mad.Fma(Vector512.Create(T0), z, Vector512.Create(T1));
+        p = Mad.Fma(p, z, Vector512.Create(T2));
+        p = Mad.Fma(p, z, Vector512.Create(T3));
+        p = Mad.Fma(p, z, Vector512.Create(T4));
+        Vector512<float> small = Mad.Fma(p * z, a, a);
 
         Vector512<float> e = ExpOperator.Invoke(a + a);
         Vector512<float> large = Vector512<float>.One - (Vector512.Create(2f) / (e + Vector512<float>.One));

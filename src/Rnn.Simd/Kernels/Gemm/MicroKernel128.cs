@@ -39,31 +39,31 @@ internal readonly unsafe struct MicroKernel128 : IGemmMicroKernel
             b0 = Vector128.Load(b);
             b1 = Vector128.Load(b + 4);
             ar = Vector128.Create(a[0]);
-            c00 = Vector128.FusedMultiplyAdd(ar, b0, c00); c01 = Vector128.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector128.Create(a[1]);
-            c10 = Vector128.FusedMultiplyAdd(ar, b0, c10); c11 = Vector128.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector128.Create(a[2]);
-            c20 = Vector128.FusedMultiplyAdd(ar, b0, c20); c21 = Vector128.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector128.Create(a[3]);
-            c30 = Vector128.FusedMultiplyAdd(ar, b0, c30); c31 = Vector128.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector128.Create(a[4]);
-            c40 = Vector128.FusedMultiplyAdd(ar, b0, c40); c41 = Vector128.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector128.Create(a[5]);
-            c50 = Vector128.FusedMultiplyAdd(ar, b0, c50); c51 = Vector128.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
             b0 = Vector128.Load(b + 8);
             b1 = Vector128.Load(b + 12);
             ar = Vector128.Create(a[6]);
-            c00 = Vector128.FusedMultiplyAdd(ar, b0, c00); c01 = Vector128.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector128.Create(a[7]);
-            c10 = Vector128.FusedMultiplyAdd(ar, b0, c10); c11 = Vector128.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector128.Create(a[8]);
-            c20 = Vector128.FusedMultiplyAdd(ar, b0, c20); c21 = Vector128.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector128.Create(a[9]);
-            c30 = Vector128.FusedMultiplyAdd(ar, b0, c30); c31 = Vector128.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector128.Create(a[10]);
-            c40 = Vector128.FusedMultiplyAdd(ar, b0, c40); c41 = Vector128.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector128.Create(a[11]);
-            c50 = Vector128.FusedMultiplyAdd(ar, b0, c50); c51 = Vector128.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
             a += 12;
             b += 16;
         }
@@ -73,17 +73,17 @@ internal readonly unsafe struct MicroKernel128 : IGemmMicroKernel
             b0 = Vector128.Load(b);
             b1 = Vector128.Load(b + 4);
             ar = Vector128.Create(a[0]);
-            c00 = Vector128.FusedMultiplyAdd(ar, b0, c00); c01 = Vector128.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector128.Create(a[1]);
-            c10 = Vector128.FusedMultiplyAdd(ar, b0, c10); c11 = Vector128.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector128.Create(a[2]);
-            c20 = Vector128.FusedMultiplyAdd(ar, b0, c20); c21 = Vector128.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector128.Create(a[3]);
-            c30 = Vector128.FusedMultiplyAdd(ar, b0, c30); c31 = Vector128.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector128.Create(a[4]);
-            c40 = Vector128.FusedMultiplyAdd(ar, b0, c40); c41 = Vector128.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector128.Create(a[5]);
-            c50 = Vector128.FusedMultiplyAdd(ar, b0, c50); c51 = Vector128.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
         }
 
         c00.Store(c); c01.Store(c + 4);
@@ -116,13 +116,13 @@ internal readonly unsafe struct MicroKernel128 : IGemmMicroKernel
         {
             Vector128<float> b0 = Vector128.Load(b), b1 = Vector128.Load(b + 4);
             Vector128<float> a0 = Vector128.Create(a[0]);
-            c00 = Vector128.FusedMultiplyAdd(a0, b0, c00); c01 = Vector128.FusedMultiplyAdd(a0, b1, c01);
+            c00 = Mad.Fma(a0, b0, c00); c01 = Mad.Fma(a0, b1, c01);
             Vector128<float> a1 = Vector128.Create(a[1]);
-            c10 = Vector128.FusedMultiplyAdd(a1, b0, c10); c11 = Vector128.FusedMultiplyAdd(a1, b1, c11);
+            c10 = Mad.Fma(a1, b0, c10); c11 = Mad.Fma(a1, b1, c11);
             Vector128<float> a2 = Vector128.Create(a[2]);
-            c20 = Vector128.FusedMultiplyAdd(a2, b0, c20); c21 = Vector128.FusedMultiplyAdd(a2, b1, c21);
+            c20 = Mad.Fma(a2, b0, c20); c21 = Mad.Fma(a2, b1, c21);
             Vector128<float> a3 = Vector128.Create(a[3]);
-            c30 = Vector128.FusedMultiplyAdd(a3, b0, c30); c31 = Vector128.FusedMultiplyAdd(a3, b1, c31);
+            c30 = Mad.Fma(a3, b0, c30); c31 = Mad.Fma(a3, b1, c31);
             a += 4;
             b += 8;
         }
@@ -164,14 +164,14 @@ internal readonly unsafe struct MicroKernel128 : IGemmMicroKernel
             {
                 Vector128<float> xk = Vector128.Create(x[k]);
                 nint o = k * 8;
-                y00 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b0 + o), y00);
-                y01 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b0 + o + 4), y01);
-                y10 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b1 + o), y10);
-                y11 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b1 + o + 4), y11);
-                y20 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b2 + o), y20);
-                y21 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b2 + o + 4), y21);
-                y30 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b3 + o), y30);
-                y31 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b3 + o + 4), y31);
+                y00 = Mad.Fma(xk, Vector128.Load(b0 + o), y00);
+                y01 = Mad.Fma(xk, Vector128.Load(b0 + o + 4), y01);
+                y10 = Mad.Fma(xk, Vector128.Load(b1 + o), y10);
+                y11 = Mad.Fma(xk, Vector128.Load(b1 + o + 4), y11);
+                y20 = Mad.Fma(xk, Vector128.Load(b2 + o), y20);
+                y21 = Mad.Fma(xk, Vector128.Load(b2 + o + 4), y21);
+                y30 = Mad.Fma(xk, Vector128.Load(b3 + o), y30);
+                y31 = Mad.Fma(xk, Vector128.Load(b3 + o + 4), y31);
             }
 
             y00.Store(yp); y01.Store(yp + 4);
@@ -189,8 +189,8 @@ internal readonly unsafe struct MicroKernel128 : IGemmMicroKernel
             for (nint k = 0; k < kc; k++)
             {
                 Vector128<float> xk = Vector128.Create(x[k]);
-                y00 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b0 + (k * 8)), y00);
-                y01 = Vector128.FusedMultiplyAdd(xk, Vector128.Load(b0 + (k * 8) + 4), y01);
+                y00 = Mad.Fma(xk, Vector128.Load(b0 + (k * 8)), y00);
+                y01 = Mad.Fma(xk, Vector128.Load(b0 + (k * 8) + 4), y01);
             }
 
             y00.Store(yp); y01.Store(yp + 4);

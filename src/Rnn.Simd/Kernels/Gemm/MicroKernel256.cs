@@ -39,31 +39,31 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
             b0 = Vector256.Load(b);
             b1 = Vector256.Load(b + 8);
             ar = Vector256.Create(a[0]);
-            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00); c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector256.Create(a[1]);
-            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10); c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector256.Create(a[2]);
-            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20); c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector256.Create(a[3]);
-            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30); c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector256.Create(a[4]);
-            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40); c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector256.Create(a[5]);
-            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50); c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
             b0 = Vector256.Load(b + 16);
             b1 = Vector256.Load(b + 24);
             ar = Vector256.Create(a[6]);
-            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00); c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector256.Create(a[7]);
-            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10); c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector256.Create(a[8]);
-            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20); c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector256.Create(a[9]);
-            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30); c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector256.Create(a[10]);
-            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40); c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector256.Create(a[11]);
-            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50); c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
             a += 12;
             b += 32;
         }
@@ -73,17 +73,17 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
             b0 = Vector256.Load(b);
             b1 = Vector256.Load(b + 8);
             ar = Vector256.Create(a[0]);
-            c00 = Vector256.FusedMultiplyAdd(ar, b0, c00); c01 = Vector256.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector256.Create(a[1]);
-            c10 = Vector256.FusedMultiplyAdd(ar, b0, c10); c11 = Vector256.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector256.Create(a[2]);
-            c20 = Vector256.FusedMultiplyAdd(ar, b0, c20); c21 = Vector256.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector256.Create(a[3]);
-            c30 = Vector256.FusedMultiplyAdd(ar, b0, c30); c31 = Vector256.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector256.Create(a[4]);
-            c40 = Vector256.FusedMultiplyAdd(ar, b0, c40); c41 = Vector256.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector256.Create(a[5]);
-            c50 = Vector256.FusedMultiplyAdd(ar, b0, c50); c51 = Vector256.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
         }
 
         c00.Store(c); c01.Store(c + 8);
@@ -116,13 +116,13 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
         {
             Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
             Vector256<float> a0 = Vector256.Create(a[0]);
-            c00 = Vector256.FusedMultiplyAdd(a0, b0, c00); c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
+            c00 = Mad.Fma(a0, b0, c00); c01 = Mad.Fma(a0, b1, c01);
             Vector256<float> a1 = Vector256.Create(a[1]);
-            c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
+            c10 = Mad.Fma(a1, b0, c10); c11 = Mad.Fma(a1, b1, c11);
             Vector256<float> a2 = Vector256.Create(a[2]);
-            c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
+            c20 = Mad.Fma(a2, b0, c20); c21 = Mad.Fma(a2, b1, c21);
             Vector256<float> a3 = Vector256.Create(a[3]);
-            c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
+            c30 = Mad.Fma(a3, b0, c30); c31 = Mad.Fma(a3, b1, c31);
             a += 4;
             b += 16;
         }
@@ -164,14 +164,14 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
             {
                 Vector256<float> xk = Vector256.Create(x[k]);
                 nint o = k * 16;
-                y00 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b0 + o), y00);
-                y01 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b0 + o + 8), y01);
-                y10 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b1 + o), y10);
-                y11 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b1 + o + 8), y11);
-                y20 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b2 + o), y20);
-                y21 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b2 + o + 8), y21);
-                y30 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b3 + o), y30);
-                y31 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b3 + o + 8), y31);
+                y00 = Mad.Fma(xk, Vector256.Load(b0 + o), y00);
+                y01 = Mad.Fma(xk, Vector256.Load(b0 + o + 8), y01);
+                y10 = Mad.Fma(xk, Vector256.Load(b1 + o), y10);
+                y11 = Mad.Fma(xk, Vector256.Load(b1 + o + 8), y11);
+                y20 = Mad.Fma(xk, Vector256.Load(b2 + o), y20);
+                y21 = Mad.Fma(xk, Vector256.Load(b2 + o + 8), y21);
+                y30 = Mad.Fma(xk, Vector256.Load(b3 + o), y30);
+                y31 = Mad.Fma(xk, Vector256.Load(b3 + o + 8), y31);
             }
 
             y00.Store(yp); y01.Store(yp + 8);
@@ -189,8 +189,8 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
             for (nint k = 0; k < kc; k++)
             {
                 Vector256<float> xk = Vector256.Create(x[k]);
-                y00 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b0 + (k * 16)), y00);
-                y01 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(b0 + (k * 16) + 8), y01);
+                y00 = Mad.Fma(xk, Vector256.Load(b0 + (k * 16)), y00);
+                y01 = Mad.Fma(xk, Vector256.Load(b0 + (k * 16) + 8), y01);
             }
 
             y00.Store(yp); y01.Store(yp + 8);

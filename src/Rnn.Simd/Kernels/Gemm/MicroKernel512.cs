@@ -39,31 +39,31 @@ internal readonly unsafe struct MicroKernel512 : IGemmMicroKernel
             b0 = Vector512.Load(b);
             b1 = Vector512.Load(b + 16);
             ar = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(ar, b0, c00); c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector512.Create(a[1]);
-            c10 = Vector512.FusedMultiplyAdd(ar, b0, c10); c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector512.Create(a[2]);
-            c20 = Vector512.FusedMultiplyAdd(ar, b0, c20); c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector512.Create(a[3]);
-            c30 = Vector512.FusedMultiplyAdd(ar, b0, c30); c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector512.Create(a[4]);
-            c40 = Vector512.FusedMultiplyAdd(ar, b0, c40); c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector512.Create(a[5]);
-            c50 = Vector512.FusedMultiplyAdd(ar, b0, c50); c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
             b0 = Vector512.Load(b + 32);
             b1 = Vector512.Load(b + 48);
             ar = Vector512.Create(a[6]);
-            c00 = Vector512.FusedMultiplyAdd(ar, b0, c00); c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector512.Create(a[7]);
-            c10 = Vector512.FusedMultiplyAdd(ar, b0, c10); c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector512.Create(a[8]);
-            c20 = Vector512.FusedMultiplyAdd(ar, b0, c20); c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector512.Create(a[9]);
-            c30 = Vector512.FusedMultiplyAdd(ar, b0, c30); c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector512.Create(a[10]);
-            c40 = Vector512.FusedMultiplyAdd(ar, b0, c40); c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector512.Create(a[11]);
-            c50 = Vector512.FusedMultiplyAdd(ar, b0, c50); c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
             a += 12;
             b += 64;
         }
@@ -73,17 +73,17 @@ internal readonly unsafe struct MicroKernel512 : IGemmMicroKernel
             b0 = Vector512.Load(b);
             b1 = Vector512.Load(b + 16);
             ar = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(ar, b0, c00); c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
+            c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
             ar = Vector512.Create(a[1]);
-            c10 = Vector512.FusedMultiplyAdd(ar, b0, c10); c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
+            c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
             ar = Vector512.Create(a[2]);
-            c20 = Vector512.FusedMultiplyAdd(ar, b0, c20); c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
+            c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
             ar = Vector512.Create(a[3]);
-            c30 = Vector512.FusedMultiplyAdd(ar, b0, c30); c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
+            c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
             ar = Vector512.Create(a[4]);
-            c40 = Vector512.FusedMultiplyAdd(ar, b0, c40); c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
+            c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
             ar = Vector512.Create(a[5]);
-            c50 = Vector512.FusedMultiplyAdd(ar, b0, c50); c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
+            c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
         }
 
         c00.Store(c); c01.Store(c + 16);
@@ -116,13 +116,13 @@ internal readonly unsafe struct MicroKernel512 : IGemmMicroKernel
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
             Vector512<float> a0 = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(a0, b0, c00); c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+            c00 = Mad.Fma(a0, b0, c00); c01 = Mad.Fma(a0, b1, c01);
             Vector512<float> a1 = Vector512.Create(a[1]);
-            c10 = Vector512.FusedMultiplyAdd(a1, b0, c10); c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+            c10 = Mad.Fma(a1, b0, c10); c11 = Mad.Fma(a1, b1, c11);
             Vector512<float> a2 = Vector512.Create(a[2]);
-            c20 = Vector512.FusedMultiplyAdd(a2, b0, c20); c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+            c20 = Mad.Fma(a2, b0, c20); c21 = Mad.Fma(a2, b1, c21);
             Vector512<float> a3 = Vector512.Create(a[3]);
-            c30 = Vector512.FusedMultiplyAdd(a3, b0, c30); c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            c30 = Mad.Fma(a3, b0, c30); c31 = Mad.Fma(a3, b1, c31);
             a += 4;
             b += 32;
         }
@@ -164,14 +164,14 @@ internal readonly unsafe struct MicroKernel512 : IGemmMicroKernel
             {
                 Vector512<float> xk = Vector512.Create(x[k]);
                 nint o = k * 32;
-                y00 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b0 + o), y00);
-                y01 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b0 + o + 16), y01);
-                y10 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b1 + o), y10);
-                y11 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b1 + o + 16), y11);
-                y20 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b2 + o), y20);
-                y21 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b2 + o + 16), y21);
-                y30 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b3 + o), y30);
-                y31 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b3 + o + 16), y31);
+                y00 = Mad.Fma(xk, Vector512.Load(b0 + o), y00);
+                y01 = Mad.Fma(xk, Vector512.Load(b0 + o + 16), y01);
+                y10 = Mad.Fma(xk, Vector512.Load(b1 + o), y10);
+                y11 = Mad.Fma(xk, Vector512.Load(b1 + o + 16), y11);
+                y20 = Mad.Fma(xk, Vector512.Load(b2 + o), y20);
+                y21 = Mad.Fma(xk, Vector512.Load(b2 + o + 16), y21);
+                y30 = Mad.Fma(xk, Vector512.Load(b3 + o), y30);
+                y31 = Mad.Fma(xk, Vector512.Load(b3 + o + 16), y31);
             }
 
             y00.Store(yp); y01.Store(yp + 16);
@@ -189,8 +189,8 @@ internal readonly unsafe struct MicroKernel512 : IGemmMicroKernel
             for (nint k = 0; k < kc; k++)
             {
                 Vector512<float> xk = Vector512.Create(x[k]);
-                y00 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b0 + (k * 32)), y00);
-                y01 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b0 + (k * 32) + 16), y01);
+                y00 = Mad.Fma(xk, Vector512.Load(b0 + (k * 32)), y00);
+                y01 = Mad.Fma(xk, Vector512.Load(b0 + (k * 32) + 16), y01);
             }
 
             y00.Store(yp); y01.Store(yp + 16);

@@ -35,10 +35,10 @@ internal readonly unsafe struct MicroKernelScalar : IGemmMicroKernel
             {
                 float a0 = ap[0], a1 = ap[1];
                 float b0 = bp[0], b1 = bp[1], b2 = bp[2], b3 = bp[3];
-                s00 = MathF.FusedMultiplyAdd(a0, b0, s00); s01 = MathF.FusedMultiplyAdd(a0, b1, s01);
-                s02 = MathF.FusedMultiplyAdd(a0, b2, s02); s03 = MathF.FusedMultiplyAdd(a0, b3, s03);
-                s10 = MathF.FusedMultiplyAdd(a1, b0, s10); s11 = MathF.FusedMultiplyAdd(a1, b1, s11);
-                s12 = MathF.FusedMultiplyAdd(a1, b2, s12); s13 = MathF.FusedMultiplyAdd(a1, b3, s13);
+                s00 = Mad.Fma(a0, b0, s00); s01 = Mad.Fma(a0, b1, s01);
+                s02 = Mad.Fma(a0, b2, s02); s03 = Mad.Fma(a0, b3, s03);
+                s10 = Mad.Fma(a1, b0, s10); s11 = Mad.Fma(a1, b1, s11);
+                s12 = Mad.Fma(a1, b2, s12); s13 = Mad.Fma(a1, b3, s13);
                 ap += 4;
                 bp += 4;
             }
@@ -67,10 +67,10 @@ internal readonly unsafe struct MicroKernelScalar : IGemmMicroKernel
             for (int k = 0; k < kc; k++)
             {
                 float xk = x[k];
-                s0 = MathF.FusedMultiplyAdd(xk, bp[0], s0);
-                s1 = MathF.FusedMultiplyAdd(xk, bp[1], s1);
-                s2 = MathF.FusedMultiplyAdd(xk, bp[2], s2);
-                s3 = MathF.FusedMultiplyAdd(xk, bp[3], s3);
+                s0 = Mad.Fma(xk, bp[0], s0);
+                s1 = Mad.Fma(xk, bp[1], s1);
+                s2 = Mad.Fma(xk, bp[2], s2);
+                s3 = Mad.Fma(xk, bp[3], s3);
                 bp += 4;
             }
 

@@ -71,6 +71,9 @@ public sealed unsafe class ThreadTeam : IDisposable
     /// <summary>The number of threads that run a job, the calling thread included.</summary>
     public int ThreadCount { get; }
 
+    /// <summary>How many jobs ran on more than one thread (diagnostics: tests check which products are split).</summary>
+    internal long Dispatches { get; private set; }
+
     /// <summary>Total bytes the worker threads had allocated when they last finished a job (diagnostics for tests).</summary>
     internal long WorkerAllocatedBytes
     {
@@ -129,6 +132,7 @@ public sealed unsafe class ThreadTeam : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         lock (_runLock)
         {
+            Dispatches++;
             _job = Unsafe.AsPointer(ref job);
             _invoke = &Trampoline<TJob>.Invoke;
             _parts = parts;

@@ -1,0 +1,64 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Rnn.Simd.Internal;
+
+/// <summary>
+/// Every multiply-add of the engine: <c>a·b + c</c>, fused (one rounding) by default. Under the process-wide opt-in
+/// <see cref="SeparateWhereEmulated"/> it is a multiply and an add (two roundings) on a machine that has no FMA in
+/// hardware, where the fused form is emulated in software, exactly but 60–160× slower.
+/// </summary>
+/// <remarks>
+/// <para>The choice is a static readonly read once: in tier-1 code the JIT folds it into a constant, so each helper
+/// compiles to the one instruction (or the one emulation call) it stands for.</para>
+/// <para>Fused, the results are the same bits on every machine and at every vector width (DESIGN.md §4). Separate,
+/// they are the same run to run and for any thread count on one machine, since every output element still takes
+/// the same operations in the same order, but not the same bits as a machine with FMA.</para>
+/// </remarks>
+internal static class Mad
+{
+    /// <summary>The <see cref="AppContext"/> switch that opts in (runtimeconfig or <see cref="AppContext.SetSwitch"/> before first use).</summary>
+    public const string SwitchName = "Rnn.Simd.Determinism.SameMachine";
+
+    /// <summary>The environment variable that opts in when set to <see cref="SameMachineValue"/>.</summary>
+    public const string EnvironmentVariable = "RNN_SIMD_DETERMINISM";
+
+    /// <summary>The value of <see cref="EnvironmentVariable"/> that opts in (case-insensitive).</summary>
+    public const string SameMachineValue = "SameMachine";
+
+    /// <summary>Whether the process asked for same-machine determinism (read once, at first use of any kernel).</summary>
+    public static readonly bool SameMachineRequested = ReadRequest();
+
+    /// <summary>Multiply-adds are separate: the opt-in is on and FMA would be emulated here.</summary>
+    public static readonly bool SeparateWhereEmulated = SameMachineRequested && !Isa.HardwareFma;
+
+    /// <summary><c>a·b + c</c>: fused, or separate under <see cref="SeparateWhereEmulated"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Fma(float a, float b, float c) =>
+        SeparateWhereEmulated ? (a * b) + c : MathF.FusedMultiplyAdd(a, b, c);
+
+    /// <inheritdoc cref="Fma(float, float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) =>
+        SeparateWhereEmulated ? (a * b) + c : Vector128.FusedMultiplyAdd(a, b, c);
+
+    /// <inheritdoc cref="Fma(float, float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        SeparateWhereEmulated ? (a * b) + c : Vector256.FusedMultiplyAdd(a, b, c);
+
+    /// <inheritdoc cref="Fma(float, float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
+        SeparateWhereEmulated ? (a * b) + c : Vector512.FusedMultiplyAdd(a, b, c);
+
+    private static bool ReadRequest()
+    {
+        if (AppContext.TryGetSwitch(SwitchName, out bool on))
+        {
+            return on;
+        }
+
+        return string.Equals(Environment.GetEnvironmentVariable(EnvironmentVariable), SameMachineValue, StringComparison.OrdinalIgnoreCase);
+    }
+}

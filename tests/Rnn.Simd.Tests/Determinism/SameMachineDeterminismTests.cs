@@ -1,0 +1,84 @@
+using System.Runtime.Intrinsics;
+using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
+using Mode = Rnn.Simd.Kernels.Determinism;
+using Rnn.Simd.Kernels.Threading;
+using Rnn.Simd.Layers;
+using Rnn.Simd.Tests.Infrastructure;
+using Rnn.Simd.Tests.Layers;
+using Rnn.Simd.Tests.Training;
+
+namespace Rnn.Simd.Tests.Determinism;
+
+/// <summary>
+/// The opt-in <see cref="Mode.SameMachine"/>: separate multiply and add only where FMA would be
+/// emulated, results still the same run to run and on one and two threads. CI runs this class again with
+/// RNN_SIMD_DETERMINISM=SameMachine under DOTNET_EnableAVX2=0 and DOTNET_EnableHWIntrinsic=0 (the trait
+/// Determinism=SameMachine); in every other run the opt-in is off and the pinned hashes must hold.
+/// </summary>
+[Trait("Category", "Determinism")]
+[Trait("Isa", "All")]
+[Trait("Determinism", "SameMachine")]
+[Collection(NonParallelCollection.Name)]
+public sealed class SameMachineDeterminismTests
+{
+    private static bool Requested =>
+        string.Equals(Environment.GetEnvironmentVariable(Mad.EnvironmentVariable), Mad.SameMachineValue, StringComparison.OrdinalIgnoreCase);
+
+    [Fact]
+    public void OptIn_SeparatesMultiplyAdds_OnlyWhereFmaIsEmulated()
+    {
+        Assert.Equal(Requested, Mad.SameMachineRequested);
+        Assert.Equal(Requested && !Hardware.HardwareFma, Mad.SeparateWhereEmulated);
+        Assert.Equal(Requested ? Mode.SameMachine : Mode.Everywhere, Hardware.Determinism);
+
+        // (1 + 2⁻¹²)² − 1 = 2⁻¹¹ + 2⁻²⁴ exactly (fused); the separate product rounds 2⁻²⁴ away (a tie, to even).
+        float a = 1f + MathF.Pow(2, -12), fused = MathF.Pow(2, -11) + MathF.Pow(2, -24), separate = MathF.Pow(2, -11);
+        float expected = Mad.SeparateWhereEmulated ? separate : fused;
+        Assert.Equal(expected, Mad.Fma(a, a, -1f));
+        Assert.Equal(Vector128.Create(expected), Mad.Fma(Vector128.Create(a), Vector128.Create(a), Vector128.Create(-1f)));
+        Assert.Equal(Vector256.Create(expected), Mad.Fma(Vector256.Create(a), Vector256.Create(a), Vector256.Create(-1f)));
+        Assert.Equal(Vector512.Create(expected), Mad.Fma(Vector512.Create(a), Vector512.Create(a), Vector512.Create(-1f)));
+    }
+
+    [Fact]
+    public void Networks_GiveTheSameBits_RunToRun_AndOnOneAndTwoThreads()
+    {
+        using var team = new ThreadTeam(2);
+        string first = NetworkDeterminismTests.Hash(null);
+        Assert.Equal(first, NetworkDeterminismTests.Hash(team));
+        Assert.Equal(first, NetworkDeterminismTests.Hash(null));
+
+        // Separate multiply-adds round differently: the everywhere-hash must not hold (proves the opt-in took effect).
+        if (Mad.SeparateWhereEmulated)
+        {
+            Assert.NotEqual(NetworkDeterminismTests.NetworkHash, first);
+        }
+        else
+        {
+            Assert.Equal(NetworkDeterminismTests.NetworkHash, first);
+        }
+    }
+
+    [Fact]
+    public void Training_GivesTheSameWeights_RunToRun_AndOnOneAndTwoThreads()
+    {
+        using var team = new ThreadTeam(2);
+        foreach (RecurrentNetworkOptions o in TestNetworks.Architectures(input: 5, hidden: 12))
+        {
+            using var once = new TrainingStepTests.Step(o, seed: 8);
+            using var again = new TrainingStepTests.Step(o, seed: 8);
+            using var two = new TrainingStepTests.Step(o, seed: 8);
+            for (int i = 0; i < 3; i++)
+            {
+                once.Run(null);
+                again.Run(null);
+                two.Run(team);
+            }
+
+            float[] expected = once.Network.Parameters.Values.ToArray();
+            Assert.Equal(expected, again.Network.Parameters.Values.ToArray());
+            Assert.Equal(expected, two.Network.Parameters.Values.ToArray());
+        }
+    }
+}
