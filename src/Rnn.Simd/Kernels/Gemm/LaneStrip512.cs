@@ -46,18 +46,18 @@ internal static unsafe class LaneStrip512
         for (int k = 0; k < kc; k++)
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16), ar;
-            ar = Vector512.Create(a0[0]); c00 = Vector512.FusedMultiplyAdd(ar, b0, c00); c01 = Vector512.FusedMultiplyAdd(ar, b1, c01);
-            ar = Vector512.Create(a0[1]); c10 = Vector512.FusedMultiplyAdd(ar, b0, c10); c11 = Vector512.FusedMultiplyAdd(ar, b1, c11);
-            ar = Vector512.Create(a0[2]); c20 = Vector512.FusedMultiplyAdd(ar, b0, c20); c21 = Vector512.FusedMultiplyAdd(ar, b1, c21);
-            ar = Vector512.Create(a0[3]); c30 = Vector512.FusedMultiplyAdd(ar, b0, c30); c31 = Vector512.FusedMultiplyAdd(ar, b1, c31);
-            ar = Vector512.Create(a0[4]); c40 = Vector512.FusedMultiplyAdd(ar, b0, c40); c41 = Vector512.FusedMultiplyAdd(ar, b1, c41);
-            ar = Vector512.Create(a0[5]); c50 = Vector512.FusedMultiplyAdd(ar, b0, c50); c51 = Vector512.FusedMultiplyAdd(ar, b1, c51);
-            ar = Vector512.Create(a1[0]); d00 = Vector512.FusedMultiplyAdd(ar, b0, d00); d01 = Vector512.FusedMultiplyAdd(ar, b1, d01);
-            ar = Vector512.Create(a1[1]); d10 = Vector512.FusedMultiplyAdd(ar, b0, d10); d11 = Vector512.FusedMultiplyAdd(ar, b1, d11);
-            ar = Vector512.Create(a1[2]); d20 = Vector512.FusedMultiplyAdd(ar, b0, d20); d21 = Vector512.FusedMultiplyAdd(ar, b1, d21);
-            ar = Vector512.Create(a1[3]); d30 = Vector512.FusedMultiplyAdd(ar, b0, d30); d31 = Vector512.FusedMultiplyAdd(ar, b1, d31);
-            ar = Vector512.Create(a1[4]); d40 = Vector512.FusedMultiplyAdd(ar, b0, d40); d41 = Vector512.FusedMultiplyAdd(ar, b1, d41);
-            ar = Vector512.Create(a1[5]); d50 = Vector512.FusedMultiplyAdd(ar, b0, d50); d51 = Vector512.FusedMultiplyAdd(ar, b1, d51);
+            ar = Vector512.Create(a0[0]); c00 = Mad.Fma(ar, b0, c00); c01 = Mad.Fma(ar, b1, c01);
+            ar = Vector512.Create(a0[1]); c10 = Mad.Fma(ar, b0, c10); c11 = Mad.Fma(ar, b1, c11);
+            ar = Vector512.Create(a0[2]); c20 = Mad.Fma(ar, b0, c20); c21 = Mad.Fma(ar, b1, c21);
+            ar = Vector512.Create(a0[3]); c30 = Mad.Fma(ar, b0, c30); c31 = Mad.Fma(ar, b1, c31);
+            ar = Vector512.Create(a0[4]); c40 = Mad.Fma(ar, b0, c40); c41 = Mad.Fma(ar, b1, c41);
+            ar = Vector512.Create(a0[5]); c50 = Mad.Fma(ar, b0, c50); c51 = Mad.Fma(ar, b1, c51);
+            ar = Vector512.Create(a1[0]); d00 = Mad.Fma(ar, b0, d00); d01 = Mad.Fma(ar, b1, d01);
+            ar = Vector512.Create(a1[1]); d10 = Mad.Fma(ar, b0, d10); d11 = Mad.Fma(ar, b1, d11);
+            ar = Vector512.Create(a1[2]); d20 = Mad.Fma(ar, b0, d20); d21 = Mad.Fma(ar, b1, d21);
+            ar = Vector512.Create(a1[3]); d30 = Mad.Fma(ar, b0, d30); d31 = Mad.Fma(ar, b1, d31);
+            ar = Vector512.Create(a1[4]); d40 = Mad.Fma(ar, b0, d40); d41 = Mad.Fma(ar, b1, d41);
+            ar = Vector512.Create(a1[5]); d50 = Mad.Fma(ar, b0, d50); d51 = Mad.Fma(ar, b1, d51);
             if (Sse.IsSupported)
             {
                 Sse.Prefetch0(a0 + PrefetchFloats);

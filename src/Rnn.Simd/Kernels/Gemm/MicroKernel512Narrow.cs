@@ -47,12 +47,12 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
         for (int k = 0; k < kc; k++)
         {
             Vector512<float> bk = Vector512.Load(b);
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), bk, c0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), bk, c1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), bk, c2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a[3]), bk, c3);
-            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a[4]), bk, c4);
-            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a[5]), bk, c5);
+            c0 = Mad.Fma(Vector512.Create(a[0]), bk, c0);
+            c1 = Mad.Fma(Vector512.Create(a[1]), bk, c1);
+            c2 = Mad.Fma(Vector512.Create(a[2]), bk, c2);
+            c3 = Mad.Fma(Vector512.Create(a[3]), bk, c3);
+            c4 = Mad.Fma(Vector512.Create(a[4]), bk, c4);
+            c5 = Mad.Fma(Vector512.Create(a[5]), bk, c5);
             a += 6;
             b += 16;
         }
@@ -77,10 +77,10 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
         for (int k = 0; k < kc; k++)
         {
             Vector512<float> bk = Vector512.Load(b);
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), bk, c0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), bk, c1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), bk, c2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a[3]), bk, c3);
+            c0 = Mad.Fma(Vector512.Create(a[0]), bk, c0);
+            c1 = Mad.Fma(Vector512.Create(a[1]), bk, c1);
+            c2 = Mad.Fma(Vector512.Create(a[2]), bk, c2);
+            c3 = Mad.Fma(Vector512.Create(a[3]), bk, c3);
             a += 4;
             b += 16;
         }
@@ -119,30 +119,30 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
         for (int k = 0; k < kc; k++)
         {
             Vector512<float> bk = Vector512.Load(b);
-            c00 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[0]), bk, c00);
-            c01 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[1]), bk, c01);
-            c02 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[2]), bk, c02);
-            c03 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[3]), bk, c03);
-            c04 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[4]), bk, c04);
-            c05 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[5]), bk, c05);
-            c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[0]), bk, c10);
-            c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[1]), bk, c11);
-            c12 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[2]), bk, c12);
-            c13 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[3]), bk, c13);
-            c14 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[4]), bk, c14);
-            c15 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[5]), bk, c15);
-            c20 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[0]), bk, c20);
-            c21 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[1]), bk, c21);
-            c22 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[2]), bk, c22);
-            c23 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[3]), bk, c23);
-            c24 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[4]), bk, c24);
-            c25 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[5]), bk, c25);
-            c30 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[0]), bk, c30);
-            c31 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[1]), bk, c31);
-            c32 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[2]), bk, c32);
-            c33 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[3]), bk, c33);
-            c34 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[4]), bk, c34);
-            c35 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[5]), bk, c35);
+            c00 = Mad.Fma(Vector512.Create(a0[0]), bk, c00);
+            c01 = Mad.Fma(Vector512.Create(a0[1]), bk, c01);
+            c02 = Mad.Fma(Vector512.Create(a0[2]), bk, c02);
+            c03 = Mad.Fma(Vector512.Create(a0[3]), bk, c03);
+            c04 = Mad.Fma(Vector512.Create(a0[4]), bk, c04);
+            c05 = Mad.Fma(Vector512.Create(a0[5]), bk, c05);
+            c10 = Mad.Fma(Vector512.Create(a1[0]), bk, c10);
+            c11 = Mad.Fma(Vector512.Create(a1[1]), bk, c11);
+            c12 = Mad.Fma(Vector512.Create(a1[2]), bk, c12);
+            c13 = Mad.Fma(Vector512.Create(a1[3]), bk, c13);
+            c14 = Mad.Fma(Vector512.Create(a1[4]), bk, c14);
+            c15 = Mad.Fma(Vector512.Create(a1[5]), bk, c15);
+            c20 = Mad.Fma(Vector512.Create(a2[0]), bk, c20);
+            c21 = Mad.Fma(Vector512.Create(a2[1]), bk, c21);
+            c22 = Mad.Fma(Vector512.Create(a2[2]), bk, c22);
+            c23 = Mad.Fma(Vector512.Create(a2[3]), bk, c23);
+            c24 = Mad.Fma(Vector512.Create(a2[4]), bk, c24);
+            c25 = Mad.Fma(Vector512.Create(a2[5]), bk, c25);
+            c30 = Mad.Fma(Vector512.Create(a3[0]), bk, c30);
+            c31 = Mad.Fma(Vector512.Create(a3[1]), bk, c31);
+            c32 = Mad.Fma(Vector512.Create(a3[2]), bk, c32);
+            c33 = Mad.Fma(Vector512.Create(a3[3]), bk, c33);
+            c34 = Mad.Fma(Vector512.Create(a3[4]), bk, c34);
+            c35 = Mad.Fma(Vector512.Create(a3[5]), bk, c35);
             if (Sse.IsSupported)
             {
                 Sse.Prefetch0(a0 + PrefetchFloats);
@@ -177,10 +177,10 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
             for (nint k = 0; k < kc; k++)
             {
                 Vector512<float> xk = Vector512.Create(x[k]);
-                y0 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b0 + (k * 16)), y0);
-                y1 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b1 + (k * 16)), y1);
-                y2 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b2 + (k * 16)), y2);
-                y3 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(b3 + (k * 16)), y3);
+                y0 = Mad.Fma(xk, Vector512.Load(b0 + (k * 16)), y0);
+                y1 = Mad.Fma(xk, Vector512.Load(b1 + (k * 16)), y1);
+                y2 = Mad.Fma(xk, Vector512.Load(b2 + (k * 16)), y2);
+                y3 = Mad.Fma(xk, Vector512.Load(b3 + (k * 16)), y3);
             }
 
             y0.Store(yp); y1.Store(yp + 16); y2.Store(yp + 32); y3.Store(yp + 48);
@@ -192,7 +192,7 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
             Vector512<float> y0 = loadY ? Vector512.Load(y + (p * 16)) : Vector512<float>.Zero;
             for (nint k = 0; k < kc; k++)
             {
-                y0 = Vector512.FusedMultiplyAdd(Vector512.Create(x[k]), Vector512.Load(b0 + (k * 16)), y0);
+                y0 = Mad.Fma(Vector512.Create(x[k]), Vector512.Load(b0 + (k * 16)), y0);
             }
 
             y0.Store(y + (p * 16));

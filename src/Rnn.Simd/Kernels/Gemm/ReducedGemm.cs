@@ -98,7 +98,7 @@ internal static unsafe class ReducedGemm
             float* s = sums + (i * lds), ci = c + (i * ldc);
             for (int j = 0; j < n; j++)
             {
-                ci[j] = MathF.FusedMultiplyAdd(s[j], scales[j], accumulate ? ci[j] : 0f);
+                ci[j] = Mad.Fma(s[j], scales[j], accumulate ? ci[j] : 0f);
             }
         }
     }

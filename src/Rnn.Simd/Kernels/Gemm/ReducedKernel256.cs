@@ -64,10 +64,10 @@ internal readonly unsafe struct ReducedKernel256 : IReducedKernel
                 nint o = k * L;
                 Vector256<uint> w0 = Vector256.Load(b0 + o), w1 = Vector256.Load(b1 + o);
                 Vector256<uint> w2 = Vector256.Load(b2 + o), w3 = Vector256.Load(b3 + o);
-                y00 = Vector256.FusedMultiplyAdd(xk, High(w0), y00); y01 = Vector256.FusedMultiplyAdd(xk, Low(w0), y01);
-                y10 = Vector256.FusedMultiplyAdd(xk, High(w1), y10); y11 = Vector256.FusedMultiplyAdd(xk, Low(w1), y11);
-                y20 = Vector256.FusedMultiplyAdd(xk, High(w2), y20); y21 = Vector256.FusedMultiplyAdd(xk, Low(w2), y21);
-                y30 = Vector256.FusedMultiplyAdd(xk, High(w3), y30); y31 = Vector256.FusedMultiplyAdd(xk, Low(w3), y31);
+                y00 = Mad.Fma(xk, High(w0), y00); y01 = Mad.Fma(xk, Low(w0), y01);
+                y10 = Mad.Fma(xk, High(w1), y10); y11 = Mad.Fma(xk, Low(w1), y11);
+                y20 = Mad.Fma(xk, High(w2), y20); y21 = Mad.Fma(xk, Low(w2), y21);
+                y30 = Mad.Fma(xk, High(w3), y30); y31 = Mad.Fma(xk, Low(w3), y31);
             }
 
             y00.Store(yp); y01.Store(yp + L);
@@ -86,7 +86,7 @@ internal readonly unsafe struct ReducedKernel256 : IReducedKernel
             {
                 Vector256<float> xk = Vector256.Create(x[k]);
                 Vector256<uint> w0 = Vector256.Load(b0 + (k * L));
-                y00 = Vector256.FusedMultiplyAdd(xk, High(w0), y00); y01 = Vector256.FusedMultiplyAdd(xk, Low(w0), y01);
+                y00 = Mad.Fma(xk, High(w0), y00); y01 = Mad.Fma(xk, Low(w0), y01);
             }
 
             y00.Store(yp); y01.Store(yp + L);
@@ -109,10 +109,10 @@ internal readonly unsafe struct ReducedKernel256 : IReducedKernel
             {
                 Vector256<float> xk = Vector256.Create(x[k]);
                 Vector256<int> w0 = Vector256.Load(b0 + (k * L)), w1 = Vector256.Load(b1 + (k * L));
-                s00 = Vector256.FusedMultiplyAdd(xk, Byte(w0, 0), s00); s01 = Vector256.FusedMultiplyAdd(xk, Byte(w0, 1), s01);
-                s02 = Vector256.FusedMultiplyAdd(xk, Byte(w0, 2), s02); s03 = Vector256.FusedMultiplyAdd(xk, Byte(w0, 3), s03);
-                s10 = Vector256.FusedMultiplyAdd(xk, Byte(w1, 0), s10); s11 = Vector256.FusedMultiplyAdd(xk, Byte(w1, 1), s11);
-                s12 = Vector256.FusedMultiplyAdd(xk, Byte(w1, 2), s12); s13 = Vector256.FusedMultiplyAdd(xk, Byte(w1, 3), s13);
+                s00 = Mad.Fma(xk, Byte(w0, 0), s00); s01 = Mad.Fma(xk, Byte(w0, 1), s01);
+                s02 = Mad.Fma(xk, Byte(w0, 2), s02); s03 = Mad.Fma(xk, Byte(w0, 3), s03);
+                s10 = Mad.Fma(xk, Byte(w1, 0), s10); s11 = Mad.Fma(xk, Byte(w1, 1), s11);
+                s12 = Mad.Fma(xk, Byte(w1, 2), s12); s13 = Mad.Fma(xk, Byte(w1, 3), s13);
             }
 
             nint c = p * 4 * L;
@@ -132,8 +132,8 @@ internal readonly unsafe struct ReducedKernel256 : IReducedKernel
             {
                 Vector256<float> xk = Vector256.Create(x[k]);
                 Vector256<int> w0 = Vector256.Load(b0 + (k * L));
-                s00 = Vector256.FusedMultiplyAdd(xk, Byte(w0, 0), s00); s01 = Vector256.FusedMultiplyAdd(xk, Byte(w0, 1), s01);
-                s02 = Vector256.FusedMultiplyAdd(xk, Byte(w0, 2), s02); s03 = Vector256.FusedMultiplyAdd(xk, Byte(w0, 3), s03);
+                s00 = Mad.Fma(xk, Byte(w0, 0), s00); s01 = Mad.Fma(xk, Byte(w0, 1), s01);
+                s02 = Mad.Fma(xk, Byte(w0, 2), s02); s03 = Mad.Fma(xk, Byte(w0, 3), s03);
             }
 
             nint c = p * 4 * L;
@@ -144,7 +144,7 @@ internal readonly unsafe struct ReducedKernel256 : IReducedKernel
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Scale(Vector256<float> sum, float* scale, float* y, bool loadY) =>
-        Vector256.FusedMultiplyAdd(sum, Vector256.Load(scale), loadY ? Vector256.Load(y) : Vector256<float>.Zero).Store(y);
+        Mad.Fma(sum, Vector256.Load(scale), loadY ? Vector256.Load(y) : Vector256<float>.Zero).Store(y);
 
     public static void WidenBFloat16(int kc, uint* b, nint panelStride, int panelCount, float* dst, nint dstStride)
     {

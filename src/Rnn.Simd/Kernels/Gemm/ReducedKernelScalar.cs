@@ -38,10 +38,10 @@ internal readonly unsafe struct ReducedKernelScalar : IReducedKernel
             {
                 float xk = x[k];
                 uint w0 = bp[0], w1 = bp[1];
-                s0 = MathF.FusedMultiplyAdd(xk, High(w0), s0);
-                s1 = MathF.FusedMultiplyAdd(xk, High(w1), s1);
-                s2 = MathF.FusedMultiplyAdd(xk, Low(w0), s2);
-                s3 = MathF.FusedMultiplyAdd(xk, Low(w1), s3);
+                s0 = Mad.Fma(xk, High(w0), s0);
+                s1 = Mad.Fma(xk, High(w1), s1);
+                s2 = Mad.Fma(xk, Low(w0), s2);
+                s3 = Mad.Fma(xk, Low(w1), s3);
                 bp += L;
             }
 
@@ -66,7 +66,7 @@ internal readonly unsafe struct ReducedKernelScalar : IReducedKernel
                     uint w = bp[i];
                     for (int j = 0; j < 4; j++)
                     {
-                        s[(j * L) + i] = MathF.FusedMultiplyAdd(xk, Byte(w, j), s[(j * L) + i]);
+                        s[(j * L) + i] = Mad.Fma(xk, Byte(w, j), s[(j * L) + i]);
                     }
                 }
 
@@ -77,7 +77,7 @@ internal readonly unsafe struct ReducedKernelScalar : IReducedKernel
             float* sp = scales + (p * 4 * L);
             for (int c = 0; c < 4 * L; c++)
             {
-                yp[c] = MathF.FusedMultiplyAdd(s[c], sp[c], loadY ? yp[c] : 0f);
+                yp[c] = Mad.Fma(s[c], sp[c], loadY ? yp[c] : 0f);
             }
         }
     }
