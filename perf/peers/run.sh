@@ -31,7 +31,9 @@ PY="${PY:-/usr/bin/python3}"
 dotnet build "$REPO/src/Rnn.Simd.Cli" -c Release -v quiet -nologo >&2
 RNN_SIMD=("dotnet" "$REPO/src/Rnn.Simd.Cli/bin/Release/net10.0/rnn-simd.dll")
 
-rm -rf "$OUT" && mkdir -p "$OUT/all/reduced"
+# Only this script's own outputs are replaced (qint8.sh's qint8/ and pytorch-qint8.md live here too).
+rm -rf "$OUT"/pass* "$OUT/all" "$OUT"/{summary,ratios,precision}.md "$OUT/qint8-rows.tsv"
+mkdir -p "$OUT/all/reduced"
 # The rows PyTorch's dynamic int8 runs: step, and seq with B = 1.
 awk '/^#/ || NF != 6 { next } $2 == "step" || ($2 == "seq" && $5 == 1)' "$PEERS/configs.tsv" > "$OUT/qint8-rows.tsv"
 for pass in $(seq 1 "$PASSES"); do
