@@ -45,38 +45,19 @@ internal readonly unsafe struct MicroKernelAvx : IGemmMicroKernel
             c0 = c1 = c2 = c3 = c4 = c5 = Vector256<float>.Zero;
         }
 
-        // Two depths per iteration; each chain still advances one k at a time, in order.
-        Vector256<float> bk;
-        int k = 0;
-        for (; k + 2 <= kc; k += 2)
+        // One depth per iteration, each chain one k at a time, in order. (Unrolled twice it measured no faster: the
+        // loop's three integer instructions issue beside the nineteen vector ones.)
+        for (int k = 0; k < kc; k++)
         {
-            bk = Vector256.Load(b);
+            Vector256<float> bk = Vector256.Load(b);
             c0 = Mad.Fma(Broadcast(a), bk, c0);
             c1 = Mad.Fma(Broadcast(a + 1), bk, c1);
             c2 = Mad.Fma(Broadcast(a + 2), bk, c2);
             c3 = Mad.Fma(Broadcast(a + 3), bk, c3);
             c4 = Mad.Fma(Broadcast(a + 4), bk, c4);
             c5 = Mad.Fma(Broadcast(a + 5), bk, c5);
-            bk = Vector256.Load(b + 8);
-            c0 = Mad.Fma(Broadcast(a + 6), bk, c0);
-            c1 = Mad.Fma(Broadcast(a + 7), bk, c1);
-            c2 = Mad.Fma(Broadcast(a + 8), bk, c2);
-            c3 = Mad.Fma(Broadcast(a + 9), bk, c3);
-            c4 = Mad.Fma(Broadcast(a + 10), bk, c4);
-            c5 = Mad.Fma(Broadcast(a + 11), bk, c5);
-            a += 12;
-            b += 16;
-        }
-
-        if (k < kc)
-        {
-            bk = Vector256.Load(b);
-            c0 = Mad.Fma(Broadcast(a), bk, c0);
-            c1 = Mad.Fma(Broadcast(a + 1), bk, c1);
-            c2 = Mad.Fma(Broadcast(a + 2), bk, c2);
-            c3 = Mad.Fma(Broadcast(a + 3), bk, c3);
-            c4 = Mad.Fma(Broadcast(a + 4), bk, c4);
-            c5 = Mad.Fma(Broadcast(a + 5), bk, c5);
+            a += 6;
+            b += 8;
         }
 
         c0.Store(c);
