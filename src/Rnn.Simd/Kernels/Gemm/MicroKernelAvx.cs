@@ -28,63 +28,39 @@ internal readonly unsafe struct MicroKernelAvx : IGemmMicroKernel
     public static int NR => 8;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
-    {
-        Vector256<float> c0, c1, c2, c3, c4, c5;
-        if (loadC)
-        {
-            c0 = Vector256.Load(c);
-            c1 = Vector256.Load(c + ldc);
-            c2 = Vector256.Load(c + (2 * ldc));
-            c3 = Vector256.Load(c + (3 * ldc));
-            c4 = Vector256.Load(c + (4 * ldc));
-            c5 = Vector256.Load(c + (5 * ldc));
-        }
-        else
-        {
-            c0 = c1 = c2 = c3 = c4 = c5 = Vector256<float>.Zero;
-        }
-
-        // One depth per iteration, each chain one k at a time, in order. (Unrolled twice it measured no faster: the
-        // loop's three integer instructions issue beside the nineteen vector ones.)
-        for (int k = 0; k < kc; k++)
-        {
-            Vector256<float> bk = Vector256.Load(b);
-            c0 = Mad.Fma(Broadcast(a), bk, c0);
-            c1 = Mad.Fma(Broadcast(a + 1), bk, c1);
-            c2 = Mad.Fma(Broadcast(a + 2), bk, c2);
-            c3 = Mad.Fma(Broadcast(a + 3), bk, c3);
-            c4 = Mad.Fma(Broadcast(a + 4), bk, c4);
-            c5 = Mad.Fma(Broadcast(a + 5), bk, c5);
-            a += 6;
-            b += 8;
-        }
-
-        c0.Store(c);
-        c1.Store(c + ldc);
-        c2.Store(c + (2 * ldc));
-        c3.Store(c + (3 * ldc));
-        c4.Store(c + (4 * ldc));
-        c5.Store(c + (5 * ldc));
-    }
+    public static void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC) => Rows(6, kc, a, b, c, ldc, loadC);
 
     /// <summary>The 4-row tile over 4-row A panels (a[k·4 + r]), as <see cref="MicroKernel128.TileShort"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
+    public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC) => Rows(4, kc, a, b, c, ldc, loadC);
+
+    /// <summary>
+    /// A tile of <paramref name="rows"/> (6 or 4, a constant once inlined: the JIT drops the rows it does not have),
+    /// one vector of 8 columns a row, one chain per row over k in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows(int rows, int kc, float* a, float* b, float* c, nint ldc, bool loadC)
     {
-        Vector256<float> c0, c1, c2, c3;
+        Vector256<float> c0, c1, c2, c3, c4 = Vector256<float>.Zero, c5 = Vector256<float>.Zero;
         if (loadC)
         {
             c0 = Vector256.Load(c);
             c1 = Vector256.Load(c + ldc);
             c2 = Vector256.Load(c + (2 * ldc));
             c3 = Vector256.Load(c + (3 * ldc));
+            if (rows == 6)
+            {
+                c4 = Vector256.Load(c + (4 * ldc));
+                c5 = Vector256.Load(c + (5 * ldc));
+            }
         }
         else
         {
             c0 = c1 = c2 = c3 = Vector256<float>.Zero;
         }
 
+        // One depth per iteration. (Unrolled twice it measured no faster: the loop's three integer instructions
+        // issue beside the nineteen vector ones.)
         for (int k = 0; k < kc; k++)
         {
             Vector256<float> bk = Vector256.Load(b);
@@ -92,7 +68,13 @@ internal readonly unsafe struct MicroKernelAvx : IGemmMicroKernel
             c1 = Mad.Fma(Broadcast(a + 1), bk, c1);
             c2 = Mad.Fma(Broadcast(a + 2), bk, c2);
             c3 = Mad.Fma(Broadcast(a + 3), bk, c3);
-            a += 4;
+            if (rows == 6)
+            {
+                c4 = Mad.Fma(Broadcast(a + 4), bk, c4);
+                c5 = Mad.Fma(Broadcast(a + 5), bk, c5);
+            }
+
+            a += rows;
             b += 8;
         }
 
@@ -100,6 +82,11 @@ internal readonly unsafe struct MicroKernelAvx : IGemmMicroKernel
         c1.Store(c + ldc);
         c2.Store(c + (2 * ldc));
         c3.Store(c + (3 * ldc));
+        if (rows == 6)
+        {
+            c4.Store(c + (4 * ldc));
+            c5.Store(c + (5 * ldc));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
