@@ -14,7 +14,7 @@ namespace Rnn.Simd.Benchmarks;
 /// <c>--isa all</c> adds one job per instruction-set switch (DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0,
 /// DOTNET_EnableHWIntrinsic=0); the default is the machine's best width only. <c>--isa fma</c> times the paths
 /// without hardware FMA, fused (emulated) and separate (Determinism.SameMachine), against the AVX2 path
-/// (perf/results/threads-and-fma.md). RNN_BENCH_ROWS narrows the rows (a ';'-separated list of names such as
+/// (perf/results/threads-and-fma.md); <c>--isa separate</c> only the separate ones (AVX without AVX2, SSE alone, scalar). RNN_BENCH_ROWS narrows the rows (a ';'-separated list of names such as
 /// "lstm H=256 B=1 T=1"). <c>--short</c> makes every job a
 /// short run (3 warm-ups, 3 iterations); the exported per-ISA tables in perf/results/bdn were made with it:
 /// <code>

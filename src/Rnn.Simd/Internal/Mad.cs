@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Rnn.Simd.Internal;
 
@@ -32,6 +33,13 @@ internal static class Mad
     /// <summary>Multiply-adds are separate: the opt-in is on and FMA would be emulated here.</summary>
     public static readonly bool SeparateWhereEmulated = SameMachineRequested && !Isa.HardwareFma;
 
+    /// <summary>
+    /// Multiply-adds are separate and the CPU has 256-bit AVX float arithmetic (x64 with AVX but no FMA, or under
+    /// <c>DOTNET_EnableAVX2=0</c>): the products of the 128-bit path then run on <see cref="Kernels.Gemm.MicroKernelAvx"/>,
+    /// twice as wide, with the same bits (a multiply and an add round the same way at any width).
+    /// </summary>
+    public static readonly bool SeparateWithAvx = SeparateWhereEmulated && Avx.IsSupported;
+
     /// <summary><c>a·b + c</c>: fused, or separate under <see cref="SeparateWhereEmulated"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Fma(float a, float b, float c) =>
@@ -43,9 +51,15 @@ internal static class Mad
         SeparateWhereEmulated ? (a * b) + c : Vector128.FusedMultiplyAdd(a, b, c);
 
     /// <inheritdoc cref="Fma(float, float, float)"/>
+    /// <remarks>
+    /// Separate, it calls AVX's multiply and add directly: without AVX2 the runtime does not accelerate
+    /// <see cref="Vector256{T}"/>, and its operators would run as two 128-bit halves each.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        SeparateWhereEmulated ? (a * b) + c : Vector256.FusedMultiplyAdd(a, b, c);
+        SeparateWhereEmulated
+            ? (Avx.IsSupported ? Avx.Add(Avx.Multiply(a, b), c) : (a * b) + c)
+            : Vector256.FusedMultiplyAdd(a, b, c);
 
     /// <inheritdoc cref="Fma(float, float, float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

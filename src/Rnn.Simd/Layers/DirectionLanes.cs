@@ -140,6 +140,9 @@ internal static unsafe class DirectionLanes
                 case VectorWidth.V256:
                     Loop<MicroKernel256>(ref run, team, reverse, ph0, pc0, phN, pcN);
                     break;
+                case VectorWidth.V128 when Mad.SeparateWithAvx:
+                    Loop<MicroKernelAvx>(ref run, team, reverse, ph0, pc0, phN, pcN);
+                    break;
                 case VectorWidth.V128:
                     Loop<MicroKernel128>(ref run, team, reverse, ph0, pc0, phN, pcN);
                     break;

@@ -11,10 +11,12 @@ namespace Rnn.Simd.Tests.Layers;
 /// The lane-major inference path (<see cref="DirectionLanes"/>) against the row-major one: the same outputs and final
 /// states bit for bit, for every cell, stacked, bidirectional (concatenated and summed), with initial states, on one
 /// and two threads, at panel-filling, padded and multi-panel batches. Per-sequence lengths keep a call on the
-/// row-major path, so lengths all equal to T give the reference.
+/// row-major path, so lengths all equal to T give the reference. Under the opt-in Determinism.SameMachine without FMA
+/// too (the trait), where both paths run on MicroKernelAvx (or SSE without AVX), with separate multiply-adds.
 /// </summary>
 [Trait("Category", "Layers")]
 [Trait("Isa", "All")]
+[Trait("Determinism", "SameMachine")]
 public sealed class LaneRunTests
 {
     private static readonly int Nr = Gemm.PanelWidth(Isa.Best);

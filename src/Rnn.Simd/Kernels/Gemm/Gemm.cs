@@ -252,6 +252,10 @@ internal static unsafe class Gemm
             case VectorWidth.V256:
                 GemmDriver<MicroKernel256>.Run(problem, team, pool);
                 break;
+            case VectorWidth.V128 when Mad.SeparateWithAvx:
+                // The opt-in without FMA: the same 8-wide panels, 256 bits at a time (the same bits).
+                GemmDriver<MicroKernelAvx>.Run(problem, team, pool);
+                break;
             case VectorWidth.V128:
                 GemmDriver<MicroKernel128>.Run(problem, team, pool);
                 break;
