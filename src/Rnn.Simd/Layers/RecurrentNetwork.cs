@@ -90,6 +90,24 @@ public sealed class RecurrentNetwork
         return new RecurrentNetwork(Options, reduced, Pool);
     }
 
+    /// <summary>
+    /// This float32 network at int8 with the scales <paramref name="scalesOf"/> gives for PyTorch's tensor names
+    /// (<c>weight_ih_l0</c>, <c>weight_hh_l0_reverse</c>, <c>weight_hr_l1</c>, …, no prefix) rather than max|w|/127: for
+    /// weights that are already q·s (an int8 checkpoint's), which then come back as the same codes and scales exactly.
+    /// </summary>
+    internal RecurrentNetwork WithInt8Scales(Func<string, float[]> scalesOf)
+    {
+        var reduced = new DirectionWeights[_weights.Length];
+        for (int i = 0; i < reduced.Length; i++)
+        {
+            string suffix = $"l{i / Options.Directions}{(i % Options.Directions == 1 ? "_reverse" : "")}";
+            reduced[i] = _weights[i].WithInt8Scales(new Int8Scales(
+                scalesOf("weight_ih_" + suffix), scalesOf("weight_hh_" + suffix), Options.ProjectionSize > 0 ? scalesOf("weight_hr_" + suffix) : []));
+        }
+
+        return new RecurrentNetwork(Options, reduced, Pool);
+    }
+
     /// <summary>The pool scratch buffers are rented from (every rental is returned before a call ends).</summary>
     public ArrayPool<float> Pool { get; }
 

@@ -156,8 +156,13 @@ internal sealed unsafe class PackedMatrix
     /// scales W_x's and W_h's rows apart, as two matrices would be); a product's depth range must then stay on one
     /// side. 0 for one scale per column.
     /// </param>
+    /// <param name="int8Scales">
+    /// Int8: the scale s of (side, column n), side 0 for depths below <paramref name="depthSplit"/> and 1 for the rest,
+    /// instead of max|w|/127 (a checkpoint's stored scales, with weights q·s: each code comes back as round(w/s) = q);
+    /// null to compute them.
+    /// </param>
     /// <exception cref="InvalidOperationException">This matrix is already reduced, or int8 meets a NaN or ±∞ weight.</exception>
-    public PackedMatrix WithPrecision(WeightPrecision precision, bool compact, int depthSplit = 0)
+    public PackedMatrix WithPrecision(WeightPrecision precision, bool compact, int depthSplit = 0, Func<int, int, float>? int8Scales = null)
     {
         if (Precision != WeightPrecision.Float32)
         {
@@ -192,7 +197,7 @@ internal sealed unsafe class PackedMatrix
                         max = MathF.Max(max, MathF.Abs(w));
                     }
 
-                    scales[(side * block) + n] = ReducedWeights.Int8Scale(max);
+                    scales[(side * block) + n] = int8Scales is null ? ReducedWeights.Int8Scale(max) : int8Scales(side, n);
                 }
             }
         }
