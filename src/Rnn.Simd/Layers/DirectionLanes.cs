@@ -76,9 +76,9 @@ internal static unsafe class DirectionLanes
     }
 
     /// <summary>Floats of scratch a call needs (layer inputs at most <paramref name="inputSize"/> wide).</summary>
-    public static long ScratchFloats(RecurrentNetworkOptions o, int steps, int batch, int inputSize)
+    public static long ScratchFloats(RecurrentNetworkOptions o, int steps, int batch, int inputSize, bool int8 = false)
     {
-        Shape s = Shape.Of(o, steps, batch, inputSize, Isa.Best);
+        Shape s = Shape.Of(o, steps, batch, inputSize, Isa.Best, int8);
         return s.XtFloats + s.GatesFloats + s.RecFloats + (3 * s.StateFloats) + (5 * GemmBlocking.AlignFloats);
     }
 
@@ -92,7 +92,8 @@ internal static unsafe class DirectionLanes
         ReadOnlySpan<float> x, int inputSize, Span<float> layerOut, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN)
     {
         LaneWeights lanes = weights.Lanes;
-        Shape shape = Shape.Of(o, steps, batch, inputSize, lanes.Input.Width);
+        bool int8 = lanes.InputScales.Length > 0;
+        Shape shape = Shape.Of(o, steps, batch, inputSize, lanes.Input.Width, int8);
         fixed (float* all = scratch)
         fixed (float* px = x)
         fixed (float* py = layerOut)
@@ -102,6 +103,8 @@ internal static unsafe class DirectionLanes
         fixed (float* pcN = cN)
         fixed (float* bias = weights.Bias)
         fixed (float* newBias = weights.RecurrentNewBias)
+        fixed (float* scaleX = lanes.InputScales)
+        fixed (float* scaleH = lanes.RecurrentScales)
         {
             float* at = Align(all);
             var run = new Run
@@ -114,6 +117,8 @@ internal static unsafe class DirectionLanes
                 Recurrent = lanes.Recurrent.Panels,
                 Bias = bias,
                 NewBias = newBias,
+                ScaleX = int8 ? scaleX : null,
+                ScaleH = int8 ? scaleH : null,
                 X = px,
                 Y = py,
                 Features = o.LayerOutputSize,
@@ -252,9 +257,9 @@ internal static unsafe class DirectionLanes
 
     /// <summary>The sizes of one call.</summary>
     private readonly record struct Shape(
-        int Steps, int Batch, int InputSize, int Hidden, int Gates, int Lanes, int Panels, RowPanelLayout Layout, int Chunk, int StripRows)
+        int Steps, int Batch, int InputSize, int Hidden, int Gates, int Lanes, int Panels, RowPanelLayout Layout, int Chunk, int StripRows, bool Int8)
     {
-        public static Shape Of(RecurrentNetworkOptions o, int steps, int batch, int inputSize, VectorWidth width)
+        public static Shape Of(RecurrentNetworkOptions o, int steps, int batch, int inputSize, VectorWidth width, bool int8)
         {
             int nr = LaneWidth(width, batch), panels = DirectionLanes.Panels(batch, nr), g = o.Gates;
             RowPanelLayout layout = RowPanelLayout.Of(width, g * o.HiddenSize);
@@ -269,7 +274,7 @@ internal static unsafe class DirectionLanes
 
             // Steps per input projection: about eight panels of inputs, so that each weight panel is reused from L1.
             int chunk = Math.Clamp(8 / panels, 1, Math.Max(1, steps));
-            return new Shape(steps, batch, inputSize, o.HiddenSize, g, nr, panels, layout, chunk, stripRows);
+            return new Shape(steps, batch, inputSize, o.HiddenSize, g, nr, panels, layout, chunk, stripRows, int8);
         }
 
         /// <summary>Padded gate rows per panel.</summary>
@@ -285,7 +290,8 @@ internal static unsafe class DirectionLanes
 
         public long GatesFloats => (long)Chunk * Panels * Rows * Lanes;
 
-        public long RecFloats => Gates == 3 ? (long)Panels * Rows * Lanes : 0;
+        /// <summary>GRU's recurrent products, and at int8 every cell's unscaled recurrent sums.</summary>
+        public long RecFloats => Gates == 3 || Int8 ? (long)Panels * Rows * Lanes : 0;
 
         public long StateFloats => (long)Panels * Hidden * Lanes;
 
@@ -313,6 +319,7 @@ internal static unsafe class DirectionLanes
         public VectorWidth Width;
         public int Parts;
         public float* Input, Recurrent, Bias, NewBias;
+        public float* ScaleX, ScaleH;   // int8: s·2⁻²⁴ per packed row of W_x and W_h; null otherwise
         public float* X, Y;
         public int Features, OutputOffset;
         public bool AddToOutput;
@@ -367,7 +374,12 @@ internal static unsafe class DirectionLanes
                 {
                     for (int p = 0; p < s.Panels; p++)
                     {
-                        height = LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, end, Run.XtPanel(slot, p), Run.GatesPanel(slot, p), loadC: false);
+                        float* gates = Run.GatesPanel(slot, p);
+                        height = LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, end, Run.XtPanel(slot, p), gates, loadC: false);
+                        if (Run.ScaleX != null)
+                        {
+                            LaneTiles<TKernel>.ScaleRows(gates, gates, Run.ScaleX, i, i + height, accumulate: false);
+                        }
                     }
                 }
 
@@ -399,13 +411,18 @@ internal static unsafe class DirectionLanes
                     switch (Run.Cell)
                     {
                         case CellType.Lstm:
-                            LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, gates, loadC: true);
+                            Recurrent(s, p, start, end, hPrev, gates);
                             LstmCell.Lanes(Run.Width, nr, gates + ((nint)start * nr), Run.Bias, h, u0, units, Run.C + (((nint)p * h) + u0) * nr, hNext + ((nint)u0 * nr));
                             break;
                         case CellType.Gru:
                         {
                             float* rec = Run.Rec + ((nint)p * s.Rows * nr);
                             LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, rec, loadC: false);
+                            if (Run.ScaleH != null)
+                            {
+                                LaneTiles<TKernel>.ScaleRows(rec, rec, Run.ScaleH, start, end, accumulate: false);
+                            }
+
                             GruCell.ResetAfterLanes(
                                 Run.Width, nr, gates + ((nint)start * nr), rec + ((nint)start * nr), Run.Bias, Run.NewBias, h, u0, units,
                                 hPrev + ((nint)u0 * nr), hNext + ((nint)u0 * nr));
@@ -413,7 +430,7 @@ internal static unsafe class DirectionLanes
                         }
 
                         default:
-                            LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, gates, loadC: true);
+                            Recurrent(s, p, start, end, hPrev, gates);
                             ElmanCell.Lanes(Run.Activation, nr, gates + ((nint)start * nr), Run.Bias, u0, units, hNext + ((nint)u0 * nr));
                             break;
                     }
@@ -428,6 +445,23 @@ internal static unsafe class DirectionLanes
                     WriteOutputs(p, ua, ub);
                 }
             }
+        }
+
+        /// <summary>
+        /// gates += W_h · h for the rows [<paramref name="start"/>, <paramref name="end"/>): the chain continued over h, or
+        /// at int8 the unscaled sums (in the panel's rec scratch) added once with their scales, as the row-major path does.
+        /// </summary>
+        private readonly void Recurrent(Shape s, int p, int start, int end, float* hPrev, float* gates)
+        {
+            if (Run.ScaleH == null)
+            {
+                LaneTiles<TKernel>.Rows(s.Layout, s.Hidden, Run.Recurrent, start, end, hPrev, gates, loadC: true);
+                return;
+            }
+
+            float* sums = Run.Rec + ((nint)p * s.Rows * s.Lanes);
+            LaneTiles<TKernel>.Rows(s.Layout, s.Hidden, Run.Recurrent, start, end, hPrev, sums, loadC: false);
+            LaneTiles<TKernel>.ScaleRows(sums, gates, Run.ScaleH, start, end, accumulate: true);
         }
 
         /// <summary>

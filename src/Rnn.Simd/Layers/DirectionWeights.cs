@@ -140,8 +140,16 @@ internal sealed class DirectionWeights
                 return lanes;
             }
 
-            var created = new LaneWeights(_gates * _hidden, InputSize, _outputSize, Fused.Width);
-            PackLanes(created);
+            var created = new LaneWeights(_gates * _hidden, InputSize, _outputSize, Fused.Width, Precision == WeightPrecision.Int8);
+            if (Precision == WeightPrecision.Float32)
+            {
+                PackLanes(created);
+            }
+            else
+            {
+                PackReducedLanes(created);
+            }
+
             return Interlocked.CompareExchange(ref _lanes, created, null) ?? created;
         }
     }
@@ -222,6 +230,36 @@ internal sealed class DirectionWeights
         }
     }
 
+    /// <summary>
+    /// A reduced copy's lanes: float row panels of the values its fused matrix holds (bf16-rounded, or q·2²⁴ with the
+    /// scales s·2⁻²⁴ of W_x's and W_h's rows in the lanes' row order), widened once from the matrix, which keeps no float32 rows.
+    /// </summary>
+    private void PackReducedLanes(LaneWeights lanes)
+    {
+        int rows = _gates * _hidden, depth = InputSize + _outputSize;
+        float[] held = new float[(long)rows * depth];
+        for (int n = 0; n < rows; n++)
+        {
+            for (int k = 0; k < depth; k++)
+            {
+                held[((long)n * depth) + k] = Fused.HeldValue(k, n);
+            }
+        }
+
+        lanes.Input.Repack(held, depth, _gates);
+        lanes.Recurrent.Repack(held.AsSpan(InputSize), depth, _gates);
+        if (Precision == WeightPrecision.Int8)
+        {
+            // Packed row u·G + g is engine row g·H + u (PackedRowPanels.Repack's interleave); padding rows keep scale 0.
+            for (int row = 0; row < rows; row++)
+            {
+                int from = ((row % _gates) * _hidden) + (row / _gates);
+                lanes.InputScales[row] = Fused.ScaleOf(0, from);
+                lanes.RecurrentScales[row] = Fused.ScaleOf(1, from);
+            }
+        }
+    }
+
     private void PackLanes(LaneWeights lanes)
     {
         int depth = InputSize + _outputSize;
@@ -234,8 +272,14 @@ internal sealed class DirectionWeights
 internal sealed record Int8Scales(float[] Ih, float[] Hh, float[] Hr);
 
 /// <summary>One direction's fused matrix as row panels, rows unit by unit (see <see cref="DirectionWeights.Lanes"/>).</summary>
-internal sealed class LaneWeights(int rows, int inputSize, int recurrentSize, Rnn.Simd.Internal.VectorWidth width)
+internal sealed class LaneWeights(int rows, int inputSize, int recurrentSize, Rnn.Simd.Internal.VectorWidth width, bool int8 = false)
 {
+    /// <summary>Int8: the scale s·2⁻²⁴ of each packed row of W_x (padded rows 0); empty otherwise.</summary>
+    public float[] InputScales { get; } = int8 ? new float[RowPanelLayout.Of(width, rows).PaddedRows] : [];
+
+    /// <summary>Int8: the scale s·2⁻²⁴ of each packed row of W_h (padded rows 0); empty otherwise.</summary>
+    public float[] RecurrentScales { get; } = int8 ? new float[RowPanelLayout.Of(width, rows).PaddedRows] : [];
+
     /// <summary>W_x [G·H, In].</summary>
     public PackedRowPanels Input { get; } = new(rows, inputSize, width);
 

@@ -178,7 +178,7 @@ public sealed class RecurrentNetwork
     {
         RecurrentNetworkOptions o = Options;
         ValidateForward(o, input.Length, steps, batch, output.Length, h0.Length, c0.Length, hN.Length, cN.Length, lengths, lastStepOnly);
-        var plan = new ForwardPlan(o, steps, batch, batchFirst, lanes: WeightPrecision == WeightPrecision.Float32 && DirectionLanes.Applies(o, batch, lengths.IsEmpty));
+        var plan = new ForwardPlan(o, steps, batch, batchFirst, lanes: DirectionLanes.Applies(o, batch, lengths.IsEmpty), int8: WeightPrecision == WeightPrecision.Int8);
         using SpanOwner<float> scratch = SpanOwner<float>.Allocate(plan.TotalFloats, Pool);
         Span<float> all = scratch.Span;
         ReadOnlySpan<float> layerIn = input;

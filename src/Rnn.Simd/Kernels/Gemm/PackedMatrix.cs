@@ -237,6 +237,16 @@ internal sealed unsafe class PackedMatrix
     /// </summary>
     public float* FloatPanels => Compact is null ? Panels : Compact.FloatPanels(Width, Nr, PanelStride);
 
+    /// <summary>The value weight op(B)(k, n) is held at, from the float or the compact panels (q·2²⁴ for int8).</summary>
+    public float HeldValue(int k, int n) => Compact is null ? this[k, n] : Compact.Value(k, n);
+
+    /// <summary>Int8: the scale (s·2⁻²⁴) of column n for depths on <paramref name="side"/> of <see cref="DepthSplit"/> (0 below, 1 above).</summary>
+    public float ScaleOf(int side, int n)
+    {
+        Debug.Assert(Precision == WeightPrecision.Int8);
+        return Scales[(side * (N + (4 * Nr))) + n];
+    }
+
     /// <summary>Int8: where the second block of scales starts in depth (0: one block).</summary>
     public int DepthSplit { get; private init; }
 
