@@ -56,9 +56,10 @@ public sealed class RecurrentNetwork
     /// bit-identical across vector widths and thread counts, as at float32 (int8 sums Σ x·q per row, then scales once:
     /// y = fma(Σ, s, y₀), with q held as q·2²⁴ and s as s·2⁻²⁴). The weights only stream in fewer bytes where that pays: a matrix smaller than
     /// <c>512 KiB</c> of float32 keeps its rounded values in float32 panels (the same results at the float32 speed), so
-    /// a reduced network is never slower than its float32 original on one or two rows. Three rows or more run the float32
-    /// tiles over float panels of the rounded values, widened once on the first such call (that call allocates them; the
-    /// float32 speed from then on). Batches in lanes are not used at reduced precision.</para>
+    /// a reduced network is never slower than its float32 original on one or two rows. Batches run float32's batched code
+    /// over float panels of the values held, widened once on the first such call (that call allocates them; the float32
+    /// speed from then on): in lanes where the batch fills them (int8 scaling each row's sums once, as everywhere), else
+    /// the row-major float32 tiles from three rows on; the bits are the same either way.</para>
     /// <para>Accuracy: see perf/results/precision.md. Training needs float32 master weights: keep the
     /// <c>TrainableRecurrentNetwork</c> and reduce each inference snapshot.</para>
     /// </remarks>
