@@ -24,11 +24,16 @@ namespace Rnn.Simd.Layers;
 /// <para>Bits: each gate is the same FMA chain over [x; h] as in the row-major path (the input part by the
 /// projection, continued over h by the step), and the update runs the same IEEE operations per lane
 /// (<see cref="LstmCell.Lanes"/>, <see cref="GruCell.ResetAfterLanes"/>, <see cref="ElmanCell.Lanes"/>), so the outputs and states are bit for bit those of <see cref="DirectionRun"/>.</para>
+/// <para>Reduced weights (<see cref="DirectionWeights.Lanes"/> of a bf16 or int8 copy): the row panels hold the values the
+/// network holds (bf16-rounded; int8 codes as q·2²⁴), so bf16 is float32's chain over the rounded weights; int8 keeps
+/// each product's sums apart from zero and adds them once with the row's scale, fma(Σ, s·2⁻²⁴, y₀), the input part
+/// onto +0 and the recurrent part onto the gates (GRU: onto +0, its products stay apart), as <see cref="ReducedGemm"/>
+/// does on the row-major path, so the bits are its bits.</para>
 /// <code>
 ///   scratch (floats, NR = lanes, P = ⌈B / NR⌉ panels, R = padded G·H rows, S = steps per projection chunk)
 ///     xT     [S][P][In][NR]   the chunk's inputs, transposed
 ///     gates  [S][P][R][NR]    the chunk's gate pre-activations (input part, then the recurrent part added in place)
-///     rec    [P][R][NR]       GRU: the step's recurrent products (reset-after keeps them apart)
+///     rec    [P][R][NR]       GRU: the step's recurrent products (reset-after keeps them apart); int8: every cell's sums
 ///     h      [2][P][Hout][NR] ping-pong state panels
 ///     c      [P][H][NR]       LSTM cell state, updated in place
 /// </code>

@@ -460,10 +460,7 @@ public sealed class CheckpointTests : IDisposable
 
         if (sign)
         {
-            using var unsigned = new MemoryStream();
-            writer.WriteTo(unsigned);
-            byte[] bytes = unsigned.ToArray();
-            writer.SetMetadata("checksum", Checkpoint.Checksum(SafeTensorsFile.Load(bytes), bytes));
+            CheckpointSigning.Sign(writer);
         }
 
         string path = Path.Combine(_directory, "resigned.ckpt");

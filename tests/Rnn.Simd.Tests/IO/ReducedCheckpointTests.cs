@@ -290,13 +290,7 @@ public sealed class ReducedCheckpointTests : IDisposable
             writer.SetMetadata(pair.Key, pair.Value);
         }
 
-        using (var unsigned = new MemoryStream())
-        {
-            writer.WriteTo(unsigned);
-            byte[] bytes = unsigned.ToArray();
-            writer.SetMetadata("checksum", Checkpoint.Checksum(SafeTensorsFile.Load(bytes), bytes));
-        }
-
+        CheckpointSigning.Sign(writer);
         string path = Path.Combine(_directory, "rewritten.ckpt");
         writer.Save(path);
         InvalidDataException e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
