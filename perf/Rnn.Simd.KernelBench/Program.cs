@@ -40,7 +40,7 @@ internal static class Program
         var seconds = new Option<double>("--seconds") { Description = "Measuring time per row, in seconds.", DefaultValueFactory = _ => 0.4 };
         var cpuTime = new Option<bool>("--cpu-time") { Description = "Time the calling thread's CPU time instead of the wall clock (Linux, 1 thread): other processes on a shared machine then cost less." };
         var shape = new Option<string[]>("--shape") { Description = "Only this product, KERNEL,M,N,K (KERNEL: gemm-packed, gemv-packed, gemm-a.bt, gemm-a.b, gemm-at.b); repeatable.", AllowMultipleArgumentsPerToken = false };
-        var row = new Option<string[]>("--row") { Description = "Also a whole sequence of a network, CELL,H,B,T (CELL: lstm, gru, rnn; X = H, from a zero state, as the peers' seq rows), or CELL,H,B,T,train (forward and BPTT, as the peers' train rows); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var row = new Option<string[]>("--row") { Description = "Also a whole sequence of a network, CELL,H,B,T (CELL: lstm, gru, rnn; X = H, from a zero state, as the peers' seq rows), CELL,H,B,T,bf16 or CELL,H,B,T,int8 (the network at that weight precision; f32-rows, bf16-rows, int8-rows pass every length, which keeps the batch out of lanes: the row-major path), or CELL,H,B,T,train (forward and BPTT, as the peers' train rows); repeatable.", AllowMultipleArgumentsPerToken = false };
         var all = new Option<bool>("--all") { Description = "Every shape M ∈ {1,16,64,3200} × N ∈ {1024,2048,4096} × K ∈ {256,512,1024} (slow)." };
         var command = new RootCommand("Measure GEMM and the batch-1 path at RNN shapes (GFLOP/s, fraction of peak).")
         {
@@ -126,8 +126,8 @@ internal static class Program
 
         foreach (string item in rows)
         {
-            (Rnn.Simd.Layers.RecurrentNetworkOptions o, int batch, int steps, bool train) = ParseRow(item);
-            double micros = MeasureRow(o, batch, steps, train, team, seconds, cpuTime);
+            (Rnn.Simd.Layers.RecurrentNetworkOptions o, int batch, int steps, bool train, Rnn.Simd.Kernels.WeightPrecision precision, bool rowMajor) = ParseRow(item);
+            double micros = MeasureRow(o, batch, steps, train, precision, rowMajor, team, seconds, cpuTime);
             double gflops = (train ? 3 : 1) * 2.0 * o.Gates * o.HiddenSize * (o.InputSize + o.HiddenSize) * batch * steps / micros / 1e3;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"seq " + item,-22} {micros,16:F1} {gflops,8:F1} {gflops / peak,8:P0}"));
         }
@@ -135,11 +135,24 @@ internal static class Program
         return 0;
     }
 
-    private static (Rnn.Simd.Layers.RecurrentNetworkOptions Options, int Batch, int Steps, bool Train) ParseRow(string item)
+    private static (Rnn.Simd.Layers.RecurrentNetworkOptions Options, int Batch, int Steps, bool Train, Rnn.Simd.Kernels.WeightPrecision Precision, bool Rows) ParseRow(string item)
     {
         string[] f = item.Split(',');
+        bool rows = f.Length == 5 && f[4].EndsWith("-rows", StringComparison.Ordinal);
+        if (rows)
+        {
+            f[4] = f[4][..^"-rows".Length];
+        }
+
         bool train = f.Length == 5 && f[4] == "train";
-        Rnn.Simd.Cells.CellType? cell = f.Length == 4 || train ? f[0] switch
+        Rnn.Simd.Kernels.WeightPrecision? precision = f.Length == 4 || train ? Rnn.Simd.Kernels.WeightPrecision.Float32 : f[4] switch
+        {
+            "f32" => Rnn.Simd.Kernels.WeightPrecision.Float32,
+            "bf16" => Rnn.Simd.Kernels.WeightPrecision.BFloat16,
+            "int8" => Rnn.Simd.Kernels.WeightPrecision.Int8,
+            _ => null,
+        };
+        Rnn.Simd.Cells.CellType? cell = f.Length is 4 or 5 && precision is not null ? f[0] switch
         {
             "lstm" => Rnn.Simd.Cells.CellType.Lstm,
             "gru" => Rnn.Simd.Cells.CellType.Gru,
@@ -149,10 +162,10 @@ internal static class Program
         if (cell is null || !int.TryParse(f[1], out int h) || !int.TryParse(f[2], out int b) || !int.TryParse(f[3], out int t)
             || h is < 1 or > 4096 || b is < 1 or > 4096 || t is < 1 or > 10_000 || (long)b * t * h > 1 << 26)
         {
-            throw new ArgumentException($"--row must be CELL,H,B,T[,train] with CELL one of lstm, gru, rnn, H and B from 1 to 4096, T from 1 to 10000 and B·T·H at most 2^26, was '{item}'.");
+            throw new ArgumentException($"--row must be CELL,H,B,T[,train|f32|bf16|int8] with CELL one of lstm, gru, rnn, H and B from 1 to 4096, T from 1 to 10000 and B·T·H at most 2^26, was '{item}'.");
         }
 
-        return (new Rnn.Simd.Layers.RecurrentNetworkOptions { Cell = cell.Value, InputSize = h, HiddenSize = h }, b, t, train);
+        return (new Rnn.Simd.Layers.RecurrentNetworkOptions { Cell = cell.Value, InputSize = h, HiddenSize = h }, b, t, train, precision!.Value, rows);
     }
 
     /// <summary>
@@ -160,7 +173,8 @@ internal static class Program
     /// step as the peers' train rows and TrainingBenchmarks time it (forward recording, BPTT of the sum of the outputs,
     /// the weights marked changed so that they are re-packed), timed as <see cref="Measure"/> times a product.
     /// </summary>
-    private static double MeasureRow(Rnn.Simd.Layers.RecurrentNetworkOptions o, int batch, int steps, bool train, ThreadTeam? team, double seconds, bool cpuTime)
+    private static double MeasureRow(
+        Rnn.Simd.Layers.RecurrentNetworkOptions o, int batch, int steps, bool train, Rnn.Simd.Kernels.WeightPrecision precision, bool rowMajor, ThreadTeam? team, double seconds, bool cpuTime)
     {
         var random = new Random(5);
         int gh = o.Gates * o.HiddenSize;
@@ -191,8 +205,9 @@ internal static class Program
                 cpuTime);
         }
 
-        var network = Rnn.Simd.Layers.RecurrentNetwork.FromPyTorch(o, parameters);
-        return Time(() => network.Forward(x, steps, batch, y, threads: team), seconds, cpuTime);
+        var network = Rnn.Simd.Layers.RecurrentNetwork.FromPyTorch(o, parameters).WithWeightPrecision(precision);
+        int[] lengths = rowMajor ? [.. Enumerable.Repeat(steps, batch)] : [];
+        return Time(() => network.Forward(x, steps, batch, y, lengths: lengths, threads: team), seconds, cpuTime);
     }
 
     /// <summary>Median µs per call over batches of about <paramref name="seconds"/>/10 each, after a warm-up.</summary>

@@ -112,8 +112,8 @@ internal sealed class SeriesRun : TrainingRun
             throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' has a series tail that is not a JSON array of numbers: {e.Message}");
         }
 
-        using var model = ModelOf<Forecaster>(checkpoint);
-        return Rollout(model.ToInference(), [.. tail.Select(v => (float)((v - mean) / scale))], count, mean, scale, threads);
+        ForecasterInference model = ServedOf<Forecaster, ForecasterInference>(checkpoint, m => m.ToInference());
+        return Rollout(model, [.. tail.Select(v => (float)((v - mean) / scale))], count, mean, scale, threads);
     }
 
     public override double Validate(ThreadTeam? threads, WeightPrecision precision = WeightPrecision.Float32)

@@ -103,8 +103,8 @@ internal sealed class TextRun : TrainingRun
             throw new ArgumentException($"Checkpoint '{checkpoint.Source}' is not a text model.");
         }
 
-        using var model = ModelOf<LanguageModel>(checkpoint);
-        return (model.ToInference(), VocabularyOf(checkpoint, model.Options));
+        LanguageModelInference model = ServedOf<LanguageModel, LanguageModelInference>(checkpoint, m => m.ToInference());
+        return (model, VocabularyOf(checkpoint, model.Options));
     }
 
     /// <summary>The checkpoint's vocabulary, which must have one character per row of the model's embedding.</summary>

@@ -235,6 +235,32 @@ internal abstract class TrainingRun : IDisposable
         : checkpoint.CreateModel() is T model ? model
         : throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' holds a {checkpoint.Architecture.GetType().Name}, not a {typeof(T).Name}.");
 
+    /// <summary>
+    /// The model of a checkpoint to serve: the float32 model's inference snapshot (<paramref name="snapshot"/>), or a
+    /// reduced checkpoint's model at its precision (<see cref="LoadedCheckpoint.CreateInferenceModel"/>).
+    /// </summary>
+    private protected static TInference ServedOf<TModel, TInference>(LoadedCheckpoint checkpoint, Func<TModel, TInference> snapshot)
+        where TModel : SequenceModel
+        where TInference : class
+    {
+        if (checkpoint.WeightPrecision == WeightPrecision.Float32)
+        {
+            TModel model = ModelOf<TModel>(checkpoint);
+            try
+            {
+                return snapshot(model);
+            }
+            finally
+            {
+                (model as IDisposable)?.Dispose();
+            }
+        }
+
+        return checkpoint.Architecture is null ? throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' holds no model architecture.")
+            : checkpoint.CreateInferenceModel() as TInference
+            ?? throw new InvalidDataException($"Checkpoint '{checkpoint.Source}' holds a {checkpoint.Architecture.GetType().Name}, not a {typeof(TModel).Name}.");
+    }
+
     /// <summary>The value of a metadata key the command line wrote; a clear error when missing.</summary>
     public static string Required(LoadedCheckpoint checkpoint, string key) =>
         checkpoint.Metadata.TryGetValue(key, out string? value) ? value

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
 
@@ -17,7 +18,9 @@ namespace Rnn.Simd.IO;
 /// <para>The file is an ordinary safetensors file, readable by any safetensors reader:</para>
 /// <list type="bullet">
 /// <item><c>param/&lt;name&gt;</c> F32: each parameter tensor, in its shape (so <see cref="Import.PyTorchImport"/> with
-/// prefix <c>param/rnn.</c> reads the recurrent part as a model).</item>
+/// prefix <c>param/rnn.</c> reads the recurrent part as a model). In a reduced checkpoint
+/// (<see cref="CheckpointContent.WeightPrecision"/>) the recurrent weight matrices are BF16, or I8 with their F32 row
+/// scales as <c>scale/&lt;name&gt;</c>, and <c>__metadata__</c> has <c>weight_precision</c> (<c>bfloat16</c>, <c>int8</c>).</item>
 /// <item><c>optim/&lt;state&gt;/&lt;name&gt;</c> F32: the optimiser's state per parameter, under PyTorch's state names
 /// (<c>exp_avg</c>, <c>exp_avg_sq</c>, <c>max_exp_avg_sq</c>, <c>momentum_buffer</c>, <c>square_avg</c>,
 /// <c>grad_avg</c>); none before the optimiser's first step.</item>
@@ -176,6 +179,17 @@ public static class Checkpoint
             ThrowHelper.Argument(nameof(content), $"Step must be non-negative, was {content.Step}.");
         }
 
+        WeightPrecision precision = content.WeightPrecision;
+        if (!Enum.IsDefined(precision))
+        {
+            ThrowHelper.Argument(nameof(content), $"Unknown weight precision {(int)precision}.");
+        }
+
+        if (precision != WeightPrecision.Float32 && (content.Optimizer is not null || content.Trainer is not null))
+        {
+            ThrowHelper.Argument(nameof(content), $"A {precision} checkpoint is an inference snapshot without the float32 master weights; save the optimiser and trainer in a Float32 checkpoint.");
+        }
+
         Optimizer? optimizer = content.Optimizer;
         if (content.Trainer is { } trainer)
         {
@@ -201,6 +215,12 @@ public static class Checkpoint
         {
             writer.SetMetadata(ArchitectureKey, architecture.ToJson());
         }
+
+        if (precision != WeightPrecision.Float32)
+        {
+            writer.SetMetadata(CheckpointPrecision.Key, CheckpointPrecision.Name(precision));
+        }
+
         foreach (ParameterTensor t in set.Tensors)
         {
             ReadOnlySpan<float> values = set.Value(t);
@@ -210,7 +230,14 @@ public static class Checkpoint
                 ThrowHelper.Argument(nameof(content), string.Create(CultureInfo.InvariantCulture, $"Parameter '{t.Name}' holds {values[bad]} at index {bad}; a checkpoint of a broken run is refused (the last good one stays)."));
             }
 
-            writer.Add(ParameterPrefix + t.Name, values, Shape(t));
+            if (precision != WeightPrecision.Float32 && CheckpointPrecision.IsRecurrentMatrix(t.Name))
+            {
+                CheckpointPrecision.Add(writer, ParameterPrefix + t.Name, t.Name, values, Shape(t), precision);
+            }
+            else
+            {
+                writer.Add(ParameterPrefix + t.Name, values, Shape(t));
+            }
         }
 
         if (optimizer is not null)

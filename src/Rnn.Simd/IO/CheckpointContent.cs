@@ -1,3 +1,4 @@
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
@@ -35,6 +36,19 @@ public sealed record CheckpointContent
     /// <summary>The caller's own strings (an architecture description, a data set name), or null; given back by
     /// <see cref="LoadedCheckpoint.Metadata"/>.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>
+    /// The precision the recurrent weight matrices (<c>weight_ih_l…</c>, <c>weight_hh_l…</c>, <c>weight_hr_l…</c>) are
+    /// saved at. <see cref="WeightPrecision.Float32"/> (the default) saves every value exactly, a training state.
+    /// <see cref="WeightPrecision.BFloat16"/> or <see cref="WeightPrecision.Int8"/> saves a reduced inference snapshot:
+    /// each matrix rounded once from <see cref="Parameters"/> exactly as <c>RecurrentNetwork.WithWeightPrecision</c>
+    /// rounds it and stored compact (BF16, or I8 codes with one F32 scale per row of each tensor), half or a quarter
+    /// of the float32 bytes; biases, peepholes, embeddings and heads stay F32.
+    /// <see cref="LoadedCheckpoint.CreateInferenceModel"/> and <see cref="LoadedCheckpoint.CreateInferenceNetwork"/>
+    /// rebuild networks at that precision, bit-identical to reducing <see cref="Parameters"/>' float32 network.
+    /// Such a checkpoint holds no float32 master weights, so it carries no optimiser or trainer and is not trained from.
+    /// </summary>
+    public WeightPrecision WeightPrecision { get; init; }
 
     /// <summary>The caller's own float tensors by name (state carried between chunks of a stream, a normaliser's
     /// statistics), saved flat and exactly, or null; given back by <see cref="LoadedCheckpoint.Tensors"/>. Values must

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using Rnn.Simd.Internal;
+using Rnn.Simd.Kernels;
+using Rnn.Simd.Layers;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
@@ -33,6 +35,7 @@ public sealed class LoadedCheckpoint
     private readonly Dictionary<string, float[]> _optimizerState = new(StringComparer.Ordinal);   // "<state>/<name>"
     private readonly Dictionary<string, DeterministicRandomState> _generators = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CheckpointParameter> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, float[]> _int8Scales = new(StringComparer.Ordinal);   // parameter name → s per row
     private readonly IReadOnlyDictionary<string, string> _metadata;
     private readonly long _optimizerSteps;
     private readonly TrainerOptions? _trainerOptions;
@@ -42,6 +45,13 @@ public sealed class LoadedCheckpoint
         Source = source;
         _metadata = file.Metadata;
         Step = Count(Checkpoint.StepKey);
+        if (_metadata.TryGetValue(CheckpointPrecision.Key, out string? precision))
+        {
+            WeightPrecision = CheckpointPrecision.TryParse(precision, out WeightPrecision p)
+                ? p
+                : throw Invalid($"metadata '{CheckpointPrecision.Key}' is '{precision}', not bfloat16, int8 or float32");
+        }
+
         var consumed = new HashSet<string>(StringComparer.Ordinal);
         Parameters = ReadParameters(file, consumed);
         if (_metadata.TryGetValue(Checkpoint.ArchitectureKey, out string? architecture))
@@ -71,6 +81,11 @@ public sealed class LoadedCheckpoint
 
         if (_metadata.TryGetValue(CheckpointOptimizers.KindKey, out string? kind))
         {
+            if (WeightPrecision != WeightPrecision.Float32)
+            {
+                throw Invalid($"a {CheckpointPrecision.Name(WeightPrecision)} checkpoint has no float32 master weights to resume an optimiser on, yet it has optimiser metadata");
+            }
+
             OptimizerKind = kind;
             _optimizerSteps = Count(CheckpointOptimizers.StepCountKey);
             ReadOptimizerState(file, consumed);
@@ -128,6 +143,13 @@ public sealed class LoadedCheckpoint
     /// <summary>Where the checkpoint was read from (the path given to <see cref="Checkpoint.Load"/>).</summary>
     public string Source { get; }
 
+    /// <summary>
+    /// The precision of the saved recurrent weight matrices (<see cref="CheckpointContent.WeightPrecision"/>): float32
+    /// for a training checkpoint (and every checkpoint written before precisions were recorded), or the reduced precision
+    /// of an inference snapshot, which <see cref="CreateInferenceModel"/> and <see cref="CreateInferenceNetwork"/> keep.
+    /// </summary>
+    public WeightPrecision WeightPrecision { get; }
+
     /// <summary>The caller's position in the run (<see cref="CheckpointContent.Step"/>).</summary>
     public long Step { get; }
 
@@ -158,7 +180,8 @@ public sealed class LoadedCheckpoint
     /// <summary>The names of the saved generators.</summary>
     public IReadOnlyCollection<string> GeneratorNames => _generators.Keys;
 
-    /// <summary>Copies of the parameter values under their names (a state dict, as <see cref="ParameterSet.ToDictionary"/>).</summary>
+    /// <summary>Copies of the parameter values under their names (a state dict, as <see cref="ParameterSet.ToDictionary"/>);
+    /// of a reduced checkpoint, the rounded values widened to float32 (bf16 exactly; int8 as q·s).</summary>
     /// <returns>A new dictionary of new arrays.</returns>
     public Dictionary<string, float[]> ToDictionary() =>
         _values.ToDictionary(p => p.Key, p => (float[])p.Value.Clone(), StringComparer.Ordinal);
@@ -166,7 +189,7 @@ public sealed class LoadedCheckpoint
     /// <summary>Rebuilds the saved model: <see cref="Architecture"/>'s model with the saved parameter values.</summary>
     /// <returns>A new model (dispose it when it is <see cref="IDisposable"/>).</returns>
     /// <remarks>That the architecture declares exactly the saved tensors was checked on load.</remarks>
-    /// <exception cref="InvalidOperationException">No architecture was saved.</exception>
+    /// <exception cref="InvalidOperationException">No architecture was saved, or the checkpoint is reduced (<see cref="WeightPrecision"/>; see <see cref="Restore"/>).</exception>
     public SequenceModel CreateModel()
     {
         if (Architecture is null)
@@ -174,15 +197,95 @@ public sealed class LoadedCheckpoint
             ThrowHelper.InvalidOperation($"Checkpoint '{Source}' holds no architecture; restore its parameters into a model you build (Restore).");
         }
 
+        ThrowIfReduced(nameof(CreateModel));
         SequenceModel model = Architecture.CreateModel();
         Restore(model.Parameters);
         return model;
     }
 
+    /// <summary>
+    /// Rebuilds the saved model for inference at <see cref="WeightPrecision"/>: a <see cref="SequenceClassifierInference"/>,
+    /// <see cref="SequenceTaggerInference"/>, <see cref="LanguageModelInference"/>, <see cref="ForecasterInference"/> or
+    /// <see cref="EncoderDecoderInference"/> as <see cref="Architecture"/> says, whose recurrent networks hold the saved
+    /// precision: its outputs are bit for bit those of the model saved (the float32 model's inference snapshot with each
+    /// network reduced by <c>WithWeightPrecision</c>). Embeddings, heads and biases are float32.
+    /// </summary>
+    /// <returns>The inference model (immutable, shared between threads).</returns>
+    /// <exception cref="InvalidOperationException">No architecture was saved.</exception>
+    public object CreateInferenceModel()
+    {
+        if (Architecture is null)
+        {
+            ThrowHelper.InvalidOperation($"Checkpoint '{Source}' holds no architecture; build its networks with CreateInferenceNetwork.");
+        }
+
+        SequenceModel model = Architecture.CreateModel();
+        try
+        {
+            RestoreValues(model.Parameters);
+            RecurrentNetwork Reduced(TrainableRecurrentNetwork n) => AtPrecision(n.ToInferenceNetwork(), n.Prefix);
+            return model switch
+            {
+                SequenceClassifier m => m.ToInference() is var c ? new SequenceClassifierInference(m.Options, c.Embedding, Reduced(m.Network), c.Head) : null!,
+                SequenceTagger m => m.ToInference() is var t ? new SequenceTaggerInference(m.Options, t.Embedding, Reduced(m.Network), t.Head) : null!,
+                LanguageModel m => m.ToInference() is var l ? new LanguageModelInference(m.Options, l.Embedding, Reduced(m.Network), l.Head) : null!,
+                Forecaster m => new ForecasterInference(m.Options, Reduced(m.Network), m.Head.ToInferenceLayer()),
+                EncoderDecoder m => new EncoderDecoderInference(
+                    m.Options, m.SourceEmbedding.ToInferenceEmbedding(), Reduced(m.Encoder), m.TargetEmbedding.ToInferenceEmbedding(), Reduced(m.Decoder), m.Head.ToInferenceLayer()),
+                _ => throw new InvalidOperationException($"Checkpoint '{Source}': no inference form of a {model.GetType().Name}."),
+            };
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The recurrent stack saved under <paramref name="prefix"/> (PyTorch's names: <c>{prefix}weight_ih_l0</c>, …) as an
+    /// inference network at <see cref="WeightPrecision"/>, bit for bit the saved one (its float32 network reduced by
+    /// <c>WithWeightPrecision</c>); a float32 checkpoint gives a float32 network.
+    /// </summary>
+    /// <param name="options">The stack's architecture (for a model: its options' <c>Stack</c>).</param>
+    /// <param name="prefix">The stack's prefix: <c>rnn.</c> in the models, <c>encoder.</c> and <c>decoder.</c> in the encoder-decoder.</param>
+    /// <returns>The network (immutable, shared between threads).</returns>
+    /// <exception cref="ArgumentException">A tensor the options need is missing or has the wrong size (the message names it).</exception>
+    public RecurrentNetwork CreateInferenceNetwork(RecurrentNetworkOptions options, string prefix = "")
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(prefix);
+        return AtPrecision(RecurrentNetwork.FromPyTorch(options, _values, prefix), prefix);
+    }
+
+    /// <summary>A float32 network of this checkpoint's (widened) values at <see cref="WeightPrecision"/>: int8 with the saved scales, so every code comes back.</summary>
+    private RecurrentNetwork AtPrecision(RecurrentNetwork network, string prefix) => WeightPrecision == WeightPrecision.Int8
+        ? network.WithInt8Scales(name => _int8Scales.TryGetValue(prefix + name, out float[]? s) ? s : throw Invalid($"the int8 scales of '{prefix + name}' are missing"))
+        : network.WithWeightPrecision(WeightPrecision);
+
+    /// <summary>Training needs the float32 master weights, which a reduced checkpoint does not hold.</summary>
+    private void ThrowIfReduced(string member)
+    {
+        if (WeightPrecision != WeightPrecision.Float32)
+        {
+            ThrowHelper.InvalidOperation(
+                $"Checkpoint '{Source}' holds {WeightPrecision} weights, an inference snapshot without the float32 master weights, so {member} (training) is refused: " +
+                "serve it with CreateInferenceModel or CreateInferenceNetwork, and train from the float32 checkpoint it was made from.");
+        }
+    }
+
     /// <summary>Copies the saved values into <paramref name="set"/> and marks it changed.</summary>
     /// <param name="set">A set with exactly the saved tensors: the same names, shapes and roles (in any order).</param>
     /// <exception cref="ArgumentException">The set differs; the message names the first tensor that does.</exception>
+    /// <exception cref="InvalidOperationException">The checkpoint is reduced (<see cref="WeightPrecision"/>): it holds
+    /// rounded weights, not the float32 master weights a parameter set trains; serve it with
+    /// <see cref="CreateInferenceModel"/>.</exception>
     public void Restore(ParameterSet set)
+    {
+        ThrowIfReduced(nameof(Restore));
+        RestoreValues(set);
+    }
+
+    private void RestoreValues(ParameterSet set)
     {
         CheckMatches(set);
         foreach (ParameterTensor t in set.Tensors)
@@ -205,6 +308,7 @@ public sealed class LoadedCheckpoint
     /// <exception cref="InvalidOperationException">No optimiser was saved.</exception>
     public Optimizer CreateOptimizer(ParameterSet set)
     {
+        ThrowIfReduced(nameof(CreateOptimizer));
         CheckMatches(set);
         if (OptimizerKind is null)
         {
@@ -221,6 +325,7 @@ public sealed class LoadedCheckpoint
     /// <exception cref="InvalidOperationException">No trainer was saved.</exception>
     public Trainer CreateTrainer(ParameterSet set)
     {
+        ThrowIfReduced(nameof(CreateTrainer));
         CheckMatches(set);
         if (_trainerOptions is null)
         {
@@ -350,8 +455,10 @@ public sealed class LoadedCheckpoint
                 }
 
                 SafeTensorsEntry entry = file.TryGetEntry(tensor, out SafeTensorsEntry? e) ? e : throw Invalid($"tensor '{tensor}' is missing");
-                int[] shape = CheckShape(entry);
-                float[] values = file.ReadSingle(tensor);
+                bool reduced = WeightPrecision != WeightPrecision.Float32 && CheckpointPrecision.IsRecurrentMatrix(name);
+                SafeTensorsDType stored = !reduced ? SafeTensorsDType.F32 : WeightPrecision == WeightPrecision.BFloat16 ? SafeTensorsDType.BF16 : SafeTensorsDType.I8;
+                int[] shape = CheckShape(entry, stored);
+                float[] values = stored == SafeTensorsDType.I8 ? ReadInt8(file, name, shape, consumed) : file.ReadSingle(tensor);
                 int bad = Array.FindIndex(values, x => !float.IsFinite(x));
                 if (bad >= 0)
                 {
@@ -378,6 +485,50 @@ public sealed class LoadedCheckpoint
         }
 
         return parameters;
+    }
+
+    /// <summary>
+    /// An int8 matrix: its I8 codes (each in [−127, 127]) and its scales <c>scale/&lt;name&gt;</c> (F32 [rows], finite,
+    /// ≥ 0), kept for the networks; returns the widened values q·s.
+    /// </summary>
+    private float[] ReadInt8(SafeTensorsFile file, string name, int[] shape, HashSet<string> consumed)
+    {
+        string tensor = Checkpoint.ParameterPrefix + name, scaleTensor = CheckpointPrecision.ScalePrefix + name;
+        if (!file.TryGetEntry(scaleTensor, out SafeTensorsEntry? entry))
+        {
+            throw Invalid($"tensor '{scaleTensor}' (the int8 scales of '{tensor}') is missing");
+        }
+
+        int rows = shape[0];
+        if (entry.DType != SafeTensorsDType.F32 || entry.Shape.Length != 1 || entry.Shape[0] != rows)
+        {
+            throw Invalid($"tensor '{scaleTensor}' must be F32 [{rows}] (one scale per row of '{tensor}'), is {entry}");
+        }
+
+        float[] scales = file.ReadSingle(scaleTensor);
+        if (Array.FindIndex(scales, v => !float.IsFinite(v) || v < 0f) is int bad and >= 0)
+        {
+            throw Invalid(string.Create(CultureInfo.InvariantCulture, $"tensor '{scaleTensor}' holds {scales[bad]} at index {bad}; a scale is finite and at least 0"));
+        }
+
+        byte[] bytes = new byte[checked((int)file.GetEntry(tensor).ElementCount)];
+        file.ReadBytes(tensor, bytes);
+        int columns = bytes.Length / rows;
+        float[] values = new float[bytes.Length];
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            sbyte q = (sbyte)bytes[i];
+            if (q < -Kernels.Gemm.ReducedWeights.Int8Max)
+            {
+                throw Invalid($"tensor '{tensor}' holds the int8 code {q} at index {i}; codes are in [-{Kernels.Gemm.ReducedWeights.Int8Max}, {Kernels.Gemm.ReducedWeights.Int8Max}]");
+            }
+
+            values[i] = q * scales[i / columns];
+        }
+
+        _int8Scales.Add(name, scales);
+        consumed.Add(scaleTensor);
+        return values;
     }
 
     private void ReadOptimizerState(SafeTensorsFile file, HashSet<string> consumed)
@@ -478,11 +629,12 @@ public sealed class LoadedCheckpoint
         }
     }
 
-    private int[] CheckShape(SafeTensorsEntry entry)
+    private int[] CheckShape(SafeTensorsEntry entry, SafeTensorsDType expected = SafeTensorsDType.F32)
     {
-        if (entry.DType != SafeTensorsDType.F32)
+        if (entry.DType != expected)
         {
-            throw Invalid($"tensor '{entry.Name}' is {SafeTensorsDTypes.Name(entry.DType)}; expected F32");
+            string why = expected == SafeTensorsDType.F32 ? "" : $" (a {CheckpointPrecision.Name(WeightPrecision)} checkpoint's recurrent matrix)";
+            throw Invalid($"tensor '{entry.Name}' is {SafeTensorsDTypes.Name(entry.DType)}; expected {SafeTensorsDTypes.Name(expected)}{why}");
         }
 
         if (entry.Shape.Length == 0 || entry.Shape.Any(d => d < 1 || d > int.MaxValue) || entry.ElementCount > Array.MaxLength)

@@ -120,6 +120,14 @@ public sealed class SafeTensorsWriter
         return Store(name, SafeTensorsDType.BF16, shape, bytes);
     }
 
+    /// <summary>Adds an I8 tensor (a checkpoint's int8 weight codes).</summary>
+    internal SafeTensorsWriter AddInt8(string name, ReadOnlySpan<sbyte> data, params ReadOnlySpan<long> shape)
+    {
+        byte[] bytes = Prepare(name, data.Length, 1, shape);
+        MemoryMarshal.AsBytes(data).CopyTo(bytes);
+        return Store(name, SafeTensorsDType.I8, shape, bytes);
+    }
+
     /// <summary>Sets a <c>__metadata__</c> entry, replacing any earlier value for the key.</summary>
     /// <param name="key">The key.</param>
     /// <param name="value">The value.</param>

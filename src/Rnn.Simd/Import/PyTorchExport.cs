@@ -75,7 +75,7 @@ public static class PyTorchExport
             }
 
             long[] shape = [.. t.Shape.Select(d => (long)d)];
-            if (options.WeightPrecision == WeightPrecision.BFloat16 && IsRecurrentMatrix(t.Name))
+            if (options.WeightPrecision == WeightPrecision.BFloat16 && CheckpointPrecision.IsRecurrentMatrix(t.Name))
             {
                 writer.AddBFloat16(name, parameters.Value(t), shape);
             }
@@ -97,14 +97,6 @@ public static class PyTorchExport
 
         writer.SetMetadata("batch_first", options.BatchFirst ? "true" : "false");
         return writer;
-    }
-
-    /// <summary>A recurrent weight matrix by PyTorch's name: <c>weight_ih_l…</c>, <c>weight_hh_l…</c> or <c>weight_hr_l…</c>, after any prefix.</summary>
-    private static bool IsRecurrentMatrix(string name)
-    {
-        string bare = name[(name.LastIndexOf('.') + 1)..];
-        return bare.StartsWith("weight_ih_l", StringComparison.Ordinal) || bare.StartsWith("weight_hh_l", StringComparison.Ordinal)
-            || bare.StartsWith("weight_hr_l", StringComparison.Ordinal);
     }
 
     /// <summary>Writes the selected parameters to <paramref name="path"/> (atomically, as <see cref="SafeTensorsWriter.Save"/>).</summary>

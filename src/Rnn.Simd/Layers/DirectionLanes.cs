@@ -24,11 +24,16 @@ namespace Rnn.Simd.Layers;
 /// <para>Bits: each gate is the same FMA chain over [x; h] as in the row-major path (the input part by the
 /// projection, continued over h by the step), and the update runs the same IEEE operations per lane
 /// (<see cref="LstmCell.Lanes"/>, <see cref="GruCell.ResetAfterLanes"/>, <see cref="ElmanCell.Lanes"/>), so the outputs and states are bit for bit those of <see cref="DirectionRun"/>.</para>
+/// <para>Reduced weights (<see cref="DirectionWeights.Lanes"/> of a bf16 or int8 copy): the row panels hold the values the
+/// network holds (bf16-rounded; int8 codes as q·2²⁴), so bf16 is float32's chain over the rounded weights; int8 keeps
+/// each product's sums apart from zero and adds them once with the row's scale, fma(Σ, s·2⁻²⁴, y₀), the input part
+/// onto +0 and the recurrent part onto the gates (GRU: onto +0, its products stay apart), as <see cref="ReducedGemm"/>
+/// does on the row-major path, so the bits are its bits.</para>
 /// <code>
 ///   scratch (floats, NR = lanes, P = ⌈B / NR⌉ panels, R = padded G·H rows, S = steps per projection chunk)
 ///     xT     [S][P][In][NR]   the chunk's inputs, transposed
 ///     gates  [S][P][R][NR]    the chunk's gate pre-activations (input part, then the recurrent part added in place)
-///     rec    [P][R][NR]       GRU: the step's recurrent products (reset-after keeps them apart)
+///     rec    [P][R][NR]       GRU: the step's recurrent products (reset-after keeps them apart); int8: every cell's sums
 ///     h      [2][P][Hout][NR] ping-pong state panels
 ///     c      [P][H][NR]       LSTM cell state, updated in place
 /// </code>
@@ -76,9 +81,9 @@ internal static unsafe class DirectionLanes
     }
 
     /// <summary>Floats of scratch a call needs (layer inputs at most <paramref name="inputSize"/> wide).</summary>
-    public static long ScratchFloats(RecurrentNetworkOptions o, int steps, int batch, int inputSize)
+    public static long ScratchFloats(RecurrentNetworkOptions o, int steps, int batch, int inputSize, bool int8 = false)
     {
-        Shape s = Shape.Of(o, steps, batch, inputSize, Isa.Best);
+        Shape s = Shape.Of(o, steps, batch, inputSize, Isa.Best, int8);
         return s.XtFloats + s.GatesFloats + s.RecFloats + (3 * s.StateFloats) + (5 * GemmBlocking.AlignFloats);
     }
 
@@ -92,7 +97,8 @@ internal static unsafe class DirectionLanes
         ReadOnlySpan<float> x, int inputSize, Span<float> layerOut, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN)
     {
         LaneWeights lanes = weights.Lanes;
-        Shape shape = Shape.Of(o, steps, batch, inputSize, lanes.Input.Width);
+        bool int8 = lanes.InputScales.Length > 0;
+        Shape shape = Shape.Of(o, steps, batch, inputSize, lanes.Input.Width, int8);
         fixed (float* all = scratch)
         fixed (float* px = x)
         fixed (float* py = layerOut)
@@ -102,6 +108,8 @@ internal static unsafe class DirectionLanes
         fixed (float* pcN = cN)
         fixed (float* bias = weights.Bias)
         fixed (float* newBias = weights.RecurrentNewBias)
+        fixed (float* scaleX = lanes.InputScales)
+        fixed (float* scaleH = lanes.RecurrentScales)
         {
             float* at = Align(all);
             var run = new Run
@@ -114,6 +122,8 @@ internal static unsafe class DirectionLanes
                 Recurrent = lanes.Recurrent.Panels,
                 Bias = bias,
                 NewBias = newBias,
+                ScaleX = int8 ? scaleX : null,
+                ScaleH = int8 ? scaleH : null,
                 X = px,
                 Y = py,
                 Features = o.LayerOutputSize,
@@ -255,9 +265,9 @@ internal static unsafe class DirectionLanes
 
     /// <summary>The sizes of one call.</summary>
     private readonly record struct Shape(
-        int Steps, int Batch, int InputSize, int Hidden, int Gates, int Lanes, int Panels, RowPanelLayout Layout, int Chunk, int StripRows)
+        int Steps, int Batch, int InputSize, int Hidden, int Gates, int Lanes, int Panels, RowPanelLayout Layout, int Chunk, int StripRows, bool Int8)
     {
-        public static Shape Of(RecurrentNetworkOptions o, int steps, int batch, int inputSize, VectorWidth width)
+        public static Shape Of(RecurrentNetworkOptions o, int steps, int batch, int inputSize, VectorWidth width, bool int8)
         {
             int nr = LaneWidth(width, batch), panels = DirectionLanes.Panels(batch, nr), g = o.Gates;
             RowPanelLayout layout = RowPanelLayout.Of(width, g * o.HiddenSize);
@@ -272,7 +282,7 @@ internal static unsafe class DirectionLanes
 
             // Steps per input projection: about eight panels of inputs, so that each weight panel is reused from L1.
             int chunk = Math.Clamp(8 / panels, 1, Math.Max(1, steps));
-            return new Shape(steps, batch, inputSize, o.HiddenSize, g, nr, panels, layout, chunk, stripRows);
+            return new Shape(steps, batch, inputSize, o.HiddenSize, g, nr, panels, layout, chunk, stripRows, int8);
         }
 
         /// <summary>Padded gate rows per panel.</summary>
@@ -288,7 +298,8 @@ internal static unsafe class DirectionLanes
 
         public long GatesFloats => (long)Chunk * Panels * Rows * Lanes;
 
-        public long RecFloats => Gates == 3 ? (long)Panels * Rows * Lanes : 0;
+        /// <summary>GRU's recurrent products, and at int8 every cell's unscaled recurrent sums.</summary>
+        public long RecFloats => Gates == 3 || Int8 ? (long)Panels * Rows * Lanes : 0;
 
         public long StateFloats => (long)Panels * Hidden * Lanes;
 
@@ -316,6 +327,7 @@ internal static unsafe class DirectionLanes
         public VectorWidth Width;
         public int Parts;
         public float* Input, Recurrent, Bias, NewBias;
+        public float* ScaleX, ScaleH;   // int8: s·2⁻²⁴ per packed row of W_x and W_h; null otherwise
         public float* X, Y;
         public int Features, OutputOffset;
         public bool AddToOutput;
@@ -370,7 +382,12 @@ internal static unsafe class DirectionLanes
                 {
                     for (int p = 0; p < s.Panels; p++)
                     {
-                        height = LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, end, Run.XtPanel(slot, p), Run.GatesPanel(slot, p), loadC: false);
+                        float* gates = Run.GatesPanel(slot, p);
+                        height = LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, end, Run.XtPanel(slot, p), gates, loadC: false);
+                        if (Run.ScaleX != null)
+                        {
+                            LaneTiles<TKernel>.ScaleRows(gates, gates, Run.ScaleX, i, i + height, accumulate: false);
+                        }
                     }
                 }
 
@@ -402,13 +419,18 @@ internal static unsafe class DirectionLanes
                     switch (Run.Cell)
                     {
                         case CellType.Lstm:
-                            LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, gates, loadC: true);
+                            Recurrent(s, p, start, end, hPrev, gates);
                             LstmCell.Lanes(Run.Width, nr, gates + ((nint)start * nr), Run.Bias, h, u0, units, Run.C + (((nint)p * h) + u0) * nr, hNext + ((nint)u0 * nr));
                             break;
                         case CellType.Gru:
                         {
                             float* rec = Run.Rec + ((nint)p * s.Rows * nr);
                             LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, rec, loadC: false);
+                            if (Run.ScaleH != null)
+                            {
+                                LaneTiles<TKernel>.ScaleRows(rec, rec, Run.ScaleH, start, end, accumulate: false);
+                            }
+
                             GruCell.ResetAfterLanes(
                                 Run.Width, nr, gates + ((nint)start * nr), rec + ((nint)start * nr), Run.Bias, Run.NewBias, h, u0, units,
                                 hPrev + ((nint)u0 * nr), hNext + ((nint)u0 * nr));
@@ -416,7 +438,7 @@ internal static unsafe class DirectionLanes
                         }
 
                         default:
-                            LaneTiles<TKernel>.Rows(s.Layout, h, Run.Recurrent, start, end, hPrev, gates, loadC: true);
+                            Recurrent(s, p, start, end, hPrev, gates);
                             ElmanCell.Lanes(Run.Activation, nr, gates + ((nint)start * nr), Run.Bias, u0, units, hNext + ((nint)u0 * nr));
                             break;
                     }
@@ -431,6 +453,23 @@ internal static unsafe class DirectionLanes
                     WriteOutputs(p, ua, ub);
                 }
             }
+        }
+
+        /// <summary>
+        /// gates += W_h · h for the rows [<paramref name="start"/>, <paramref name="end"/>): the chain continued over h, or
+        /// at int8 the unscaled sums (in the panel's rec scratch) added once with their scales, as the row-major path does.
+        /// </summary>
+        private readonly void Recurrent(Shape s, int p, int start, int end, float* hPrev, float* gates)
+        {
+            if (Run.ScaleH == null)
+            {
+                LaneTiles<TKernel>.Rows(s.Layout, s.Hidden, Run.Recurrent, start, end, hPrev, gates, loadC: true);
+                return;
+            }
+
+            float* sums = Run.Rec + ((nint)p * s.Rows * s.Lanes);
+            LaneTiles<TKernel>.Rows(s.Layout, s.Hidden, Run.Recurrent, start, end, hPrev, sums, loadC: false);
+            LaneTiles<TKernel>.ScaleRows(sums, gates, Run.ScaleH, start, end, accumulate: true);
         }
 
         /// <summary>

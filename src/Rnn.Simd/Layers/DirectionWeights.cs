@@ -52,9 +52,16 @@ internal sealed class DirectionWeights
     /// (each held compact where <see cref="PackedMatrix.CompactPays"/>, else as float panels of the rounded values; the
     /// same results either way), the float32 biases and peepholes copied, no backward matrices.
     /// </summary>
-    public DirectionWeights WithPrecision(WeightPrecision precision) => new(this, precision);
+    public DirectionWeights WithPrecision(WeightPrecision precision) => new(this, precision, null);
 
-    private DirectionWeights(DirectionWeights source, WeightPrecision precision)
+    /// <summary>
+    /// <see cref="WithPrecision(WeightPrecision)"/> at int8 with given scales instead of max|w|/127 (PyTorch's row order:
+    /// <see cref="Int8Scales.Ih"/> [G·H], <see cref="Int8Scales.Hh"/> [G·H], <see cref="Int8Scales.Hr"/> [P]), for
+    /// weights that are q·s already (a checkpoint's): each code comes back exactly, so the copy is the saved network.
+    /// </summary>
+    public DirectionWeights WithInt8Scales(Int8Scales scales) => new(this, WeightPrecision.Int8, scales);
+
+    private DirectionWeights(DirectionWeights source, WeightPrecision precision, Int8Scales? scales)
     {
         _cell = source._cell;
         _gates = source._gates;
@@ -69,14 +76,18 @@ internal sealed class DirectionWeights
         Peephole = [.. source.Peephole];
         ProjectionRows = [];
         Precision = precision;
-        Fused = Reduce(source.Fused, precision, depthSplit: InputSize);
-        RecurrentNew = source.RecurrentNew is null ? null : Reduce(source.RecurrentNew, precision);
-        Projection = source.Projection is null ? null : Reduce(source.Projection, precision);
+        int h = _hidden;
+        int PyTorchRow(int engineRow) => (GateLayout.ToPyTorch(_cell, engineRow / h) * h) + (engineRow % h);
+        Fused = Reduce(source.Fused, precision, InputSize, scales is null ? null : (side, n) => (side == 0 ? scales.Ih : scales.Hh)[PyTorchRow(n)]);
+
+        // W_hn is the n block of W_hh (PyTorch's block 2), reduced alone over its whole depth (side 1).
+        RecurrentNew = source.RecurrentNew is null ? null : Reduce(source.RecurrentNew, precision, 0, scales is null ? null : (side, n) => side == 0 ? 0f : scales.Hh[(2 * h) + n]);
+        Projection = source.Projection is null ? null : Reduce(source.Projection, precision, 0, scales is null ? null : (side, n) => side == 0 ? 0f : scales.Hr[n]);
     }
 
     /// <summary>Int8 scales W_x's and W_h's rows of the fused matrix apart (as PyTorch's two tensors): <paramref name="depthSplit"/>.</summary>
-    private static PackedMatrix Reduce(PackedMatrix m, WeightPrecision precision, int depthSplit = 0) =>
-        m.WithPrecision(precision, PackedMatrix.CompactPays(precision, m.N, m.K, m.Width), depthSplit);
+    private static PackedMatrix Reduce(PackedMatrix m, WeightPrecision precision, int depthSplit, Func<int, int, float>? int8Scales) =>
+        m.WithPrecision(precision, PackedMatrix.CompactPays(precision, m.N, m.K, m.Width), depthSplit, int8Scales);
 
     /// <summary>The precision of the forward matrices (float32 unless made by <see cref="WithPrecision"/>).</summary>
     public WeightPrecision Precision { get; }
@@ -129,8 +140,16 @@ internal sealed class DirectionWeights
                 return lanes;
             }
 
-            var created = new LaneWeights(_gates * _hidden, InputSize, _outputSize, Fused.Width);
-            PackLanes(created);
+            var created = new LaneWeights(_gates * _hidden, InputSize, _outputSize, Fused.Width, Precision == WeightPrecision.Int8);
+            if (Precision == WeightPrecision.Float32)
+            {
+                PackLanes(created);
+            }
+            else
+            {
+                PackReducedLanes(created);
+            }
+
             return Interlocked.CompareExchange(ref _lanes, created, null) ?? created;
         }
     }
@@ -211,6 +230,36 @@ internal sealed class DirectionWeights
         }
     }
 
+    /// <summary>
+    /// A reduced copy's lanes: float row panels of the values its fused matrix holds (bf16-rounded, or q·2²⁴ with the
+    /// scales s·2⁻²⁴ of W_x's and W_h's rows in the lanes' row order), widened once from the matrix, which keeps no float32 rows.
+    /// </summary>
+    private void PackReducedLanes(LaneWeights lanes)
+    {
+        int rows = _gates * _hidden, depth = InputSize + _outputSize;
+        float[] held = new float[(long)rows * depth];
+        for (int n = 0; n < rows; n++)
+        {
+            for (int k = 0; k < depth; k++)
+            {
+                held[((long)n * depth) + k] = Fused.HeldValue(k, n);
+            }
+        }
+
+        lanes.Input.Repack(held, depth, _gates);
+        lanes.Recurrent.Repack(held.AsSpan(InputSize), depth, _gates);
+        if (Precision == WeightPrecision.Int8)
+        {
+            // Packed row u·G + g is engine row g·H + u (PackedRowPanels.Repack's interleave); padding rows keep scale 0.
+            for (int row = 0; row < rows; row++)
+            {
+                int from = ((row % _gates) * _hidden) + (row / _gates);
+                lanes.InputScales[row] = Fused.ScaleOf(0, from);
+                lanes.RecurrentScales[row] = Fused.ScaleOf(1, from);
+            }
+        }
+    }
+
     private void PackLanes(LaneWeights lanes)
     {
         int depth = InputSize + _outputSize;
@@ -219,9 +268,18 @@ internal sealed class DirectionWeights
     }
 }
 
+/// <summary>The int8 scales of one direction's PyTorch tensors, in their row order: W_ih [G·H], W_hh [G·H], W_hr [P] (empty without projection).</summary>
+internal sealed record Int8Scales(float[] Ih, float[] Hh, float[] Hr);
+
 /// <summary>One direction's fused matrix as row panels, rows unit by unit (see <see cref="DirectionWeights.Lanes"/>).</summary>
-internal sealed class LaneWeights(int rows, int inputSize, int recurrentSize, Rnn.Simd.Internal.VectorWidth width)
+internal sealed class LaneWeights(int rows, int inputSize, int recurrentSize, Rnn.Simd.Internal.VectorWidth width, bool int8 = false)
 {
+    /// <summary>Int8: the scale s·2⁻²⁴ of each packed row of W_x (padded rows 0); empty otherwise.</summary>
+    public float[] InputScales { get; } = int8 ? new float[RowPanelLayout.Of(width, rows).PaddedRows] : [];
+
+    /// <summary>Int8: the scale s·2⁻²⁴ of each packed row of W_h (padded rows 0); empty otherwise.</summary>
+    public float[] RecurrentScales { get; } = int8 ? new float[RowPanelLayout.Of(width, rows).PaddedRows] : [];
+
     /// <summary>W_x [G·H, In].</summary>
     public PackedRowPanels Input { get; } = new(rows, inputSize, width);
 

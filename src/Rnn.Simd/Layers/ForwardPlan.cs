@@ -14,7 +14,8 @@ internal readonly struct ForwardPlan
     /// <param name="batchFirst">Whether the input needs a time-major copy.</param>
     /// <param name="recording">Training: the tape holds the input copy, layer outputs, gates and states, so the plan leaves them out.</param>
     /// <param name="lanes">Every direction runs in lanes (<see cref="DirectionLanes"/>): its scratch replaces the row-major gates and states.</param>
-    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch, bool batchFirst, bool recording = false, bool lanes = false)
+    /// <param name="int8">The weights are int8: the lanes keep unscaled recurrent sums apart (see <see cref="DirectionLanes.ScratchFloats"/>).</param>
+    public ForwardPlan(RecurrentNetworkOptions o, int steps, int batch, bool batchFirst, bool recording = false, bool lanes = false, bool int8 = false)
     {
         Lanes = lanes && !recording;
         long rows = recording ? 0 : (long)steps * batch;
@@ -40,7 +41,7 @@ internal readonly struct ForwardPlan
         _c1 = Take(states * h);
         _hCell = Take(rowMajor * batch * h);            // [B, H]       o ⊙ tanh(c) before projection; GRU r ⊙ h
         _recurrentNew = Take(rowMajor * batch * h);     // [B, H]       GRU reset-before: W_hn (r ⊙ h)
-        _lanes = Take(Lanes ? DirectionLanes.ScratchFloats(o, steps, batch, Math.Max(o.InputSize, o.LayerOutputSize)) : 0);
+        _lanes = Take(Lanes ? DirectionLanes.ScratchFloats(o, steps, batch, Math.Max(o.InputSize, o.LayerOutputSize), int8) : 0);
         if (offset > Array.MaxLength)
         {
             throw new ArgumentException($"This call needs {offset} floats of scratch, more than one array holds; split the batch or the sequence.", "steps");

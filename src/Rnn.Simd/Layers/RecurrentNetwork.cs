@@ -56,9 +56,10 @@ public sealed class RecurrentNetwork
     /// bit-identical across vector widths and thread counts, as at float32 (int8 sums Σ x·q per row, then scales once:
     /// y = fma(Σ, s, y₀), with q held as q·2²⁴ and s as s·2⁻²⁴). The weights only stream in fewer bytes where that pays: a matrix smaller than
     /// <c>512 KiB</c> of float32 keeps its rounded values in float32 panels (the same results at the float32 speed), so
-    /// a reduced network is never slower than its float32 original on one or two rows. Three rows or more run the float32
-    /// tiles over float panels of the rounded values, widened once on the first such call (that call allocates them; the
-    /// float32 speed from then on). Batches in lanes are not used at reduced precision.</para>
+    /// a reduced network is never slower than its float32 original on one or two rows. Batches run float32's batched code
+    /// over float panels of the values held, widened once on the first such call (that call allocates them; the float32
+    /// speed from then on): in lanes where the batch fills them (int8 scaling each row's sums once, as everywhere), else
+    /// the row-major float32 tiles from three rows on; the bits are the same either way.</para>
     /// <para>Accuracy: see perf/results/precision.md. Training needs float32 master weights: keep the
     /// <c>TrainableRecurrentNetwork</c> and reduce each inference snapshot.</para>
     /// </remarks>
@@ -85,6 +86,24 @@ public sealed class RecurrentNetwork
         for (int i = 0; i < reduced.Length; i++)
         {
             reduced[i] = _weights[i].WithPrecision(precision);
+        }
+
+        return new RecurrentNetwork(Options, reduced, Pool);
+    }
+
+    /// <summary>
+    /// This float32 network at int8 with the scales <paramref name="scalesOf"/> gives for PyTorch's tensor names
+    /// (<c>weight_ih_l0</c>, <c>weight_hh_l0_reverse</c>, <c>weight_hr_l1</c>, …, no prefix) rather than max|w|/127: for
+    /// weights that are already q·s (an int8 checkpoint's), which then come back as the same codes and scales exactly.
+    /// </summary>
+    internal RecurrentNetwork WithInt8Scales(Func<string, float[]> scalesOf)
+    {
+        var reduced = new DirectionWeights[_weights.Length];
+        for (int i = 0; i < reduced.Length; i++)
+        {
+            string suffix = $"l{i / Options.Directions}{(i % Options.Directions == 1 ? "_reverse" : "")}";
+            reduced[i] = _weights[i].WithInt8Scales(new Int8Scales(
+                scalesOf("weight_ih_" + suffix), scalesOf("weight_hh_" + suffix), Options.ProjectionSize > 0 ? scalesOf("weight_hr_" + suffix) : []));
         }
 
         return new RecurrentNetwork(Options, reduced, Pool);
@@ -160,7 +179,7 @@ public sealed class RecurrentNetwork
     {
         RecurrentNetworkOptions o = Options;
         ValidateForward(o, input.Length, steps, batch, output.Length, h0.Length, c0.Length, hN.Length, cN.Length, lengths, lastStepOnly);
-        var plan = new ForwardPlan(o, steps, batch, batchFirst, lanes: WeightPrecision == WeightPrecision.Float32 && DirectionLanes.Applies(o, batch, lengths.IsEmpty));
+        var plan = new ForwardPlan(o, steps, batch, batchFirst, lanes: DirectionLanes.Applies(o, batch, lengths.IsEmpty), int8: WeightPrecision == WeightPrecision.Int8);
         using SpanOwner<float> scratch = SpanOwner<float>.Allocate(plan.TotalFloats, Pool);
         Span<float> all = scratch.Span;
         ReadOnlySpan<float> layerIn = input;

@@ -1,7 +1,9 @@
 using System.Text;
 using Rnn.Simd.Cli.Commands;
+using Rnn.Simd.Cli.Data;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Networks;
 using Rnn.Simd.Training;
 
@@ -263,6 +265,30 @@ public sealed class TrainCommandTests : IDisposable
         Assert.NotEqual(one, SampleCommand.Run(run, "the ", 60, sampling with { Seed = 8 }, 1));
         Assert.Equal(64, SampleCommand.Run(run, "the ", 60, SamplingOptions.GreedyDecoding, 1).EnumerateRunes().Count());
         Assert.Throws<ArgumentException>(() => SampleCommand.Run(run, "€", 10, sampling, 1));   // not in the vocabulary
+
+        // The run's model saved as a bf16 snapshot samples as the float32 model reduced to bf16 does.
+        LoadedCheckpoint newest = CheckpointFolder.Open(run);
+        var lm = (LanguageModel)newest.CreateModel();
+        string reduced = Path.Combine(_directory, "bf16.safetensors");
+        Checkpoint.Save(reduced, new CheckpointContent
+        {
+            Parameters = lm.Parameters, Architecture = lm.Options, WeightPrecision = WeightPrecision.BFloat16,
+            Metadata = newest.Metadata, Tensors = newest.Tensors, Step = newest.Step,
+        });
+        LanguageModelInference f32 = lm.ToInference();
+        var bf16 = new LanguageModelInference(lm.Options, f32.Embedding, f32.Network.WithWeightPrecision(WeightPrecision.BFloat16), f32.Head);
+        (LanguageModelInference served, CharacterVocabulary vocabulary) = TextRun.Load(Checkpoint.Load(reduced));
+        Assert.Equal(WeightPrecision.BFloat16, served.Network.WeightPrecision);
+        TokenGenerator expected = bf16.CreateGenerator(sampling), actual = served.CreateGenerator(sampling);
+        expected.Prime(vocabulary.Encode("the "));
+        actual.Prime(vocabulary.Encode("the "));
+        for (int i = 0; i < 40; i++)
+        {
+            Assert.Equal(expected.Next(), actual.Next());
+        }
+
+        Assert.Contains("without the float32 master weights", Assert.Throws<InvalidOperationException>(() => Checkpoint.Load(reduced).CreateModel()).Message, StringComparison.Ordinal);
+        lm.Dispose();
     }
 
     [Fact]

@@ -162,6 +162,80 @@ public sealed class ReducedPrecisionNetworkTests
         return Convert.ToHexString(hash.GetHashAndReset());
     }
 
+    /// <summary>As <see cref="BFloat16Hash"/>, for batches that run in lanes (B = 16, 32, 64), bf16 and int8.</summary>
+    private const string LanesHash = "2AE57580DDA7E0B23E9332C13565814CA97B4D4D0629BC64B47E2EBF7F21A687";
+
+    /// <summary>Lane-sized batches of every lanes cell (LSTM, GRU reset-after, Elman), small and compact.</summary>
+    private static IEnumerable<RecurrentNetworkOptions> LaneArchitectures()
+    {
+        yield return new() { Cell = CellType.Lstm, InputSize = 20, HiddenSize = 33, Layers = 2 };
+        yield return new() { Cell = CellType.Gru, InputSize = 20, HiddenSize = 33, Bidirectional = true };
+        yield return new() { Cell = CellType.Rnn, Nonlinearity = Nonlinearity.Relu, InputSize = 20, HiddenSize = 33 };
+        yield return new() { Cell = CellType.Lstm, InputSize = 130, HiddenSize = 130 };
+        yield return new() { Cell = CellType.Gru, InputSize = 140, HiddenSize = 170 };
+        yield return new() { Cell = CellType.Rnn, InputSize = 300, HiddenSize = 290 };
+    }
+
+    /// <summary>
+    /// Batches in lanes at reduced precision (B = 16, 32, 64, whole sequences) give the bits of the row-major path of the
+    /// same network (forced by passing every length), on one and two threads, and hash to a pinned constant (so across
+    /// ISAs too); bf16 is still the float32 network of the rounded weights.
+    /// </summary>
+    [Fact]
+    public void ReducedNetworks_InLanes_GiveTheRowMajorBits()
+    {
+        using var team = new ThreadTeam(2);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        ulong seed = 300;
+        foreach (RecurrentNetworkOptions o in LaneArchitectures())
+        {
+            Dictionary<string, float[]> parameters = TestNetworks.PyTorchParameters(o, ++seed);
+            RecurrentNetwork roundedFloat32 = RecurrentNetwork.FromPyTorch(o, Rounded(parameters, o, WeightPrecision.BFloat16));
+            foreach (WeightPrecision precision in new[] { WeightPrecision.BFloat16, WeightPrecision.Int8 })
+            {
+                RecurrentNetwork network = RecurrentNetwork.FromPyTorch(o, parameters).WithWeightPrecision(precision);
+                foreach (int batch in new[] { 16, 32, 64 })
+                {
+                    const int steps = 4;
+                    float[] x = new TestRandom(seed + (ulong)batch).Array(steps * batch * o.InputSize, -2f, 2f);
+                    int[] all = [.. Enumerable.Repeat(steps, batch)];
+                    float[] lanes = new float[steps * batch * o.LayerOutputSize], rows = new float[lanes.Length], dual = new float[lanes.Length];
+                    float[] hLanes = new float[o.Layers * o.Directions * batch * o.OutputSize], hRows = new float[hLanes.Length];
+                    network.Forward(x, steps, batch, lanes, hN: hLanes);
+                    network.Forward(x, steps, batch, dual, threads: team);
+                    network.Forward(x, steps, batch, rows, hN: hRows, lengths: all);
+                    string where = $"{precision} {o.Cell} H={o.HiddenSize} B={batch}";
+                    Assert.True(rows.AsSpan().SequenceEqual(lanes), $"{where}: lanes differ from rows.");
+                    Assert.True(hRows.AsSpan().SequenceEqual(hLanes), $"{where}: lanes' h_n differs from rows'.");
+                    Assert.True(lanes.AsSpan().SequenceEqual(dual), $"{where}: two threads differ from one.");
+                    if (precision == WeightPrecision.BFloat16)
+                    {
+                        roundedFloat32.Forward(x, steps, batch, rows);
+                        Assert.True(rows.AsSpan().SequenceEqual(lanes), $"{where}: differs from float32 over the rounded weights.");
+                    }
+
+                    BitHash.Append(hash, lanes);
+                    BitHash.Append(hash, hLanes);
+                }
+            }
+        }
+
+        string actual = Convert.ToHexString(hash.GetHashAndReset());
+        Assert.True(LanesHash == actual, $"lanes hash {actual}, expected {LanesHash}.");
+    }
+
+    [Theory]
+    [InlineData(WeightPrecision.BFloat16)]
+    [InlineData(WeightPrecision.Int8)]
+    public void LaneBatches_AllocateNothing(WeightPrecision precision)
+    {
+        var o = new RecurrentNetworkOptions { Cell = CellType.Gru, InputSize = 40, HiddenSize = 40 };
+        RecurrentNetwork network = TestNetworks.Create(o).WithWeightPrecision(precision);
+        float[] x = new TestRandom(8).Array(3 * 32 * o.InputSize), y = new float[3 * 32 * o.HiddenSize];
+        using var team = new ThreadTeam(2);
+        AllocationAssert.None(() => network.Forward(x, 3, 32, y, threads: team), team);
+    }
+
     [Theory]
     [InlineData(WeightPrecision.Float32)]
     [InlineData(WeightPrecision.BFloat16)]

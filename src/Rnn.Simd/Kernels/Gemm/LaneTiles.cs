@@ -57,6 +57,45 @@ internal static unsafe class LaneTiles<TKernel>
         return TKernel.MR;
     }
 
+    /// <summary>
+    /// Int8 rows: <c>c[i·NR + lane] = fma(sums[i·NR + lane], scales[i], accumulate ? c[i·NR + lane] : +0)</c> for the
+    /// rows i in [<paramref name="rowStart"/>, <paramref name="rowEnd"/>): the one scaling fma of the int8 products
+    /// (see <see cref="ReducedGemm"/>), lane by lane, the same operation at every width. <paramref name="sums"/> may be
+    /// <paramref name="c"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScaleRows(float* sums, float* c, float* scales, int rowStart, int rowEnd, bool accumulate)
+    {
+        int nr = TKernel.NR;
+        for (int i = rowStart; i < rowEnd; i++)
+        {
+            float* si = sums + ((nint)i * nr), ci = c + ((nint)i * nr);
+            float scale = scales[i];
+            int l = 0;
+            if ((typeof(TKernel) == typeof(MicroKernel512) || typeof(TKernel) == typeof(MicroKernel512Narrow)) && Vector512.IsHardwareAccelerated)
+            {
+                Vector512<float> s = Vector512.Create(scale);
+                for (; l + 16 <= nr; l += 16)
+                {
+                    Vector512.Store(Mad.Fma(Vector512.Load(si + l), s, accumulate ? Vector512.Load(ci + l) : Vector512<float>.Zero), ci + l);
+                }
+            }
+            else if (typeof(TKernel) == typeof(MicroKernel256) && Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> s = Vector256.Create(scale);
+                for (; l + 8 <= nr; l += 8)
+                {
+                    Vector256.Store(Mad.Fma(Vector256.Load(si + l), s, accumulate ? Vector256.Load(ci + l) : Vector256<float>.Zero), ci + l);
+                }
+            }
+
+            for (; l < nr; l++)
+            {
+                ci[l] = Mad.Fma(si[l], scale, accumulate ? ci[l] : 0f);
+            }
+        }
+    }
+
     /// <summary>Packs rows [<paramref name="rows"/>, K] of a row-major block (stride <paramref name="ld"/>) as one lane panel [K, NR], zero past the rows.</summary>
     public static void PackLanes(float* src, nint ld, int rows, int k, float* panel)
     {

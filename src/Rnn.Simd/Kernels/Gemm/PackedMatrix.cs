@@ -156,8 +156,13 @@ internal sealed unsafe class PackedMatrix
     /// scales W_x's and W_h's rows apart, as two matrices would be); a product's depth range must then stay on one
     /// side. 0 for one scale per column.
     /// </param>
+    /// <param name="int8Scales">
+    /// Int8: the scale s of (side, column n), side 0 for depths below <paramref name="depthSplit"/> and 1 for the rest,
+    /// instead of max|w|/127 (a checkpoint's stored scales, with weights q·s: each code comes back as round(w/s) = q);
+    /// null to compute them.
+    /// </param>
     /// <exception cref="InvalidOperationException">This matrix is already reduced, or int8 meets a NaN or ±∞ weight.</exception>
-    public PackedMatrix WithPrecision(WeightPrecision precision, bool compact, int depthSplit = 0)
+    public PackedMatrix WithPrecision(WeightPrecision precision, bool compact, int depthSplit = 0, Func<int, int, float>? int8Scales = null)
     {
         if (Precision != WeightPrecision.Float32)
         {
@@ -192,7 +197,7 @@ internal sealed unsafe class PackedMatrix
                         max = MathF.Max(max, MathF.Abs(w));
                     }
 
-                    scales[(side * block) + n] = ReducedWeights.Int8Scale(max);
+                    scales[(side * block) + n] = int8Scales is null ? ReducedWeights.Int8Scale(max) : int8Scales(side, n);
                 }
             }
         }
@@ -231,6 +236,16 @@ internal sealed unsafe class PackedMatrix
     /// themselves, or for a compact matrix its panels widened once, on first use (thread-safe; that call allocates).
     /// </summary>
     public float* FloatPanels => Compact is null ? Panels : Compact.FloatPanels(Width, Nr, PanelStride);
+
+    /// <summary>The value weight op(B)(k, n) is held at, from the float or the compact panels (q·2²⁴ for int8).</summary>
+    public float HeldValue(int k, int n) => Compact is null ? this[k, n] : Compact.Value(k, n);
+
+    /// <summary>Int8: the scale (s·2⁻²⁴) of column n for depths on <paramref name="side"/> of <see cref="DepthSplit"/> (0 below, 1 above).</summary>
+    public float ScaleOf(int side, int n)
+    {
+        Debug.Assert(Precision == WeightPrecision.Int8);
+        return Scales[(side * (N + (4 * Nr))) + n];
+    }
 
     /// <summary>Int8: where the second block of scales starts in depth (0: one block).</summary>
     public int DepthSplit { get; private init; }

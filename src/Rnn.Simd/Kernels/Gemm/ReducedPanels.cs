@@ -108,6 +108,16 @@ internal sealed unsafe class ReducedPanels
         }
     }
 
+    /// <summary>The value held for weight (k, n), as the float kernels see it: the bf16 value, or q·2²⁴ for int8.</summary>
+    public float Value(int k, int n)
+    {
+        int l = Lanes, p = n / Columns, c = n % Columns;
+        uint* row = Words + (p * PanelStride) + ((nint)k * l);
+        return _int8
+            ? ((sbyte*)row)[(4 * (c % l)) + (c / l)] * ReducedWeights.Int8Lift
+            : BitConverter.UInt32BitsToSingle((uint)((ushort*)row)[c < l ? (2 * c) + 1 : 2 * (c - l)] << 16);
+    }
+
     /// <summary>Float lanes L of the width the panels were made for.</summary>
     public int Lanes { get; }
 
