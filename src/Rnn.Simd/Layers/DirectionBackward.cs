@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -115,17 +116,8 @@ internal unsafe ref struct DirectionBackward
         ReadOnlySpan<float> dHN, ReadOnlySpan<float> dCN, Span<float> dX, bool accumulateDx,
         Span<float> dH0, Span<float> dC0, DirectionGradients grads, Span<float> hiddenGradientNorms = default)
     {
-        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         bool lstm = _o.Cell == CellType.Lstm;
-        bool resetAfter = _o.Cell == CellType.Gru && _o.GruVariant == GruVariant.ResetAfter;
-        bool projected = _w.Projection is not null;
-        Span<float> dH = _s.H0, dHPrev = _s.H1, dC = _s.C0, dCPrev = _s.C1;
-        DirectionRun.Start(dHN, dH);
-        if (lstm)
-        {
-            DirectionRun.Start(dCN, dC);
-        }
-
         bool masked = !RecurrentMask.IsEmpty;
         if (masked)
         {
@@ -137,92 +129,32 @@ internal unsafe ref struct DirectionBackward
             }
         }
 
-        for (int s = 0; s < steps; s++)
+        int parts = BatchParts(hiddenGradientNorms.IsEmpty);
+        if (parts > 1)
         {
-            int t = Reverse ? s : steps - 1 - s;
-            Span<float> dG = _s.GatesX.Slice(t * batch * gh, batch * gh);
-            Span<float> dGh = resetAfter ? _s.GatesH.Slice(t * batch * gh, batch * gh) : dG;
-            int before = Reverse ? t + 1 : t, after = Reverse ? t : t + 1;
-            ReadOnlySpan<float> hPrevAll = _r.HSlot(before, batch);
-
-            // dL/dh_t: what step t + 1 passed back, plus the layer output's gradient at active steps.
-            for (int b = 0; b < batch; b++)
+            // Every sequence's recurrence is its own: each thread runs the whole walk back for its rows of the batch, one
+            // dispatch for all the steps (see BatchParts).
+            fixed (float* pinOut = dOut, pinHN = dHN, pinCN = dCN, pinTape = _s.GatesX, pinRecord = _r.Gates)
+            fixed (int* pinLengths = lengths)
             {
-                if (Active(lengths, b, t))
+                var arguments = new StepArguments { DOut = dOut, Lengths = lengths, DHN = dHN, DCN = dCN };
+                var job = new RowsJob
                 {
-                    TensorPrimitives.Add(dH.Slice(b * hOut, hOut), dOut.Slice((((t * batch) + b) * features) + OutputOffset, hOut), dH.Slice(b * hOut, hOut));
-                }
+                    Self = Unsafe.AsPointer(ref Unsafe.AsRef(in this)),
+                    Arguments = Unsafe.AsPointer(ref arguments),
+                    Batch = batch,
+                    Parts = parts,
+                };
+                _team!.Run(ref job, parts);
             }
-
-            if (!hiddenGradientNorms.IsEmpty)
-            {
-                // Diagnostics (seeds 002, 004): ‖dL/dh_t‖ over the batch, summed in double in a fixed order.
-                double sum = 0;
-                foreach (float v in dH)
-                {
-                    sum += (double)v * v;
-                }
-
-                hiddenGradientNorms[t] = (float)Math.Sqrt(sum);
-            }
-
-            if (projected)
-            {
-                Span<float> dHt = _s.HAll.Slice(t * batch * hOut, batch * hOut);
-                for (int b = 0; b < batch; b++)
-                {
-                    if (Active(lengths, b, t))
-                    {
-                        dH.Slice(b * hOut, hOut).CopyTo(dHt.Slice(b * hOut, hOut));
-                    }
-                    else
-                    {
-                        dHt.Slice(b * hOut, hOut).Clear();
-                    }
-                }
-            }
-
-            switch (_o.Cell)
-            {
-                case CellType.Rnn:
-                    ElmanStep(t, after, lengths, dH, dG, dHPrev);
-                    MaskRecurrentGradient(dHPrev);
-                    break;
-                case CellType.Lstm:
-                    LstmStep(t, before, lengths, dH, dC, dG, dCPrev);
-                    Gemm.MultiplyPacked(batch, dG, gh, _w.BackRecurrent!, dHPrev, hOut, accumulate: false, _team, _pool);
-                    MaskRecurrentGradient(dHPrev);
-                    break;
-                default:
-                    if (resetAfter)
-                    {
-                        GruResetAfterStep(t, lengths, hPrevAll, dH, dG, dGh, dHPrev);
-                    }
-                    else
-                    {
-                        GruResetBeforeStep(t, lengths, hPrevAll, dH, dG, dHPrev);
-                    }
-
-                    break;
-            }
-
-            // Past a sequence's end the state passed through unchanged: so does its gradient.
-            for (int b = 0; b < batch; b++)
-            {
-                if (!Active(lengths, b, t))
-                {
-                    dH.Slice(b * hOut, hOut).CopyTo(dHPrev.Slice(b * hOut, hOut));
-                    if (lstm)
-                    {
-                        dC.Slice(b * h, h).CopyTo(dCPrev.Slice(b * h, h));
-                    }
-                }
-            }
-
-            DirectionRun.Swap(ref dH, ref dHPrev);
-            DirectionRun.Swap(ref dC, ref dCPrev);
+        }
+        else
+        {
+            StepRows(0, batch, _team, dOut, lengths, dHN, dCN, hiddenGradientNorms);
         }
 
+        // The walk swapped the ping-pong buffers once a step: after it, dL/dh_0 is in the first buffer for an even T.
+        Span<float> dH = steps % 2 == 0 ? _s.H0 : _s.H1, dC = steps % 2 == 0 ? _s.C0 : _s.C1;
         if (!dH0.IsEmpty)
         {
             TensorPrimitives.Add(dH0, dH, dH0);
@@ -246,6 +178,152 @@ internal unsafe ref struct DirectionBackward
         }
 
         ParameterGradients(x, inputSize, rows, grads);
+    }
+
+    /// <summary>
+    /// Threads take over the walk back from two sequences per thread and a step's products large enough to split
+    /// (<see cref="GemmBlocking.MinParallelMacs"/>), with no state shared between rows (no projection, recurrent dropout,
+    /// GRU reset-before, or gradient norms over the batch). The results are those of one thread: each row's values
+    /// are the same chains whichever rows share its products.
+    /// </summary>
+    private readonly int BatchParts(bool noNorms)
+    {
+        if (_team is null || _team.ThreadCount < 2 || !noNorms || !RecurrentMask.IsEmpty || _w.Projection is not null
+            || (_o.Cell == CellType.Gru && _o.GruVariant != GruVariant.ResetAfter))
+        {
+            return 1;
+        }
+
+        long macs = (long)_batch * _o.Gates * _o.HiddenSize * _o.OutputSize;
+        return macs < GemmBlocking.MinParallelMacs ? 1 : Math.Min(_team.ThreadCount, _batch / 2);
+    }
+
+    /// <summary>The arguments of the walk back a <see cref="RowsJob"/> passes to every part.</summary>
+    private ref struct StepArguments
+    {
+        public ReadOnlySpan<float> DOut, DHN, DCN;
+        public ReadOnlySpan<int> Lengths;
+    }
+
+    /// <summary>One part of the batch per thread, each walking back through every step (the spans behind both pointers are pinned by the caller).</summary>
+    private struct RowsJob : IParallelJob
+    {
+        public void* Self, Arguments;
+        public int Batch, Parts;
+
+        public readonly void Execute(int part)
+        {
+            ref DirectionBackward self = ref Unsafe.AsRef<DirectionBackward>(Self);
+            ref StepArguments a = ref Unsafe.AsRef<StepArguments>(Arguments);
+            int b0 = (int)((long)Batch * part / Parts), b1 = (int)((long)Batch * (part + 1) / Parts);
+            self.StepRows(b0, b1 - b0, null, a.DOut, a.Lengths, a.DHN, a.DCN, default);
+        }
+    }
+
+    /// <summary>
+    /// The walk back from t = T − 1 (or 0, reverse) through every step for batch rows <paramref name="b0"/> …
+    /// <paramref name="b0"/> + <paramref name="rows"/> − 1, with <paramref name="team"/> splitting each step's work.
+    /// </summary>
+    private readonly void StepRows(int b0, int rows, ThreadTeam? team, ReadOnlySpan<float> dOut, ReadOnlySpan<int> lengths, ReadOnlySpan<float> dHN, ReadOnlySpan<float> dCN, Span<float> hiddenGradientNorms)
+    {
+        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        bool lstm = _o.Cell == CellType.Lstm;
+        bool resetAfter = _o.Cell == CellType.Gru && _o.GruVariant == GruVariant.ResetAfter;
+        bool projected = _w.Projection is not null;
+        Span<float> dH = _s.H0.Slice(b0 * hOut, rows * hOut), dHPrev = _s.H1.Slice(b0 * hOut, rows * hOut);
+        Span<float> dC = lstm ? _s.C0.Slice(b0 * h, rows * h) : default, dCPrev = lstm ? _s.C1.Slice(b0 * h, rows * h) : default;
+        DirectionRun.Start(dHN.IsEmpty ? dHN : dHN.Slice(b0 * hOut, rows * hOut), dH);
+        if (lstm)
+        {
+            DirectionRun.Start(dCN.IsEmpty ? dCN : dCN.Slice(b0 * h, rows * h), dC);
+        }
+
+        for (int s = 0; s < steps; s++)
+        {
+            int t = Reverse ? s : steps - 1 - s;
+            Span<float> dG = _s.GatesX.Slice(((t * batch) + b0) * gh, rows * gh);
+            Span<float> dGh = resetAfter ? _s.GatesH.Slice(((t * batch) + b0) * gh, rows * gh) : dG;
+            int before = Reverse ? t + 1 : t, after = Reverse ? t : t + 1;
+            ReadOnlySpan<float> hPrevAll = _r.HSlot(before, batch).Slice(b0 * hOut, rows * hOut);
+
+            // dL/dh_t: what step t + 1 passed back, plus the layer output's gradient at active steps.
+            for (int i = 0; i < rows; i++)
+            {
+                if (Active(lengths, b0 + i, t))
+                {
+                    TensorPrimitives.Add(dH.Slice(i * hOut, hOut), dOut.Slice((((t * batch) + b0 + i) * features) + OutputOffset, hOut), dH.Slice(i * hOut, hOut));
+                }
+            }
+
+            if (!hiddenGradientNorms.IsEmpty)
+            {
+                // Diagnostics (seeds 002, 004): ‖dL/dh_t‖ over the batch, summed in double in a fixed order.
+                double sum = 0;
+                foreach (float v in dH)
+                {
+                    sum += (double)v * v;
+                }
+
+                hiddenGradientNorms[t] = (float)Math.Sqrt(sum);
+            }
+
+            if (projected)
+            {
+                Span<float> dHt = _s.HAll.Slice(((t * batch) + b0) * hOut, rows * hOut);
+                for (int i = 0; i < rows; i++)
+                {
+                    if (Active(lengths, b0 + i, t))
+                    {
+                        dH.Slice(i * hOut, hOut).CopyTo(dHt.Slice(i * hOut, hOut));
+                    }
+                    else
+                    {
+                        dHt.Slice(i * hOut, hOut).Clear();
+                    }
+                }
+            }
+
+            switch (_o.Cell)
+            {
+                case CellType.Rnn:
+                    ElmanStep(t, after, b0, rows, team, lengths, dH, dG, dHPrev);
+                    MaskRecurrentGradient(dHPrev);
+                    break;
+                case CellType.Lstm:
+                    LstmStep(t, before, b0, rows, team, lengths, dH, dC, dG, dCPrev);
+                    Gemm.MultiplyPacked(rows, dG, gh, _w.BackRecurrent!, dHPrev, hOut, accumulate: false, team, _pool);
+                    MaskRecurrentGradient(dHPrev);
+                    break;
+                default:
+                    if (resetAfter)
+                    {
+                        GruResetAfterStep(t, b0, rows, team, lengths, hPrevAll, dH, dG, dGh, dHPrev);
+                    }
+                    else
+                    {
+                        Debug.Assert(b0 == 0 && rows == batch);
+                        GruResetBeforeStep(t, lengths, hPrevAll, dH, dG, dHPrev);
+                    }
+
+                    break;
+            }
+
+            // Past a sequence's end the state passed through unchanged: so does its gradient.
+            for (int i = 0; i < rows; i++)
+            {
+                if (!Active(lengths, b0 + i, t))
+                {
+                    dH.Slice(i * hOut, hOut).CopyTo(dHPrev.Slice(i * hOut, hOut));
+                    if (lstm)
+                    {
+                        dC.Slice(i * h, h).CopyTo(dCPrev.Slice(i * h, h));
+                    }
+                }
+            }
+
+            DirectionRun.Swap(ref dH, ref dHPrev);
+            DirectionRun.Swap(ref dC, ref dCPrev);
+        }
     }
 
     private readonly void ParameterGradients(ReadOnlySpan<float> x, int inputSize, int rows, DirectionGradients grads)
@@ -319,15 +397,16 @@ internal unsafe ref struct DirectionBackward
         }
     }
 
-    private readonly void ElmanStep(int t, int after, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dG, Span<float> dHPrev)
+    // Each step method below works on batch rows b0 … b0 + rows − 1 (dH, dG and the rest are already those rows).
+    private readonly void ElmanStep(int t, int after, int b0, int rows, ThreadTeam? team, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dG, Span<float> dHPrev)
     {
         int batch = _batch, h = _o.HiddenSize;
         ActivationKind activation = _o.Nonlinearity.ToActivationKind();
-        ReadOnlySpan<float> hT = _r.HSlot(after, batch);
-        for (int b = 0; b < batch; b++)
+        ReadOnlySpan<float> hT = _r.HSlot(after, batch).Slice(b0 * h, rows * h);
+        for (int b = 0; b < rows; b++)
         {
             Span<float> da = dG.Slice(b * h, h);
-            if (Active(lengths, b, t))
+            if (Active(lengths, b0 + b, t))
             {
                 ElmanCell.Backward(activation, hT.Slice(b * h, h), dH.Slice(b * h, h), da);
             }
@@ -337,23 +416,23 @@ internal unsafe ref struct DirectionBackward
             }
         }
 
-        Gemm.MultiplyPacked(batch, dG, h, _w.BackRecurrent!, dHPrev, h, accumulate: false, _team, _pool);
+        Gemm.MultiplyPacked(rows, dG, h, _w.BackRecurrent!, dHPrev, h, accumulate: false, team, _pool);
     }
 
-    private readonly void LstmStep(int t, int before, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dC, Span<float> dG, Span<float> dCPrev)
+    private readonly void LstmStep(int t, int before, int b0, int rows, ThreadTeam? team, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dC, Span<float> dG, Span<float> dCPrev)
     {
         int batch = _batch, h = _o.HiddenSize, gh = 4 * h;
         Span<float> dHCell = dH;
         if (_w.Projection is not null)
         {
             // h_t = W_hr hCell: dL/dhCell = dh · W_hr.
-            dHCell = _s.Cell;
-            Gemm.MultiplyPacked(batch, dH, _o.OutputSize, _w.BackProjection!, dHCell, h, accumulate: false, _team, _pool);
+            dHCell = _s.Cell.Slice(b0 * h, rows * h);
+            Gemm.MultiplyPacked(rows, dH, _o.OutputSize, _w.BackProjection!, dHCell, h, accumulate: false, team, _pool);
         }
 
-        ReadOnlySpan<float> gatesT = _r.Gates.Slice(t * batch * gh, batch * gh);
-        ReadOnlySpan<float> tanhCT = _r.TanhC.Slice(t * batch * h, batch * h);
-        ReadOnlySpan<float> cPrevAll = _r.CSlot(before, batch);
+        ReadOnlySpan<float> gatesT = _r.Gates.Slice(((t * batch) + b0) * gh, rows * gh);
+        ReadOnlySpan<float> tanhCT = _r.TanhC.Slice(((t * batch) + b0) * h, rows * h);
+        ReadOnlySpan<float> cPrevAll = _r.CSlot(before, batch).Slice(b0 * h, rows * h);
         fixed (float* gates = gatesT)
         fixed (float* tanhC = tanhCT)
         fixed (float* cPrev = cPrevAll)
@@ -370,11 +449,11 @@ internal unsafe ref struct DirectionBackward
             var work = new LstmRows
             {
                 Gates = gates, TanhC = tanhC, CPrev = cPrev, DHCell = dhCell, DC = dc, DG = dg, DCPrev = dcPrev,
-                Lengths = lengthsPointer, T = t, H = h,
+                Lengths = lengthsPointer == null ? null : lengthsPointer + b0, T = t, H = h,
                 NextOffset = hasNext ? (nint)(next - t) * batch : 0,
                 NextDG = hasNext ? dg + ((nint)(next - t) * batch * gh) : null,
             };
-            RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
+            RangeParallel.Run(team, rows, Math.Max(1, 2048 / h), ref work);
         }
     }
 
@@ -419,11 +498,11 @@ internal unsafe ref struct DirectionBackward
         }
     }
 
-    private readonly void GruResetAfterStep(int t, ReadOnlySpan<int> lengths, ReadOnlySpan<float> hPrevAll, Span<float> dH, Span<float> dG, Span<float> dGh, Span<float> dHPrev)
+    private readonly void GruResetAfterStep(int t, int b0, int rows, ThreadTeam? team, ReadOnlySpan<int> lengths, ReadOnlySpan<float> hPrevAll, Span<float> dH, Span<float> dG, Span<float> dGh, Span<float> dHPrev)
     {
         int batch = _batch, h = _o.HiddenSize, gh = 3 * h;
-        fixed (float* gates = _r.Gates.Slice(t * batch * gh, batch * gh))
-        fixed (float* hn = _r.Extra.Slice(t * batch * h, batch * h))
+        fixed (float* gates = _r.Gates.Slice(((t * batch) + b0) * gh, rows * gh))
+        fixed (float* hn = _r.Extra.Slice(((t * batch) + b0) * h, rows * h))
         fixed (float* hPrev = hPrevAll)
         fixed (float* dh = dH)
         fixed (float* dg = dG)
@@ -433,19 +512,21 @@ internal unsafe ref struct DirectionBackward
         {
             var work = new GruResetAfterRows
             {
-                Gates = gates, Hn = hn, HPrev = hPrev, DH = dh, DG = dg, DGh = dgh, DHPrev = dhPrev, Lengths = lengthsPointer, T = t, H = h,
+                Gates = gates, Hn = hn, HPrev = hPrev, DH = dh, DG = dg, DGh = dgh, DHPrev = dhPrev,
+                Lengths = lengthsPointer == null ? null : lengthsPointer + b0, T = t, H = h,
             };
-            RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
+            RangeParallel.Run(team, rows, Math.Max(1, 2048 / h), ref work);
         }
 
         if (RecurrentMask.IsEmpty)
         {
-            Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, _team, _pool);
+            Gemm.MultiplyPacked(rows, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, team, _pool);
             return;
         }
 
-        // dL/dh_{t−1} = z ⊙ dh (direct, unmasked) + m ⊙ (dGh · W_hh).
-        Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, MaskedGradient, h, accumulate: false, _team, _pool);
+        // dL/dh_{t−1} = z ⊙ dh (direct, unmasked) + m ⊙ (dGh · W_hh); with recurrent dropout the rows are the whole batch.
+        Debug.Assert(b0 == 0 && rows == batch);
+        Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, MaskedGradient, h, accumulate: false, team, _pool);
         MaskRecurrentGradient(MaskedGradient);
         TensorPrimitives.Add(dHPrev, MaskedGradient, dHPrev);
     }
