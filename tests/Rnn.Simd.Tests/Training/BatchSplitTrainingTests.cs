@@ -8,7 +8,8 @@ namespace Rnn.Simd.Tests.Training;
 
 /// <summary>
 /// Training at sizes where a team splits the batch between its threads for the whole recurrence (each thread walks
-/// every step for its own sequences): the same bits and no allocation as on one thread.
+/// every step for its own sequences) and re-packs large weights on two threads: the same bits and no allocation as on
+/// one thread.
 /// </summary>
 [Trait("Category", "Training")]
 [Trait("Isa", "All")]
@@ -26,6 +27,7 @@ public sealed class BatchSplitTrainingTests
         yield return new() { Cell = CellType.Rnn, InputSize = 10, HiddenSize = 128, Bidirectional = true, Merge = DirectionMerge.Sum };
         yield return new() { Cell = CellType.Lstm, InputSize = 10, HiddenSize = 64, ProjectionSize = 48 };
         yield return new() { Cell = CellType.Gru, InputSize = 10, HiddenSize = 72, GruVariant = GruVariant.ResetBefore };
+        yield return new() { Cell = CellType.Lstm, InputSize = 256, HiddenSize = 256 };     // weights re-packed on two threads
     }
 
     [Fact]
