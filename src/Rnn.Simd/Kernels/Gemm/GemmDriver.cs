@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using CommunityToolkit.HighPerformance.Buffers;
-using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Kernels.Gemm;
@@ -187,29 +186,15 @@ internal static unsafe class GemmDriver<TKernel>
         (int full, int shortRows) = GemmPacking<TKernel>.RowSplit(mc);
 
         // BLIS order: one B micro-panel [kc, NR] stays in L1 while the A micro-panels of the block stream
-        // past it from L2. The next B micro-panel (after the last, the first again: the next row block starts there)
-        // is prefetched into L2 a part before each tile: a panel spans several 4 KiB pages, where the hardware's
-        // prefetchers stop, and comes from L3 when the whole B side does not stay in L2.
-        int tiles = CeilDiv(mc, mr) + 1;
-        nint panelFloats = (nint)kc * nr;
-        nint prefetchPart = (CeilDiv((int)Math.Min(panelFloats, int.MaxValue), tiles) + 15) & ~15;
+        // past it from L2.
         for (int jr = 0; jr < nc; jr += nr)
         {
             float* bPanel = bBlock + ((jr / nr) * bPanelStride);
-            float* nextPanel = jr + nr < nc ? bPanel + bPanelStride : bBlock;
             int cols = Math.Min(nr, nc - jr);
             float* cColumn = p.C + (ic * p.Ldc) + jc + jr;
 
-            nint prefetched = 0;
             for (int ir = 0; ir < mc;)
             {
-                if (prefetched < panelFloats)
-                {
-                    nint part = Math.Min(prefetchPart, panelFloats - prefetched);
-                    Prefetch.ToL2(nextPanel + prefetched, part);
-                    prefetched += part;
-                }
-
                 bool isShort = ir >= full && ir < full + shortRows;
                 int height = isShort ? ms : mr;
                 float* aPanel = aPack + ((nint)ir * kc);
