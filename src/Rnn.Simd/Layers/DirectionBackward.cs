@@ -63,7 +63,7 @@ internal readonly ref struct BackwardScratch
 /// length the state passed through unchanged, so its gradient does too and the step's gates get none.
 /// Everything runs in a fixed order, so results have the same bits for every vector width and thread count.</para>
 /// </remarks>
-internal unsafe ref struct DirectionBackward
+internal unsafe ref struct DirectionBackward : IBatchRows
 {
     private readonly RecurrentNetworkOptions _o;
     private readonly DirectionWeights _w;
@@ -129,23 +129,16 @@ internal unsafe ref struct DirectionBackward
             }
         }
 
-        int parts = BatchParts(hiddenGradientNorms.IsEmpty);
+        // Threads take rows of the batch for the whole walk back (BatchSplit) unless rows share state: recurrent dropout's
+        // masked scratch, or the gradient norms over the batch.
+        int parts = BatchSplit.Parts(_team, _o, batch, rowsShareNothing: hiddenGradientNorms.IsEmpty && !masked);
         if (parts > 1)
         {
-            // Every sequence's recurrence is its own: each thread runs the whole walk back for its rows of the batch, one
-            // dispatch for all the steps (see BatchParts).
             fixed (float* pinOut = dOut, pinHN = dHN, pinCN = dCN, pinTape = _s.GatesX, pinRecord = _r.Gates)
             fixed (int* pinLengths = lengths)
             {
                 var arguments = new StepArguments { DOut = dOut, Lengths = lengths, DHN = dHN, DCN = dCN };
-                var job = new RowsJob
-                {
-                    Self = Unsafe.AsPointer(ref Unsafe.AsRef(in this)),
-                    Arguments = Unsafe.AsPointer(ref arguments),
-                    Batch = batch,
-                    Parts = parts,
-                };
-                _team!.Run(ref job, parts);
+                BatchSplit.Run<DirectionBackward>(_team!, parts, batch, Unsafe.AsPointer(ref Unsafe.AsRef(in this)), Unsafe.AsPointer(ref arguments));
             }
         }
         else
@@ -180,44 +173,19 @@ internal unsafe ref struct DirectionBackward
         ParameterGradients(x, inputSize, rows, grads);
     }
 
-    /// <summary>
-    /// Threads take over the walk back from two sequences per thread and a step's products large enough to split
-    /// (<see cref="GemmBlocking.MinParallelMacs"/>), with no state shared between rows (no projection, recurrent dropout,
-    /// GRU reset-before, or gradient norms over the batch). The results are those of one thread: each row's values
-    /// are the same chains whichever rows share its products.
-    /// </summary>
-    private readonly int BatchParts(bool noNorms)
-    {
-        if (_team is null || _team.ThreadCount < 2 || !noNorms || !RecurrentMask.IsEmpty || _w.Projection is not null
-            || (_o.Cell == CellType.Gru && _o.GruVariant != GruVariant.ResetAfter))
-        {
-            return 1;
-        }
-
-        long macs = (long)_batch * _o.Gates * _o.HiddenSize * _o.OutputSize;
-        return macs < GemmBlocking.MinParallelMacs ? 1 : Math.Min(_team.ThreadCount, _batch / 2);
-    }
-
-    /// <summary>The arguments of the walk back a <see cref="RowsJob"/> passes to every part.</summary>
+    /// <summary>The arguments of the walk back that every part of a <see cref="BatchSplit"/> gets.</summary>
     private ref struct StepArguments
     {
         public ReadOnlySpan<float> DOut, DHN, DCN;
         public ReadOnlySpan<int> Lengths;
     }
 
-    /// <summary>One part of the batch per thread, each walking back through every step (the spans behind both pointers are pinned by the caller).</summary>
-    private struct RowsJob : IParallelJob
+    /// <summary>Part of a <see cref="BatchSplit"/>: the walk back for some rows, on the calling thread alone.</summary>
+    public static void RunRows(void* self, void* arguments, int b0, int rows)
     {
-        public void* Self, Arguments;
-        public int Batch, Parts;
-
-        public readonly void Execute(int part)
-        {
-            ref DirectionBackward self = ref Unsafe.AsRef<DirectionBackward>(Self);
-            ref StepArguments a = ref Unsafe.AsRef<StepArguments>(Arguments);
-            int b0 = (int)((long)Batch * part / Parts), b1 = (int)((long)Batch * (part + 1) / Parts);
-            self.StepRows(b0, b1 - b0, null, a.DOut, a.Lengths, a.DHN, a.DCN, default);
-        }
+        ref DirectionBackward run = ref Unsafe.AsRef<DirectionBackward>(self);
+        ref StepArguments a = ref Unsafe.AsRef<StepArguments>(arguments);
+        run.StepRows(b0, rows, null, a.DOut, a.Lengths, a.DHN, a.DCN, default);
     }
 
     /// <summary>

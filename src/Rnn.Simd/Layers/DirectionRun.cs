@@ -10,7 +10,7 @@ using Rnn.Simd.Kernels.Threading;
 namespace Rnn.Simd.Layers;
 
 /// <summary>One direction of one layer run over a batch of sequences (DESIGN.md §3, layer 4).</summary>
-internal unsafe ref struct DirectionRun
+internal unsafe ref struct DirectionRun : IBatchRows
 {
     private readonly RecurrentNetworkOptions _o;
     private readonly DirectionWeights _w;
@@ -71,23 +71,16 @@ internal unsafe ref struct DirectionRun
             return;
         }
 
-        int parts = BatchParts(recording);
+        // Training (every step recorded) on a team: threads take rows of the batch for the whole sequence (BatchSplit),
+        // unless rows share the recurrent dropout's masked scratch.
+        int parts = BatchSplit.Parts(_team, _o, batch, rowsShareNothing: recording && RecurrentMask.IsEmpty);
         if (parts > 1)
         {
-            // Every sequence's recurrence is its own: each thread runs all the steps for its rows of the batch, one
-            // dispatch for the whole sequence (see BatchParts).
             fixed (float* pinX = x, pinOut = layerOut, pinH0 = h0, pinC0 = c0, pinHN = hN, pinCN = cN, pinRecord = record.Gates, pinScratch = _all)
             fixed (int* pinLengths = lengths)
             {
                 var arguments = new RowArguments { X = x, InputSize = inputSize, LayerOut = layerOut, Lengths = lengths, H0 = h0, C0 = c0, HN = hN, CN = cN, Record = record };
-                var job = new RowsJob
-                {
-                    Self = Unsafe.AsPointer(ref Unsafe.AsRef(in this)),
-                    Arguments = Unsafe.AsPointer(ref arguments),
-                    Batch = batch,
-                    Parts = parts,
-                };
-                _team!.Run(ref job, parts);
+                BatchSplit.Run<DirectionRun>(_team!, parts, batch, Unsafe.AsPointer(ref Unsafe.AsRef(in this)), Unsafe.AsPointer(ref arguments));
             }
 
             return;
@@ -96,25 +89,7 @@ internal unsafe ref struct DirectionRun
         Rows(0, batch, _team, x, inputSize, layerOut, lengths, h0, c0, hN, cN, record);
     }
 
-    /// <summary>
-    /// Threads take over the recurrence (training only, where every step is recorded) from two sequences per thread and
-    /// a step's products large enough to split (<see cref="GemmBlocking.MinParallelMacs"/>), with no scratch shared
-    /// between rows (no projection, recurrent dropout, GRU reset-before or ONNX extras). The results are those of one
-    /// thread: each row's values are the same chains whichever rows share its products.
-    /// </summary>
-    private readonly int BatchParts(bool recording)
-    {
-        if (!recording || _team is null || _team.ThreadCount < 2 || !RecurrentMask.IsEmpty || _w.Projection is not null || _o.IsExtended
-            || (_o.Cell == CellType.Gru && _o.GruVariant != GruVariant.ResetAfter))
-        {
-            return 1;
-        }
-
-        long macs = (long)_batch * _o.Gates * _o.HiddenSize * _o.OutputSize;
-        return macs < GemmBlocking.MinParallelMacs ? 1 : Math.Min(_team.ThreadCount, _batch / 2);
-    }
-
-    /// <summary>The arguments of <see cref="Execute"/> a <see cref="RowsJob"/> passes to every part.</summary>
+    /// <summary>The arguments of <see cref="Execute"/> that every part of a <see cref="BatchSplit"/> gets.</summary>
     private ref struct RowArguments
     {
         public ReadOnlySpan<float> X, H0, C0;
@@ -124,19 +99,12 @@ internal unsafe ref struct DirectionRun
         public DirectionRecord Record;
     }
 
-    /// <summary>One part of the batch per thread, each through every step (the spans behind both pointers are pinned by the caller).</summary>
-    private struct RowsJob : IParallelJob
+    /// <summary>Part of a <see cref="BatchSplit"/>: the recurrence for some rows, on the calling thread alone.</summary>
+    public static void RunRows(void* self, void* arguments, int b0, int rows)
     {
-        public void* Self, Arguments;
-        public int Batch, Parts;
-
-        public readonly void Execute(int part)
-        {
-            ref DirectionRun self = ref Unsafe.AsRef<DirectionRun>(Self);
-            ref RowArguments a = ref Unsafe.AsRef<RowArguments>(Arguments);
-            int b0 = (int)((long)Batch * part / Parts), b1 = (int)((long)Batch * (part + 1) / Parts);
-            self.Rows(b0, b1 - b0, null, a.X, a.InputSize, a.LayerOut, a.Lengths, a.H0, a.C0, a.HN, a.CN, a.Record);
-        }
+        ref DirectionRun run = ref Unsafe.AsRef<DirectionRun>(self);
+        ref RowArguments a = ref Unsafe.AsRef<RowArguments>(arguments);
+        run.Rows(b0, rows, null, a.X, a.InputSize, a.LayerOut, a.Lengths, a.H0, a.C0, a.HN, a.CN, a.Record);
     }
 
     /// <summary>
