@@ -127,9 +127,16 @@ internal static class Program
         foreach (string item in rows)
         {
             (Rnn.Simd.Layers.RecurrentNetworkOptions o, int batch, int steps, bool train, Rnn.Simd.Kernels.WeightPrecision precision, bool rowMajor) = ParseRow(item);
+            RowCalls = 0;
+            long dispatches = team?.Dispatches ?? 0;
             double micros = MeasureRow(o, batch, steps, train, precision, rowMajor, team, seconds, cpuTime);
             double gflops = (train ? 3 : 1) * 2.0 * o.Gates * o.HiddenSize * (o.InputSize + o.HiddenSize) * batch * steps / micros / 1e3;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"seq " + item,-22} {micros,16:F1} {gflops,8:F1} {gflops / peak,8:P0}"));
+            if (team is not null)
+            {
+                // How often the call handed work to the team (each dispatch waits for every thread).
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  team dispatches per call: {(double)(team.Dispatches - dispatches) / RowCalls:F1}"));
+            }
         }
 
         return 0;
@@ -173,6 +180,9 @@ internal static class Program
     /// step as the peers' train rows and TrainingBenchmarks time it (forward recording, BPTT of the sum of the outputs,
     /// the weights marked changed so that they are re-packed), timed as <see cref="Measure"/> times a product.
     /// </summary>
+    /// <summary>Calls of the row being measured, warm-up included (for per-call counts).</summary>
+    private static long RowCalls;
+
     private static double MeasureRow(
         Rnn.Simd.Layers.RecurrentNetworkOptions o, int batch, int steps, bool train, Rnn.Simd.Kernels.WeightPrecision precision, bool rowMajor, ThreadTeam? team, double seconds, bool cpuTime)
     {
@@ -195,6 +205,7 @@ internal static class Program
             return Time(
                 () =>
                 {
+                    RowCalls++;
                     trainable.Parameters.ZeroGradients();
                     trainable.Parameters.MarkChanged();
                     dx.AsSpan().Clear();
@@ -207,7 +218,14 @@ internal static class Program
 
         var network = Rnn.Simd.Layers.RecurrentNetwork.FromPyTorch(o, parameters).WithWeightPrecision(precision);
         int[] lengths = rowMajor ? [.. Enumerable.Repeat(steps, batch)] : [];
-        return Time(() => network.Forward(x, steps, batch, y, lengths: lengths, threads: team), seconds, cpuTime);
+        return Time(
+            () =>
+            {
+                RowCalls++;
+                network.Forward(x, steps, batch, y, lengths: lengths, threads: team);
+            },
+            seconds,
+            cpuTime);
     }
 
     /// <summary>Median µs per call over batches of about <paramref name="seconds"/>/10 each, after a warm-up.</summary>

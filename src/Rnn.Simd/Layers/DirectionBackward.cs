@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -62,7 +63,7 @@ internal readonly ref struct BackwardScratch
 /// length the state passed through unchanged, so its gradient does too and the step's gates get none.
 /// Everything runs in a fixed order, so results have the same bits for every vector width and thread count.</para>
 /// </remarks>
-internal unsafe ref struct DirectionBackward
+internal unsafe ref struct DirectionBackward : IBatchRows
 {
     private readonly RecurrentNetworkOptions _o;
     private readonly DirectionWeights _w;
@@ -115,17 +116,8 @@ internal unsafe ref struct DirectionBackward
         ReadOnlySpan<float> dHN, ReadOnlySpan<float> dCN, Span<float> dX, bool accumulateDx,
         Span<float> dH0, Span<float> dC0, DirectionGradients grads, Span<float> hiddenGradientNorms = default)
     {
-        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         bool lstm = _o.Cell == CellType.Lstm;
-        bool resetAfter = _o.Cell == CellType.Gru && _o.GruVariant == GruVariant.ResetAfter;
-        bool projected = _w.Projection is not null;
-        Span<float> dH = _s.H0, dHPrev = _s.H1, dC = _s.C0, dCPrev = _s.C1;
-        DirectionRun.Start(dHN, dH);
-        if (lstm)
-        {
-            DirectionRun.Start(dCN, dC);
-        }
-
         bool masked = !RecurrentMask.IsEmpty;
         if (masked)
         {
@@ -137,92 +129,25 @@ internal unsafe ref struct DirectionBackward
             }
         }
 
-        for (int s = 0; s < steps; s++)
+        // Threads take rows of the batch for the whole walk back (BatchSplit) unless rows share state: recurrent dropout's
+        // masked scratch, or the gradient norms over the batch.
+        int parts = BatchSplit.Parts(_team, _o, batch, rowsShareNothing: hiddenGradientNorms.IsEmpty && !masked);
+        if (parts > 1)
         {
-            int t = Reverse ? s : steps - 1 - s;
-            Span<float> dG = _s.GatesX.Slice(t * batch * gh, batch * gh);
-            Span<float> dGh = resetAfter ? _s.GatesH.Slice(t * batch * gh, batch * gh) : dG;
-            int before = Reverse ? t + 1 : t, after = Reverse ? t : t + 1;
-            ReadOnlySpan<float> hPrevAll = _r.HSlot(before, batch);
-
-            // dL/dh_t: what step t + 1 passed back, plus the layer output's gradient at active steps.
-            for (int b = 0; b < batch; b++)
+            fixed (float* pinOut = dOut, pinHN = dHN, pinCN = dCN, pinTape = _s.GatesX, pinRecord = _r.Gates)
+            fixed (int* pinLengths = lengths)
             {
-                if (Active(lengths, b, t))
-                {
-                    TensorPrimitives.Add(dH.Slice(b * hOut, hOut), dOut.Slice((((t * batch) + b) * features) + OutputOffset, hOut), dH.Slice(b * hOut, hOut));
-                }
+                var arguments = new StepArguments { DOut = dOut, Lengths = lengths, DHN = dHN, DCN = dCN };
+                BatchSplit.Run<DirectionBackward>(_team!, parts, batch, Unsafe.AsPointer(ref Unsafe.AsRef(in this)), Unsafe.AsPointer(ref arguments));
             }
-
-            if (!hiddenGradientNorms.IsEmpty)
-            {
-                // Diagnostics (seeds 002, 004): ‖dL/dh_t‖ over the batch, summed in double in a fixed order.
-                double sum = 0;
-                foreach (float v in dH)
-                {
-                    sum += (double)v * v;
-                }
-
-                hiddenGradientNorms[t] = (float)Math.Sqrt(sum);
-            }
-
-            if (projected)
-            {
-                Span<float> dHt = _s.HAll.Slice(t * batch * hOut, batch * hOut);
-                for (int b = 0; b < batch; b++)
-                {
-                    if (Active(lengths, b, t))
-                    {
-                        dH.Slice(b * hOut, hOut).CopyTo(dHt.Slice(b * hOut, hOut));
-                    }
-                    else
-                    {
-                        dHt.Slice(b * hOut, hOut).Clear();
-                    }
-                }
-            }
-
-            switch (_o.Cell)
-            {
-                case CellType.Rnn:
-                    ElmanStep(t, after, lengths, dH, dG, dHPrev);
-                    MaskRecurrentGradient(dHPrev);
-                    break;
-                case CellType.Lstm:
-                    LstmStep(t, before, lengths, dH, dC, dG, dCPrev);
-                    Gemm.MultiplyPacked(batch, dG, gh, _w.BackRecurrent!, dHPrev, hOut, accumulate: false, _team, _pool);
-                    MaskRecurrentGradient(dHPrev);
-                    break;
-                default:
-                    if (resetAfter)
-                    {
-                        GruResetAfterStep(t, lengths, hPrevAll, dH, dG, dGh, dHPrev);
-                    }
-                    else
-                    {
-                        GruResetBeforeStep(t, lengths, hPrevAll, dH, dG, dHPrev);
-                    }
-
-                    break;
-            }
-
-            // Past a sequence's end the state passed through unchanged: so does its gradient.
-            for (int b = 0; b < batch; b++)
-            {
-                if (!Active(lengths, b, t))
-                {
-                    dH.Slice(b * hOut, hOut).CopyTo(dHPrev.Slice(b * hOut, hOut));
-                    if (lstm)
-                    {
-                        dC.Slice(b * h, h).CopyTo(dCPrev.Slice(b * h, h));
-                    }
-                }
-            }
-
-            DirectionRun.Swap(ref dH, ref dHPrev);
-            DirectionRun.Swap(ref dC, ref dCPrev);
+        }
+        else
+        {
+            StepRows(0, batch, _team, dOut, lengths, dHN, dCN, hiddenGradientNorms);
         }
 
+        // The walk swapped the ping-pong buffers once a step: after it, dL/dh_0 is in the first buffer for an even T.
+        Span<float> dH = steps % 2 == 0 ? _s.H0 : _s.H1, dC = steps % 2 == 0 ? _s.C0 : _s.C1;
         if (!dH0.IsEmpty)
         {
             TensorPrimitives.Add(dH0, dH, dH0);
@@ -246,6 +171,127 @@ internal unsafe ref struct DirectionBackward
         }
 
         ParameterGradients(x, inputSize, rows, grads);
+    }
+
+    /// <summary>The arguments of the walk back that every part of a <see cref="BatchSplit"/> gets.</summary>
+    private ref struct StepArguments
+    {
+        public ReadOnlySpan<float> DOut, DHN, DCN;
+        public ReadOnlySpan<int> Lengths;
+    }
+
+    /// <summary>Part of a <see cref="BatchSplit"/>: the walk back for some rows, on the calling thread alone.</summary>
+    public static void RunRows(void* self, void* arguments, int b0, int rows)
+    {
+        ref DirectionBackward run = ref Unsafe.AsRef<DirectionBackward>(self);
+        ref StepArguments a = ref Unsafe.AsRef<StepArguments>(arguments);
+        run.StepRows(b0, rows, null, a.DOut, a.Lengths, a.DHN, a.DCN, default);
+    }
+
+    /// <summary>
+    /// The walk back from t = T − 1 (or 0, reverse) through every step for batch rows <paramref name="b0"/> …
+    /// <paramref name="b0"/> + <paramref name="rows"/> − 1, with <paramref name="team"/> splitting each step's work.
+    /// </summary>
+    private readonly void StepRows(int b0, int rows, ThreadTeam? team, ReadOnlySpan<float> dOut, ReadOnlySpan<int> lengths, ReadOnlySpan<float> dHN, ReadOnlySpan<float> dCN, Span<float> hiddenGradientNorms)
+    {
+        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        bool lstm = _o.Cell == CellType.Lstm;
+        bool resetAfter = _o.Cell == CellType.Gru && _o.GruVariant == GruVariant.ResetAfter;
+        bool projected = _w.Projection is not null;
+        Span<float> dH = _s.H0.Slice(b0 * hOut, rows * hOut), dHPrev = _s.H1.Slice(b0 * hOut, rows * hOut);
+        Span<float> dC = lstm ? _s.C0.Slice(b0 * h, rows * h) : default, dCPrev = lstm ? _s.C1.Slice(b0 * h, rows * h) : default;
+        DirectionRun.Start(dHN.IsEmpty ? dHN : dHN.Slice(b0 * hOut, rows * hOut), dH);
+        if (lstm)
+        {
+            DirectionRun.Start(dCN.IsEmpty ? dCN : dCN.Slice(b0 * h, rows * h), dC);
+        }
+
+        for (int s = 0; s < steps; s++)
+        {
+            int t = Reverse ? s : steps - 1 - s;
+            Span<float> dG = _s.GatesX.Slice(((t * batch) + b0) * gh, rows * gh);
+            Span<float> dGh = resetAfter ? _s.GatesH.Slice(((t * batch) + b0) * gh, rows * gh) : dG;
+            int before = Reverse ? t + 1 : t, after = Reverse ? t : t + 1;
+            ReadOnlySpan<float> hPrevAll = _r.HSlot(before, batch).Slice(b0 * hOut, rows * hOut);
+
+            // dL/dh_t: what step t + 1 passed back, plus the layer output's gradient at active steps.
+            for (int i = 0; i < rows; i++)
+            {
+                if (Active(lengths, b0 + i, t))
+                {
+                    TensorPrimitives.Add(dH.Slice(i * hOut, hOut), dOut.Slice((((t * batch) + b0 + i) * features) + OutputOffset, hOut), dH.Slice(i * hOut, hOut));
+                }
+            }
+
+            if (!hiddenGradientNorms.IsEmpty)
+            {
+                // Diagnostics (seeds 002, 004): ‖dL/dh_t‖ over the batch, summed in double in a fixed order.
+                double sum = 0;
+                foreach (float v in dH)
+                {
+                    sum += (double)v * v;
+                }
+
+                hiddenGradientNorms[t] = (float)Math.Sqrt(sum);
+            }
+
+            if (projected)
+            {
+                Span<float> dHt = _s.HAll.Slice(((t * batch) + b0) * hOut, rows * hOut);
+                for (int i = 0; i < rows; i++)
+                {
+                    if (Active(lengths, b0 + i, t))
+                    {
+                        dH.Slice(i * hOut, hOut).CopyTo(dHt.Slice(i * hOut, hOut));
+                    }
+                    else
+                    {
+                        dHt.Slice(i * hOut, hOut).Clear();
+                    }
+                }
+            }
+
+            switch (_o.Cell)
+            {
+                case CellType.Rnn:
+                    ElmanStep(t, after, b0, rows, team, lengths, dH, dG, dHPrev);
+                    MaskRecurrentGradient(dHPrev);
+                    break;
+                case CellType.Lstm:
+                    LstmStep(t, before, b0, rows, team, lengths, dH, dC, dG, dCPrev);
+                    Gemm.MultiplyPacked(rows, dG, gh, _w.BackRecurrent!, dHPrev, hOut, accumulate: false, team, _pool);
+                    MaskRecurrentGradient(dHPrev);
+                    break;
+                default:
+                    if (resetAfter)
+                    {
+                        GruResetAfterStep(t, b0, rows, team, lengths, hPrevAll, dH, dG, dGh, dHPrev);
+                    }
+                    else
+                    {
+                        Debug.Assert(b0 == 0 && rows == batch);
+                        GruResetBeforeStep(t, lengths, hPrevAll, dH, dG, dHPrev);
+                    }
+
+                    break;
+            }
+
+            // Past a sequence's end the state passed through unchanged: so does its gradient.
+            for (int i = 0; i < rows; i++)
+            {
+                if (!Active(lengths, b0 + i, t))
+                {
+                    dH.Slice(i * hOut, hOut).CopyTo(dHPrev.Slice(i * hOut, hOut));
+                    if (lstm)
+                    {
+                        dC.Slice(i * h, h).CopyTo(dCPrev.Slice(i * h, h));
+                    }
+                }
+            }
+
+            DirectionRun.Swap(ref dH, ref dHPrev);
+            DirectionRun.Swap(ref dC, ref dCPrev);
+        }
     }
 
     private readonly void ParameterGradients(ReadOnlySpan<float> x, int inputSize, int rows, DirectionGradients grads)
@@ -319,15 +365,16 @@ internal unsafe ref struct DirectionBackward
         }
     }
 
-    private readonly void ElmanStep(int t, int after, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dG, Span<float> dHPrev)
+    // Each step method below works on batch rows b0 … b0 + rows − 1 (dH, dG and the rest are already those rows).
+    private readonly void ElmanStep(int t, int after, int b0, int rows, ThreadTeam? team, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dG, Span<float> dHPrev)
     {
         int batch = _batch, h = _o.HiddenSize;
         ActivationKind activation = _o.Nonlinearity.ToActivationKind();
-        ReadOnlySpan<float> hT = _r.HSlot(after, batch);
-        for (int b = 0; b < batch; b++)
+        ReadOnlySpan<float> hT = _r.HSlot(after, batch).Slice(b0 * h, rows * h);
+        for (int b = 0; b < rows; b++)
         {
             Span<float> da = dG.Slice(b * h, h);
-            if (Active(lengths, b, t))
+            if (Active(lengths, b0 + b, t))
             {
                 ElmanCell.Backward(activation, hT.Slice(b * h, h), dH.Slice(b * h, h), da);
             }
@@ -337,23 +384,23 @@ internal unsafe ref struct DirectionBackward
             }
         }
 
-        Gemm.MultiplyPacked(batch, dG, h, _w.BackRecurrent!, dHPrev, h, accumulate: false, _team, _pool);
+        Gemm.MultiplyPacked(rows, dG, h, _w.BackRecurrent!, dHPrev, h, accumulate: false, team, _pool);
     }
 
-    private readonly void LstmStep(int t, int before, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dC, Span<float> dG, Span<float> dCPrev)
+    private readonly void LstmStep(int t, int before, int b0, int rows, ThreadTeam? team, ReadOnlySpan<int> lengths, Span<float> dH, Span<float> dC, Span<float> dG, Span<float> dCPrev)
     {
         int batch = _batch, h = _o.HiddenSize, gh = 4 * h;
         Span<float> dHCell = dH;
         if (_w.Projection is not null)
         {
             // h_t = W_hr hCell: dL/dhCell = dh · W_hr.
-            dHCell = _s.Cell;
-            Gemm.MultiplyPacked(batch, dH, _o.OutputSize, _w.BackProjection!, dHCell, h, accumulate: false, _team, _pool);
+            dHCell = _s.Cell.Slice(b0 * h, rows * h);
+            Gemm.MultiplyPacked(rows, dH, _o.OutputSize, _w.BackProjection!, dHCell, h, accumulate: false, team, _pool);
         }
 
-        ReadOnlySpan<float> gatesT = _r.Gates.Slice(t * batch * gh, batch * gh);
-        ReadOnlySpan<float> tanhCT = _r.TanhC.Slice(t * batch * h, batch * h);
-        ReadOnlySpan<float> cPrevAll = _r.CSlot(before, batch);
+        ReadOnlySpan<float> gatesT = _r.Gates.Slice(((t * batch) + b0) * gh, rows * gh);
+        ReadOnlySpan<float> tanhCT = _r.TanhC.Slice(((t * batch) + b0) * h, rows * h);
+        ReadOnlySpan<float> cPrevAll = _r.CSlot(before, batch).Slice(b0 * h, rows * h);
         fixed (float* gates = gatesT)
         fixed (float* tanhC = tanhCT)
         fixed (float* cPrev = cPrevAll)
@@ -363,12 +410,18 @@ internal unsafe ref struct DirectionBackward
         fixed (float* dcPrev = dCPrev)
         fixed (int* lengthsPointer = lengths)
         {
+            // The record of the step backward reaches next (t − 1 going forward, t + 1 in reverse), prefetched row by row
+            // while this step runs: each row's gates fill one 4 KiB page, where the hardware's prefetchers stop.
+            int next = Reverse ? t + 1 : t - 1;
+            bool hasNext = next >= 0 && next < _steps;
             var work = new LstmRows
             {
                 Gates = gates, TanhC = tanhC, CPrev = cPrev, DHCell = dhCell, DC = dc, DG = dg, DCPrev = dcPrev,
-                Lengths = lengthsPointer, T = t, H = h,
+                Lengths = lengthsPointer == null ? null : lengthsPointer + b0, T = t, H = h,
+                NextOffset = hasNext ? (nint)(next - t) * batch : 0,
+                NextDG = hasNext ? dg + ((nint)(next - t) * batch * gh) : null,
             };
-            RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
+            RangeParallel.Run(team, rows, Math.Max(1, 2048 / h), ref work);
         }
     }
 
@@ -379,11 +432,26 @@ internal unsafe ref struct DirectionBackward
         public int* Lengths;
         public int T, H;
 
+        /// <summary>Rows from a row of this step to the same row of the next step backward reaches (0: none).</summary>
+        public nint NextOffset;
+
+        /// <summary>The next step's gate gradients (written then), or null.</summary>
+        public float* NextDG;
+
         public readonly void Run(int start, int end)
         {
             int h = H, gh = 4 * h;
             for (int b = start; b < end; b++)
             {
+                if (NextDG != null)
+                {
+                    nint row = (nint)b + NextOffset;
+                    Prefetch.ToL2(Gates + (row * gh), gh);
+                    Prefetch.ToL2(TanhC + (row * h), h);
+                    Prefetch.ToL2(CPrev + (row * h), h);
+                    Prefetch.ToL2(NextDG + ((nint)b * gh), gh);
+                }
+
                 var da = new Span<float>(DG + ((nint)b * gh), gh);
                 if (Lengths != null && T >= Lengths[b])
                 {
@@ -398,11 +466,11 @@ internal unsafe ref struct DirectionBackward
         }
     }
 
-    private readonly void GruResetAfterStep(int t, ReadOnlySpan<int> lengths, ReadOnlySpan<float> hPrevAll, Span<float> dH, Span<float> dG, Span<float> dGh, Span<float> dHPrev)
+    private readonly void GruResetAfterStep(int t, int b0, int rows, ThreadTeam? team, ReadOnlySpan<int> lengths, ReadOnlySpan<float> hPrevAll, Span<float> dH, Span<float> dG, Span<float> dGh, Span<float> dHPrev)
     {
         int batch = _batch, h = _o.HiddenSize, gh = 3 * h;
-        fixed (float* gates = _r.Gates.Slice(t * batch * gh, batch * gh))
-        fixed (float* hn = _r.Extra.Slice(t * batch * h, batch * h))
+        fixed (float* gates = _r.Gates.Slice(((t * batch) + b0) * gh, rows * gh))
+        fixed (float* hn = _r.Extra.Slice(((t * batch) + b0) * h, rows * h))
         fixed (float* hPrev = hPrevAll)
         fixed (float* dh = dH)
         fixed (float* dg = dG)
@@ -412,19 +480,21 @@ internal unsafe ref struct DirectionBackward
         {
             var work = new GruResetAfterRows
             {
-                Gates = gates, Hn = hn, HPrev = hPrev, DH = dh, DG = dg, DGh = dgh, DHPrev = dhPrev, Lengths = lengthsPointer, T = t, H = h,
+                Gates = gates, Hn = hn, HPrev = hPrev, DH = dh, DG = dg, DGh = dgh, DHPrev = dhPrev,
+                Lengths = lengthsPointer == null ? null : lengthsPointer + b0, T = t, H = h,
             };
-            RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
+            RangeParallel.Run(team, rows, Math.Max(1, 2048 / h), ref work);
         }
 
         if (RecurrentMask.IsEmpty)
         {
-            Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, _team, _pool);
+            Gemm.MultiplyPacked(rows, dGh, gh, _w.BackRecurrent!, dHPrev, h, accumulate: true, team, _pool);
             return;
         }
 
-        // dL/dh_{t−1} = z ⊙ dh (direct, unmasked) + m ⊙ (dGh · W_hh).
-        Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, MaskedGradient, h, accumulate: false, _team, _pool);
+        // dL/dh_{t−1} = z ⊙ dh (direct, unmasked) + m ⊙ (dGh · W_hh); with recurrent dropout the rows are the whole batch.
+        Debug.Assert(b0 == 0 && rows == batch);
+        Gemm.MultiplyPacked(batch, dGh, gh, _w.BackRecurrent!, MaskedGradient, h, accumulate: false, team, _pool);
         MaskRecurrentGradient(MaskedGradient);
         TensorPrimitives.Add(dHPrev, MaskedGradient, dHPrev);
     }

@@ -51,13 +51,16 @@ internal readonly ref struct DirectionRecord
     public Span<float> CSlot(int slot, int batch) => C.Slice(slot * batch * HiddenSize, batch * HiddenSize);
 
     /// <summary>The per-step views of step t.</summary>
-    public StepRecord At(int t, int batch)
+    public StepRecord At(int t, int batch) => At(t, batch, 0, batch);
+
+    /// <summary>The per-step views of step t at batch rows <paramref name="b0"/> … <paramref name="b0"/> + <paramref name="rows"/> − 1.</summary>
+    public StepRecord At(int t, int batch, int b0, int rows)
     {
-        int rows = batch * HiddenSize;
+        int start = ((t * batch) + b0) * HiddenSize, length = rows * HiddenSize;
         return new StepRecord(
-            TanhC.IsEmpty ? default : TanhC.Slice(t * rows, rows),
-            HCell.IsEmpty ? default : HCell.Slice(t * rows, rows),
-            Extra.IsEmpty ? default : Extra.Slice(t * rows, rows));
+            TanhC.IsEmpty ? default : TanhC.Slice(start, length),
+            HCell.IsEmpty ? default : HCell.Slice(start, length),
+            Extra.IsEmpty ? default : Extra.Slice(start, length));
     }
 }
 

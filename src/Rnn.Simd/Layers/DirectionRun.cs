@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels.Activations;
 using Rnn.Simd.Kernels.Gemm;
@@ -8,7 +10,7 @@ using Rnn.Simd.Kernels.Threading;
 namespace Rnn.Simd.Layers;
 
 /// <summary>One direction of one layer run over a batch of sequences (DESIGN.md §3, layer 4).</summary>
-internal unsafe ref struct DirectionRun
+internal unsafe ref struct DirectionRun : IBatchRows
 {
     private readonly RecurrentNetworkOptions _o;
     private readonly DirectionWeights _w;
@@ -61,8 +63,7 @@ internal unsafe ref struct DirectionRun
         ReadOnlySpan<float> x, int inputSize, Span<float> layerOut, ReadOnlySpan<int> lengths,
         ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, DirectionRecord record = default)
     {
-        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
-        bool lstm = _o.Cell == CellType.Lstm;
+        int batch = _batch, steps = _steps;
         bool recording = record.IsRecording;
         if (_plan.Lanes && !recording && lengths.IsEmpty)
         {
@@ -70,30 +71,78 @@ internal unsafe ref struct DirectionRun
             return;
         }
 
+        // Training (every step recorded) on a team: threads take rows of the batch for the whole sequence (BatchSplit),
+        // unless rows share the recurrent dropout's masked scratch.
+        int parts = BatchSplit.Parts(_team, _o, batch, rowsShareNothing: recording && RecurrentMask.IsEmpty);
+        if (parts > 1)
+        {
+            fixed (float* pinX = x, pinOut = layerOut, pinH0 = h0, pinC0 = c0, pinHN = hN, pinCN = cN, pinRecord = record.Gates, pinScratch = _all)
+            fixed (int* pinLengths = lengths)
+            {
+                var arguments = new RowArguments { X = x, InputSize = inputSize, LayerOut = layerOut, Lengths = lengths, H0 = h0, C0 = c0, HN = hN, CN = cN, Record = record };
+                BatchSplit.Run<DirectionRun>(_team!, parts, batch, Unsafe.AsPointer(ref Unsafe.AsRef(in this)), Unsafe.AsPointer(ref arguments));
+            }
+
+            return;
+        }
+
+        Rows(0, batch, _team, x, inputSize, layerOut, lengths, h0, c0, hN, cN, record);
+    }
+
+    /// <summary>The arguments of <see cref="Execute"/> that every part of a <see cref="BatchSplit"/> gets.</summary>
+    private ref struct RowArguments
+    {
+        public ReadOnlySpan<float> X, H0, C0;
+        public Span<float> LayerOut, HN, CN;
+        public ReadOnlySpan<int> Lengths;
+        public int InputSize;
+        public DirectionRecord Record;
+    }
+
+    /// <summary>Part of a <see cref="BatchSplit"/>: the recurrence for some rows, on the calling thread alone.</summary>
+    public static void RunRows(void* self, void* arguments, int b0, int rows)
+    {
+        ref DirectionRun run = ref Unsafe.AsRef<DirectionRun>(self);
+        ref RowArguments a = ref Unsafe.AsRef<RowArguments>(arguments);
+        run.Rows(b0, rows, null, a.X, a.InputSize, a.LayerOut, a.Lengths, a.H0, a.C0, a.HN, a.CN, a.Record);
+    }
+
+    /// <summary>
+    /// The recurrence through every step for batch rows <paramref name="b0"/> … <paramref name="b0"/> + <paramref name="rows"/> − 1,
+    /// with <paramref name="team"/> splitting each step's work. Every [B, ·] buffer is used only at those rows.
+    /// </summary>
+    private readonly void Rows(
+        int b0, int rows, ThreadTeam? team, ReadOnlySpan<float> x, int inputSize, Span<float> layerOut, ReadOnlySpan<int> lengths,
+        ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, DirectionRecord record)
+    {
+        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        bool lstm = _o.Cell == CellType.Lstm;
+        bool recording = record.IsRecording;
+        bool whole = b0 == 0 && rows == batch;
         Span<float> gx = recording ? record.Gates : _plan.Gx(_all);
         Span<float> hPrev, hNext, cPrev = default, cNext = default;
         if (recording)
         {
             // State slots: the state before step t is slot t (forward) or t + 1 (reverse); see DirectionRecord.
-            hPrev = record.HSlot(Reverse ? steps : 0, batch);
+            hPrev = record.HSlot(Reverse ? steps : 0, batch).Slice(b0 * hOut, rows * hOut);
             hNext = default;
             if (lstm)
             {
-                cPrev = record.CSlot(Reverse ? steps : 0, batch);
+                cPrev = record.CSlot(Reverse ? steps : 0, batch).Slice(b0 * h, rows * h);
             }
         }
         else
         {
-            hPrev = _plan.H(_all, 0);
-            hNext = _plan.H(_all, 1);
-            cPrev = _plan.C(_all, 0);
-            cNext = _plan.C(_all, 1);
+            hPrev = Part(_plan.H(_all, 0), whole, b0 * hOut, rows * hOut);
+            hNext = Part(_plan.H(_all, 1), whole, b0 * hOut, rows * hOut);
+            cPrev = Part(_plan.C(_all, 0), whole, b0 * h, rows * h);
+            cNext = Part(_plan.C(_all, 1), whole, b0 * h, rows * h);
         }
 
-        Start(h0, hPrev);
+        Start(h0.IsEmpty ? h0 : h0.Slice(b0 * hOut, rows * hOut), hPrev);
         if (lstm)
         {
-            Start(c0, cPrev);
+            Start(c0.IsEmpty ? c0 : c0.Slice(b0 * h, rows * h), cPrev);
         }
 
         // The input projection, gx[T·B, G·H] = X · W_xᵀ (the first inputSize columns of the fused matrix), runs as one
@@ -104,26 +153,33 @@ internal unsafe ref struct DirectionRun
         for (int s = 0; s < steps; s++)
         {
             int t = Reverse ? steps - 1 - s : s;
-            if (s % chunk == 0)
+            if (!whole)
+            {
+                // A part's rows of one step are contiguous, its rows of several steps are not: one product a step.
+                Gemm.MultiplyPackedRange(
+                    rows, x.Slice(((t * batch) + b0) * inputSize, rows * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
+                    gx.Slice(((t * batch) + b0) * gh, rows * gh), gh, accumulate: false, team, _pool);
+            }
+            else if (s % chunk == 0)
             {
                 int count = Math.Min(chunk, steps - s), first = Reverse ? steps - s - count : s;
                 Gemm.MultiplyPackedRange(
                     count * batch, x.Slice(first * batch * inputSize, count * batch * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
-                    gx.Slice(first * batch * gh, count * batch * gh), gh, accumulate: false, _team, _pool);
+                    gx.Slice(first * batch * gh, count * batch * gh), gh, accumulate: false, team, _pool);
             }
 
-            Span<float> gates = gx.Slice(t * batch * gh, batch * gh);
+            Span<float> gates = gx.Slice(((t * batch) + b0) * gh, rows * gh);
             StepRecord stepRecord = default;
             if (recording)
             {
                 int after = Reverse ? t : t + 1;
-                hNext = record.HSlot(after, batch);
+                hNext = record.HSlot(after, batch).Slice(b0 * hOut, rows * hOut);
                 if (lstm)
                 {
-                    cNext = record.CSlot(after, batch);
+                    cNext = record.CSlot(after, batch).Slice(b0 * h, rows * h);
                 }
 
-                stepRecord = record.At(t, batch);
+                stepRecord = record.At(t, batch, b0, rows);
             }
 
             Span<float> hRecurrent = hPrev;
@@ -133,11 +189,11 @@ internal unsafe ref struct DirectionRun
                 TensorPrimitives.Multiply(hPrev, RecurrentMask, hRecurrent);
             }
 
-            Step(gates, inputSize, hPrev, hRecurrent, cPrev, hNext, cNext, stepRecord);
+            Step(b0, rows, team, gates, inputSize, hPrev, hRecurrent, cPrev, hNext, cNext, stepRecord);
 
-            for (int b = 0; b < batch; b++)
+            for (int b = 0; b < rows; b++)
             {
-                bool active = lengths.IsEmpty || t < lengths[b];
+                bool active = lengths.IsEmpty || t < lengths[b0 + b];
                 if (!active)
                 {
                     // Past this sequence's end: the state carries through unchanged and the output is 0.
@@ -148,7 +204,7 @@ internal unsafe ref struct DirectionRun
                     }
                 }
 
-                Span<float> destination = layerOut.Slice((((t * batch) + b) * features) + OutputOffset, hOut);
+                Span<float> destination = layerOut.Slice((((t * batch) + b0 + b) * features) + OutputOffset, hOut);
                 if (AddToOutput)
                 {
                     if (active)
@@ -174,12 +230,12 @@ internal unsafe ref struct DirectionRun
 
         if (!hN.IsEmpty)
         {
-            hPrev.CopyTo(hN);
+            hPrev.CopyTo(hN.Slice(b0 * hOut, rows * hOut));
         }
 
         if (lstm && !cN.IsEmpty)
         {
-            cPrev.CopyTo(cN);
+            cPrev.CopyTo(cN.Slice(b0 * h, rows * h));
         }
     }
 
@@ -197,11 +253,12 @@ internal unsafe ref struct DirectionRun
     /// One time step for the whole batch: recurrent product(s), then the cell update per row. The products read
     /// <paramref name="hRecurrent"/> (h_{t−1}, or h_{t−1} ⊙ the recurrent dropout mask); GRU's z ⊙ h_{t−1} reads <paramref name="hPrev"/>.
     /// </summary>
-    private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
+    private readonly void Step(int b0, int rows, ThreadTeam? team, Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
     {
-        int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
+        int batch = rows, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         if (_o.IsExtended)
         {
+            Debug.Assert(b0 == 0 && rows == _batch);
             ExtendedStep(gates, inputSize, hPrev, cPrev, hNext, cNext);
             return;
         }
@@ -210,13 +267,13 @@ internal unsafe ref struct DirectionRun
         {
             case CellType.Rnn:
             {
-                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
+                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, team, _pool);
                 fixed (float* g = gates)
                 fixed (float* bias = _w.Bias)
                 fixed (float* hn = hNext)
                 {
                     var work = new ElmanRows { Gates = g, Bias = bias, H = hn, Size = h, Activation = _o.Nonlinearity.ToActivationKind() };
-                    RangeParallel.Run(_team, batch, Math.Max(1, 4096 / h), ref work);
+                    RangeParallel.Run(team, batch, Math.Max(1, 4096 / h), ref work);
                 }
 
                 break;
@@ -224,9 +281,9 @@ internal unsafe ref struct DirectionRun
 
             case CellType.Lstm:
             {
-                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
+                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, team, _pool);
                 bool projected = _w.Projection is not null;
-                Span<float> hCell = !projected ? hNext : record.HCell.IsEmpty ? _plan.HCell(_all) : record.HCell;
+                Span<float> hCell = !projected ? hNext : record.HCell.IsEmpty ? Part(_plan.HCell(_all), b0 == 0 && rows == _batch, b0 * h, rows * h) : record.HCell;
                 // Rows are independent and use no shared temporaries (hCell doubles as the scratch), so threads split them.
                 fixed (float* g = gates)
                 fixed (float* bias = _w.Bias)
@@ -236,32 +293,32 @@ internal unsafe ref struct DirectionRun
                 fixed (float* tanhC = record.TanhC)
                 {
                     var work = new LstmRows { Gates = g, Bias = bias, CPrev = c0, C = c1, HCell = cell, TanhC = tanhC, H = h };
-                    RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
+                    RangeParallel.Run(team, batch, Math.Max(1, 2048 / h), ref work);
                 }
 
                 if (projected)
                 {
-                    Gemm.MultiplyPacked(batch, hCell, h, _w.Projection!, hNext, hOut, accumulate: false, _team, _pool);
+                    Gemm.MultiplyPacked(batch, hCell, h, _w.Projection!, hNext, hOut, accumulate: false, team, _pool);
                 }
 
                 break;
             }
 
             default:
-                GruStep(gates, inputSize, hPrev, hRecurrent, hNext, record.Extra);
+                GruStep(b0, rows, team, gates, inputSize, hPrev, hRecurrent, hNext, record.Extra);
                 break;
         }
     }
 
     // extra — training: receives hn = W_hn h + b_hn (reset-after) or r ⊙ h (reset-before), [B, H]; else empty.
-    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> hNext, Span<float> extra)
+    private readonly void GruStep(int b0, int rows, ThreadTeam? team, Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> hNext, Span<float> extra)
     {
-        int batch = _batch, h = _o.HiddenSize, gh = _o.Gates * h;
-        Span<float> recurrent = _plan.Gh(_all);
+        int batch = rows, h = _o.HiddenSize, gh = _o.Gates * h;
+        Span<float> recurrent = Part(_plan.Gh(_all), b0 == 0 && rows == _batch, b0 * gh, rows * gh);
         if (_o.GruVariant == GruVariant.ResetAfter)
         {
             // recurrent[B, 3H] = h · W_hᵀ for r, z and n; r then gates the whole W_hn h + b_hn.
-            Gemm.MultiplyPackedRange(batch, hRecurrent, h, _w.Fused, inputSize, h, gh, recurrent, gh, accumulate: false, _team, _pool);
+            Gemm.MultiplyPackedRange(batch, hRecurrent, h, _w.Fused, inputSize, h, gh, recurrent, gh, accumulate: false, team, _pool);
             fixed (float* g = gates)
             fixed (float* rec = recurrent)
             fixed (float* bias = _w.Bias)
@@ -271,11 +328,13 @@ internal unsafe ref struct DirectionRun
             fixed (float* ex = extra)
             {
                 var work = new GruResetAfterRows { Gates = g, Recurrent = rec, Bias = bias, NewBias = newBias, HPrev = hp, H = hn, Hn = ex, Size = h };
-                RangeParallel.Run(_team, batch, Math.Max(1, 2048 / h), ref work);
+                RangeParallel.Run(team, batch, Math.Max(1, 2048 / h), ref work);
             }
 
             return;
         }
+
+        Debug.Assert(b0 == 0 && rows == _batch);
 
         // Reset-before: r, z first (recurrent columns of their 2H rows only), then W_hn (r ⊙ h).
         Gemm.MultiplyPackedRange(batch, hRecurrent, h, _w.Fused, inputSize, h, 2 * h, recurrent, gh, accumulate: false, _team, _pool);
@@ -379,6 +438,9 @@ internal unsafe ref struct DirectionRun
             initial.CopyTo(state);
         }
     }
+
+    /// <summary>Rows <paramref name="start"/> … of a [B, ·] scratch view for a part of the batch; the view itself for the whole batch.</summary>
+    private static Span<float> Part(Span<float> all, bool whole, int start, int length) => whole ? all : all.Slice(start, length);
 
     internal static void Swap(ref Span<float> a, ref Span<float> b)
     {

@@ -1,6 +1,7 @@
 using Rnn.Simd.Cells;
 using Rnn.Simd.Kernels;
 using Rnn.Simd.Kernels.Gemm;
+using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Layers;
 
@@ -9,7 +10,7 @@ namespace Rnn.Simd.Layers;
 /// micro-kernels. An inference network packs them once and never changes them (safe to share between threads);
 /// a trainable network re-packs them in place with <see cref="Load"/> after each optimiser step.
 /// </summary>
-internal sealed class DirectionWeights
+internal sealed unsafe class DirectionWeights
 {
     private readonly float[] _fusedRows;   // [G·H, In + Hout] engine row order, unpacked
     private readonly float[] _recurrentNewRows;   // GRU reset-before: W_hn [H, Hout]
@@ -174,9 +175,11 @@ internal sealed class DirectionWeights
 
     /// <summary>
     /// Replaces the values from PyTorch's tensors (sizes as in <see cref="FromPyTorch"/>) and re-packs every
-    /// matrix in place. Allocates nothing.
+    /// matrix in place. Allocates nothing. With a <paramref name="team"/>, the forward matrix and backward's two are
+    /// packed on two threads at once (training re-packs after every optimiser step; the packing is copying only, so the
+    /// results do not depend on it).
     /// </summary>
-    public void Load(ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh, ReadOnlySpan<float> weightHr)
+    public void Load(ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh, ReadOnlySpan<float> weightHr, ThreadTeam? team = null)
     {
         if (Precision != WeightPrecision.Float32)
         {
@@ -207,9 +210,20 @@ internal sealed class DirectionWeights
             }
         }
 
-        Fused.Repack(_fusedRows, depth);
-        BackInput?.Repack(weightIh, inputSize);
-        BackRecurrent?.Repack(weightHh, hOut);
+        if (team is not null && team.ThreadCount > 1 && BackInput is not null && (long)_fusedRows.Length >= MinParallelFloats)
+        {
+            fixed (float* ih = weightIh, hh = weightHh)
+            {
+                var job = new RepackJob { Self = this, Ih = ih, IhLength = weightIh.Length, Hh = hh, HhLength = weightHh.Length };
+                team.Run(ref job, 2);
+            }
+        }
+        else
+        {
+            Fused.Repack(_fusedRows, depth);
+            BackInput?.Repack(weightIh, inputSize);
+            BackRecurrent?.Repack(weightHh, hOut);
+        }
         if (RecurrentNew is not null)
         {
             weightHh.Slice(2 * h * hOut, h * hOut).CopyTo(_recurrentNewRows);
@@ -257,6 +271,30 @@ internal sealed class DirectionWeights
                 lanes.InputScales[row] = Fused.ScaleOf(0, from);
                 lanes.RecurrentScales[row] = Fused.ScaleOf(1, from);
             }
+        }
+    }
+
+    /// <summary>Weights of at least this many floats (W_x and W_h together, 1 MiB) are re-packed on two threads.</summary>
+    private const int MinParallelFloats = 1 << 18;
+
+    /// <summary>Part 0 packs the forward matrix, part 1 backward's W_ih and W_hh (their sources pinned by the caller).</summary>
+    private unsafe struct RepackJob : IParallelJob
+    {
+        public DirectionWeights Self;
+        public float* Ih, Hh;
+        public int IhLength, HhLength;
+
+        public readonly void Execute(int part)
+        {
+            DirectionWeights w = Self;
+            if (part == 0)
+            {
+                w.Fused.Repack(w._fusedRows, w.InputSize + w._outputSize);
+                return;
+            }
+
+            w.BackInput!.Repack(new ReadOnlySpan<float>(Ih, IhLength), w.InputSize);
+            w.BackRecurrent?.Repack(new ReadOnlySpan<float>(Hh, HhLength), w._outputSize);
         }
     }
 

@@ -183,7 +183,7 @@ public sealed class TrainableRecurrentNetwork
         RecurrentNetwork.ValidateForward(o, input.Length, steps, batch, output.Length, h0.Length, c0.Length, hN.Length, cN.Length, lengths, lastStepOnly);
         DropoutOptions? dropout = ActiveDropout;
         long dropoutStep = _dropoutStep;
-        EnsurePacked(dropout, dropoutStep);
+        EnsurePacked(dropout, dropoutStep, threads);
         bool masks = dropout is not null && (dropout.OutputDropout > 0 || (dropout.Dropout > 0 && o.Layers > 1));
         bool inputMasks = dropout is { InputDropout: > 0 };
         bool recurrentMasks = dropout is { RecurrentDropout: > 0 };
@@ -303,7 +303,7 @@ public sealed class TrainableRecurrentNetwork
         ThrowHelper.ThrowIfLengthIsNotEmptyOr(hiddenGradientNorms.Length, (long)states * steps, nameof(hiddenGradientNorms), "L·D·T");
 
         DropoutOptions? dropout = tape.Dropout;
-        EnsurePacked(dropout, tape.DropoutStep);
+        EnsurePacked(dropout, tape.DropoutStep, threads);
         bool weightDrop = dropout is { WeightDrop: > 0 };
         Span<float> all = tape.Buffer;
         Span<float> top = plan.OutputGradient(all, o.Layers - 1, o.Layers);
@@ -436,7 +436,7 @@ public sealed class TrainableRecurrentNetwork
     /// Re-packs the weights when the parameter values changed since the last pack, or the weight drop (its options or
     /// its step) differs from the one packed: with weight drop, W_hh ⊙ M is packed, M the step's mask.
     /// </summary>
-    private void EnsurePacked(DropoutOptions? dropout, long step)
+    private void EnsurePacked(DropoutOptions? dropout, long step, ThreadTeam? team)
     {
         ParameterSet p = Parameters;
         DropoutOptions? weightDrop = dropout is { WeightDrop: > 0 } ? dropout : null;
@@ -463,7 +463,8 @@ public sealed class TrainableRecurrentNetwork
                 weightHh,
                 _tensors[at + 2] is { } bih ? p.Value(bih) : default,
                 _tensors[at + 3] is { } bhh ? p.Value(bhh) : default,
-                _tensors[at + 4] is { } hr ? p.Value(hr) : default);
+                _tensors[at + 4] is { } hr ? p.Value(hr) : default,
+                team);
         }
 
         _packedVersion = p.Version;
