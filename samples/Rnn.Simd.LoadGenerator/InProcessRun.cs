@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Rnn.Simd.Kernels.Threading;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Serving;
 using Rnn.Simd.StreamingProtocol;
@@ -6,12 +7,17 @@ using Rnn.Simd.StreamingProtocol;
 namespace Rnn.Simd.LoadGenerator;
 
 /// <summary>
-/// The engine's side of the service without gRPC (the load generator's in-process option): the same streams, model and
-/// closed loop, in this process. Batched: every stream awaits <see cref="AsyncStreamBatcher.StepAsync"/> on one
-/// batcher (the service's defaults: at most 256 a batch, no delay, the loop's thread alone). Per-stream: every frame is
-/// one <see cref="RecurrentNetwork.Step"/> on the stream's own state, on a thread pool thread (each frame yields to the
-/// pool first, as each frame of the service arrives on one). What is left of a frame's cost is the engine and the
-/// awaits; GC counts, bytes and CPU per frame are this process's.
+/// The engine's side of the service without gRPC (the load generator's in-process option): the same streams and model,
+/// in this process, closed loop (each stream's next frame as soon as its last is done) or, with a rate, open loop (each
+/// stream's frames at fixed times, phases spread over the period, one frame of a stream in flight at a time as in the
+/// service). Batched: every stream awaits <see cref="AsyncStreamBatcher.StepAsync"/> on one batcher with the
+/// service's options (<see cref="LoadOptions.MaxBatch"/>, <see cref="LoadOptions.MaxDelayMs"/>,
+/// <see cref="LoadOptions.Threads"/>, <see cref="LoadOptions.InlineContinuations"/>; by default at most 256 a batch,
+/// no delay, the loop's thread alone). Per-stream: every frame is one <see cref="RecurrentNetwork.Step"/> on the
+/// stream's own state, on a thread pool thread (each frame yields to the pool first, as each frame of the service
+/// arrives on one). What is left of a frame's cost is the engine and the awaits; GC counts, bytes and CPU per frame
+/// are this process's. Latency is from the call (after the open loop's timer, as the load generator's frames are timed
+/// from their send) to its step's completion.
 /// </summary>
 public static class InProcessRun
 {
@@ -22,17 +28,23 @@ public static class InProcessRun
         options.Validate();
         bool batched = options.InProcess == "batched";
         (RecurrentNetwork network, string source) = SampleModel.Load(options.ModelPath);
-        long batches = 0, batchedSteps = 0;
+        long batches = 0, batchedSteps = 0, engineTicks = 0;
+        using ThreadTeam? team = batched && options.Threads > 1 ? new ThreadTeam(options.Threads) : null;
         using var batcher = batched ? new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
         {
-            MaxBatch = 256,
-            MaxDelay = TimeSpan.Zero,
-            BatchStepped = (size, _) =>
+            MaxBatch = options.MaxBatch,
+            MaxDelay = TimeSpan.FromMilliseconds(options.MaxDelayMs),
+            Threads = team,
+            RunContinuationsAsynchronously = !options.InlineContinuations,
+            InitialCapacity = options.Streams,
+            BatchStepped = (size, elapsed) =>
             {
                 batches++;
                 batchedSteps += size;
+                engineTicks += elapsed.Ticks;
             },
         }) : null;
+        long period = options.Rate > 0 ? (long)(Stopwatch.Frequency / options.Rate) : 0;
         var latency = new LatencyHistogram();
         long start = Stopwatch.GetTimestamp();
         long warmupEnd = start + (long)(options.WarmupSeconds * Stopwatch.Frequency), end = start + (long)(options.Seconds * Stopwatch.Frequency);
@@ -40,13 +52,15 @@ public static class InProcessRun
         Task[] streams = [.. Enumerable.Range(0, options.Streams).Select(s => Task.Run(() => Stream(s), cancellationToken))];
         await Task.WhenAll(streams);
         Counters first = await before, last = await after;
+        long engineTotal = batched ? engineTicks : Interlocked.Read(ref s_stepTicks) * TimeSpan.TicksPerSecond / Stopwatch.Frequency;
         double seconds = (end - warmupEnd) / (double)Stopwatch.Frequency;
         double frames = last.Frames - first.Frames;
         return new LoadReport
         {
-            Mode = batched ? "in-process batched" : "in-process per-stream",
+            Mode = batched ? $"in-process batched, {options.Threads} thread(s){(options.InlineContinuations ? ", inline" : "")}" : "in-process per-stream",
             Model = source,
             Streams = options.Streams,
+            RatePerStream = options.Rate,
             Seconds = options.Seconds,
             MeasuredSeconds = seconds,
             FramesMeasured = latency.Count,
@@ -61,6 +75,7 @@ public static class InProcessRun
             Gen2 = last.Gen2 - first.Gen2,
             ServerBytesPerFrame = (last.Bytes - first.Bytes) / Math.Max(1, frames),
             ServerCpuUsPerFrame = (last.CpuSeconds - first.CpuSeconds) * 1e6 / Math.Max(1, frames),
+            EngineUsPerFrame = engineTotal / (double)TimeSpan.TicksPerMicrosecond / Math.Max(1, batched ? batchedSteps : Interlocked.Read(ref s_frames)),
             MeanBatchSize = batches == 0 ? 0 : batchedSteps / (double)batches,
         };
 
@@ -70,10 +85,20 @@ public static class InProcessRun
             SeededFrames.Fill(stream, 0, x);
             RecurrentState? state = batched ? null : network.CreateState();
             StreamId id = batcher?.Add() ?? default;
+            long due = start + (period * stream / options.Streams);   // open loop: phases spread over one period
             while (true)
             {
+                if (period > 0)
+                {
+                    TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, cancellationToken);
+                    }
+                }
+
                 long sent = Stopwatch.GetTimestamp();
-                if (sent >= end || cancellationToken.IsCancellationRequested)
+                if ((period > 0 ? due : sent) >= end || cancellationToken.IsCancellationRequested)
                 {
                     break;
                 }
@@ -85,8 +110,12 @@ public static class InProcessRun
                 else
                 {
                     await Task.Yield();
+                    long begin = Stopwatch.GetTimestamp();
                     network.Step(state!, x, y);
+                    Interlocked.Add(ref s_stepTicks, Stopwatch.GetTimestamp() - begin);
                 }
+
+                due += period;
 
                 Interlocked.Increment(ref s_frames);
                 if (sent >= warmupEnd)
@@ -99,7 +128,7 @@ public static class InProcessRun
         }
     }
 
-    private static long s_frames;
+    private static long s_frames, s_stepTicks;
 
     private static async Task<Counters> CountersAt(long timestamp, CancellationToken cancellationToken)
     {
