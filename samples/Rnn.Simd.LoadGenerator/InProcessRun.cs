@@ -10,8 +10,8 @@ namespace Rnn.Simd.LoadGenerator;
 /// The engine's side of the service without gRPC (the load generator's in-process option): the same streams and model,
 /// in this process, closed loop (each stream's next frame as soon as its last is done) or, with a rate, open loop (each
 /// stream's frames at fixed times, phases spread over the period, one frame of a stream in flight at a time as in the
-/// service). Batched: every stream awaits <see cref="AsyncStreamBatcher.StepAsync"/> on one batcher with the
-/// service's options (<see cref="LoadOptions.MaxBatch"/>, <see cref="LoadOptions.MaxDelayMs"/>,
+/// service). Batched: every stream awaits <see cref="AsyncStreamBatcher.StepAsync"/> on one batcher (or on one
+/// of <see cref="LoadOptions.Batchers"/>, stream s on batcher s mod N) with the service's options (<see cref="LoadOptions.MaxBatch"/>, <see cref="LoadOptions.MaxDelayMs"/>,
 /// <see cref="LoadOptions.Threads"/>, <see cref="LoadOptions.InlineContinuations"/>; by default at most 256 a batch,
 /// no delay, the loop's thread alone). Per-stream: every frame is one <see cref="RecurrentNetwork.Step"/> on the
 /// stream's own state, on a thread pool thread (each frame yields to the pool first, as each frame of the service
@@ -21,7 +21,7 @@ namespace Rnn.Simd.LoadGenerator;
 /// </summary>
 public static class InProcessRun
 {
-    /// <summary>Runs <see cref="LoadOptions.Streams"/> streams for <see cref="LoadOptions.Seconds"/>, each stepping as fast as it is answered.</summary>
+    /// <summary>Runs <see cref="LoadOptions.Streams"/> streams for <see cref="LoadOptions.Seconds"/>, each stepping as fast as it is answered or at <see cref="LoadOptions.Rate"/>.</summary>
     public static async Task<LoadReport> RunAsync(LoadOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -29,21 +29,23 @@ public static class InProcessRun
         bool batched = options.InProcess == "batched";
         (RecurrentNetwork network, string source) = SampleModel.Load(options.ModelPath);
         long batches = 0, batchedSteps = 0, engineTicks = 0;
-        using ThreadTeam? team = batched && options.Threads > 1 ? new ThreadTeam(options.Threads) : null;
-        using var batcher = batched ? new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
+        int shards = batched ? options.Batchers : 0;
+        ThreadTeam?[] teams = [.. Enumerable.Range(0, shards).Select(_ => options.Threads > 1 ? new ThreadTeam(options.Threads) : null)];
+        AsyncStreamBatcher[] batchers = [.. teams.Select(team => new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
         {
             MaxBatch = options.MaxBatch,
             MaxDelay = TimeSpan.FromMilliseconds(options.MaxDelayMs),
             Threads = team,
             RunContinuationsAsynchronously = !options.InlineContinuations,
-            InitialCapacity = options.Streams,
+            InitialCapacity = (options.Streams + shards - 1) / shards,
             BatchStepped = (size, elapsed) =>
             {
-                batches++;
-                batchedSteps += size;
-                engineTicks += elapsed.Ticks;
+                Interlocked.Increment(ref batches);
+                Interlocked.Add(ref batchedSteps, size);
+                Interlocked.Add(ref engineTicks, elapsed.Ticks);
             },
-        }) : null;
+        }))];
+        using var stop = new Disposer(batchers, teams);
         long period = options.Rate > 0 ? (long)(Stopwatch.Frequency / options.Rate) : 0;
         var latency = new LatencyHistogram();
         long start = Stopwatch.GetTimestamp();
@@ -57,7 +59,7 @@ public static class InProcessRun
         double frames = last.Frames - first.Frames;
         return new LoadReport
         {
-            Mode = batched ? $"in-process batched, {options.Threads} thread(s){(options.InlineContinuations ? ", inline" : "")}" : "in-process per-stream",
+            Mode = batched ? $"in-process batched, {options.Batchers}×{options.Threads} thread(s){(options.InlineContinuations ? ", inline" : "")}" : "in-process per-stream",
             Model = source,
             Streams = options.Streams,
             RatePerStream = options.Rate,
@@ -84,18 +86,32 @@ public static class InProcessRun
             float[] x = new float[network.Options.InputSize], y = new float[network.Options.OutputSize];
             SeededFrames.Fill(stream, 0, x);
             RecurrentState? state = batched ? null : network.CreateState();
+            AsyncStreamBatcher? batcher = batched ? batchers[stream % batchers.Length] : null;
             StreamId id = batcher?.Add() ?? default;
             long due = start + (period * stream / options.Streams);   // open loop: phases spread over one period
+            using PeriodicTimer? timer = period > 0 ? new PeriodicTimer(Stopwatch.GetElapsedTime(0, period)) : null;
+            if (timer is not null)
+            {
+                // The stream's phase, then one tick a period: a periodic timer allocates nothing a tick (Task.Delay
+                // would allocate a timer and a task a frame, and this process's collections would be the client's).
+                TimeSpan phase = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (phase > TimeSpan.Zero)
+                {
+                    await Task.Delay(phase, cancellationToken);
+                }
+
+                timer.Period = Stopwatch.GetElapsedTime(0, period);   // restarts the period from now
+            }
+
+            bool firstFrame = true;
             while (true)
             {
-                if (period > 0)
+                if (timer is not null && !firstFrame && !await timer.WaitForNextTickAsync(cancellationToken))
                 {
-                    TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-                    if (wait > TimeSpan.Zero)
-                    {
-                        await Task.Delay(wait, cancellationToken);
-                    }
+                    break;
                 }
+
+                firstFrame = false;
 
                 long sent = Stopwatch.GetTimestamp();
                 if ((period > 0 ? due : sent) >= end || cancellationToken.IsCancellationRequested)
@@ -139,6 +155,23 @@ public static class InProcessRun
         }
 
         return new Counters(Interlocked.Read(ref s_frames), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes(precise: false), Environment.CpuUsage.TotalTime.TotalSeconds);
+    }
+
+    /// <summary>Disposes the batchers, then their teams.</summary>
+    private sealed class Disposer(AsyncStreamBatcher[] batchers, ThreadTeam?[] teams) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (AsyncStreamBatcher batcher in batchers)
+            {
+                batcher.Dispose();
+            }
+
+            foreach (ThreadTeam? team in teams)
+            {
+                team?.Dispose();
+            }
+        }
     }
 
     private readonly record struct Counters(long Frames, int Gen0, int Gen1, int Gen2, long Bytes, double CpuSeconds);

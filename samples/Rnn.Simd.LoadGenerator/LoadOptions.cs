@@ -48,6 +48,9 @@ public sealed record LoadOptions
     /// <summary>In-process batched runs: threads of each batched step (the batcher's loop thread and <c>Threads − 1</c> workers), as the service's <c>--threads</c>.</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>In-process batched runs: independent batchers, the streams dealt out among them, as the service's <c>--batchers</c>.</summary>
+    public int Batchers { get; init; } = 1;
+
     /// <summary>In-process batched runs: the most streams a batched step takes, as the service's <c>--max-batch</c>.</summary>
     public int MaxBatch { get; init; } = 256;
 
@@ -84,6 +87,7 @@ public sealed record LoadOptions
                 "--json" => options with { JsonPath = reader.Value() },
                 "--in-process" => options with { InProcess = reader.Value() },
                 "--threads" => options with { Threads = reader.Integer(1, 64) },
+                "--batchers" => options with { Batchers = reader.Integer(1, 16) },
                 "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
                 "--max-delay-ms" => options with { MaxDelayMs = reader.Integer(0, 1000) },
                 "--continuations" => options with
@@ -144,9 +148,9 @@ public sealed record LoadOptions
             throw new ArgumentException($"--in-process must be batched or per-stream, was '{InProcess}'.");
         }
 
-        if (Threads is < 1 or > 64 || MaxBatch < 1 || MaxDelayMs is < 0 or > 1000)
+        if (Threads is < 1 or > 64 || Batchers is < 1 or > 16 || MaxBatch < 1 || MaxDelayMs is < 0 or > 1000)
         {
-            throw new ArgumentException($"--threads must be from 1 to 64, --max-batch at least 1 and --max-delay-ms from 0 to 1000, were {Threads}, {MaxBatch} and {MaxDelayMs}.");
+            throw new ArgumentException($"--threads must be from 1 to 64, --batchers from 1 to 16, --max-batch at least 1 and --max-delay-ms from 0 to 1000, were {Threads}, {Batchers}, {MaxBatch} and {MaxDelayMs}.");
         }
 
         if (!(Rate >= 0) || Connections < 1 || Frames < 0)
