@@ -5,18 +5,13 @@
 #   perf/serving/in-process.sh                      ROUNDS=3 STREAMS=512 SECONDS_=15 WARMUP=5, closed loop
 #   RATE=39 perf/serving/in-process.sh              open loop: RATE frames/s per stream (latency at a fixed rate)
 #   CONFIGS="per-stream|batched --threads 2" perf/serving/in-process.sh
+#   TASKSET="taskset -c 1" perf/serving/in-process.sh      on one vCPU
 #
 # Output: perf/results/serving/in-process/<round>-<n>.json (one report per run) and the table rows on stdout.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-OUT="${OUT:-$REPO/perf/results/serving/in-process}"
-ROUNDS="${ROUNDS:-3}"
-STREAMS="${STREAMS:-512}"
-SECONDS_="${SECONDS_:-15}"
-WARMUP="${WARMUP:-5}"
-RATE="${RATE:-}"
-CONFIGS="${CONFIGS:-per-stream|batched --threads 1|batched --threads 2|batched --batchers 2}"
-TASKSET="${TASKSET:-}"
+: "${OUT:=$REPO/perf/results/serving/in-process}" "${ROUNDS:=3}" "${STREAMS:=512}" "${SECONDS_:=15}" "${WARMUP:=5}" "${RATE:=}" "${TASKSET:=}"
+: "${CONFIGS:=per-stream|batched --threads 1|batched --threads 2|batched --batchers 2}"
 mkdir -p "$OUT"
 dotnet build "$REPO/samples/Rnn.Simd.LoadGenerator" -c Release -v quiet -nologo >&2
 LOAD=("dotnet" "$REPO/samples/Rnn.Simd.LoadGenerator/bin/Release/net10.0/Rnn.Simd.LoadGenerator.dll")

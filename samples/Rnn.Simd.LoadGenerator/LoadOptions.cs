@@ -45,19 +45,19 @@ public sealed record LoadOptions
     /// <summary>"batched" or "per-stream": run the engine's side in this process, without gRPC or a server (see <see cref="InProcessRun"/>); null: load the server.</summary>
     public string? InProcess { get; init; }
 
-    /// <summary>In-process batched runs: threads of each batched step (the batcher's loop thread and <c>Threads − 1</c> workers), as the service's <c>--threads</c>.</summary>
+    /// <summary>In-process batched runs: threads of each batched step (the batcher's loop thread and <c>Threads − 1</c> workers), as the service's threads option.</summary>
     public int Threads { get; init; } = 1;
 
-    /// <summary>In-process batched runs: independent batchers, the streams dealt out among them, as the service's <c>--batchers</c>.</summary>
+    /// <summary>In-process batched runs: independent batchers, the streams dealt out among them, as the service's batchers option.</summary>
     public int Batchers { get; init; } = 1;
 
-    /// <summary>In-process batched runs: the most streams a batched step takes, as the service's <c>--max-batch</c>.</summary>
+    /// <summary>In-process batched runs: the most streams a batched step takes, as the service's max-batch option.</summary>
     public int MaxBatch { get; init; } = 256;
 
-    /// <summary>In-process batched runs: how long the batcher waits for more streams, as the service's <c>--max-delay-ms</c>.</summary>
+    /// <summary>In-process batched runs: how long the batcher waits for more streams, as the service's max-delay-ms option.</summary>
     public int MaxDelayMs { get; init; }
 
-    /// <summary>In-process batched runs: continuations inline on the batcher's loop thread, as the service's <c>--continuations inline</c>.</summary>
+    /// <summary>In-process batched runs: continuations inline on the batcher's loop thread, as the service's continuations option set to inline.</summary>
     public bool InlineContinuations { get; init; }
 
     /// <summary>Where to write the report as JSON, or null.</summary>
@@ -90,15 +90,7 @@ public sealed record LoadOptions
                 "--batchers" => options with { Batchers = reader.Integer(1, 16) },
                 "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
                 "--max-delay-ms" => options with { MaxDelayMs = reader.Integer(0, 1000) },
-                "--continuations" => options with
-                {
-                    InlineContinuations = reader.Value() switch
-                    {
-                        "inline" => true,
-                        "thread-pool" => false,
-                        string other => throw new ArgumentException($"--continuations must be inline or thread-pool, was '{other}'."),
-                    },
-                },
+                "--continuations" => options with { InlineContinuations = reader.Either("inline", "thread-pool") },
                 _ => throw new ArgumentException($"Unknown option '{reader.Name}'.\n{Usage}"),
             };
         }

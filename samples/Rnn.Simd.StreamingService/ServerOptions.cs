@@ -64,15 +64,7 @@ public sealed record ServerOptions
             options = reader.Name switch
             {
                 "--port" => options with { Port = reader.Integer(0, 65535) },
-                "--mode" => options with
-                {
-                    Batched = reader.Value() switch
-                    {
-                        "batched" => true,
-                        "per-stream" => false,
-                        string other => throw new ArgumentException($"--mode must be batched or per-stream, was '{other}'."),
-                    },
-                },
+                "--mode" => options with { Batched = reader.Either("batched", "per-stream") },
                 "--model" => options with { ModelPath = reader.Value() },
                 "--max-streams" => options with { MaxStreams = reader.Integer(1, StreamLimit) },
                 "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
@@ -80,24 +72,8 @@ public sealed record ServerOptions
                 "--max-delay-ms" => options with { MaxDelay = TimeSpan.FromMilliseconds(reader.Integer(0, 1000)) },
                 "--threads" => options with { Threads = reader.Integer(1, 64) },
                 "--batchers" => options with { Batchers = reader.Integer(1, 16) },
-                "--settle-heap" => options with
-                {
-                    SettleHeap = reader.Value() switch
-                    {
-                        "on" => true,
-                        "off" => false,
-                        string other => throw new ArgumentException($"--settle-heap must be on or off, was '{other}'."),
-                    },
-                },
-                "--continuations" => options with
-                {
-                    InlineContinuations = reader.Value() switch
-                    {
-                        "inline" => true,
-                        "thread-pool" => false,
-                        string other => throw new ArgumentException($"--continuations must be inline or thread-pool, was '{other}'."),
-                    },
-                },
+                "--settle-heap" => options with { SettleHeap = reader.Either("on", "off") },
+                "--continuations" => options with { InlineContinuations = reader.Either("inline", "thread-pool") },
                 _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --slots, --max-batch, --max-delay-ms, --threads, --batchers, --continuations, --settle-heap."),
             };
         }
