@@ -7,6 +7,10 @@
 #
 #   perf/serving/run.sh           STREAMS=512 MAX_SECONDS=20 RATE_SECONDS=60 WARMUP=15 (about 4.5 minutes)
 #   STREAMS=64 RATE_SECONDS=10 WARMUP=5 perf/serving/run.sh
+#   SERVER_ARGS="--batchers 2" perf/serving/run.sh                     two batchers side by side (the service's --batchers)
+#   SERVER_TASKSET="taskset -c 0" LOAD_TASKSET="taskset -c 1" perf/serving/run.sh
+#                                 the server on one vCPU, the load generator on the other (a stand-in for a client machine)
+#   HALF_RATE=39 MODES=batched TAG=-pinned perf/serving/run.sh          only the fixed-rate runs, at this rate per stream
 #
 # Output: perf/results/serving/*.json (one load-generator report per run; *.load the load average before and after
 # it) and the tables on stdout.
@@ -19,6 +23,11 @@ RATE_SECONDS="${RATE_SECONDS:-60}"
 WARMUP="${WARMUP:-15}"
 PORT="${PORT:-5077}"
 SERVER_ARGS="${SERVER_ARGS:-}"
+SERVER_TASKSET="${SERVER_TASKSET:-}"
+LOAD_TASKSET="${LOAD_TASKSET:-}"
+HALF_RATE="${HALF_RATE:-}"
+MODES="${MODES:-batched per-stream}"
+TAG="${TAG:-}"
 mkdir -p "$OUT"
 LOGS="$(mktemp -d)"
 dotnet build "$REPO/samples/Rnn.Simd.StreamingService" -c Release -v quiet -nologo >&2
@@ -30,7 +39,7 @@ server_pid=""
 stop_server() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi; }
 trap stop_server EXIT
 start_server() { # mode
-  "${SERVER[@]}" --port "$PORT" --mode "$1" --max-streams 4096 --slots "$STREAMS" $SERVER_ARGS > "$LOGS/server-$1.log" 2>&1 &
+  $SERVER_TASKSET "${SERVER[@]}" --port "$PORT" --mode "$1" --max-streams 4096 --slots "$STREAMS" $SERVER_ARGS > "$LOGS/server-$1.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     curl -sf --http2-prior-knowledge "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
@@ -39,27 +48,29 @@ start_server() { # mode
   echo "the $1 server did not start (see $LOGS/server-$1.log)" >&2; exit 1
 }
 load() { # name, then load-generator options
-  local name=$1; shift
+  local name=$1$TAG; shift
   echo "== $name" >&2
   cut -d' ' -f1-3 /proc/loadavg > "$OUT/$name.load"
-  "${LOAD[@]}" --port "$PORT" --streams "$STREAMS" --json "$OUT/$name.json" "$@" || true
+  $LOAD_TASKSET "${LOAD[@]}" --port "$PORT" --streams "$STREAMS" --json "$OUT/$name.json" "$@" || true
   cut -d' ' -f1-3 /proc/loadavg >> "$OUT/$name.load"
 }
 rate_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['frames_per_second'])" "$1"; }
 
-for mode in batched per-stream; do
-  load "$mode-in-process" --in-process "$mode" --seconds "$MAX_SECONDS" --warmup 5
-done
+if [ -z "$HALF_RATE" ]; then
+  for mode in $MODES; do
+    load "$mode-in-process" --in-process "$mode" --seconds "$MAX_SECONDS" --warmup 5
+  done
 
-for mode in batched per-stream; do
-  start_server "$mode"
-  load "$mode-max" --rate 0 --seconds "$MAX_SECONDS" --warmup 5
-  stop_server
-done
+  for mode in $MODES; do
+    start_server "$mode"
+    load "$mode-max" --rate 0 --seconds "$MAX_SECONDS" --warmup 5
+    stop_server
+  done
+fi
 
 # Half the batched maximum, spread evenly over the streams.
-half=$(python3 -c "import sys; print(round(float(sys.argv[1]) / 2 / int(sys.argv[2]), 3))" "$(rate_of "$OUT/batched-max.json")" "$STREAMS")
-for mode in batched per-stream; do
+half="${HALF_RATE:-$(python3 -c "import sys; print(round(float(sys.argv[1]) / 2 / int(sys.argv[2]), 3))" "$(rate_of "$OUT/batched-max$TAG.json")" "$STREAMS")}"
+for mode in $MODES; do
   start_server "$mode"
   load "$mode-half" --rate "$half" --seconds "$((RATE_SECONDS + WARMUP))" --warmup "$WARMUP"
   stop_server

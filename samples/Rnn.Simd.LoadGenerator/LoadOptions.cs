@@ -45,6 +45,21 @@ public sealed record LoadOptions
     /// <summary>"batched" or "per-stream": run the engine's side in this process, without gRPC or a server (see <see cref="InProcessRun"/>); null: load the server.</summary>
     public string? InProcess { get; init; }
 
+    /// <summary>In-process batched runs: threads of each batched step (the batcher's loop thread and <c>Threads − 1</c> workers), as the service's threads option.</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>In-process batched runs: independent batchers, the streams dealt out among them, as the service's batchers option.</summary>
+    public int Batchers { get; init; } = 1;
+
+    /// <summary>In-process batched runs: the most streams a batched step takes, as the service's max-batch option.</summary>
+    public int MaxBatch { get; init; } = 256;
+
+    /// <summary>In-process batched runs: how long the batcher waits for more streams, as the service's max-delay-ms option.</summary>
+    public int MaxDelayMs { get; init; }
+
+    /// <summary>In-process batched runs: continuations inline on the batcher's loop thread, as the service's continuations option set to inline.</summary>
+    public bool InlineContinuations { get; init; }
+
     /// <summary>Where to write the report as JSON, or null.</summary>
     public string? JsonPath { get; init; }
 
@@ -54,6 +69,7 @@ public sealed record LoadOptions
     {
         var options = new LoadOptions();
         var reader = new OptionReader(args);
+        bool rateGiven = false;
         while (reader.MoveNext())
         {
             options = reader.Name switch
@@ -61,7 +77,7 @@ public sealed record LoadOptions
                 "--host" => options with { Host = reader.Value() },
                 "--port" => options with { Port = reader.Integer(1, 65535) },
                 "--streams" => options with { Streams = reader.Integer(1, StreamLimit) },
-                "--rate" => options with { Rate = reader.Number(0, 100_000) },
+                "--rate" => options with { Rate = RateOf(reader, ref rateGiven) },
                 "--seconds" => options with { Seconds = reader.Number(0.1, SecondsLimit) },
                 "--warmup" => options with { WarmupSeconds = reader.Number(0, SecondsLimit) },
                 "--frames" => options with { Frames = reader.Integer(0, int.MaxValue) },
@@ -70,12 +86,28 @@ public sealed record LoadOptions
                 "--model" => options with { ModelPath = reader.Value() },
                 "--json" => options with { JsonPath = reader.Value() },
                 "--in-process" => options with { InProcess = reader.Value() },
+                "--threads" => options with { Threads = reader.Integer(1, 64) },
+                "--batchers" => options with { Batchers = reader.Integer(1, 16) },
+                "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
+                "--max-delay-ms" => options with { MaxDelayMs = reader.Integer(0, 1000) },
+                "--continuations" => options with { InlineContinuations = reader.Either("inline", "thread-pool") },
                 _ => throw new ArgumentException($"Unknown option '{reader.Name}'.\n{Usage}"),
             };
         }
 
+        if (options.InProcess is not null && !rateGiven)
+        {
+            options = options with { Rate = 0 };   // in-process runs are closed loop unless a rate is asked for
+        }
+
         options.Validate();
         return options;
+    }
+
+    private static double RateOf(OptionReader reader, ref bool given)
+    {
+        given = true;
+        return reader.Number(0, 100_000);
     }
 
     /// <summary>The command line's options.</summary>
@@ -106,6 +138,11 @@ public sealed record LoadOptions
         if (InProcess is not null and not "batched" and not "per-stream")
         {
             throw new ArgumentException($"--in-process must be batched or per-stream, was '{InProcess}'.");
+        }
+
+        if (Threads is < 1 or > 64 || Batchers is < 1 or > 16 || MaxBatch < 1 || MaxDelayMs is < 0 or > 1000)
+        {
+            throw new ArgumentException($"--threads must be from 1 to 64, --batchers from 1 to 16, --max-batch at least 1 and --max-delay-ms from 0 to 1000, were {Threads}, {Batchers}, {MaxBatch} and {MaxDelayMs}.");
         }
 
         if (!(Rate >= 0) || Connections < 1 || Frames < 0)

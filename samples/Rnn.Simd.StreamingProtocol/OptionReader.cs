@@ -27,6 +27,24 @@ public sealed class OptionReader(IReadOnlyList<string> args)
     /// <exception cref="ArgumentException">There is none.</exception>
     public string Value() => _next < args.Count ? args[_next++] : throw new ArgumentException($"{Name} needs a value.");
 
+    /// <summary>The option's value, one of two words: true for <paramref name="yes"/>, false for <paramref name="no"/>.</summary>
+    /// <exception cref="ArgumentException">Missing, or neither word.</exception>
+    public bool Either(string yes, string no)
+    {
+        string text = Value();
+        if (text == yes)
+        {
+            return true;
+        }
+
+        if (text == no)
+        {
+            return false;
+        }
+
+        throw new ArgumentException($"{Name} must be {yes} or {no}, was '{text}'.");
+    }
+
     /// <summary>The option's value as a number in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     /// <exception cref="ArgumentException">Missing, not a number, or out of range.</exception>
     public double Number(double min, double max)

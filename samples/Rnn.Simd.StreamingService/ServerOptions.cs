@@ -34,8 +34,11 @@ public sealed record ServerOptions
     /// </summary>
     public TimeSpan MaxDelay { get; init; } = TimeSpan.Zero;
 
-    /// <summary>Threads of each batched step's products (1: the batcher's loop thread only).</summary>
+    /// <summary>Threads of each batched step's products (1: the batcher's loop thread only; above 1, a team per batcher).</summary>
     public int Threads { get; init; } = 1;
+
+    /// <summary>Batched mode: independent batchers, each with its own loop thread and streams (1 … 16; see <see cref="StreamEngine"/>).</summary>
+    public int Batchers { get; init; } = 1;
 
     /// <summary>
     /// Batched mode: true runs each stream's code after its step (the reply's write, the next frame's read) inline on
@@ -50,7 +53,7 @@ public sealed record ServerOptions
     /// <summary>The mode's name as the command line and the metrics spell it.</summary>
     public string ModeName => Batched ? "batched" : "per-stream";
 
-    /// <summary>Reads the command line: port, mode (batched or per-stream), model, max-streams, slots, max-batch, max-delay-ms, threads, continuations (inline or thread-pool), settle-heap (on or off), each written with two leading dashes and followed by its value.</summary>
+    /// <summary>Reads the command line: port, mode (batched or per-stream), model, max-streams, slots, max-batch, max-delay-ms, threads, batchers, continuations (inline or thread-pool), settle-heap (on or off), each written with two leading dashes and followed by its value.</summary>
     /// <exception cref="ArgumentException">An unknown option or a bad value (the message names it).</exception>
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
@@ -61,40 +64,17 @@ public sealed record ServerOptions
             options = reader.Name switch
             {
                 "--port" => options with { Port = reader.Integer(0, 65535) },
-                "--mode" => options with
-                {
-                    Batched = reader.Value() switch
-                    {
-                        "batched" => true,
-                        "per-stream" => false,
-                        string other => throw new ArgumentException($"--mode must be batched or per-stream, was '{other}'."),
-                    },
-                },
+                "--mode" => options with { Batched = reader.Either("batched", "per-stream") },
                 "--model" => options with { ModelPath = reader.Value() },
                 "--max-streams" => options with { MaxStreams = reader.Integer(1, StreamLimit) },
                 "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
                 "--slots" => options with { Slots = reader.Integer(0, StreamLimit) },
                 "--max-delay-ms" => options with { MaxDelay = TimeSpan.FromMilliseconds(reader.Integer(0, 1000)) },
                 "--threads" => options with { Threads = reader.Integer(1, 64) },
-                "--settle-heap" => options with
-                {
-                    SettleHeap = reader.Value() switch
-                    {
-                        "on" => true,
-                        "off" => false,
-                        string other => throw new ArgumentException($"--settle-heap must be on or off, was '{other}'."),
-                    },
-                },
-                "--continuations" => options with
-                {
-                    InlineContinuations = reader.Value() switch
-                    {
-                        "inline" => true,
-                        "thread-pool" => false,
-                        string other => throw new ArgumentException($"--continuations must be inline or thread-pool, was '{other}'."),
-                    },
-                },
-                _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --slots, --max-batch, --max-delay-ms, --threads, --continuations, --settle-heap."),
+                "--batchers" => options with { Batchers = reader.Integer(1, 16) },
+                "--settle-heap" => options with { SettleHeap = reader.Either("on", "off") },
+                "--continuations" => options with { InlineContinuations = reader.Either("inline", "thread-pool") },
+                _ => throw new ArgumentException($"Unknown option '{reader.Name}'. Options: --port, --mode, --model, --max-streams, --slots, --max-batch, --max-delay-ms, --threads, --batchers, --continuations, --settle-heap."),
             };
         }
 

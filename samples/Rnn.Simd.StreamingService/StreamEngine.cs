@@ -6,10 +6,16 @@ using Rnn.Simd.Serving;
 namespace Rnn.Simd.StreamingService;
 
 /// <summary>
-/// The model behind the calls, in one of two modes: every stream's steps through one <see cref="AsyncStreamBatcher"/>
+/// The model behind the calls, in one of two modes: every stream's steps through an <see cref="AsyncStreamBatcher"/>
 /// (batched), or each stream stepping alone with <see cref="RecurrentNetwork.Step"/> on its own
 /// <see cref="RecurrentState"/>, on the thread pool thread that runs its call (per-stream), to compare.
 /// </summary>
+/// <remarks>
+/// Batched mode holds <see cref="ServerOptions.Batchers"/> independent batchers over the one shared network, each with
+/// its own loop thread, slots and (with <see cref="ServerOptions.Threads"/> above 1) thread team; a new stream joins the
+/// one holding the fewest streams and stays there. Several batchers step batches side by side on several cores, where
+/// one batcher's team splits each batch across them (a stream's bits are the same either way).
+/// </remarks>
 /// <remarks>
 /// What the engine's calls allocate on the calling thread (<see cref="GC.GetAllocatedBytesForCurrentThread"/>
 /// around them) goes to <see cref="ServiceMetrics.EngineAllocatedBytes"/>; the batcher's loop thread is not
@@ -17,8 +23,8 @@ namespace Rnn.Simd.StreamingService;
 /// </remarks>
 public sealed class StreamEngine : IDisposable
 {
-    private readonly AsyncStreamBatcher? _batcher;
-    private readonly Kernels.Threading.ThreadTeam? _team;
+    private readonly AsyncStreamBatcher[] _batchers = [];
+    private readonly Kernels.Threading.ThreadTeam?[] _teams = [];
     private readonly ServiceMetrics _metrics;
     private readonly int _maxStreams;
     private int _open;
@@ -33,27 +39,27 @@ public sealed class StreamEngine : IDisposable
         _maxStreams = options.MaxStreams;
         if (options.Batched)
         {
-            _team = options.Threads > 1 ? new Kernels.Threading.ThreadTeam(options.Threads) : null;
-            _batcher = new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
+            _teams = [.. Enumerable.Range(0, options.Batchers).Select(_ => options.Threads > 1 ? new Kernels.Threading.ThreadTeam(options.Threads) : null)];
+            _batchers = [.. _teams.Select(team => new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
             {
                 MaxBatch = options.MaxBatch,
                 MaxDelay = options.MaxDelay,
-                Threads = _team,
+                Threads = team,
                 BatchStepped = metrics.BatchStepped,
                 RunContinuationsAsynchronously = !options.InlineContinuations,
-                InitialCapacity = options.Slots,
-            });
+                InitialCapacity = (options.Slots + options.Batchers - 1) / options.Batchers,
+            }))];
         }
     }
 
     /// <summary>The network every stream runs.</summary>
     public RecurrentNetwork Network { get; }
 
-    /// <summary>Stream slots held: the batcher's pool, or (per-stream) the open streams' states.</summary>
-    public int Capacity => _batcher?.Capacity ?? Volatile.Read(ref _open);
+    /// <summary>Stream slots held: the batchers' pools, or (per-stream) the open streams' states.</summary>
+    public int Capacity => _batchers.Length > 0 ? _batchers.Sum(b => b.Capacity) : Volatile.Read(ref _open);
 
-    /// <summary>Streams registered with the batcher (batched), or open (per-stream).</summary>
-    public int Count => _batcher?.Count ?? Volatile.Read(ref _open);
+    /// <summary>Streams registered with the batchers (batched), or open (per-stream).</summary>
+    public int Count => _batchers.Length > 0 ? _batchers.Sum(b => b.Count) : Volatile.Read(ref _open);
 
     /// <summary>Opens a stream with a zero state.</summary>
     /// <exception cref="RpcException">RESOURCE_EXHAUSTED: the service holds its most streams.</exception>
@@ -68,7 +74,17 @@ public sealed class StreamEngine : IDisposable
 
         try
         {
-            Session session = _batcher is null ? new Session(this, Network.CreateState()) : new Session(this, _batcher.Add());
+            Session session;
+            if (_batchers.Length == 0)
+            {
+                session = new Session(this, Network.CreateState());
+            }
+            else
+            {
+                AsyncStreamBatcher batcher = _batchers.Length == 1 ? _batchers[0] : _batchers.MinBy(b => b.Count)!;
+                session = new Session(this, batcher, batcher.Add());
+            }
+
             _metrics.StreamOpened();
             return session;
         }
@@ -79,18 +95,26 @@ public sealed class StreamEngine : IDisposable
         }
     }
 
-    /// <summary>Stops the batcher's loop (steps not started fail).</summary>
+    /// <summary>Stops the batchers' loops (steps not started fail).</summary>
     public void Dispose()
     {
-        _batcher?.Dispose();
-        _team?.Dispose();
+        foreach (AsyncStreamBatcher batcher in _batchers)
+        {
+            batcher.Dispose();
+        }
+
+        foreach (Kernels.Threading.ThreadTeam? team in _teams)
+        {
+            team?.Dispose();
+        }
     }
 
-    /// <summary>One open stream: its slot in the batcher, or its own state. Dispose frees it.</summary>
+    /// <summary>One open stream: its slot in one of the batchers, or its own state. Dispose frees it.</summary>
     public sealed class Session : IDisposable
     {
         private readonly StreamEngine _engine;
         private readonly RecurrentState? _state;
+        private readonly AsyncStreamBatcher? _batcher;
         private readonly StreamId _stream;
         private bool _closed;
 
@@ -100,9 +124,10 @@ public sealed class StreamEngine : IDisposable
             _state = state;
         }
 
-        internal Session(StreamEngine engine, StreamId stream)
+        internal Session(StreamEngine engine, AsyncStreamBatcher batcher, StreamId stream)
         {
             _engine = engine;
+            _batcher = batcher;
             _stream = stream;
         }
 
@@ -120,7 +145,7 @@ public sealed class StreamEngine : IDisposable
             }
             else
             {
-                step = _engine._batcher!.StepAsync(_stream, input, output, cancellationToken);
+                step = _batcher!.StepAsync(_stream, input, output, cancellationToken);
             }
 
             _engine._metrics.EngineAllocated(GC.GetAllocatedBytesForCurrentThread() - before);
@@ -136,7 +161,7 @@ public sealed class StreamEngine : IDisposable
             }
 
             _closed = true;
-            _engine._batcher?.Remove(_stream);
+            _batcher?.Remove(_stream);
             Interlocked.Decrement(ref _engine._open);
             _engine._metrics.StreamClosed();
         }

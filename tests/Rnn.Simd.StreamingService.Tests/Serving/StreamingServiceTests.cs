@@ -15,12 +15,13 @@ public sealed class StreamingServiceTests
     private static readonly TimeSpan s_hang = TimeSpan.FromSeconds(120);
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task EightConcurrentStreams_EachEqualTheDirectRun(bool batched)
+    [InlineData(true, 1, 1)]
+    [InlineData(false, 1, 1)]
+    [InlineData(true, 2, 2)]   // two batchers side by side, each with a team of two
+    public async Task EightConcurrentStreams_EachEqualTheDirectRun(bool batched, int batchers, int threads)
     {
         const int streams = 8, frames = 50;
-        await using ServiceHost host = await ServiceHost.StartAsync(new ServerOptions { Batched = batched });
+        await using ServiceHost host = await ServiceHost.StartAsync(new ServerOptions { Batched = batched, Batchers = batchers, Threads = threads });
         using var channel = host.Channel();
         var client = new StreamingInference.StreamingInferenceClient(channel);
         ModelInfo model = await client.DescribeAsync(new DescribeRequest());
@@ -115,10 +116,27 @@ public sealed class StreamingServiceTests
     [InlineData("--streams", "0")]
     [InlineData("--seconds", "0")]
     [InlineData("--seconds", "100000")]
+    [InlineData("--batchers", "17")]
+    [InlineData("--threads", "0")]
+    [InlineData("--continuations", "sometimes")]
     public void LoadGenerator_RefusesOtherHostsAndUnboundedRuns(string option, string value)
     {
         ArgumentException e = Assert.Throws<ArgumentException>(() => LoadOptions.Parse([option, value]));
         Assert.Contains(option, e.Message, StringComparison.Ordinal);
         Assert.Equal(4096, LoadOptions.Parse(["--streams", "4096", "--host", "127.0.0.1"]).Streams);
+    }
+
+    [Fact]
+    public async Task InProcessRuns_AreClosedLoopUnlessARateIsGiven_AndRunOnSeveralBatchers()
+    {
+        Assert.Equal(0, LoadOptions.Parse(["--in-process", "batched"]).Rate);
+        Assert.Equal(50, LoadOptions.Parse([]).Rate);
+        LoadOptions options = LoadOptions.Parse(["--in-process", "batched", "--rate", "200", "--batchers", "2", "--threads", "2", "--streams", "8", "--seconds", "1", "--warmup", "0.2"]);
+        Assert.Equal((200.0, 2, 2), (options.Rate, options.Batchers, options.Threads));
+
+        // Open loop on two batchers: every stream steps (a frame a 5 ms period), in this process only.
+        LoadReport report = await InProcessRun.RunAsync(options).WaitAsync(s_hang);
+        Assert.Equal(200, report.RatePerStream);
+        Assert.True(report.FramesMeasured > 0 && report.MeanBatchSize >= 1, $"{report.FramesMeasured} frames, mean batch {report.MeanBatchSize}");
     }
 }

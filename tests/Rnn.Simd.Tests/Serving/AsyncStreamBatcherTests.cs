@@ -144,6 +144,73 @@ public sealed class AsyncStreamBatcherTests
     }
 
     [Theory]
+    [Trait("Isa", "All")]
+    [InlineData(1, 2)]
+    [InlineData(2, 2)]
+    [InlineData(2, 1)]
+    public async Task ServedSize_BatchesSplitAcrossTwoThreads_OrSideBySideBatchers_KeepEveryStreamsBits(int batchers, int threads)
+    {
+        // The service's model (LSTM X = H = 256) and a full batch of 256 streams per batcher: large enough that a team of
+        // two splits each batched step (the team's dispatch count proves it). Several batchers over the one shared
+        // network step their batches at the same time. Every stream's outputs are its own Step run's, bit for bit.
+        const int streamsPerBatcher = 256, steps = 3;
+        var o = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 256, HiddenSize = 256 };
+        RecurrentNetwork network = TestNetworks.Create(o, seed: 31);
+        ThreadTeam?[] teams = [.. Enumerable.Range(0, batchers).Select(_ => threads > 1 ? new ThreadTeam(threads) : null)];
+        AsyncStreamBatcher[] fronts = [.. teams.Select(team => new AsyncStreamBatcher(network, new AsyncStreamBatcherOptions
+        {
+            MaxBatch = streamsPerBatcher, MaxDelay = TimeSpan.FromMilliseconds(1), Threads = team, InitialCapacity = streamsPerBatcher,
+        }))];
+        try
+        {
+            int streams = batchers * streamsPerBatcher;
+            float[][] inputs = [.. Enumerable.Range(0, streams).Select(s => new TestRandom((ulong)s + 500).Array(steps * o.InputSize, -1f, 1f))];
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            async Task<float[]> Produce(int s)
+            {
+                AsyncStreamBatcher batcher = fronts[s % batchers];
+                StreamId stream = batcher.Add();
+                var outputs = new float[steps * o.OutputSize];
+                await gate.Task;   // every stream registered before the first step: full batches
+                for (int t = 0; t < steps; t++)
+                {
+                    await batcher.StepAsync(stream, inputs[s].AsMemory(t * o.InputSize, o.InputSize), outputs.AsMemory(t * o.OutputSize, o.OutputSize));
+                }
+
+                batcher.Remove(stream);
+                return outputs;
+            }
+
+            Task<float[]>[] producers = [.. Enumerable.Range(0, streams).Select(Produce)];
+            Assert.True(SpinWait.SpinUntil(() => fronts.Sum(f => f.Count) == streams, s_hang));
+            gate.SetResult();
+            float[][] results = await Task.WhenAll(producers).WaitAsync(s_hang);
+            for (int s = 0; s < streams; s++)
+            {
+                StreamBatcherTests.AssertBits(DirectRun(network, inputs[s], steps), results[s], $"stream {s}");
+            }
+
+            foreach (ThreadTeam? team in teams)
+            {
+                Assert.True(team is null || team.Dispatches > 0, "A team of two never split a batched step.");
+            }
+        }
+        finally
+        {
+            foreach (AsyncStreamBatcher front in fronts)
+            {
+                front.Dispose();
+            }
+
+            foreach (ThreadTeam? team in teams)
+            {
+                team?.Dispose();
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public void Continuations_RunOnThePool_OrInlineOnTheLoop_AsAsked(bool continueAsynchronously)
