@@ -100,74 +100,57 @@ internal unsafe ref struct DirectionRun
         // large product per chunk of steps, just before the recurrence reaches them: the chunk's gates are still in
         // cache when each step continues their FMA chains with the recurrent columns (one product over all T·B rows
         // would leave them in DRAM at large B·T). The chunking changes no bits: each element is one chain either way.
-        int chunk = ProjectionChunk(batch, gh, steps);
-        for (int s = 0; s < steps; s++)
+        // At batch 1 (Vector512) the projection after the first `lead` steps rides along the recurrent products instead
+        // (OverlappedGemv): chunk [q, q + 16) is computed during the 16 steps before q, a sixteenth per step.
+        bool overlap = OverlapApplies(recording, steps);
+        int chunk = overlap ? (steps % OverlappedGemv.Rows) + OverlappedGemv.Rows : ProjectionChunk(batch, gh, steps);
+        float[]? rented = overlap ? _pool.Rent(OverlappedGemv.Rows * inputSize) : null;
+        try
         {
-            int t = Reverse ? steps - 1 - s : s;
-            if (s % chunk == 0)
+            fixed (float* aPack = rented)
+            fixed (float* gxBase = gx)
             {
-                int count = Math.Min(chunk, steps - s), first = Reverse ? steps - s - count : s;
-                Gemm.MultiplyPackedRange(
-                    count * batch, x.Slice(first * batch * inputSize, count * batch * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
-                    gx.Slice(first * batch * gh, count * batch * gh), gh, accumulate: false, _team, _pool);
-            }
-
-            Span<float> gates = gx.Slice(t * batch * gh, batch * gh);
-            StepRecord stepRecord = default;
-            if (recording)
-            {
-                int after = Reverse ? t : t + 1;
-                hNext = record.HSlot(after, batch);
-                if (lstm)
+                for (int s = 0; s < steps; s++)
                 {
-                    cNext = record.CSlot(after, batch);
-                }
-
-                stepRecord = record.At(t, batch);
-            }
-
-            Span<float> hRecurrent = hPrev;
-            if (!RecurrentMask.IsEmpty)
-            {
-                hRecurrent = MaskedState;
-                TensorPrimitives.Multiply(hPrev, RecurrentMask, hRecurrent);
-            }
-
-            Step(gates, inputSize, hPrev, hRecurrent, cPrev, hNext, cNext, stepRecord);
-
-            for (int b = 0; b < batch; b++)
-            {
-                bool active = lengths.IsEmpty || t < lengths[b];
-                if (!active)
-                {
-                    // Past this sequence's end: the state carries through unchanged and the output is 0.
-                    hPrev.Slice(b * hOut, hOut).CopyTo(hNext.Slice(b * hOut, hOut));
-                    if (lstm)
+                    int t = Reverse ? steps - 1 - s : s;
+                    if (s % chunk == 0 && (!overlap || s == 0))
                     {
-                        cPrev.Slice(b * h, h).CopyTo(cNext.Slice(b * h, h));
+                        int count = Math.Min(chunk, steps - s), first = Reverse ? steps - s - count : s;
+                        Gemm.MultiplyPackedRange(
+                            count * batch, x.Slice(first * batch * inputSize, count * batch * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
+                            gx.Slice(first * batch * gh, count * batch * gh), gh, accumulate: false, _team, _pool);
                     }
-                }
 
-                Span<float> destination = layerOut.Slice((((t * batch) + b) * features) + OutputOffset, hOut);
-                if (AddToOutput)
-                {
-                    if (active)
+                    var pending = default(PendingProjection);
+                    if (overlap)
                     {
-                        TensorPrimitives.Add(destination, hNext.Slice(b * hOut, hOut), destination);
+                        // Steps [s0, s0 + 16) compute the projection of [s0 + 16, s0 + 32); the last 16 steps none.
+                        int rows = OverlappedGemv.Rows, s0 = s - ((s - (chunk - rows)) % rows), next = s0 + rows;
+                        if (s >= chunk - rows && next + rows <= steps)
+                        {
+                            int first = Reverse ? steps - next - rows : next;
+                            if (s == s0)
+                            {
+                                OverlappedGemv.PackRows(x.Slice(first * inputSize, rows * inputSize), inputSize, inputSize, new Span<float>(aPack, rows * inputSize));
+                            }
+
+                            pending = new PendingProjection { A = aPack, C = gxBase + ((nint)first * gh), TileStep = s - s0 };
+                        }
+
+                        // Alternate the direction of the panel stream: the panels read last are the first read next.
+                        pending.Descending = (s & 1) == 1;
                     }
-                }
-                else if (active)
-                {
-                    hNext.Slice(b * hOut, hOut).CopyTo(destination);
-                }
-                else
-                {
-                    destination.Clear();
+
+                    StepAt(t, gx, inputSize, lengths, layerOut, record, pending, ref hPrev, ref hNext, ref cPrev, ref cNext);
                 }
             }
-
-            Swap(ref hPrev, ref hNext);
-            Swap(ref cPrev, ref cNext);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                _pool.Return(rented);
+            }
         }
 
         // hPrev (cPrev) is now the final state: a ping-pong buffer, or the last slot of the record.
@@ -184,6 +167,82 @@ internal unsafe ref struct DirectionRun
     }
 
     /// <summary>
+    /// Whether the batch-1 path carries the input projection along the recurrent products (<see cref="OverlappedGemv"/>):
+    /// inference at batch 1 on Vector512 float32 panels, a cell whose recurrent product is one product of the fused
+    /// matrix (Elman, LSTM, GRU reset-after), and steps enough for at least one chunk to ride along.
+    /// </summary>
+    private readonly bool OverlapApplies(bool recording, int steps) =>
+        _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps >= 2 * OverlappedGemv.Rows
+        && (_o.Cell != CellType.Gru || _o.GruVariant == GruVariant.ResetAfter)
+        && OverlappedGemv.Serves(_w.Fused) && (_o.Gates * _o.HiddenSize) % _w.Fused.Nr == 0;
+
+    /// <summary>One step of <see cref="Execute"/>: the products and cell update, lengths, the output row, the state swap.</summary>
+    private readonly void StepAt(
+        int t, Span<float> gx, int inputSize, ReadOnlySpan<int> lengths, Span<float> layerOut, DirectionRecord record, in PendingProjection pending,
+        ref Span<float> hPrev, ref Span<float> hNext, ref Span<float> cPrev, ref Span<float> cNext)
+    {
+        int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        bool lstm = _o.Cell == CellType.Lstm;
+        bool recording = record.IsRecording;
+        Span<float> gates = gx.Slice(t * batch * gh, batch * gh);
+        StepRecord stepRecord = default;
+        if (recording)
+        {
+            int after = Reverse ? t : t + 1;
+            hNext = record.HSlot(after, batch);
+            if (lstm)
+            {
+                cNext = record.CSlot(after, batch);
+            }
+
+            stepRecord = record.At(t, batch);
+        }
+
+        Span<float> hRecurrent = hPrev;
+        if (!RecurrentMask.IsEmpty)
+        {
+            hRecurrent = MaskedState;
+            TensorPrimitives.Multiply(hPrev, RecurrentMask, hRecurrent);
+        }
+
+        Step(gates, inputSize, hPrev, hRecurrent, cPrev, hNext, cNext, stepRecord, pending);
+
+        for (int b = 0; b < batch; b++)
+        {
+            bool active = lengths.IsEmpty || t < lengths[b];
+            if (!active)
+            {
+                // Past this sequence's end: the state carries through unchanged and the output is 0.
+                hPrev.Slice(b * hOut, hOut).CopyTo(hNext.Slice(b * hOut, hOut));
+                if (lstm)
+                {
+                    cPrev.Slice(b * h, h).CopyTo(cNext.Slice(b * h, h));
+                }
+            }
+
+            Span<float> destination = layerOut.Slice((((t * batch) + b) * features) + OutputOffset, hOut);
+            if (AddToOutput)
+            {
+                if (active)
+                {
+                    TensorPrimitives.Add(destination, hNext.Slice(b * hOut, hOut), destination);
+                }
+            }
+            else if (active)
+            {
+                hNext.Slice(b * hOut, hOut).CopyTo(destination);
+            }
+            else
+            {
+                destination.Clear();
+            }
+        }
+
+        Swap(ref hPrev, ref hNext);
+        Swap(ref cPrev, ref cNext);
+    }
+
+    /// <summary>
     /// Steps per input-projection product: about 128 KiB of gates (at least 96 rows, one full block of the GEMM's
     /// A side), so that a chunk's products are still in L2 when the recurrence reads them.
     /// </summary>
@@ -197,7 +256,7 @@ internal unsafe ref struct DirectionRun
     /// One time step for the whole batch: recurrent product(s), then the cell update per row. The products read
     /// <paramref name="hRecurrent"/> (h_{t−1}, or h_{t−1} ⊙ the recurrent dropout mask); GRU's z ⊙ h_{t−1} reads <paramref name="hPrev"/>.
     /// </summary>
-    private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
+    private readonly void Step(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record, in PendingProjection pending)
     {
         int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         if (_o.IsExtended)
@@ -210,7 +269,7 @@ internal unsafe ref struct DirectionRun
         {
             case CellType.Rnn:
             {
-                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
+                Recurrent(hRecurrent, hOut, inputSize, gates, accumulate: true, pending);
                 fixed (float* g = gates)
                 fixed (float* bias = _w.Bias)
                 fixed (float* hn = hNext)
@@ -224,7 +283,7 @@ internal unsafe ref struct DirectionRun
 
             case CellType.Lstm:
             {
-                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, _team, _pool);
+                Recurrent(hRecurrent, hOut, inputSize, gates, accumulate: true, pending);
                 bool projected = _w.Projection is not null;
                 Span<float> hCell = !projected ? hNext : record.HCell.IsEmpty ? _plan.HCell(_all) : record.HCell;
                 // Rows are independent and use no shared temporaries (hCell doubles as the scratch), so threads split them.
@@ -248,20 +307,20 @@ internal unsafe ref struct DirectionRun
             }
 
             default:
-                GruStep(gates, inputSize, hPrev, hRecurrent, hNext, record.Extra);
+                GruStep(gates, inputSize, hPrev, hRecurrent, hNext, record.Extra, pending);
                 break;
         }
     }
 
     // extra — training: receives hn = W_hn h + b_hn (reset-after) or r ⊙ h (reset-before), [B, H]; else empty.
-    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> hNext, Span<float> extra)
+    private readonly void GruStep(Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> hNext, Span<float> extra, in PendingProjection pending)
     {
         int batch = _batch, h = _o.HiddenSize, gh = _o.Gates * h;
         Span<float> recurrent = _plan.Gh(_all);
         if (_o.GruVariant == GruVariant.ResetAfter)
         {
             // recurrent[B, 3H] = h · W_hᵀ for r, z and n; r then gates the whole W_hn h + b_hn.
-            Gemm.MultiplyPackedRange(batch, hRecurrent, h, _w.Fused, inputSize, h, gh, recurrent, gh, accumulate: false, _team, _pool);
+            Recurrent(hRecurrent, h, inputSize, recurrent, accumulate: false, pending);
             fixed (float* g = gates)
             fixed (float* rec = recurrent)
             fixed (float* bias = _w.Bias)
@@ -295,6 +354,39 @@ internal unsafe ref struct DirectionRun
             Span<float> hRow = hNext.Slice(b * h, h);
             GruCell.ResetBeforeState(gates.Slice(b * gh, gh), _w.Bias, recurrentNew.Slice(b * h, h), hPrev.Slice(b * h, h), hRow, hRow);
         }
+    }
+
+    /// <summary>
+    /// The recurrent product of a step, destination[B, G·H] (+)= h[B, depth] · W_hᵀ (the fused matrix's columns from
+    /// <paramref name="inputSize"/>), carrying <paramref name="pending"/>'s slice of a later input projection along at batch 1.
+    /// </summary>
+    private readonly void Recurrent(Span<float> hRecurrent, int depth, int inputSize, Span<float> destination, bool accumulate, in PendingProjection pending)
+    {
+        int gh = _o.Gates * _o.HiddenSize;
+        if (pending.A != null)
+        {
+            fixed (float* hp = hRecurrent)
+            fixed (float* d = destination)
+            {
+                OverlappedGemv.Run(hp, inputSize, depth, _w.Fused, gh, d, accumulate, pending.Descending, pending.A, inputSize, pending.C, gh, pending.TileStep, OverlappedGemv.Rows, _team);
+            }
+
+            return;
+        }
+
+        Gemm.MultiplyPackedRange(_batch, hRecurrent, depth, _w.Fused, inputSize, depth, gh, destination, gh, accumulate, _team, _pool, pending.Descending);
+    }
+
+    /// <summary>
+    /// What a batch-1 step carries along its recurrent product: the packed rows and destination of the projection chunk
+    /// being computed (null: none) and this step's share of its tiles; and the direction of the panel stream.
+    /// </summary>
+    private struct PendingProjection
+    {
+        public float* A;
+        public float* C;
+        public int TileStep;
+        public bool Descending;
     }
 
     /// <summary>
