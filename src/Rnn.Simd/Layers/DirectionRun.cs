@@ -100,10 +100,11 @@ internal unsafe ref struct DirectionRun
         // large product per chunk of steps, just before the recurrence reaches them: the chunk's gates are still in
         // cache when each step continues their FMA chains with the recurrent columns (one product over all T·B rows
         // would leave them in DRAM at large B·T). The chunking changes no bits: each element is one chain either way.
-        // At batch 1 (Vector512) the projection after the first `lead` steps rides along the recurrent products instead
-        // (OverlappedGemv): chunk [q, q + 16) is computed during the 16 steps before q, a sixteenth per step.
+        // At batch 1 (Vector512) the projection after the first `chunk` steps (1 to 16, so that the rest is whole chunks
+        // of 16) rides along the recurrent products instead (OverlappedGemv): each chunk of 16 steps is computed during
+        // the steps of the block before it, an equal share per step.
         bool overlap = OverlapApplies(recording, steps);
-        int chunk = overlap ? (steps % OverlappedGemv.Rows) + OverlappedGemv.Rows : ProjectionChunk(batch, gh, steps);
+        int chunk = overlap ? ((steps - 1) % OverlappedGemv.Rows) + 1 : ProjectionChunk(batch, gh, steps);
         float[]? rented = overlap ? _pool.Rent(OverlappedGemv.Rows * inputSize) : null;
         try
         {
@@ -124,9 +125,9 @@ internal unsafe ref struct DirectionRun
                     var pending = default(PendingProjection);
                     if (overlap)
                     {
-                        // Steps [s0, s0 + 16) compute the projection of [s0 + 16, s0 + 32); the last 16 steps none.
-                        int rows = OverlappedGemv.Rows, s0 = s - ((s - (chunk - rows)) % rows), next = s0 + rows;
-                        if (s >= chunk - rows && next + rows <= steps)
+                        // The block of steps [s0, next) computes the projection of [next, next + 16); the last block none.
+                        int rows = OverlappedGemv.Rows, s0 = s < chunk ? 0 : s - ((s - chunk) % rows), next = s < chunk ? chunk : s0 + rows;
+                        if (next + rows <= steps)
                         {
                             int first = Reverse ? steps - next - rows : next;
                             if (s == s0)
@@ -134,7 +135,7 @@ internal unsafe ref struct DirectionRun
                                 OverlappedGemv.PackRows(x.Slice(first * inputSize, rows * inputSize), inputSize, inputSize, new Span<float>(aPack, rows * inputSize));
                             }
 
-                            pending = new PendingProjection { A = aPack, C = gxBase + ((nint)first * gh), TileStep = s - s0 };
+                            pending = new PendingProjection { A = aPack, C = gxBase + ((nint)first * gh), TileStep = s - s0, TileSteps = next - s0 };
                         }
 
                         // Alternate the direction of the panel stream: the panels read last are the first read next.
@@ -169,10 +170,10 @@ internal unsafe ref struct DirectionRun
     /// <summary>
     /// Whether the batch-1 path carries the input projection along the recurrent products (<see cref="OverlappedGemv"/>):
     /// inference at batch 1 on Vector512 float32 panels, a cell whose recurrent product is one product of the fused
-    /// matrix (Elman, LSTM, GRU reset-after), and steps enough for at least one chunk to ride along.
+    /// matrix (Elman, LSTM, GRU reset-after), and more steps than one chunk, so that at least one rides along.
     /// </summary>
     private readonly bool OverlapApplies(bool recording, int steps) =>
-        _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps >= 2 * OverlappedGemv.Rows
+        _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps > OverlappedGemv.Rows
         && (_o.Cell != CellType.Gru || _o.GruVariant == GruVariant.ResetAfter)
         && OverlappedGemv.Serves(_w.Fused) && (_o.Gates * _o.HiddenSize) % _w.Fused.Nr == 0;
 
@@ -368,7 +369,7 @@ internal unsafe ref struct DirectionRun
             fixed (float* hp = hRecurrent)
             fixed (float* d = destination)
             {
-                OverlappedGemv.Run(hp, inputSize, depth, _w.Fused, gh, d, accumulate, pending.Descending, pending.A, inputSize, pending.C, gh, pending.TileStep, OverlappedGemv.Rows, _team);
+                OverlappedGemv.Run(hp, inputSize, depth, _w.Fused, gh, d, accumulate, pending.Descending, pending.A, inputSize, pending.C, gh, pending.TileStep, pending.TileSteps, _team);
             }
 
             return;
@@ -386,6 +387,7 @@ internal unsafe ref struct DirectionRun
         public float* A;
         public float* C;
         public int TileStep;
+        public int TileSteps;
         public bool Descending;
     }
 
