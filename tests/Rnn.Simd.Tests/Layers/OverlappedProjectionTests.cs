@@ -70,4 +70,25 @@ public sealed class OverlappedProjectionTests
             }
         }
     }
+
+    [Fact]
+    public void BatchOneSequence_AllocatesNothing_AfterWarmUp()
+    {
+        var o = new RecurrentNetworkOptions { Cell = CellType.Lstm, InputSize = 64, HiddenSize = 64 };
+        RecurrentNetwork network = TestNetworks.Create(o, seed: 3);
+        const int steps = 40;
+        float[] x = new TestRandom(4).Array(steps * o.InputSize, -1f, 1f), y = new float[steps * o.OutputSize];
+        using var team = new ThreadTeam(2);
+        foreach (ThreadTeam? threads in new[] { null, team })
+        {
+            network.Forward(x, steps, 1, y, threads: threads);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++)
+            {
+                network.Forward(x, steps, 1, y, threads: threads);
+            }
+
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
 }
