@@ -30,10 +30,10 @@ public abstract class NetworkBenchmarkBase : IThroughput
     public static IEnumerable<int> ThreadCounts() =>
         Environment.GetEnvironmentVariable("RNN_BENCH_THREADS") is { Length: > 0 } list ? list.Split(',').Select(int.Parse) : [1, 2];
 
-    /// <summary>The rows named in RNN_BENCH_ROWS (';'-separated, as <see cref="RnnRow.ToString"/> prints them), or all.</summary>
-    protected static IEnumerable<RnnRow> Pick(IEnumerable<RnnRow> rows) =>
+    /// <summary>The rows named in RNN_BENCH_ROWS (';'-separated, as their ToString prints them), or all.</summary>
+    internal static IEnumerable<TRow> Pick<TRow>(IEnumerable<TRow> rows) =>
         Environment.GetEnvironmentVariable("RNN_BENCH_ROWS") is { Length: > 0 } names
-            ? rows.Where(r => names.Split(';').Contains(r.ToString()))
+            ? rows.Where(r => names.Split(';').Contains(r?.ToString()))
             : rows;
 
     [ParamsSource(nameof(ThreadCounts))]
