@@ -119,7 +119,7 @@ internal static unsafe class OverlappedGemv
 
             for (; tile < tileEnd; tile++)
             {
-                Tile(InputDepth, A, TileB(tile), C + (tile * TileColumns), Ldc);
+                Tile(InputDepth, A, TileB(tile), C + (tile * TileColumns), Ldc, loadC: false);
             }
         }
 
@@ -128,7 +128,8 @@ internal static unsafe class OverlappedGemv
 
     /// <summary>
     /// Four panels' batch-1 product (as <see cref="MicroKernel512.Gemv"/>) and one 16 × 16 tile from zero
-    /// (c[r, j] = Σ_k a[k·16 + r] · bx[k·32 + j]) in one loop over the common depth.
+    /// (c[r, j] = Σ_k a[k·16 + r] · bx[k·32 + j]) in one loop over the common depth; the longer one then continues
+    /// alone from what was stored (a float stored and reloaded continues its chain unchanged).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GemvTile(int kc, float* x, float* b0, nint panelStride, float* y, bool loadY, int kt, float* a, float* bx, float* c, nint ldc)
@@ -149,11 +150,9 @@ internal static unsafe class OverlappedGemv
             y00 = y01 = y10 = y11 = y20 = y21 = y30 = y31 = Vector512<float>.Zero;
         }
 
-        Vector512<float> t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15;
-        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = t9 = t10 = t11 = t12 = t13 = t14 = t15 = Vector512<float>.Zero;
-
-        nint common = Math.Min(kc, kt), k = 0;
-        for (; k < common; k++)
+        TileRows t = default;
+        int common = Math.Min(kc, kt);
+        for (nint k = 0; k < common; k++)
         {
             Vector512<float> xk = Vector512.Create(x[k]);
             nint o = k * Nr;
@@ -161,113 +160,90 @@ internal static unsafe class OverlappedGemv
             y01 = Mad.Fma(xk, Vector512.Load(b0 + o + 16), y01);
             y10 = Mad.Fma(xk, Vector512.Load(b1 + o), y10);
             y11 = Mad.Fma(xk, Vector512.Load(b1 + o + 16), y11);
-            float* ak = a + (k * Rows);
-            Vector512<float> bt = Vector512.Load(bx + o);
-            t0 = Mad.Fma(Vector512.Create(ak[0]), bt, t0);
-            t1 = Mad.Fma(Vector512.Create(ak[1]), bt, t1);
-            t2 = Mad.Fma(Vector512.Create(ak[2]), bt, t2);
-            t3 = Mad.Fma(Vector512.Create(ak[3]), bt, t3);
-            t4 = Mad.Fma(Vector512.Create(ak[4]), bt, t4);
-            t5 = Mad.Fma(Vector512.Create(ak[5]), bt, t5);
-            t6 = Mad.Fma(Vector512.Create(ak[6]), bt, t6);
-            t7 = Mad.Fma(Vector512.Create(ak[7]), bt, t7);
-            t8 = Mad.Fma(Vector512.Create(ak[8]), bt, t8);
-            t9 = Mad.Fma(Vector512.Create(ak[9]), bt, t9);
-            t10 = Mad.Fma(Vector512.Create(ak[10]), bt, t10);
-            t11 = Mad.Fma(Vector512.Create(ak[11]), bt, t11);
-            t12 = Mad.Fma(Vector512.Create(ak[12]), bt, t12);
-            t13 = Mad.Fma(Vector512.Create(ak[13]), bt, t13);
-            t14 = Mad.Fma(Vector512.Create(ak[14]), bt, t14);
-            t15 = Mad.Fma(Vector512.Create(ak[15]), bt, t15);
+            t.Step(a + (k * Rows), Vector512.Load(bx + o));
             y20 = Mad.Fma(xk, Vector512.Load(b2 + o), y20);
             y21 = Mad.Fma(xk, Vector512.Load(b2 + o + 16), y21);
             y30 = Mad.Fma(xk, Vector512.Load(b3 + o), y30);
             y31 = Mad.Fma(xk, Vector512.Load(b3 + o + 16), y31);
-        }
-
-        for (nint j = k; j < kc; j++)
-        {
-            Vector512<float> xk = Vector512.Create(x[j]);
-            nint o = j * Nr;
-            y00 = Mad.Fma(xk, Vector512.Load(b0 + o), y00);
-            y01 = Mad.Fma(xk, Vector512.Load(b0 + o + 16), y01);
-            y10 = Mad.Fma(xk, Vector512.Load(b1 + o), y10);
-            y11 = Mad.Fma(xk, Vector512.Load(b1 + o + 16), y11);
-            y20 = Mad.Fma(xk, Vector512.Load(b2 + o), y20);
-            y21 = Mad.Fma(xk, Vector512.Load(b2 + o + 16), y21);
-            y30 = Mad.Fma(xk, Vector512.Load(b3 + o), y30);
-            y31 = Mad.Fma(xk, Vector512.Load(b3 + o + 16), y31);
-        }
-
-        for (nint j = k; j < kt; j++)
-        {
-            float* ak = a + (j * Rows);
-            Vector512<float> bt = Vector512.Load(bx + (j * Nr));
-            t0 = Mad.Fma(Vector512.Create(ak[0]), bt, t0);
-            t1 = Mad.Fma(Vector512.Create(ak[1]), bt, t1);
-            t2 = Mad.Fma(Vector512.Create(ak[2]), bt, t2);
-            t3 = Mad.Fma(Vector512.Create(ak[3]), bt, t3);
-            t4 = Mad.Fma(Vector512.Create(ak[4]), bt, t4);
-            t5 = Mad.Fma(Vector512.Create(ak[5]), bt, t5);
-            t6 = Mad.Fma(Vector512.Create(ak[6]), bt, t6);
-            t7 = Mad.Fma(Vector512.Create(ak[7]), bt, t7);
-            t8 = Mad.Fma(Vector512.Create(ak[8]), bt, t8);
-            t9 = Mad.Fma(Vector512.Create(ak[9]), bt, t9);
-            t10 = Mad.Fma(Vector512.Create(ak[10]), bt, t10);
-            t11 = Mad.Fma(Vector512.Create(ak[11]), bt, t11);
-            t12 = Mad.Fma(Vector512.Create(ak[12]), bt, t12);
-            t13 = Mad.Fma(Vector512.Create(ak[13]), bt, t13);
-            t14 = Mad.Fma(Vector512.Create(ak[14]), bt, t14);
-            t15 = Mad.Fma(Vector512.Create(ak[15]), bt, t15);
         }
 
         y00.Store(y); y01.Store(y + 16);
         y10.Store(y + 32); y11.Store(y + 48);
         y20.Store(y + 64); y21.Store(y + 80);
         y30.Store(y + 96); y31.Store(y + 112);
-        StoreTile(c, ldc, t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15);
-    }
-
-    /// <summary>One 16 × 16 tile alone (the tiles left over when a part has fewer groups than tiles in a step).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(int kt, float* a, float* bx, float* c, nint ldc)
-    {
-        Vector512<float> t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15;
-        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = t9 = t10 = t11 = t12 = t13 = t14 = t15 = Vector512<float>.Zero;
-        for (nint j = 0; j < kt; j++)
+        t.Store(c, ldc);
+        if (kc > common)
         {
-            float* ak = a + (j * Rows);
-            Vector512<float> bt = Vector512.Load(bx + (j * Nr));
-            t0 = Mad.Fma(Vector512.Create(ak[0]), bt, t0);
-            t1 = Mad.Fma(Vector512.Create(ak[1]), bt, t1);
-            t2 = Mad.Fma(Vector512.Create(ak[2]), bt, t2);
-            t3 = Mad.Fma(Vector512.Create(ak[3]), bt, t3);
-            t4 = Mad.Fma(Vector512.Create(ak[4]), bt, t4);
-            t5 = Mad.Fma(Vector512.Create(ak[5]), bt, t5);
-            t6 = Mad.Fma(Vector512.Create(ak[6]), bt, t6);
-            t7 = Mad.Fma(Vector512.Create(ak[7]), bt, t7);
-            t8 = Mad.Fma(Vector512.Create(ak[8]), bt, t8);
-            t9 = Mad.Fma(Vector512.Create(ak[9]), bt, t9);
-            t10 = Mad.Fma(Vector512.Create(ak[10]), bt, t10);
-            t11 = Mad.Fma(Vector512.Create(ak[11]), bt, t11);
-            t12 = Mad.Fma(Vector512.Create(ak[12]), bt, t12);
-            t13 = Mad.Fma(Vector512.Create(ak[13]), bt, t13);
-            t14 = Mad.Fma(Vector512.Create(ak[14]), bt, t14);
-            t15 = Mad.Fma(Vector512.Create(ak[15]), bt, t15);
+            MicroKernel512.Gemv(kc - common, x + common, b0 + ((nint)common * Nr), panelStride, Group, y, loadY: true);
         }
 
-        StoreTile(c, ldc, t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15);
+        if (kt > common)
+        {
+            Tile(kt - common, a + ((nint)common * Rows), bx + ((nint)common * Nr), c, ldc, loadC: true);
+        }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreTile(
-        float* c, nint ldc, Vector512<float> t0, Vector512<float> t1, Vector512<float> t2, Vector512<float> t3, Vector512<float> t4, Vector512<float> t5,
-        Vector512<float> t6, Vector512<float> t7, Vector512<float> t8, Vector512<float> t9, Vector512<float> t10, Vector512<float> t11,
-        Vector512<float> t12, Vector512<float> t13, Vector512<float> t14, Vector512<float> t15)
+    /// <summary>One 16 × 16 tile alone, from zero or from C (the tiles left over when a part has fewer groups than tiles in a step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile(int kt, float* a, float* bx, float* c, nint ldc, bool loadC)
     {
-        t0.Store(c); t1.Store(c + ldc); t2.Store(c + (2 * ldc)); t3.Store(c + (3 * ldc));
-        t4.Store(c + (4 * ldc)); t5.Store(c + (5 * ldc)); t6.Store(c + (6 * ldc)); t7.Store(c + (7 * ldc));
-        t8.Store(c + (8 * ldc)); t9.Store(c + (9 * ldc)); t10.Store(c + (10 * ldc)); t11.Store(c + (11 * ldc));
-        t12.Store(c + (12 * ldc)); t13.Store(c + (13 * ldc)); t14.Store(c + (14 * ldc)); t15.Store(c + (15 * ldc));
+        TileRows t = default;
+        if (loadC)
+        {
+            t.Load(c, ldc);
+        }
+
+        for (nint k = 0; k < kt; k++)
+        {
+            t.Step(a + (k * Rows), Vector512.Load(bx + (k * Nr)));
+        }
+
+        t.Store(c, ldc);
+    }
+
+    /// <summary>The 16 accumulators of a tile, one row of C each.</summary>
+    private struct TileRows
+    {
+        public Vector512<float> R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12, R13, R14, R15;
+
+        /// <summary>One depth: row r += a[r] · b, each row's chain one FMA further.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Step(float* a, Vector512<float> b)
+        {
+            R0 = Mad.Fma(Vector512.Create(a[0]), b, R0);
+            R1 = Mad.Fma(Vector512.Create(a[1]), b, R1);
+            R2 = Mad.Fma(Vector512.Create(a[2]), b, R2);
+            R3 = Mad.Fma(Vector512.Create(a[3]), b, R3);
+            R4 = Mad.Fma(Vector512.Create(a[4]), b, R4);
+            R5 = Mad.Fma(Vector512.Create(a[5]), b, R5);
+            R6 = Mad.Fma(Vector512.Create(a[6]), b, R6);
+            R7 = Mad.Fma(Vector512.Create(a[7]), b, R7);
+            R8 = Mad.Fma(Vector512.Create(a[8]), b, R8);
+            R9 = Mad.Fma(Vector512.Create(a[9]), b, R9);
+            R10 = Mad.Fma(Vector512.Create(a[10]), b, R10);
+            R11 = Mad.Fma(Vector512.Create(a[11]), b, R11);
+            R12 = Mad.Fma(Vector512.Create(a[12]), b, R12);
+            R13 = Mad.Fma(Vector512.Create(a[13]), b, R13);
+            R14 = Mad.Fma(Vector512.Create(a[14]), b, R14);
+            R15 = Mad.Fma(Vector512.Create(a[15]), b, R15);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Load(float* c, nint ldc)
+        {
+            R0 = Vector512.Load(c); R1 = Vector512.Load(c + ldc); R2 = Vector512.Load(c + (2 * ldc)); R3 = Vector512.Load(c + (3 * ldc));
+            R4 = Vector512.Load(c + (4 * ldc)); R5 = Vector512.Load(c + (5 * ldc)); R6 = Vector512.Load(c + (6 * ldc)); R7 = Vector512.Load(c + (7 * ldc));
+            R8 = Vector512.Load(c + (8 * ldc)); R9 = Vector512.Load(c + (9 * ldc)); R10 = Vector512.Load(c + (10 * ldc)); R11 = Vector512.Load(c + (11 * ldc));
+            R12 = Vector512.Load(c + (12 * ldc)); R13 = Vector512.Load(c + (13 * ldc)); R14 = Vector512.Load(c + (14 * ldc)); R15 = Vector512.Load(c + (15 * ldc));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Store(float* c, nint ldc)
+        {
+            R0.Store(c); R1.Store(c + ldc); R2.Store(c + (2 * ldc)); R3.Store(c + (3 * ldc));
+            R4.Store(c + (4 * ldc)); R5.Store(c + (5 * ldc)); R6.Store(c + (6 * ldc)); R7.Store(c + (7 * ldc));
+            R8.Store(c + (8 * ldc)); R9.Store(c + (9 * ldc)); R10.Store(c + (10 * ldc)); R11.Store(c + (11 * ldc));
+            R12.Store(c + (12 * ldc)); R13.Store(c + (13 * ldc)); R14.Store(c + (14 * ldc)); R15.Store(c + (15 * ldc));
+        }
     }
 }
