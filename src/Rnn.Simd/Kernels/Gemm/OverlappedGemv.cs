@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Rnn.Simd.Kernels.Threading;
 
 namespace Rnn.Simd.Kernels.Gemm;
@@ -29,6 +29,9 @@ internal static unsafe class OverlappedGemv
 
     private const int Nr = 32;
     private const int Group = 4;
+
+    /// <summary>How far ahead the tile's stream of W_x is prefetched (16 depths of a 32-float panel row).</summary>
+    private const int TilePrefetchFloats = 16 * Nr;
 
     /// <summary>Whether <paramref name="w"/>'s panels serve this path: float32 panels of the 32-wide Vector512 layout.</summary>
     public static bool Serves(PackedMatrix w) => w.Precision == WeightPrecision.Float32 && w.Width == VectorWidth.V512 && w.Nr == Nr;
@@ -161,6 +164,12 @@ internal static unsafe class OverlappedGemv
             y10 = Mad.Fma(xk, Vector512.Load(b1 + o), y10);
             y11 = Mad.Fma(xk, Vector512.Load(b1 + o + 16), y11);
             t.Step(a + (k * Rows), Vector512.Load(bx + o));
+            if (Sse.IsSupported)
+            {
+                // W_x is read once per 16 steps, so its lines may have left L3: ask for them well ahead.
+                Sse.Prefetch0(bx + o + TilePrefetchFloats);
+            }
+
             y20 = Mad.Fma(xk, Vector512.Load(b2 + o), y20);
             y21 = Mad.Fma(xk, Vector512.Load(b2 + o + 16), y21);
             y30 = Mad.Fma(xk, Vector512.Load(b3 + o), y30);
