@@ -170,10 +170,12 @@ internal unsafe ref struct DirectionRun
     /// <summary>
     /// Whether the batch-1 path carries the input projection along the recurrent products (<see cref="OverlappedGemv"/>):
     /// inference at batch 1 on Vector512 float32 panels, a cell whose recurrent product is one product of the fused
-    /// matrix (Elman, LSTM, GRU reset-after), and more steps than one chunk, so that at least one rides along.
+    /// matrix (Elman, LSTM, GRU reset-after), and more steps than one chunk, so that at least one rides along. One thread
+    /// only: on two (each with half the panels and its own tiles) the row ran at 0.62–0.65× the separate products in a
+    /// paired wall-clock A/B at load 5 (not understood yet; the bits are the same either way).
     /// </summary>
     private readonly bool OverlapApplies(bool recording, int steps) =>
-        _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps > OverlappedGemv.Rows
+        _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps > OverlappedGemv.Rows && (_team is null || _team.ThreadCount == 1)
         && (_o.Cell != CellType.Gru || _o.GruVariant == GruVariant.ResetAfter)
         && OverlappedGemv.Serves(_w.Fused) && (_o.Gates * _o.HiddenSize) % _w.Fused.Nr == 0;
 
