@@ -137,10 +137,10 @@ internal unsafe ref struct DirectionRun
 
                             pending = new PendingProjection { A = aPack, C = gxBase + ((nint)first * gh), TileStep = s - s0, TileSteps = next - s0 };
                         }
-
-                        // Alternate the direction of the panel stream: the panels read last are the first read next.
-                        pending.Descending = (s & 1) == 1;
                     }
+
+                    // At batch 1, alternate the direction of the panel stream: the panels read last are the first read next.
+                    pending.Descending = batch == 1 && (s & 1) == 1;
 
                     StepAt(t, gx, inputSize, lengths, layerOut, record, pending, ref hPrev, ref hNext, ref cPrev, ref cNext);
                 }
