@@ -171,8 +171,9 @@ internal unsafe ref struct DirectionRun
     /// Whether the batch-1 path carries the input projection along the recurrent products (<see cref="OverlappedGemv"/>):
     /// inference at batch 1 on Vector512 float32 panels, a cell whose recurrent product is one product of the fused
     /// matrix (Elman, LSTM, GRU reset-after), and more steps than one chunk, so that at least one rides along. One thread
-    /// only: on two (each with half the panels and its own tiles) the row ran at 0.62–0.65× the separate products in a
-    /// paired wall-clock A/B at load 5 (not understood yet; the bits are the same either way).
+    /// only: on two (each with half the panels and its own tiles) the row ran at 0.47–0.65× the separate products in a
+    /// paired wall-clock A/B, bimodal (its fastest calls were faster), which points at the hand-off between the threads
+    /// (not understood yet; the bits are the same either way, OverlappedGemvTests covers two parts).
     /// </summary>
     private readonly bool OverlapApplies(bool recording, int steps) =>
         _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps > OverlappedGemv.Rows && (_team is null || _team.ThreadCount == 1)
