@@ -30,10 +30,10 @@ public abstract class NetworkBenchmarkBase : IThroughput
     public static IEnumerable<int> ThreadCounts() =>
         Environment.GetEnvironmentVariable("RNN_BENCH_THREADS") is { Length: > 0 } list ? list.Split(',').Select(int.Parse) : [1, 2];
 
-    /// <summary>The rows named in RNN_BENCH_ROWS (';'-separated, as <see cref="RnnRow.ToString"/> prints them), or all.</summary>
-    protected static IEnumerable<RnnRow> Pick(IEnumerable<RnnRow> rows) =>
+    /// <summary>The rows named in RNN_BENCH_ROWS (';'-separated, as their ToString prints them), or all.</summary>
+    internal static IEnumerable<TRow> Pick<TRow>(IEnumerable<TRow> rows) =>
         Environment.GetEnvironmentVariable("RNN_BENCH_ROWS") is { Length: > 0 } names
-            ? rows.Where(r => names.Split(';').Contains(r.ToString()))
+            ? rows.Where(r => names.Split(';').Contains(r?.ToString()))
             : rows;
 
     [ParamsSource(nameof(ThreadCounts))]
@@ -86,7 +86,7 @@ public class StepBenchmarks : NetworkBenchmarkBase
 {
     private RecurrentState _state = null!;
 
-    public static IEnumerable<RnnRow> Rows() => Pick(
+    public static IEnumerable<RnnRow> Rows() => Pick<RnnRow>(
     [
         new(CellType.Lstm, 128, 1, 1), new(CellType.Lstm, 256, 1, 1), new(CellType.Lstm, 512, 1, 1), new(CellType.Lstm, 1024, 1, 1),
         new(CellType.Gru, 256, 1, 1), new(CellType.Gru, 512, 1, 1), new(CellType.Rnn, 256, 1, 1), new(CellType.Rnn, 512, 1, 1),
@@ -104,7 +104,7 @@ public class StepBenchmarks : NetworkBenchmarkBase
 /// <summary>Whole sequences from a zero state, all T outputs (the peers' seq rows).</summary>
 public class SequenceBenchmarks : NetworkBenchmarkBase
 {
-    public static IEnumerable<RnnRow> Rows() => Pick(
+    public static IEnumerable<RnnRow> Rows() => Pick<RnnRow>(
     [
         new(CellType.Lstm, 512, 1, 100), new(CellType.Lstm, 512, 16, 100), new(CellType.Lstm, 512, 64, 100),
         new(CellType.Gru, 512, 16, 100), new(CellType.Rnn, 512, 16, 100),
@@ -128,7 +128,7 @@ public class TrainingBenchmarks : NetworkBenchmarkBase
     private Training.RecurrentTape _tape = null!;
     private float[] _ones = [], _gradInput = [];
 
-    public static IEnumerable<RnnRow> Rows() => Pick([new(CellType.Lstm, 256, 32, 50), new(CellType.Gru, 256, 32, 50)]);
+    public static IEnumerable<RnnRow> Rows() => Pick<RnnRow>([new(CellType.Lstm, 256, 32, 50), new(CellType.Gru, 256, 32, 50)]);
 
     [ParamsSource(nameof(Rows))]
     public override RnnRow Row { get; set; }

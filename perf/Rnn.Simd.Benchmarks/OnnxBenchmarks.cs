@@ -48,14 +48,15 @@ public class OnnxBenchmarks : IThroughput
     private float[][] _h = [], _c = [], _ortH = [], _ortC = [], _nativeH = [], _nativeC = [];
     private int _turn, _ortTurn, _nativeTurn;
 
-    public static IEnumerable<OnnxRow> Rows() =>
+    /// <summary>Every row, or those named in RNN_BENCH_ROWS (e.g. "seq lstm H=512 B=1 T=100").</summary>
+    public static IEnumerable<OnnxRow> Rows() => NetworkBenchmarkBase.Pick<OnnxRow>(
     [
         new("step", new(CellType.Lstm, 128, 1, 1)), new("step", new(CellType.Lstm, 256, 1, 1)), new("step", new(CellType.Lstm, 512, 1, 1)),
         new("step", new(CellType.Lstm, 1024, 1, 1)), new("step", new(CellType.Gru, 256, 1, 1)), new("step", new(CellType.Gru, 512, 1, 1)),
         new("step", new(CellType.Rnn, 256, 1, 1)), new("step", new(CellType.Rnn, 512, 1, 1)),
         new("seq", new(CellType.Lstm, 512, 1, 100)), new("seq", new(CellType.Lstm, 512, 16, 100)), new("seq", new(CellType.Lstm, 512, 64, 100)),
         new("seq", new(CellType.Gru, 512, 16, 100)), new("seq", new(CellType.Rnn, 512, 16, 100)),
-    ];
+    ]);
 
     [ParamsSource(nameof(Rows))]
     public OnnxRow Row { get; set; }

@@ -149,81 +149,65 @@ internal unsafe ref struct DirectionRun : IBatchRows
         // large product per chunk of steps, just before the recurrence reaches them: the chunk's gates are still in
         // cache when each step continues their FMA chains with the recurrent columns (one product over all T·B rows
         // would leave them in DRAM at large B·T). The chunking changes no bits: each element is one chain either way.
-        int chunk = ProjectionChunk(batch, gh, steps);
-        for (int s = 0; s < steps; s++)
+        // At batch 1 (Vector512) the projection after the first `chunk` steps (1 to 16, so that the rest is whole chunks
+        // of 16) rides along the recurrent products instead (OverlappedGemv): each chunk of 16 steps is computed during
+        // the steps of the block before it, an equal share per step. (Batch 1 is never split into parts.)
+        bool overlap = whole && OverlapApplies(recording, steps);
+        int chunk = overlap ? ((steps - 1) % OverlappedGemv.Rows) + 1 : ProjectionChunk(batch, gh, steps);
+        float[]? rented = overlap ? _pool.Rent(OverlappedGemv.Rows * inputSize) : null;
+        try
         {
-            int t = Reverse ? steps - 1 - s : s;
-            if (!whole)
+            fixed (float* aPack = rented)
+            fixed (float* gxBase = gx)
             {
-                // A part's rows of one step are contiguous, its rows of several steps are not: one product a step.
-                Gemm.MultiplyPackedRange(
-                    rows, x.Slice(((t * batch) + b0) * inputSize, rows * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
-                    gx.Slice(((t * batch) + b0) * gh, rows * gh), gh, accumulate: false, team, _pool);
-            }
-            else if (s % chunk == 0)
-            {
-                int count = Math.Min(chunk, steps - s), first = Reverse ? steps - s - count : s;
-                Gemm.MultiplyPackedRange(
-                    count * batch, x.Slice(first * batch * inputSize, count * batch * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
-                    gx.Slice(first * batch * gh, count * batch * gh), gh, accumulate: false, team, _pool);
-            }
-
-            Span<float> gates = gx.Slice(((t * batch) + b0) * gh, rows * gh);
-            StepRecord stepRecord = default;
-            if (recording)
-            {
-                int after = Reverse ? t : t + 1;
-                hNext = record.HSlot(after, batch).Slice(b0 * hOut, rows * hOut);
-                if (lstm)
+                for (int s = 0; s < steps; s++)
                 {
-                    cNext = record.CSlot(after, batch).Slice(b0 * h, rows * h);
-                }
-
-                stepRecord = record.At(t, batch, b0, rows);
-            }
-
-            Span<float> hRecurrent = hPrev;
-            if (!RecurrentMask.IsEmpty)
-            {
-                hRecurrent = MaskedState;
-                TensorPrimitives.Multiply(hPrev, RecurrentMask, hRecurrent);
-            }
-
-            Step(b0, rows, team, gates, inputSize, hPrev, hRecurrent, cPrev, hNext, cNext, stepRecord);
-
-            for (int b = 0; b < rows; b++)
-            {
-                bool active = lengths.IsEmpty || t < lengths[b0 + b];
-                if (!active)
-                {
-                    // Past this sequence's end: the state carries through unchanged and the output is 0.
-                    hPrev.Slice(b * hOut, hOut).CopyTo(hNext.Slice(b * hOut, hOut));
-                    if (lstm)
+                    int t = Reverse ? steps - 1 - s : s;
+                    if (!whole)
                     {
-                        cPrev.Slice(b * h, h).CopyTo(cNext.Slice(b * h, h));
+                        // A part's rows of one step are contiguous, its rows of several steps are not: one product a step.
+                        Gemm.MultiplyPackedRange(
+                            rows, x.Slice(((t * batch) + b0) * inputSize, rows * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
+                            gx.Slice(((t * batch) + b0) * gh, rows * gh), gh, accumulate: false, team, _pool);
                     }
-                }
-
-                Span<float> destination = layerOut.Slice((((t * batch) + b0 + b) * features) + OutputOffset, hOut);
-                if (AddToOutput)
-                {
-                    if (active)
+                    else if (s % chunk == 0 && (!overlap || s == 0))
                     {
-                        TensorPrimitives.Add(destination, hNext.Slice(b * hOut, hOut), destination);
+                        int count = Math.Min(chunk, steps - s), first = Reverse ? steps - s - count : s;
+                        Gemm.MultiplyPackedRange(
+                            count * batch, x.Slice(first * batch * inputSize, count * batch * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
+                            gx.Slice(first * batch * gh, count * batch * gh), gh, accumulate: false, team, _pool);
                     }
-                }
-                else if (active)
-                {
-                    hNext.Slice(b * hOut, hOut).CopyTo(destination);
-                }
-                else
-                {
-                    destination.Clear();
+
+                    var pending = default(PendingProjection);
+                    if (overlap)
+                    {
+                        // The block of steps [s0, next) computes the projection of [next, next + 16); the last block none.
+                        int tile = OverlappedGemv.Rows, s0 = s < chunk ? 0 : s - ((s - chunk) % tile), next = s < chunk ? chunk : s0 + tile;
+                        if (next + tile <= steps)
+                        {
+                            int first = Reverse ? steps - next - tile : next;
+                            if (s == s0)
+                            {
+                                OverlappedGemv.PackRows(x.Slice(first * inputSize, tile * inputSize), inputSize, inputSize, new Span<float>(aPack, tile * inputSize));
+                            }
+
+                            pending = new PendingProjection { A = aPack, C = gxBase + ((nint)first * gh), TileStep = s - s0, TileSteps = next - s0 };
+                        }
+                    }
+
+                    // At batch 1, alternate the direction of the panel stream: the panels read last are the first read next.
+                    pending.Descending = batch == 1 && (s & 1) == 1;
+
+                    StepAt(b0, rows, team, t, gx, inputSize, lengths, layerOut, record, pending, ref hPrev, ref hNext, ref cPrev, ref cNext);
                 }
             }
-
-            Swap(ref hPrev, ref hNext);
-            Swap(ref cPrev, ref cNext);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                _pool.Return(rented);
+            }
         }
 
         // hPrev (cPrev) is now the final state: a ping-pong buffer, or the last slot of the record.
@@ -240,6 +224,86 @@ internal unsafe ref struct DirectionRun : IBatchRows
     }
 
     /// <summary>
+    /// Whether the batch-1 path carries the input projection along the recurrent products (<see cref="OverlappedGemv"/>):
+    /// inference at batch 1 on Vector512 float32 panels, a cell whose recurrent product is one product of the fused
+    /// matrix (Elman, LSTM, GRU reset-after), and more steps than one chunk, so that at least one rides along. One thread
+    /// only: on two (each with half the panels and its own tiles) the row ran at 0.47–0.65× the separate products in a
+    /// paired wall-clock A/B, bimodal (its fastest calls were faster), which points at the hand-off between the threads
+    /// (not understood yet; the bits are the same either way, OverlappedGemvTests covers two parts).
+    /// </summary>
+    private readonly bool OverlapApplies(bool recording, int steps) =>
+        _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps > OverlappedGemv.Rows && (_team is null || _team.ThreadCount == 1)
+        && (_o.Cell != CellType.Gru || _o.GruVariant == GruVariant.ResetAfter)
+        && OverlappedGemv.Serves(_w.Fused) && (_o.Gates * _o.HiddenSize) % _w.Fused.Nr == 0;
+
+    /// <summary>One step of <see cref="Rows"/>: the products and cell update, lengths, the output rows, the state swap.</summary>
+    private readonly void StepAt(
+        int b0, int rows, ThreadTeam? team, int t, Span<float> gx, int inputSize, ReadOnlySpan<int> lengths, Span<float> layerOut, DirectionRecord record,
+        in PendingProjection pending, ref Span<float> hPrev, ref Span<float> hNext, ref Span<float> cPrev, ref Span<float> cNext)
+    {
+        int batch = _batch, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        bool lstm = _o.Cell == CellType.Lstm;
+        bool recording = record.IsRecording;
+
+        Span<float> gates = gx.Slice(((t * batch) + b0) * gh, rows * gh);
+        StepRecord stepRecord = default;
+        if (recording)
+        {
+            int after = Reverse ? t : t + 1;
+            hNext = record.HSlot(after, batch).Slice(b0 * hOut, rows * hOut);
+            if (lstm)
+            {
+                cNext = record.CSlot(after, batch).Slice(b0 * h, rows * h);
+            }
+
+            stepRecord = record.At(t, batch, b0, rows);
+        }
+
+        Span<float> hRecurrent = hPrev;
+        if (!RecurrentMask.IsEmpty)
+        {
+            hRecurrent = MaskedState;
+            TensorPrimitives.Multiply(hPrev, RecurrentMask, hRecurrent);
+        }
+
+        Step(b0, rows, team, gates, inputSize, hPrev, hRecurrent, cPrev, hNext, cNext, stepRecord, pending);
+
+        for (int b = 0; b < rows; b++)
+        {
+            bool active = lengths.IsEmpty || t < lengths[b0 + b];
+            if (!active)
+            {
+                // Past this sequence's end: the state carries through unchanged and the output is 0.
+                hPrev.Slice(b * hOut, hOut).CopyTo(hNext.Slice(b * hOut, hOut));
+                if (lstm)
+                {
+                    cPrev.Slice(b * h, h).CopyTo(cNext.Slice(b * h, h));
+                }
+            }
+
+            Span<float> destination = layerOut.Slice((((t * batch) + b0 + b) * features) + OutputOffset, hOut);
+            if (AddToOutput)
+            {
+                if (active)
+                {
+                    TensorPrimitives.Add(destination, hNext.Slice(b * hOut, hOut), destination);
+                }
+            }
+            else if (active)
+            {
+                hNext.Slice(b * hOut, hOut).CopyTo(destination);
+            }
+            else
+            {
+                destination.Clear();
+            }
+        }
+
+        Swap(ref hPrev, ref hNext);
+        Swap(ref cPrev, ref cNext);
+    }
+
+    /// <summary>
     /// Steps per input-projection product: about 128 KiB of gates (at least 96 rows, one full block of the GEMM's
     /// A side), so that a chunk's products are still in L2 when the recurrence reads them.
     /// </summary>
@@ -253,7 +317,7 @@ internal unsafe ref struct DirectionRun : IBatchRows
     /// One time step for the whole batch: recurrent product(s), then the cell update per row. The products read
     /// <paramref name="hRecurrent"/> (h_{t−1}, or h_{t−1} ⊙ the recurrent dropout mask); GRU's z ⊙ h_{t−1} reads <paramref name="hPrev"/>.
     /// </summary>
-    private readonly void Step(int b0, int rows, ThreadTeam? team, Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record)
+    private readonly void Step(int b0, int rows, ThreadTeam? team, Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> cPrev, Span<float> hNext, Span<float> cNext, StepRecord record, in PendingProjection pending)
     {
         int batch = rows, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         if (_o.IsExtended)
@@ -267,7 +331,7 @@ internal unsafe ref struct DirectionRun : IBatchRows
         {
             case CellType.Rnn:
             {
-                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, team, _pool);
+                Recurrent(batch, team, hRecurrent, hOut, inputSize, gates, accumulate: true, pending);
                 fixed (float* g = gates)
                 fixed (float* bias = _w.Bias)
                 fixed (float* hn = hNext)
@@ -281,7 +345,7 @@ internal unsafe ref struct DirectionRun : IBatchRows
 
             case CellType.Lstm:
             {
-                Gemm.MultiplyPackedRange(batch, hRecurrent, hOut, _w.Fused, inputSize, hOut, gh, gates, gh, accumulate: true, team, _pool);
+                Recurrent(batch, team, hRecurrent, hOut, inputSize, gates, accumulate: true, pending);
                 bool projected = _w.Projection is not null;
                 Span<float> hCell = !projected ? hNext : record.HCell.IsEmpty ? Part(_plan.HCell(_all), b0 == 0 && rows == _batch, b0 * h, rows * h) : record.HCell;
                 // Rows are independent and use no shared temporaries (hCell doubles as the scratch), so threads split them.
@@ -305,20 +369,20 @@ internal unsafe ref struct DirectionRun : IBatchRows
             }
 
             default:
-                GruStep(b0, rows, team, gates, inputSize, hPrev, hRecurrent, hNext, record.Extra);
+                GruStep(b0, rows, team, gates, inputSize, hPrev, hRecurrent, hNext, record.Extra, pending);
                 break;
         }
     }
 
     // extra — training: receives hn = W_hn h + b_hn (reset-after) or r ⊙ h (reset-before), [B, H]; else empty.
-    private readonly void GruStep(int b0, int rows, ThreadTeam? team, Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> hNext, Span<float> extra)
+    private readonly void GruStep(int b0, int rows, ThreadTeam? team, Span<float> gates, int inputSize, Span<float> hPrev, Span<float> hRecurrent, Span<float> hNext, Span<float> extra, in PendingProjection pending)
     {
         int batch = rows, h = _o.HiddenSize, gh = _o.Gates * h;
         Span<float> recurrent = Part(_plan.Gh(_all), b0 == 0 && rows == _batch, b0 * gh, rows * gh);
         if (_o.GruVariant == GruVariant.ResetAfter)
         {
             // recurrent[B, 3H] = h · W_hᵀ for r, z and n; r then gates the whole W_hn h + b_hn.
-            Gemm.MultiplyPackedRange(batch, hRecurrent, h, _w.Fused, inputSize, h, gh, recurrent, gh, accumulate: false, team, _pool);
+            Recurrent(batch, team, hRecurrent, h, inputSize, recurrent, accumulate: false, pending);
             fixed (float* g = gates)
             fixed (float* rec = recurrent)
             fixed (float* bias = _w.Bias)
@@ -437,6 +501,40 @@ internal unsafe ref struct DirectionRun : IBatchRows
         {
             initial.CopyTo(state);
         }
+    }
+
+    /// <summary>
+    /// The recurrent product of a step, destination[B, G·H] (+)= h[B, depth] · W_hᵀ (the fused matrix's columns from
+    /// <paramref name="inputSize"/>), carrying <paramref name="pending"/>'s slice of a later input projection along at batch 1.
+    /// </summary>
+    private readonly void Recurrent(int batch, ThreadTeam? team, Span<float> hRecurrent, int depth, int inputSize, Span<float> destination, bool accumulate, in PendingProjection pending)
+    {
+        int gh = _o.Gates * _o.HiddenSize;
+        if (pending.A != null)
+        {
+            fixed (float* hp = hRecurrent)
+            fixed (float* d = destination)
+            {
+                OverlappedGemv.Run(hp, inputSize, depth, _w.Fused, gh, d, accumulate, pending.Descending, pending.A, inputSize, pending.C, gh, pending.TileStep, pending.TileSteps, team);
+            }
+
+            return;
+        }
+
+        Gemm.MultiplyPackedRange(batch, hRecurrent, depth, _w.Fused, inputSize, depth, gh, destination, gh, accumulate, team, _pool, pending.Descending);
+    }
+
+    /// <summary>
+    /// What a batch-1 step carries along its recurrent product: the packed rows and destination of the projection chunk
+    /// being computed (null: none) and this step's share of its tiles; and the direction of the panel stream.
+    /// </summary>
+    private struct PendingProjection
+    {
+        public float* A;
+        public float* C;
+        public int TileStep;
+        public int TileSteps;
+        public bool Descending;
     }
 
     /// <summary>Rows <paramref name="start"/> … of a [B, ·] scratch view for a part of the batch; the view itself for the whole batch.</summary>

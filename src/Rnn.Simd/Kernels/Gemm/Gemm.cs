@@ -149,7 +149,11 @@ internal static unsafe class Gemm
     /// with a block of the packed matrix's depth and its first <paramref name="n"/> columns. Layers use it to
     /// multiply the input part and the recurrent part of one fused [W_x | W_h] matrix separately.
     /// </summary>
-    public static void MultiplyPackedRange(int m, ReadOnlySpan<float> a, int lda, PackedMatrix b, int depthStart, int depthCount, int n, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
+    /// <remarks>
+    /// <paramref name="descendingPanels"/> streams the batch-1 path's panels from the last to the first: the same
+    /// sums (each element's chain is unchanged), in an order that lets a sequence alternate directions step by step.
+    /// </remarks>
+    public static void MultiplyPackedRange(int m, ReadOnlySpan<float> a, int lda, PackedMatrix b, int depthStart, int depthCount, int n, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null, bool descendingPanels = false)
     {
         if (b is null)
         {
@@ -180,6 +184,7 @@ internal static unsafe class Gemm
                 BPacked = b.Panels + ((nint)depthStart * b.Nr), BPanelStride = b.PanelStride,
                 C = pc, Ldc = ldc,
                 Accumulate = accumulate,
+                DescendingPanels = descendingPanels,
             };
             DispatchPacked(problem, b, depthStart, team, pool ?? ArrayPool<float>.Shared);
             GC.KeepAlive(b);

@@ -256,23 +256,49 @@ internal static unsafe class GemmDriver<TKernel>
         int nr = TKernel.NR;
         float* x = p.A;
         int fullPanels = p.N / nr;
+        int rest = p.N - (fullPanels * nr);
+        if (p.DescendingPanels)
+        {
+            if (rest > 0)
+            {
+                GemvTail(p, fullPanels, rest, tail);
+            }
+
+            // Groups of GemvGroup panels from the last to the first (the kernel streams a group's panels together).
+            for (int end = fullPanels; end > 0; end -= GemvGroup)
+            {
+                int start = Math.Max(0, end - GemvGroup);
+                TKernel.Gemv(p.K, x, p.BPacked + (start * p.BPanelStride), p.BPanelStride, end - start, p.C + (start * nr), p.Accumulate);
+            }
+
+            return;
+        }
+
         if (fullPanels > 0)
         {
             TKernel.Gemv(p.K, x, p.BPacked, p.BPanelStride, fullPanels, p.C, p.Accumulate);
         }
 
-        int rest = p.N - (fullPanels * nr);
         if (rest > 0)
         {
-            float* c = p.C + (fullPanels * nr);
-            if (p.Accumulate)
-            {
-                new ReadOnlySpan<float>(c, rest).CopyTo(new Span<float>(tail, rest));
-            }
-
-            TKernel.Gemv(p.K, x, p.BPacked + (fullPanels * p.BPanelStride), p.BPanelStride, 1, tail, p.Accumulate);
-            new ReadOnlySpan<float>(tail, rest).CopyTo(new Span<float>(c, rest));
+            GemvTail(p, fullPanels, rest, tail);
         }
+    }
+
+    /// <summary>Panels streamed together by the batch-1 kernels (four at every width).</summary>
+    private const int GemvGroup = 4;
+
+    /// <summary>The last, partial panel of the batch-1 path, through a full-width temporary row.</summary>
+    private static void GemvTail(in GemmProblem p, int fullPanels, int rest, float* tail)
+    {
+        float* c = p.C + (fullPanels * TKernel.NR);
+        if (p.Accumulate)
+        {
+            new ReadOnlySpan<float>(c, rest).CopyTo(new Span<float>(tail, rest));
+        }
+
+        TKernel.Gemv(p.K, p.A, p.BPacked + (fullPanels * p.BPanelStride), p.BPanelStride, 1, tail, p.Accumulate);
+        new ReadOnlySpan<float>(tail, rest).CopyTo(new Span<float>(c, rest));
     }
 
     /// <summary>One contiguous row of A against pre-packed B streams the panels instead of tiling.</summary>

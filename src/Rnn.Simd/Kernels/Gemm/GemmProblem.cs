@@ -25,6 +25,13 @@ internal unsafe struct GemmProblem
     public nint Ldc;
     public bool Accumulate;
 
+    /// <summary>
+    /// The batch-1 path streams the panels from the last to the first (which outputs are computed when, never the
+    /// order of a sum): a sequence alternates the direction step by step, so that the panels read last by one step,
+    /// still in L2, are the first the next step reads.
+    /// </summary>
+    public bool DescendingPanels;
+
     /// <summary>The sub-problem of columns [j0, j0 + n) (j0 a multiple of NR when B is packed).</summary>
     public readonly GemmProblem Columns(int j0, int n, int nr)
     {
