@@ -115,7 +115,7 @@ internal unsafe ref struct DirectionRun : IBatchRows
         int b0, int rows, ThreadTeam? team, ReadOnlySpan<float> x, int inputSize, Span<float> layerOut, ReadOnlySpan<int> lengths,
         ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> hN, Span<float> cN, DirectionRecord record)
     {
-        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h, features = _o.LayerOutputSize;
+        int batch = _batch, steps = _steps, h = _o.HiddenSize, hOut = _o.OutputSize, gh = _o.Gates * h;
         bool lstm = _o.Cell == CellType.Lstm;
         bool recording = record.IsRecording;
         bool whole = b0 == 0 && rows == batch;
