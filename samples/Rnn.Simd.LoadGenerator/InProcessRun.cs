@@ -48,8 +48,10 @@ public static class InProcessRun
         using var stop = new Disposer(batchers, teams);
         long period = options.Rate > 0 ? (long)(Stopwatch.Frequency / options.Rate) : 0;
         var latency = new LatencyHistogram();
+        var sendError = new LatencyHistogram();
         long start = Stopwatch.GetTimestamp();
         long warmupEnd = start + (long)(options.WarmupSeconds * Stopwatch.Frequency), end = start + (long)(options.Seconds * Stopwatch.Frequency);
+        using FramePacer? pacer = period > 0 && options.Pacing == Pacing.Pacer ? new FramePacer(options.Streams, start, period, end) : null;
         Task<Counters> before = CountersAt(warmupEnd, cancellationToken), after = CountersAt(end, cancellationToken);
         Task[] streams = [.. Enumerable.Range(0, options.Streams).Select(s => Task.Run(() => Stream(s), cancellationToken))];
         await Task.WhenAll(streams);
@@ -71,6 +73,9 @@ public static class InProcessRun
             LatencyP99Us = latency.Quantile(0.99) / 1e3,
             LatencyP999Us = latency.Quantile(0.999) / 1e3,
             LatencyMaxUs = latency.MaxNanoseconds / 1e3,
+            SendErrorP50Us = sendError.Quantile(0.50) / 1e3,
+            SendErrorP99Us = sendError.Quantile(0.99) / 1e3,
+            SendErrorMaxUs = sendError.MaxNanoseconds / 1e3,
             ServerSteps = (long)frames,
             Gen0 = last.Gen0 - first.Gen0,
             Gen1 = last.Gen1 - first.Gen1,
@@ -89,7 +94,7 @@ public static class InProcessRun
             AsyncStreamBatcher? batcher = batched ? batchers[stream % batchers.Length] : null;
             StreamId id = batcher?.Add() ?? default;
             long due = start + (period * stream / options.Streams);   // open loop: phases spread over one period
-            using PeriodicTimer? timer = period > 0 ? new PeriodicTimer(Stopwatch.GetElapsedTime(0, period)) : null;
+            using PeriodicTimer? timer = period > 0 && pacer is null ? new PeriodicTimer(Stopwatch.GetElapsedTime(0, period)) : null;
             if (timer is not null)
             {
                 // The stream's phase, then one tick a period: a periodic timer allocates nothing a tick (Task.Delay
@@ -106,6 +111,11 @@ public static class InProcessRun
             bool firstFrame = true;
             while (true)
             {
+                if (pacer is not null && (due = await pacer.NextAsync(stream)) < 0)
+                {
+                    break;
+                }
+
                 if (timer is not null && !firstFrame && !await timer.WaitForNextTickAsync(cancellationToken))
                 {
                     break;
@@ -117,6 +127,11 @@ public static class InProcessRun
                 if ((period > 0 ? due : sent) >= end || cancellationToken.IsCancellationRequested)
                 {
                     break;
+                }
+
+                if (period > 0 && due >= warmupEnd)
+                {
+                    sendError.RecordTicks(Math.Abs(sent - due));   // how far from its due time the frame left (the pacing's error)
                 }
 
                 if (batcher is not null)
@@ -132,7 +147,6 @@ public static class InProcessRun
                 }
 
                 due += period;
-
                 Interlocked.Increment(ref s_frames);
                 if (sent >= warmupEnd)
                 {

@@ -60,6 +60,9 @@ public sealed record LoadOptions
     /// <summary>In-process batched runs: continuations inline on the batcher's loop thread, as the service's continuations option set to inline.</summary>
     public bool InlineContinuations { get; init; }
 
+    /// <summary>Open loop: what times the frames (see <see cref="LoadGenerator.Pacing"/>). Default <see cref="Pacing.Pacer"/>.</summary>
+    public Pacing Pacing { get; init; } = Pacing.Pacer;
+
     /// <summary>Where to write the report as JSON, or null.</summary>
     public string? JsonPath { get; init; }
 
@@ -91,6 +94,7 @@ public sealed record LoadOptions
                 "--max-batch" => options with { MaxBatch = reader.Integer(1, StreamLimit) },
                 "--max-delay-ms" => options with { MaxDelayMs = reader.Integer(0, 1000) },
                 "--continuations" => options with { InlineContinuations = reader.Either("inline", "thread-pool") },
+                "--pacing" => options with { Pacing = reader.Either("timers", "pacer") ? Pacing.Timers : Pacing.Pacer },
                 _ => throw new ArgumentException($"Unknown option '{reader.Name}'.\n{Usage}"),
             };
         }
@@ -114,7 +118,8 @@ public sealed record LoadOptions
     public static string Usage =>
         "Options: --port N (5077) --streams N (64, at most 4096) --rate FRAMES_PER_S_PER_STREAM (50; 0 = next frame when the last output is back) "
         + "--seconds S (10) --warmup S (2) --frames N (0 = no limit) --connections N (4) --check --model FILE --json OUT --host 127.0.0.1 "
-        + "--in-process batched|per-stream (no server: the engine and its awaits alone, closed loop)";
+        + "--in-process batched|per-stream (no server: the engine and its awaits alone, closed loop) "
+        + "--pacing pacer|timers (open loop: one thread releasing the frames at their due times, or the old timer a stream)";
 
     /// <summary>Refuses what a run must never do: another host, too many streams, no end.</summary>
     /// <exception cref="ArgumentException">The message names the option.</exception>
@@ -150,4 +155,14 @@ public sealed record LoadOptions
             throw new ArgumentException("--rate, --connections and --frames must be non-negative (--connections at least 1).");
         }
     }
+}
+
+/// <summary>What times an open-loop run's frames.</summary>
+public enum Pacing
+{
+    /// <summary>One <see cref="FramePacer"/> thread releases every stream's frames at their due times (to within ≈ 1 ms).</summary>
+    Pacer,
+
+    /// <summary>A .NET timer a stream (<see cref="PeriodicTimer"/> in-process, <see cref="Task.Delay(TimeSpan)"/> to the server), as before: they fire together once a kernel tick (4 ms on this machine's kernel), in bursts.</summary>
+    Timers,
 }

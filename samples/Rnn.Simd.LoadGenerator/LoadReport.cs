@@ -48,6 +48,15 @@ public sealed record LoadReport
     /// <summary>See <see cref="LatencyP50Us"/>.</summary>
     public double LatencyMaxUs { get; init; }
 
+    /// <summary>Open loop: how far from their due times frames left, early or late (the pacing's error; latency counts from the actual send), p50.</summary>
+    public double SendErrorP50Us { get; init; }
+
+    /// <summary>See <see cref="SendErrorP50Us"/>.</summary>
+    public double SendErrorP99Us { get; init; }
+
+    /// <summary>See <see cref="SendErrorP50Us"/>.</summary>
+    public double SendErrorMaxUs { get; init; }
+
     /// <summary>Steps the server took in the window (from /metrics).</summary>
     public long ServerSteps { get; init; }
 
@@ -94,10 +103,10 @@ public sealed record LoadReport
     public string ToTable()
     {
         var text = new StringBuilder();
-        text.AppendLine("| mode | streams | rate/stream | frames/s | p50 ms | p99 ms | p99.9 ms | max ms | gen0 | gen1 | gen2 | server B/frame | engine B/frame | server CPU µs/frame | engine wall µs/frame | client CPU µs/frame | batch | checked | mismatches |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| mode | streams | rate/stream | frames/s | p50 ms | p99 ms | p99.9 ms | max ms | gen0 | gen1 | gen2 | server B/frame | engine B/frame | server CPU µs/frame | engine wall µs/frame | client CPU µs/frame | batch | send error p99 ms | checked | mismatches |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {Mode} | {Streams} | {(RatePerStream > 0 ? RatePerStream.ToString("G4", CultureInfo.InvariantCulture) : "max")} | {FramesPerSecond:F0} | {LatencyP50Us / 1e3:F3} | {LatencyP99Us / 1e3:F3} | {LatencyP999Us / 1e3:F3} | {LatencyMaxUs / 1e3:F1} | {Gen0} | {Gen1} | {Gen2} | {ServerBytesPerFrame:F0} | {EngineBytesPerFrame:F1} | {ServerCpuUsPerFrame:F1} | {EngineUsPerFrame:F1} | {ClientCpuUsPerFrame:F1} | {MeanBatchSize:F1} | {Checked} | {Mismatches} |"));
+            $"| {Mode} | {Streams} | {(RatePerStream > 0 ? RatePerStream.ToString("G4", CultureInfo.InvariantCulture) : "max")} | {FramesPerSecond:F0} | {LatencyP50Us / 1e3:F3} | {LatencyP99Us / 1e3:F3} | {LatencyP999Us / 1e3:F3} | {LatencyMaxUs / 1e3:F1} | {Gen0} | {Gen1} | {Gen2} | {ServerBytesPerFrame:F0} | {EngineBytesPerFrame:F1} | {ServerCpuUsPerFrame:F1} | {EngineUsPerFrame:F1} | {ClientCpuUsPerFrame:F1} | {MeanBatchSize:F1} | {SendErrorP99Us / 1e3:F3} | {Checked} | {Mismatches} |"));
         foreach (string error in Errors)
         {
             text.AppendLine(error);

@@ -44,12 +44,15 @@ public static class LoadRun
             }
 
             var run = new Shared(options, model, options.Check ? reference : null);
+            long period = options.Rate > 0 ? (long)(Stopwatch.Frequency / options.Rate) : 0;
             // Without a warm-up the window opens with the first frame: read the server's counters before it.
             (MetricsSnapshot?, double)? atStart = options.WarmupSeconds == 0 ? await ReadMetricsAt(http, 0, CancellationToken.None, cancellationToken) : null;
             long start = Stopwatch.GetTimestamp();
             run.Start = start;
             run.WarmupEnd = start + (long)(options.WarmupSeconds * Stopwatch.Frequency);
             run.End = start + (long)(options.Seconds * Stopwatch.Frequency);
+            using FramePacer? pacer = period > 0 && options.Pacing == Pacing.Pacer ? new FramePacer(options.Streams, start, period, run.End) : null;
+            run.Pacer = pacer;
             // The server's counters when the measured window opens and when it closes (or every stream is done).
             using var done = new CancellationTokenSource();
             Task<(MetricsSnapshot?, double)> before = atStart is { } start0 ? Task.FromResult(start0) : ReadMetricsAt(http, run.WarmupEnd, done.Token, cancellationToken);
@@ -107,18 +110,33 @@ public static class LoadRun
             var frame = new WireFrame(run.Model.InputSize) { Count = run.Model.InputSize };
             for (; count < receiver.Sent.Length; count++)
             {
+                long due = 0;
                 if (period > 0)
                 {
-                    long due = first + (count * period);
-                    if (due >= run.End)
+                    if (run.Pacer is not null)
                     {
-                        break;
-                    }
+                        // No token on this wait: the pacer releases it within a period, or with −1 at the end.
+                        due = await run.Pacer.NextAsync(stream);
+                        if (due < 0)
+                        {
+                            break;
+                        }
 
-                    TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-                    if (wait > TimeSpan.FromMilliseconds(0.5))
+                        failed.Token.ThrowIfCancellationRequested();
+                    }
+                    else
                     {
-                        await Task.Delay(wait, failed.Token);
+                        due = first + (count * period);
+                        if (due >= run.End)
+                        {
+                            break;
+                        }
+
+                        TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                        if (wait > TimeSpan.FromMilliseconds(0.5))
+                        {
+                            await Task.Delay(wait, failed.Token);
+                        }
                     }
 
                     if (count >= Shared.Window)
@@ -134,6 +152,11 @@ public static class LoadRun
                 SeededFrames.Fill(stream, count, frame.Span);
                 frame.Sequence = (ulong)count;
                 receiver.Sent[count] = Stopwatch.GetTimestamp();
+                if (period > 0 && due >= run.WarmupEnd)
+                {
+                    run.SendError.RecordTicks(Math.Abs(receiver.Sent[count] - due));
+                }
+
                 await call.RequestStream.WriteAsync(frame, failed.Token);
                 if (period == 0)
                 {
@@ -255,6 +278,10 @@ public static class LoadRun
 
         public LatencyHistogram Latency { get; } = new();
 
+        public LatencyHistogram SendError { get; } = new();
+
+        public FramePacer? Pacer { get; set; }
+
         public int[] SentBy { get; } = new int[options.Streams];
 
         public long Start, WarmupEnd, End;
@@ -321,6 +348,9 @@ public static class LoadRun
                     LatencyP99Us = Latency.Quantile(0.99) / 1e3,
                     LatencyP999Us = Latency.Quantile(0.999) / 1e3,
                     LatencyMaxUs = Latency.MaxNanoseconds / 1e3,
+                    SendErrorP50Us = SendError.Quantile(0.50) / 1e3,
+                    SendErrorP99Us = SendError.Quantile(0.99) / 1e3,
+                    SendErrorMaxUs = SendError.MaxNanoseconds / 1e3,
                     ServerSteps = serverSteps,
                     Gen0 = after is null || before is null ? -1 : after.Gen0Collections - before.Gen0Collections,
                     Gen1 = after is null || before is null ? -1 : after.Gen1Collections - before.Gen1Collections,
