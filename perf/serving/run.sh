@@ -11,6 +11,7 @@
 #   SERVER_TASKSET="taskset -c 0" LOAD_TASKSET="taskset -c 1" perf/serving/run.sh
 #                                 the server on one vCPU, the load generator on the other (a stand-in for a client machine)
 #   HALF_RATE=39 MODES=batched TAG=-pinned perf/serving/run.sh          only the fixed-rate runs, at this rate per stream
+#   LOAD_ARGS="--pacing timers" TAG=-timers perf/serving/run.sh          more load-generator options (here the old pacing)
 #
 # Output: perf/results/serving/*.json (one load-generator report per run; *.load the load average before and after
 # it) and the tables on stdout.
@@ -28,6 +29,7 @@ LOAD_TASKSET="${LOAD_TASKSET:-}"
 HALF_RATE="${HALF_RATE:-}"
 MODES="${MODES:-batched per-stream}"
 TAG="${TAG:-}"
+LOAD_ARGS="${LOAD_ARGS:-}"
 mkdir -p "$OUT"
 LOGS="$(mktemp -d)"
 dotnet build "$REPO/samples/Rnn.Simd.StreamingService" -c Release -v quiet -nologo >&2
@@ -51,7 +53,8 @@ load() { # name, then load-generator options
   local name=$1$TAG; shift
   echo "== $name" >&2
   cut -d' ' -f1-3 /proc/loadavg > "$OUT/$name.load"
-  $LOAD_TASKSET "${LOAD[@]}" --port "$PORT" --streams "$STREAMS" --json "$OUT/$name.json" "$@" || true
+  # shellcheck disable=SC2086
+  $LOAD_TASKSET "${LOAD[@]}" --port "$PORT" --streams "$STREAMS" --json "$OUT/$name.json" "$@" $LOAD_ARGS || true
   cut -d' ' -f1-3 /proc/loadavg >> "$OUT/$name.load"
 }
 rate_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['frames_per_second'])" "$1"; }
@@ -75,3 +78,21 @@ for mode in $MODES; do
   load "$mode-half" --rate "$half" --seconds "$((RATE_SECONDS + WARMUP))" --warmup "$WARMUP"
   stop_server
 done
+
+# The issue's table: streams × rate → p50/p99/p99.9, frames/s, GCs, bytes per frame, batched and per-stream.
+python3 - "$OUT" "$TAG" "$MODES" "$STREAMS" <<'PY'
+import json, os, sys
+out, tag, modes, streams = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4]
+print(f"\n| run | streams | rate/stream | load avg | frames/s | p50 ms | p99 ms | p99.9 ms | max ms | gen0 | gen1 | gen2 | server B/frame | engine B/frame | server CPU µs/frame | mean batch | send error p99 ms |")
+print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for kind in ("in-process", "max", "half"):
+    for mode in modes:
+        name = f"{mode}-{kind}{tag}"
+        path = os.path.join(out, name + ".json")
+        if not os.path.exists(path):
+            continue
+        r = json.load(open(path))
+        load = " → ".join(l.split()[0] for l in open(os.path.join(out, name + ".load")).read().splitlines())
+        rate = f"{r['rate_per_stream']:g}" if r["rate_per_stream"] > 0 else "max"
+        print(f"| {name} | {streams} | {rate} | {load} | {r['frames_per_second']:,.0f} | {r['latency_p50_us']/1e3:.3f} | {r['latency_p99_us']/1e3:.3f} | {r['latency_p999_us']/1e3:.3f} | {r['latency_max_us']/1e3:.1f} | {r['gen0']} | {r['gen1']} | {r['gen2']} | {r['server_bytes_per_frame']:.0f} | {r['engine_bytes_per_frame']:.1f} | {r['server_cpu_us_per_frame']:.1f} | {r['mean_batch_size']:.1f} | {r['send_error_p99_us']/1e3:.3f} |")
+PY

@@ -57,6 +57,15 @@ public sealed record LoadReport
     /// <summary>See <see cref="SendErrorP50Us"/>.</summary>
     public double SendErrorMaxUs { get; init; }
 
+    /// <summary>The server's own step latency (its handler's step call to the step's completion: the batcher's share), p50, since the server's start, warm-up included (from /metrics); 0 in-process.</summary>
+    public double ServerStepP50Us { get; init; }
+
+    /// <summary>See <see cref="ServerStepP50Us"/>.</summary>
+    public double ServerStepP99Us { get; init; }
+
+    /// <summary>See <see cref="ServerStepP50Us"/>.</summary>
+    public double ServerStepP999Us { get; init; }
+
     /// <summary>Steps the server took in the window (from /metrics).</summary>
     public long ServerSteps { get; init; }
 
