@@ -65,6 +65,7 @@ public static class InProcessRun
             Model = source,
             Streams = options.Streams,
             RatePerStream = options.Rate,
+            Pacing = options.Rate == 0 ? "closed loop" : options.Pacing == LoadGenerator.Pacing.Pacer ? "pacer" : "timers",
             Seconds = options.Seconds,
             MeasuredSeconds = seconds,
             FramesMeasured = latency.Count,

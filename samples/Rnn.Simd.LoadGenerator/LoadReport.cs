@@ -18,6 +18,9 @@ public sealed record LoadReport
     /// <summary>Frames per second per stream asked for (0: closed loop).</summary>
     public double RatePerStream { get; init; }
 
+    /// <summary>What timed the frames: "pacer", "timers", or "closed loop".</summary>
+    public string Pacing { get; init; } = "";
+
     /// <summary>The run's length asked for.</summary>
     public double Seconds { get; init; }
 

@@ -338,6 +338,7 @@ public static class LoadRun
                     Model = model.Source,
                     Streams = Options.Streams,
                     RatePerStream = Options.Rate,
+                    Pacing = Options.Rate == 0 ? "closed loop" : Options.Pacing == LoadGenerator.Pacing.Pacer ? "pacer" : "timers",
                     Seconds = Options.Seconds,
                     MeasuredSeconds = seconds,
                     FramesSent = SentBy.Sum(n => (long)n),
