@@ -5,6 +5,7 @@
 #   perf/serving/in-process.sh                      ROUNDS=3 STREAMS=512 SECONDS_=15 WARMUP=5, closed loop
 #   RATE=39 perf/serving/in-process.sh              open loop: RATE frames/s per stream (latency at a fixed rate)
 #   CONFIGS="per-stream|batched --threads 2" perf/serving/in-process.sh
+#   RATE=39 CONFIGS="batched --pacing timers|batched" perf/serving/in-process.sh   the old per-stream timers against the pacer
 #   TASKSET="taskset -c 1" perf/serving/in-process.sh      on one vCPU
 #
 # Output: perf/results/serving/in-process/<round>-<n>.json (one report per run) and the table rows on stdout.
