@@ -17,6 +17,7 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
     public static void GemvBFloat16(int kc, float* x, uint* b, nint panelStride, int panelCount, float* y, bool loadY)
     {
         int l = TWidth.Lanes, p = 0;
+        nint depth = kc;
 
         // Four panels at once: eight chains, four streams, as the float kernel.
         for (; p + 4 <= panelCount; p += 4)
@@ -39,7 +40,7 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
                 y00 = y01 = y10 = y11 = y20 = y21 = y30 = y31 = TWidth.Zero;
             }
 
-            for (nint k = 0; k < kc; k++)
+            for (nint k = 0; k < depth; k++)
             {
                 TVector xk = TWidth.Broadcast(x + k);
                 nint o = k * l;
@@ -63,7 +64,7 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
             float* yp = y + (p * 2 * l);
             TVector y00 = loadY ? TWidth.Load(yp) : TWidth.Zero;
             TVector y01 = loadY ? TWidth.Load(yp + l) : TWidth.Zero;
-            for (nint k = 0; k < kc; k++)
+            for (nint k = 0; k < depth; k++)
             {
                 TVector xk = TWidth.Broadcast(x + k);
                 TVector w0 = TWidth.Load(b0 + (k * l));
@@ -78,6 +79,7 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
     public static void GemvInt8(int kc, float* x, uint* b, nint panelStride, int panelCount, float* scales, float* y, bool loadY)
     {
         int l = TWidth.Lanes, p = 0;
+        nint depth = kc;
         var bc = new ByteConstants<TVector>(TWidth.Byte1Indices, TWidth.Byte2Indices, TWidth.TopByteMask);
 
         // Two panels at once: eight chains of Σ x_k·q_k from +0, then one fma with the scales per column.
@@ -87,7 +89,7 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
             uint* b1 = b0 + panelStride;
             TVector s00, s01, s02, s03, s10, s11, s12, s13;
             s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = TWidth.Zero;
-            for (nint k = 0; k < kc; k++)
+            for (nint k = 0; k < depth; k++)
             {
                 TVector xk = TWidth.Broadcast(x + k);
                 TVector w0 = TWidth.Load(b0 + (k * l)), w1 = TWidth.Load(b1 + (k * l));
@@ -110,7 +112,7 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
             uint* b0 = b + (p * panelStride);
             TVector s00, s01, s02, s03;
             s00 = s01 = s02 = s03 = TWidth.Zero;
-            for (nint k = 0; k < kc; k++)
+            for (nint k = 0; k < depth; k++)
             {
                 TVector xk = TWidth.Broadcast(x + k);
                 TVector w0 = TWidth.Load(b0 + (k * l));
@@ -127,11 +129,12 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
     public static void WidenBFloat16(int kc, uint* b, nint panelStride, int panelCount, float* dst, nint dstStride)
     {
         int l = TWidth.Lanes;
+        nint depth = kc;
         for (int p = 0; p < panelCount; p++)
         {
             uint* src = b + (p * panelStride);
             float* d = dst + (p * dstStride);
-            for (nint k = 0; k < kc; k++)
+            for (nint k = 0; k < depth; k++)
             {
                 TVector w = TWidth.Load(src + (k * l));
                 TWidth.Store(TWidth.High(w), d + (k * 2 * l));
@@ -143,13 +146,14 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
     public static void WidenInt8(int kc, uint* b, nint panelStride, int panelCount, float* dst, nint dstStride)
     {
         int l = TWidth.Lanes;
+        nint depth = kc;
         var bc = new ByteConstants<TVector>(TWidth.Byte1Indices, TWidth.Byte2Indices, TWidth.TopByteMask);
         for (int p = 0; p < panelCount; p++)
         {
             uint* src = b + (p * panelStride);
             float* d0 = dst + (2 * p * dstStride);
             float* d1 = d0 + dstStride;
-            for (nint k = 0; k < kc; k++)
+            for (nint k = 0; k < depth; k++)
             {
                 TVector w = TWidth.Load(src + (k * l));
                 TWidth.Store(TWidth.Byte(w, 0, bc), d0 + (k * 2 * l)); TWidth.Store(TWidth.Byte(w, 1, bc), d0 + (k * 2 * l) + l);
