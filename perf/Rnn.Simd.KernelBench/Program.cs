@@ -70,7 +70,7 @@ internal static class Program
         using var team = threadCount > 1 ? new ThreadTeam(threadCount) : null;
         double peak = MachineProbe.FmaPeakGflops(0.5) * threadCount;
         double bandwidth = MachineProbe.ReadBandwidthGBps(2 << 20, 0.5);
-        Console.WriteLine($"width {Isa.Describe(Isa.Best)}, threads {threadCount}; measured here: FMA peak {peak:F1} GFLOP/s ({threadCount} thread(s)), read bandwidth 2 MiB {bandwidth:F1} GB/s (1 thread)");
+        Console.WriteLine($"width {Rnn.Simd.Kernels.Hardware.VectorPath}, threads {threadCount}; measured here: FMA peak {peak:F1} GFLOP/s ({threadCount} thread(s)), read bandwidth 2 MiB {bandwidth:F1} GB/s (1 thread)");
         Console.WriteLine();
         Console.WriteLine($"{"kernel",-16} {"M",5} {"N",5} {"K",5} {"µs/call",10} {"GFLOP/s",8} {"of peak",8} {"GB/s",7} {"of bw",6}");
 

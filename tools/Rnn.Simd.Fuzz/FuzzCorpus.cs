@@ -2,6 +2,7 @@ using Rnn.Simd.Cells;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
 using Rnn.Simd.Import.Onnx;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Layers;
 using Rnn.Simd.Parameters;
 using Rnn.Simd.Training;
@@ -13,7 +14,7 @@ namespace Rnn.Simd.Fuzz;
 /// PyTorch-style state dict (two-layer bidirectional LSTM with projection) and an input file for it, a GRU state dict,
 /// two ONNX models of one recurrent node, a WAV file (16-bit PCM mono at 16 kHz, an odd-sized chunk before its
 /// fmt chunk), and a whole <c>rnn-simd train</c> checkpoint (architecture, parameters, Adam's moments, trainer, generators,
-/// carried state, vocabulary, settings) of a run on <see cref="TextPath"/>.
+/// carried state, vocabulary, settings) of a run on <see cref="TextPath"/>, with its bf16 and int8 inference snapshots.
 /// </summary>
 internal sealed class FuzzCorpus
 {
@@ -116,6 +117,15 @@ internal sealed class FuzzCorpus
             CheckpointContent content = run.ToCheckpoint() with { Generators = new Dictionary<string, DeterministicRandom> { ["data"] = new DeterministicRandom(5) } };
             Checkpoint.Save(checkpointPath, content);
             seeds.Add(("checkpoint", File.ReadAllBytes(checkpointPath)));
+
+            // The same run as reduced inference snapshots (no optimiser or trainer): the recurrent matrices as BF16, and
+            // as I8 codes with an F32 scale per row under scale/, with weight_precision in the metadata.
+            foreach ((string name, WeightPrecision precision) in (ReadOnlySpan<(string, WeightPrecision)>)[("checkpoint_bf16", WeightPrecision.BFloat16), ("checkpoint_int8", WeightPrecision.Int8)])
+            {
+                string reducedPath = Path.Combine(directory, name + ".safetensors");
+                Checkpoint.Save(reducedPath, content with { Trainer = null, Optimizer = null, WeightPrecision = precision });
+                seeds.Add((name, File.ReadAllBytes(reducedPath)));
+            }
         }
 
         return new FuzzCorpus(textPath, modelPath, seeds);

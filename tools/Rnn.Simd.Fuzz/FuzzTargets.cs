@@ -2,6 +2,7 @@ using Rnn.Simd.Audio;
 using Rnn.Simd.Cli.Commands;
 using Rnn.Simd.Cli.Runs;
 using Rnn.Simd.IO;
+using Rnn.Simd.Kernels;
 using Rnn.Simd.Cells;
 using Rnn.Simd.Import;
 using Rnn.Simd.Import.Onnx;
@@ -119,6 +120,22 @@ internal sealed class FuzzTargets(FuzzCorpus corpus)
         foreach (string name in checkpoint.GeneratorNames)
         {
             _ = checkpoint.CreateGenerator(name);
+        }
+
+        if (checkpoint.WeightPrecision != WeightPrecision.Float32)
+        {
+            // A reduced inference snapshot: rebuilt at its precision, as `sample` does (training from it is refused by
+            // design, an InvalidOperationException that no file can avoid, so it is not attempted).
+            if (checkpoint.Architecture is not null)
+            {
+                (checkpoint.CreateInferenceModel() as IDisposable)?.Dispose();
+                if (checkpoint.Metadata.TryGetValue(TrainingRun.TaskKey, out string? kind) && kind == "text")
+                {
+                    _ = TextRun.Load(checkpoint);
+                }
+            }
+
+            return;
         }
 
         ParameterSet set;

@@ -52,6 +52,21 @@ public sealed record PyTorchModel(RecurrentNetwork Network, bool BatchFirst)
         var named = Parameters.ToDictionary(p => prefix + p.Key, p => p.Value, StringComparer.Ordinal);
         return Training.TrainableRecurrentNetwork.FromPyTorch(Options, named, prefix, Network.Pool);
     }
+
+    /// <summary>
+    /// What <see cref="IO.Checkpoint.Save(string, IO.CheckpointContent)"/> needs to keep this model at its precision:
+    /// <see cref="Parameters"/> (float32 as read, named <paramref name="prefix"/> + PyTorch's name) with
+    /// <see cref="IO.CheckpointContent.WeightPrecision"/> set to <see cref="Network"/>'s.
+    /// </summary>
+    /// <remarks>
+    /// A reduced <see cref="RecurrentNetwork"/> holds only its rounded weights and no parameter set, so it is not saved
+    /// itself: the checkpoint rounds the float32 values it was reduced from once, exactly as the import did, and
+    /// <see cref="IO.LoadedCheckpoint.CreateInferenceNetwork"/>(<see cref="Options"/>, <paramref name="prefix"/>)
+    /// rebuilds a network whose outputs are this one's bit for bit. Add an architecture, generators or metadata with
+    /// <c>with { … }</c>.
+    /// </remarks>
+    public IO.CheckpointContent ToCheckpoint(string prefix = "") =>
+        new() { Parameters = ToTrainable(prefix).Parameters, WeightPrecision = Network.WeightPrecision };
 }
 
 /// <summary>

@@ -9,8 +9,16 @@ namespace Rnn.Simd.Kernels;
 /// </summary>
 public static class Hardware
 {
-    /// <summary>The width of the kernels' vectors in bits: 512, 256, 128, or 32 (scalar).</summary>
-    public static int VectorBits => Isa.Best switch
+    /// <summary>
+    /// The width in bits of the vectors the products (the GEMM and the recurrent steps) run at: 512, 256, 128, or 32
+    /// (scalar).
+    /// </summary>
+    /// <remarks>
+    /// Usually the width the kernels chose. Under the opt-in <see cref="Kernels.Determinism.SameMachine"/> on x64 with
+    /// AVX but no FMA (for example <c>DOTNET_EnableAVX2=0</c>) the products run the 256-bit AVX kernel while the
+    /// element-wise kernels stay at 128 bits: this reports 256 there, and <see cref="VectorPath"/> says which.
+    /// </remarks>
+    public static int VectorBits => Mad.SeparateWithAvx && Isa.Best == VectorWidth.V128 ? 256 : Isa.Best switch
     {
         VectorWidth.V512 => 512,
         VectorWidth.V256 => 256,
@@ -18,8 +26,12 @@ public static class Hardware
         _ => 32,
     };
 
-    /// <summary>The kernels' path as a short name: "vector512", "vector256", "vector128" or "scalar".</summary>
-    public static string VectorPath => Isa.Describe(Isa.Best);
+    /// <summary>
+    /// The kernels' path as a short name: "vector512", "vector256", "vector128" or "scalar"; "vector256-avx" under the
+    /// same-machine opt-in without FMA where <see cref="VectorBits"/> is 256 (AVX products with separate multiply and
+    /// add, 128-bit element-wise kernels).
+    /// </summary>
+    public static string VectorPath => Mad.SeparateWithAvx && Isa.Best == VectorWidth.V128 ? "vector256-avx" : Isa.Describe(Isa.Best);
 
     /// <summary>
     /// Whether multiply-adds are fused in hardware. Without it (x64 without FMA, e.g. under

@@ -49,6 +49,17 @@ public sealed class SameMachineDeterminismTests
     }
 
     [Fact]
+    public void Hardware_ReportsTheWidthTheProductsRunAt()
+    {
+        // The opt-in on x64 with AVX but neither FMA nor AVX2 runs its products 256 bits wide (MicroKernelAvx) while
+        // the runtime accelerates only 128-bit vectors: that is what Hardware must say, not the 128 of the element-wise kernels.
+        bool avxProducts = Requested && System.Runtime.Intrinsics.X86.Avx.IsSupported && !System.Runtime.Intrinsics.X86.Fma.IsSupported
+            && !Vector256.IsHardwareAccelerated;
+        Assert.Equal(avxProducts ? 256 : 32 * (int)Isa.Best, Hardware.VectorBits);
+        Assert.Equal(avxProducts ? "vector256-avx" : Isa.Describe(Isa.Best), Hardware.VectorPath);
+    }
+
+    [Fact]
     public void Networks_GiveTheSameBits_RunToRun_AndOnOneAndTwoThreads()
     {
         using var team = new ThreadTeam(2);

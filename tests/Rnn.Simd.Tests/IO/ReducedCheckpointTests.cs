@@ -1,4 +1,5 @@
 using Rnn.Simd.Cells;
+using Rnn.Simd.Import;
 using Rnn.Simd.IO;
 using Rnn.Simd.Kernels;
 using Rnn.Simd.Layers;
@@ -53,6 +54,40 @@ public sealed class ReducedCheckpointTests : IDisposable
     };
 
     // ---------------------------------------------------------------- round trips
+
+    [Theory]
+    [InlineData("lstm_proj_bidir", WeightPrecision.BFloat16)]
+    [InlineData("lstm_proj_bidir", WeightPrecision.Int8)]
+    [InlineData("gru_compact_bidir", WeightPrecision.Int8)]
+    [InlineData("rnn_tanh", WeightPrecision.Float32)]
+    public void ImportedNetwork_WithoutAParameterSet_IsCheckpointed_FromWhatItWasReducedFrom(string name, WeightPrecision precision)
+    {
+        // An imported reduced network has no parameter set; PyTorchModel.ToCheckpoint saves the float32 values it was
+        // rounded from, at its precision, and the checkpoint gives the imported network's bits back.
+        RecurrentNetworkOptions o = Architecture(name);
+        var file = new SafeTensorsWriter();
+        foreach ((string tensor, float[] values) in TestNetworks.PyTorchParameters(o, 23))
+        {
+            ParameterSpec spec = o.ParameterSpecs().Single(s => s.Name == tensor);
+            file.Add(tensor, values, [.. spec.Shape.Select(d => (long)d)]);
+        }
+
+        string source = Path.Combine(_directory, "import.safetensors");
+        file.Save(source);
+        PyTorchModel imported = PyTorchImport.Load(source, new PyTorchImportOptions { Cell = o.Cell.ToString().ToLowerInvariant(), WeightPrecision = precision });
+        Assert.Equal(precision, imported.Network.WeightPrecision);
+
+        string path = Path.Combine(_directory, "imported.ckpt");
+        Checkpoint.Save(path, imported.ToCheckpoint("rnn.") with { Step = 3 });
+        LoadedCheckpoint loaded = Checkpoint.Load(path);
+        Assert.Equal(precision, loaded.WeightPrecision);
+        RecurrentNetwork again = loaded.CreateInferenceNetwork(imported.Options, "rnn.");
+        Assert.Equal(precision, again.WeightPrecision);
+        foreach (int batch in (int[])[1, 3])
+        {
+            Assert.Equal(Run(imported.Network, batch), Run(again, batch));
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.Intrinsics;
 using CommunityToolkit.HighPerformance.Buffers;
 using Rnn.Simd.Internal;
 using Rnn.Simd.Kernels.Threading;
@@ -49,13 +50,13 @@ internal static unsafe class ReducedGemm
             switch (b.Width)
             {
                 case VectorWidth.V512:
-                    Compact<ReducedKernel512>.Run(problem, b, depthStart, team);
+                    Compact<ReducedKernel<ReducedWidth512, Vector512<float>>>.Run(problem, b, depthStart, team);
                     break;
                 case VectorWidth.V256:
-                    Compact<ReducedKernel256>.Run(problem, b, depthStart, team);
+                    Compact<ReducedKernel<ReducedWidth256, Vector256<float>>>.Run(problem, b, depthStart, team);
                     break;
                 case VectorWidth.V128:
-                    Compact<ReducedKernel128>.Run(problem, b, depthStart, team);
+                    Compact<ReducedKernel<ReducedWidth128, Vector128<float>>>.Run(problem, b, depthStart, team);
                     break;
                 default:
                     Compact<ReducedKernelScalar>.Run(problem, b, depthStart, team);

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Rnn.Simd.Internal;
 
 namespace Rnn.Simd.Kernels.Gemm;
@@ -74,13 +75,13 @@ internal sealed unsafe class ReducedPanels
                     switch (width)
                     {
                         case VectorWidth.V512:
-                            Widen<ReducedKernel512>(floatStride);
+                            Widen<ReducedKernel<ReducedWidth512, Vector512<float>>>(floatStride);
                             break;
                         case VectorWidth.V256:
-                            Widen<ReducedKernel256>(floatStride);
+                            Widen<ReducedKernel<ReducedWidth256, Vector256<float>>>(floatStride);
                             break;
                         case VectorWidth.V128:
-                            Widen<ReducedKernel128>(floatStride);
+                            Widen<ReducedKernel<ReducedWidth128, Vector128<float>>>(floatStride);
                             break;
                         default:
                             Widen<ReducedKernelScalar>(floatStride);
