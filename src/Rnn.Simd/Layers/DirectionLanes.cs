@@ -388,6 +388,26 @@ internal static unsafe class DirectionLanes
             Shape s = Run.Shape;
             (int first, int last) = s.PartStrips(part, Run.Parts);
             int nr = s.Lanes, h = s.Hidden, g = s.Gates, slot = Time - First;
+            if (first >= last)
+            {
+                Next.Share(part, Run.Parts);
+                return;
+            }
+
+            // The part's units [ua, ub).
+            int ua = s.StripRange(first).Start / g, ub = Math.Min(s.StripRange(last - 1).End, s.Layout.Rows) / g;
+            if (Run.Parts > 1)
+            {
+                // The other parts wrote the rest of h on other cores: ask for it all at once rather than line by line
+                // as the first strip's products reach it.
+                for (int p = 0; p < s.Panels; p++)
+                {
+                    float* hPrev = Run.H0 + ((nint)p * h * nr);
+                    Prefetch.ToL2(hPrev, (nint)ua * nr);
+                    Prefetch.ToL2(hPrev + ((nint)ub * nr), (nint)(h - ub) * nr);
+                }
+            }
+
             for (int strip = first; strip < last; strip++)
             {
                 (int start, int end) = s.StripRange(strip);
@@ -439,13 +459,9 @@ internal static unsafe class DirectionLanes
                 }
             }
 
-            if (first < last)
+            for (int p = 0; p < s.Panels; p++)
             {
-                int ua = s.StripRange(first).Start / g, ub = Math.Min(s.StripRange(last - 1).End, s.Layout.Rows) / g;
-                for (int p = 0; p < s.Panels; p++)
-                {
-                    WriteOutputs(p, ua, ub);
-                }
+                WriteOutputs(p, ua, ub);
             }
 
             Next.Share(part, Run.Parts);
