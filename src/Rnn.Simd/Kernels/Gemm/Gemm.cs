@@ -113,6 +113,90 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
+    /// C1[m, n1] (+)= Aᵀ · B1 and, when <paramref name="n2"/> > 0, C2[m, n2] (+)= Aᵀ · B2, with A stored [k, m] and both B
+    /// stored [k, n]: the weight gradients dW_ih = dGᵀ·x and dW_hh = dGᵀ·h, which pack dGᵀ once between them. When
+    /// <paramref name="sums"/> is not empty, sums[i] = Σ_k A[k, i] in double, k in order (the bias gradients), read
+    /// with the packing. Every element of C1 and C2 has the bits of <see cref="MultiplyAtB"/>.
+    /// </summary>
+    public static void MultiplyAtBShared(int m, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b1, int n1, int ldb1, Span<float> c1, int ldc1, ReadOnlySpan<float> b2, int n2, int ldb2, Span<float> c2, int ldc2, Span<double> sums, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
+        => MultiplyAtBShared(m, k, a, lda, b1, n1, ldb1, c1, ldc1, b2, n2, ldb2, c2, ldc2, sums, accumulate, team, pool, Isa.Best);
+
+    /// <summary><see cref="MultiplyAtBShared(int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, int, Span{float}, int, ReadOnlySpan{float}, int, int, Span{float}, int, Span{double}, bool, ThreadTeam?, ArrayPool{float}?)"/> at an explicit vector width.</summary>
+    public static void MultiplyAtBShared(int m, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b1, int n1, int ldb1, Span<float> c1, int ldc1, ReadOnlySpan<float> b2, int n2, int ldb2, Span<float> c2, int ldc2, Span<double> sums, bool accumulate, ThreadTeam? team, ArrayPool<float>? pool, VectorWidth width)
+    {
+        ThrowHelper.ThrowIfNegative(m, nameof(m));
+        ThrowHelper.ThrowIfNegative(k, nameof(k));
+        ThrowHelper.ThrowIfNegative(n1, nameof(n1));
+        ThrowHelper.ThrowIfNegative(n2, nameof(n2));
+        ThrowHelper.ThrowIfMatrixDoesNotFit(k, m, lda, a.Length, nameof(a), nameof(lda));
+        ThrowHelper.ThrowIfMatrixDoesNotFit(k, n1, ldb1, b1.Length, nameof(b1), nameof(ldb1));
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, n1, ldc1, c1.Length, nameof(c1), nameof(ldc1));
+        if (n2 > 0)
+        {
+            ThrowHelper.ThrowIfMatrixDoesNotFit(k, n2, ldb2, b2.Length, nameof(b2), nameof(ldb2));
+            ThrowHelper.ThrowIfMatrixDoesNotFit(m, n2, ldc2, c2.Length, nameof(c2), nameof(ldc2));
+        }
+
+        if (!sums.IsEmpty)
+        {
+            ThrowHelper.ThrowIfMatrixDoesNotFit(1, m, m, sums.Length, nameof(sums), nameof(m));
+            sums[..m].Clear();
+        }
+
+        // The sums come with the packing of A (the first product's, or the second's when the first has no columns).
+        bool pairs = n2 > 0 && n1 > 0 && n1 <= GemmBlocking.NC && n2 <= GemmBlocking.NC;
+        fixed (float* pa = a, pb1 = b1, pc1 = c1, pb2 = b2, pc2 = c2)
+        fixed (double* ps = sums)
+        {
+            var problem = new GemmProblem
+            {
+                M = m, N = n1, K = k,
+                A = pa, Lda = lda, TransA = true,
+                B = pb1, Ldb = ldb1,
+                C = pc1, Ldc = ldc1,
+                Accumulate = accumulate,
+                ASums = n1 > 0 && k > 0 ? ps : null,
+            };
+            if (pairs)
+            {
+                problem.B2 = pb2;
+                problem.Ldb2 = ldb2;
+                problem.N2 = n2;
+                problem.C2 = pc2;
+                problem.Ldc2 = ldc2;
+            }
+
+            ArrayPool<float> scratch = pool ?? ArrayPool<float>.Shared;
+            Dispatch(problem, team, scratch, width);
+            if (n2 > 0 && !pairs)
+            {
+                var second = new GemmProblem
+                {
+                    M = m, N = n2, K = k,
+                    A = pa, Lda = lda, TransA = true,
+                    B = pb2, Ldb = ldb2,
+                    C = pc2, Ldc = ldc2,
+                    Accumulate = accumulate,
+                    ASums = n1 == 0 && k > 0 ? ps : null,
+                };
+                Dispatch(second, team, scratch, width);
+            }
+        }
+
+        if (!sums.IsEmpty && n1 == 0 && n2 == 0)
+        {
+            // No product, so no packing to read A with: sum here.
+            for (int kk = 0; kk < k; kk++)
+            {
+                for (int i = 0; i < m; i++)
+                {
+                    sums[i] += a[(kk * lda) + i];
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// C[m, n] = (accumulate ? C : 0) + A[m, k] · op(B) with op(B) pre-packed (n = b.N, k = b.K). With
     /// m = 1 and a contiguous row this is the batch-1 path: the packed panels stream through once.
     /// Runs at the width <paramref name="b"/> was packed for.

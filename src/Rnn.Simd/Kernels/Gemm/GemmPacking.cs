@@ -39,15 +39,24 @@ internal static unsafe class GemmPacking<TKernel>
     /// Packs A(rows i0…i0+mc−1, depth p0…p0+kc−1) as row micro-panels of the heights <see cref="RowSplit"/> gives:
     /// the panel holding row i starts at <c>dst + i·kc</c> and stores <c>panel[k·height + i % height]</c>, zero
     /// for rows past mc. A(i, k) is <c>a[i·lda + k]</c>, or <c>a[k·lda + i]</c> when <paramref name="transA"/>.
+    /// With <paramref name="sums"/> (transposed A only), <c>sums[i] += A(i, k)</c> in double for k in order.
     /// </summary>
-    public static void PackA(float* a, nint lda, bool transA, int mc, int kc, float* dst)
+    public static void PackA(float* a, nint lda, bool transA, int mc, int kc, float* dst, double* sums = null)
     {
-        Debug.Assert(mc > 0 && kc > 0);
+        Debug.Assert(mc > 0 && kc > 0 && (sums == null || transA));
         int mr = TKernel.MR, ms = TKernel.MRShort;
         (int full, int shortRows) = RowSplit(mc);
         if (transA)
         {
-            PackTransposed(a, lda, mc, kc, full, shortRows, dst);
+            if (sums != null)
+            {
+                PackTransposedSums(a, lda, mc, kc, full, shortRows, dst, sums);
+            }
+            else
+            {
+                PackTransposed(a, lda, mc, kc, full, shortRows, dst);
+            }
+
             return;
         }
 
@@ -103,6 +112,72 @@ internal static unsafe class GemmPacking<TKernel>
                         for (; r < rows; r++)
                         {
                             d[r] = src[r];
+                        }
+
+                        for (; r < height; r++)
+                        {
+                            d[r] = 0f;
+                        }
+                    }
+                }
+
+                i0 += height;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackTransposed"/> that also adds each source float, widened to double, into the sum of its row of
+    /// op(A): the bias gradients' column sums of dG (T·B rows of 4H floats), in row order as a pass of their own would
+    /// add them, while the rows are in L1 for the packing. Widening is exact, so vectors of doubles change no bit.
+    /// </summary>
+    private static void PackTransposedSums(float* a, nint lda, int mc, int kc, int full, int shortRows, float* dst, double* sums)
+    {
+        int mr = TKernel.MR, ms = TKernel.MRShort;
+        for (int k0 = 0; k0 < kc; k0 += TransposedChunk)
+        {
+            int chunk = Math.Min(TransposedChunk, kc - k0);
+            for (int i0 = 0; i0 < mc;)
+            {
+                int height = i0 >= full && i0 < full + shortRows ? ms : mr;
+                int rows = Math.Min(height, mc - i0);
+                float* d = dst + ((nint)i0 * kc) + ((nint)k0 * height);
+                float* src = a + ((nint)k0 * lda) + i0;
+                double* s = sums + i0;
+                if (rows == height && (height == 4 || height == 6))
+                {
+                    Vector128<double> s01 = Vector128.Load(s), s23 = Vector128.Load(s + 2);
+                    Vector128<double> s45 = height == 6 ? Vector128.Load(s + 4) : default;
+                    for (int k = 0; k < chunk; k++, src += lda, d += height)
+                    {
+                        Vector128<float> v = Unsafe.ReadUnaligned<Vector128<float>>(src);
+                        Unsafe.WriteUnaligned(d, v);
+                        s01 += Vector128.WidenLower(v);
+                        s23 += Vector128.WidenUpper(v);
+                        if (height == 6)
+                        {
+                            Vector128<float> w = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(src + 4)).AsSingle();
+                            Unsafe.WriteUnaligned(d + 4, w.AsInt64().ToScalar());
+                            s45 += Vector128.WidenLower(w);
+                        }
+                    }
+
+                    s01.Store(s);
+                    s23.Store(s + 2);
+                    if (height == 6)
+                    {
+                        s45.Store(s + 4);
+                    }
+                }
+                else
+                {
+                    for (int k = 0; k < chunk; k++, src += lda, d += height)
+                    {
+                        int r = 0;
+                        for (; r < rows; r++)
+                        {
+                            d[r] = src[r];
+                            s[r] += src[r];
                         }
 
                         for (; r < height; r++)
