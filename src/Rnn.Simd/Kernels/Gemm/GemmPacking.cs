@@ -328,7 +328,21 @@ internal static unsafe class GemmPacking<TKernel>
         {
             int cols = Math.Min(nr, nc - j0);
             float* panel = dst + ((j0 / nr) * panelStride);
-            for (int k0 = 0; k0 < kc; k0 += 16)
+            int k0 = 0;
+            if (cols == nr && nr % 8 == 0 && Avx.IsSupported)
+            {
+                // Full panels: 8 columns × 8 depths at a time through an 8×8 transpose in registers, each depth's 8
+                // columns written as one 32-byte store (the weights are re-packed after every optimiser step).
+                for (; k0 + 8 <= kc; k0 += 8)
+                {
+                    for (int j = 0; j < nr; j += 8)
+                    {
+                        Transpose8(b + ((j0 + j) * ldb) + k0, ldb, panel + ((nint)k0 * nr) + j, nr);
+                    }
+                }
+            }
+
+            for (; k0 < kc; k0 += 16)
             {
                 int chunk = Math.Min(16, kc - k0);
                 for (int j = 0; j < cols; j++)
@@ -351,5 +365,38 @@ internal static unsafe class GemmPacking<TKernel>
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Eight source rows of 8 floats (<paramref name="src"/>, <paramref name="ldSrc"/> apart) written as eight rows of
+    /// their columns (<paramref name="dst"/>, <paramref name="ldDst"/> apart): dst[k·ldDst + r] = src[r·ldSrc + k].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(float* src, nint ldSrc, float* dst, nint ldDst)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + ldSrc);
+        Vector256<float> r2 = Avx.LoadVector256(src + (2 * ldSrc)), r3 = Avx.LoadVector256(src + (3 * ldSrc));
+        Vector256<float> r4 = Avx.LoadVector256(src + (4 * ldSrc)), r5 = Avx.LoadVector256(src + (5 * ldSrc));
+        Vector256<float> r6 = Avx.LoadVector256(src + (6 * ldSrc)), r7 = Avx.LoadVector256(src + (7 * ldSrc));
+
+        // Within each 128-bit half: interleave pairs of rows, then pairs of pairs (a 4×4 transpose per half).
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+
+        // Then rows 0–3 and 4–7 meet: low halves give depths 0–3, high halves depths 4–7.
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldDst, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + (2 * ldDst), Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + (3 * ldDst), Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + (4 * ldDst), Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + (5 * ldDst), Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + (6 * ldDst), Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + (7 * ldDst), Avx.Permute2x128(u3, u7, 0x31));
     }
 }
