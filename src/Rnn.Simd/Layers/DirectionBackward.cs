@@ -311,9 +311,14 @@ internal unsafe ref struct DirectionBackward : IBatchRows
         Span<double> sums = biases ? MemoryMarshal.Cast<float, double>(_s.BiasSum)[..gh] : default;
         if (resetAfter)
         {
-            Gemm.MultiplyAtBShared(gh, rows, dGx, gh, x, inputSize, inputSize, grads.WeightIh, inputSize, default, 0, 0, default, 0, sums, accumulate: true, _team, _pool);
+            // dGh's r and z columns are dG's (only n's differ: dn ⊙ r): those rows of dW_ih and dW_hh share one packing
+            // and one set of sums; n's rows of each come from their own dG.
+            int n = GateLayout.GruNew * h;
+            Span<double> sumsN = biases ? sums[n..] : default;
+            Gemm.MultiplyAtBShared(n, rows, dGx, gh, x, inputSize, inputSize, grads.WeightIh, inputSize, hPrevAll, hOut, hOut, grads.WeightHh, hOut, biases ? sums[..n] : default, accumulate: true, _team, _pool);
+            Gemm.MultiplyAtBShared(h, rows, dGx[n..], gh, x, inputSize, inputSize, grads.WeightIh[(n * inputSize)..], inputSize, default, 0, 0, default, 0, sumsN, accumulate: true, _team, _pool);
             AddSums(biases, grads.BiasIh);
-            Gemm.MultiplyAtBShared(gh, rows, dGh, gh, hPrevAll, hOut, hOut, grads.WeightHh, hOut, default, 0, 0, default, 0, sums, accumulate: true, _team, _pool);
+            Gemm.MultiplyAtBShared(h, rows, dGh[n..], gh, hPrevAll, hOut, hOut, grads.WeightHh[(n * hOut)..], hOut, default, 0, 0, default, 0, sumsN, accumulate: true, _team, _pool);
             AddSums(biases, grads.BiasHh);
         }
         else if (resetBefore)
