@@ -229,6 +229,57 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
+    /// C[m, n] = (accumulate ? C : 0) + [A1 | A2] · op(B)[0 … k1+k2−1, 0 … n−1] with A1 [m, k1] and A2 [m, k2] side by side
+    /// in depth: a step's input rows and recurrent state against the whole fused [W_x | W_h], one product where
+    /// <see cref="MultiplyPackedRange"/> would take two. Each element's chain runs over A1's depths, then A2's, in order:
+    /// the bits of the two products with the second accumulating. Float32 panels only.
+    /// </summary>
+    public static void MultiplyPackedSplit(int m, ReadOnlySpan<float> a1, int lda1, int k1, ReadOnlySpan<float> a2, int lda2, int k2, PackedMatrix b, int n, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
+    {
+        if (b is null)
+        {
+            ThrowHelper.ArgumentNull(nameof(b));
+        }
+
+        ThrowHelper.ThrowIfNegative(m, nameof(m));
+        ThrowHelper.ThrowIfNegative(k1, nameof(k1));
+        ThrowHelper.ThrowIfNegative(k2, nameof(k2));
+        if ((long)k1 + k2 > b.K)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(k2), $"Depth {(long)k1 + k2} is more than the matrix's depth {b.K}.");
+        }
+
+        if ((uint)n > (uint)b.N)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(n), $"{n} columns requested of a matrix with {b.N}.");
+        }
+
+        if (b.Precision != WeightPrecision.Float32)
+        {
+            ThrowHelper.InvalidOperation($"A product with two sources of A needs float32 panels, not {b.Precision}.");
+        }
+
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, k1, lda1, a1.Length, nameof(a1), nameof(lda1));
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, k2, lda2, a2.Length, nameof(a2), nameof(lda2));
+        ThrowHelper.ThrowIfMatrixDoesNotFit(m, n, ldc, c.Length, nameof(c), nameof(ldc));
+
+        fixed (float* pa1 = a1, pa2 = a2)
+        fixed (float* pc = c)
+        {
+            var problem = new GemmProblem
+            {
+                M = m, N = n, K = k1 + k2,
+                A = pa1, Lda = lda1, A2 = pa2, Lda2 = lda2, K1 = k1,
+                BPacked = b.Panels, BPanelStride = b.PanelStride,
+                C = pc, Ldc = ldc,
+                Accumulate = accumulate,
+            };
+            Dispatch(problem, team, pool ?? ArrayPool<float>.Shared, b.Width);
+            GC.KeepAlive(b);
+        }
+    }
+
+    /// <summary>
     /// C[m, n] = (accumulate ? C : 0) + A[m, depthCount] · op(B)[depthStart … depthStart+depthCount−1, 0 … n−1]: a product
     /// with a block of the packed matrix's depth and its first <paramref name="n"/> columns. Layers use it to
     /// multiply the input part and the recurrent part of one fused [W_x | W_h] matrix separately.
@@ -310,7 +361,7 @@ internal static unsafe class Gemm
 
     internal static void Dispatch(in GemmProblem problem, ThreadTeam? team, ArrayPool<float> pool, VectorWidth width)
     {
-        if (problem.M == 2 && problem.BPacked != null && !problem.TransA)
+        if (problem.M == 2 && problem.BPacked != null && !problem.TransA && problem.A2 == null)
         {
             // Two rows against packed panels: one batch-1 pass a row (the panels stream through at bandwidth) rather
             // than one zero-padded MR-row tile that computes six rows to keep two. LSTM X = H = 256, one step at B = 2

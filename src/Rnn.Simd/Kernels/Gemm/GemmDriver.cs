@@ -196,7 +196,16 @@ internal static unsafe class GemmDriver<TKernel>
 
                     // A block is packed once per column block: only the first adds to the sums.
                     double* sums = p.ASums != null && jc == 0 ? p.ASums + ic : null;
-                    GemmPacking<TKernel>.PackA(aSrc, p.Lda, p.TransA, mc, kc, aPack, sums);
+                    if (p.A2 != null)
+                    {
+                        // Depths [pc, pc + kc) cut at K1: the first from A, the rest from A2, into the same panels.
+                        int first = Math.Clamp(p.K1 - pc, 0, kc);
+                        GemmPacking<TKernel>.PackASplit(p.A + (ic * p.Lda) + Math.Min(pc, p.K1), p.Lda, first, p.A2 + (ic * p.Lda2) + Math.Max(0, pc - p.K1), p.Lda2, mc, kc, aPack);
+                    }
+                    else
+                    {
+                        GemmPacking<TKernel>.PackA(aSrc, p.Lda, p.TransA, mc, kc, aPack, sums);
+                    }
                     Macro(p, ic, jc, mc, nc, kc, aPack, bBlock, bPanelStride, tile, loadC);
                     if (p.C2 != null)
                     {
@@ -331,7 +340,7 @@ internal static unsafe class GemmDriver<TKernel>
     }
 
     /// <summary>One contiguous row of A against pre-packed B streams the panels instead of tiling.</summary>
-    private static bool UsesGemv(in GemmProblem p) => p.M == 1 && p.BPacked != null && (!p.TransA || p.Lda == 1);
+    private static bool UsesGemv(in GemmProblem p) => p.M == 1 && p.BPacked != null && p.A2 == null && (!p.TransA || p.Lda == 1);
 
     /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of [0, length), cut at multiples of <paramref name="unit"/>.</summary>
     private static (int Start, int End) Share(int length, int unit, int part, int parts)

@@ -68,6 +68,35 @@ internal static unsafe class GemmPacking<TKernel>
         }
     }
 
+    /// <summary>
+    /// Packs a row-major A whose first <paramref name="k1"/> depths come from <paramref name="a1"/> and the other
+    /// kc − k1 from <paramref name="a2"/> (rows i0…i0+mc−1 of each), as <see cref="PackA"/> lays out one source: each
+    /// panel holds depth k at <c>k·height</c>, so the second source's depths follow the first's in the same panel.
+    /// </summary>
+    public static void PackASplit(float* a1, nint lda1, int k1, float* a2, nint lda2, int mc, int kc, float* dst)
+    {
+        Debug.Assert(mc > 0 && kc > 0 && k1 >= 0 && k1 <= kc);
+        int mr = TKernel.MR, ms = TKernel.MRShort;
+        (int full, int shortRows) = RowSplit(mc);
+        for (int i0 = 0; i0 < mc;)
+        {
+            int height = i0 >= full && i0 < full + shortRows ? ms : mr;
+            int rows = Math.Min(height, mc - i0);
+            float* panel = dst + ((nint)i0 * kc);
+            if (k1 > 0)
+            {
+                PackPanel(a1, lda1, i0, rows, height, k1, panel);
+            }
+
+            if (kc > k1)
+            {
+                PackPanel(a2, lda2, i0, rows, height, kc - k1, panel + ((nint)k1 * height));
+            }
+
+            i0 += height;
+        }
+    }
+
     /// <summary>Depth rows of a transposed A dealt out to the panels at once (see <see cref="PackTransposed"/>).</summary>
     private const int TransposedChunk = 8;
 

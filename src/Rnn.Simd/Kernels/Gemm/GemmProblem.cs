@@ -44,6 +44,14 @@ internal unsafe struct GemmProblem
     public nint Ldc2;
 
     /// <summary>
+    /// A second source of A (A not transposed): depths from <see cref="K1"/> on are <c>A2[i·Lda2 + k − K1]</c>, the first
+    /// K1 <c>A[i·Lda + k]</c> (a step's input rows and recurrent state in one product over the fused [W_x | W_h]). Null when there is none.
+    /// </summary>
+    public float* A2;
+    public nint Lda2;
+    public int K1;
+
+    /// <summary>
     /// When set (transposed A only), the packing of A also adds Σ_k op(A)(i, k) into <c>ASums[i]</c> in double, k in
     /// order (the bias gradients' column sums of dG, read once with the packing instead of in a pass of their own).
     /// The caller clears the sums first.
@@ -75,6 +83,11 @@ internal unsafe struct GemmProblem
         p.M = m;
         p.C = C + (i0 * Ldc);
         p.A = TransA ? A + i0 : A + (i0 * Lda);
+        if (A2 != null)
+        {
+            p.A2 = A2 + (i0 * Lda2);
+        }
+
         if (C2 != null)
         {
             p.C2 = C2 + (i0 * Ldc2);
