@@ -170,15 +170,13 @@ internal static unsafe class Gemm
             Dispatch(problem, team, scratch, width);
             if (n2 > 0 && !pairs)
             {
-                var second = new GemmProblem
-                {
-                    M = m, N = n2, K = k,
-                    A = pa, Lda = lda, TransA = true,
-                    B = pb2, Ldb = ldb2,
-                    C = pc2, Ldc = ldc2,
-                    Accumulate = accumulate,
-                    ASums = n1 == 0 && k > 0 ? ps : null,
-                };
+                GemmProblem second = problem;
+                second.N = n2;
+                second.B = pb2;
+                second.Ldb = ldb2;
+                second.C = pc2;
+                second.Ldc = ldc2;
+                second.ASums = n1 == 0 && k > 0 ? ps : null;
                 Dispatch(second, team, scratch, width);
             }
         }

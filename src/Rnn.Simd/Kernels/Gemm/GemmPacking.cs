@@ -48,15 +48,7 @@ internal static unsafe class GemmPacking<TKernel>
         (int full, int shortRows) = RowSplit(mc);
         if (transA)
         {
-            if (sums != null)
-            {
-                PackTransposedSums(a, lda, mc, kc, full, shortRows, dst, sums);
-            }
-            else
-            {
-                PackTransposed(a, lda, mc, kc, full, shortRows, dst);
-            }
-
+            PackTransposed(a, lda, mc, kc, full, shortRows, dst, sums);
             return;
         }
 
@@ -109,58 +101,11 @@ internal static unsafe class GemmPacking<TKernel>
     /// at a time read each row's lines once per panel, from L2 or beyond; a row at a time scattered into all the
     /// panels (24 KiB apart, again one set) and was slower still. Blocks of 8 rows keep both sides in L1; measured in
     /// the LSTM training row (H = 256, B = 32, T = 50) the transposed packing took 2.4–3.1 ms per call instead of 3.0–3.9.
+    /// With <paramref name="sums"/>, each source float is also added, widened to double, into the sum of its row of
+    /// op(A): the bias gradients' column sums of dG in row order, as a pass of their own would add them, while the rows
+    /// are in L1 for the packing. Widening is exact, so vectors of doubles change no bit.
     /// </remarks>
-    private static void PackTransposed(float* a, nint lda, int mc, int kc, int full, int shortRows, float* dst)
-    {
-        int mr = TKernel.MR, ms = TKernel.MRShort;
-        for (int k0 = 0; k0 < kc; k0 += TransposedChunk)
-        {
-            int chunk = Math.Min(TransposedChunk, kc - k0);
-            for (int i0 = 0; i0 < mc;)
-            {
-                int height = i0 >= full && i0 < full + shortRows ? ms : mr;
-                int rows = Math.Min(height, mc - i0);
-                float* d = dst + ((nint)i0 * kc) + ((nint)k0 * height);
-                float* src = a + ((nint)k0 * lda) + i0;
-                if (rows == height && (height == 4 || height == 6))
-                {
-                    for (int k = 0; k < chunk; k++, src += lda, d += height)
-                    {
-                        Unsafe.WriteUnaligned(d, Unsafe.ReadUnaligned<Vector128<float>>(src));
-                        if (height == 6)
-                        {
-                            Unsafe.WriteUnaligned(d + 4, Unsafe.ReadUnaligned<long>(src + 4));
-                        }
-                    }
-                }
-                else
-                {
-                    for (int k = 0; k < chunk; k++, src += lda, d += height)
-                    {
-                        int r = 0;
-                        for (; r < rows; r++)
-                        {
-                            d[r] = src[r];
-                        }
-
-                        for (; r < height; r++)
-                        {
-                            d[r] = 0f;
-                        }
-                    }
-                }
-
-                i0 += height;
-            }
-        }
-    }
-
-    /// <summary>
-    /// <see cref="PackTransposed"/> that also adds each source float, widened to double, into the sum of its row of
-    /// op(A): the bias gradients' column sums of dG (T·B rows of 4H floats), in row order as a pass of their own would
-    /// add them, while the rows are in L1 for the packing. Widening is exact, so vectors of doubles change no bit.
-    /// </summary>
-    private static void PackTransposedSums(float* a, nint lda, int mc, int kc, int full, int shortRows, float* dst, double* sums)
+    private static void PackTransposed(float* a, nint lda, int mc, int kc, int full, int shortRows, float* dst, double* sums)
     {
         int mr = TKernel.MR, ms = TKernel.MRShort;
         for (int k0 = 0; k0 < kc; k0 += TransposedChunk)
@@ -173,7 +118,18 @@ internal static unsafe class GemmPacking<TKernel>
                 float* d = dst + ((nint)i0 * kc) + ((nint)k0 * height);
                 float* src = a + ((nint)k0 * lda) + i0;
                 double* s = sums + i0;
-                if (rows == height && (height == 4 || height == 6))
+                if (rows == height && (height == 4 || height == 6) && sums == null)
+                {
+                    for (int k = 0; k < chunk; k++, src += lda, d += height)
+                    {
+                        Unsafe.WriteUnaligned(d, Unsafe.ReadUnaligned<Vector128<float>>(src));
+                        if (height == 6)
+                        {
+                            Unsafe.WriteUnaligned(d + 4, Unsafe.ReadUnaligned<long>(src + 4));
+                        }
+                    }
+                }
+                else if (rows == height && (height == 4 || height == 6))
                 {
                     Vector128<double> s01 = Vector128.Load(s), s23 = Vector128.Load(s + 2);
                     Vector128<double> s45 = height == 6 ? Vector128.Load(s + 4) : default;
@@ -206,7 +162,10 @@ internal static unsafe class GemmPacking<TKernel>
                         for (; r < rows; r++)
                         {
                             d[r] = src[r];
-                            s[r] += src[r];
+                            if (sums != null)
+                            {
+                                s[r] += src[r];
+                            }
                         }
 
                         for (; r < height; r++)
