@@ -96,12 +96,13 @@ public sealed class BatchSplitTrainingTests
     }
 
     [Fact]
-    public void Training_AllocatesNothing_AfterWarmUp_OnTwoThreads()
+    public void Training_AllocatesNothing_AfterWarmUp_OnOneAndTwoThreads()
     {
         using var team = new ThreadTeam(2);
         foreach (RecurrentNetworkOptions o in Networks())
         {
             using var pass = new Pass(o, seed: 22, lengths: null);
+            AllocationAssert.None(() => pass.Run(null));
             AllocationAssert.None(() => pass.Run(team), team);
         }
     }
