@@ -50,6 +50,38 @@ public sealed class BatchSplitTrainingTests
         }
     }
 
+    /// <summary>
+    /// SHA-256 of every network's outputs and gradients (with and without lengths), pinned before the products of
+    /// training changed shape (one product of [x_t | h_{t−1}] a step forward; dW_ih and dW_hh from one packing of dGᵀ,
+    /// which also sums the bias gradients): the new products keep every bit, on one thread and on two.
+    /// </summary>
+    private const string GradientsHash = "D592E4B269CAAA0E92A01F488CA5C6CC586C8E1F5F0E49462374C09FF54D4A45";
+
+    [Fact]
+    public void Gradients_HashToTheCommittedConstant_OnOneAndTwoThreads()
+    {
+        using var team = new ThreadTeam(2);
+        foreach (ThreadTeam? threads in new[] { null, team })
+        {
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            foreach (RecurrentNetworkOptions o in Networks())
+            {
+                foreach (int[]? lengths in new[] { null, new[] { 4, 1, 3, 4, 2, 4, 4, 3, 1 } })
+                {
+                    using var pass = new Pass(o, seed: 24, lengths);
+                    pass.Run(threads);
+                    BitHash.Append(hash, pass.Output);
+                    BitHash.Append(hash, pass.Network.Parameters.Gradients);
+                    BitHash.Append(hash, pass.InputGradient);
+                    BitHash.Append(hash, pass.StateGradient);
+                }
+            }
+
+            string digest = Convert.ToHexString(hash.GetHashAndReset());
+            Assert.True(digest == GradientsHash, $"Gradients hash {digest} ({threads?.ThreadCount ?? 1} thread(s)), expected {GradientsHash}.");
+        }
+    }
+
     [Fact]
     public void TheTeam_IsDispatchedOncePerRecurrence_NotOncePerStep()
     {
@@ -64,12 +96,13 @@ public sealed class BatchSplitTrainingTests
     }
 
     [Fact]
-    public void Training_AllocatesNothing_AfterWarmUp_OnTwoThreads()
+    public void Training_AllocatesNothing_AfterWarmUp_OnOneAndTwoThreads()
     {
         using var team = new ThreadTeam(2);
         foreach (RecurrentNetworkOptions o in Networks())
         {
             using var pass = new Pass(o, seed: 22, lengths: null);
+            AllocationAssert.None(() => pass.Run(null));
             AllocationAssert.None(() => pass.Run(team), team);
         }
     }
