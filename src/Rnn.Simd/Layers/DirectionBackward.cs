@@ -305,38 +305,30 @@ internal unsafe ref struct DirectionBackward : IBatchRows
         // The inputs of every step's recurrent product, in time order: one contiguous range of the state record
         // (with recurrent dropout, its masked copy).
         ReadOnlySpan<float> hPrevAll = !RecurrentMask.IsEmpty ? MaskedStates[..(rows * hOut)] : _r.H.Slice((Reverse ? 1 : 0) * _batch * hOut, rows * hOut);
-        // The bias gradients are the column sums of dG, added in double (rows in order) by the packing of dGᵀ for the
-        // weight gradients; b_ih and b_hh sit in the same sums, except GRU reset-after's b_hn (inside r ⊙ (W_hn h + b_hn)).
-        bool biases = !grads.BiasIh.IsEmpty;
-        Span<double> sums = biases ? MemoryMarshal.Cast<float, double>(_s.BiasSum)[..gh] : default;
-        if (resetAfter)
-        {
-            // dGh's r and z columns are dG's (only n's differ: dn ⊙ r): those rows of dW_ih and dW_hh share one packing
-            // and one set of sums; n's rows of each come from their own dG.
-            int n = GateLayout.GruNew * h;
-            Span<double> sumsN = biases ? sums[n..] : default;
-            Gemm.MultiplyAtBShared(n, rows, dGx, gh, x, inputSize, inputSize, grads.WeightIh, inputSize, hPrevAll, hOut, hOut, grads.WeightHh, hOut, biases ? sums[..n] : default, accumulate: true, _team, _pool);
-            Gemm.MultiplyAtBShared(h, rows, dGx[n..], gh, x, inputSize, inputSize, grads.WeightIh[(n * inputSize)..], inputSize, default, 0, 0, default, 0, sumsN, accumulate: true, _team, _pool);
-            AddSums(biases, grads.BiasIh);
-            Gemm.MultiplyAtBShared(h, rows, dGh[n..], gh, hPrevAll, hOut, hOut, grads.WeightHh[(n * hOut)..], hOut, default, 0, 0, default, 0, sumsN, accumulate: true, _team, _pool);
-            AddSums(biases, grads.BiasHh);
-        }
-        else if (resetBefore)
+        Gemm.MultiplyAtB(gh, inputSize, rows, dGx, gh, x, inputSize, grads.WeightIh, inputSize, accumulate: true, _team, _pool);
+        if (resetBefore)
         {
             // r and z see h; n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): W_hn sees r ⊙ h, kept in the record.
-            Gemm.MultiplyAtBShared(gh, rows, dGx, gh, x, inputSize, inputSize, grads.WeightIh, inputSize, default, 0, 0, default, 0, sums, accumulate: true, _team, _pool);
             int n = GateLayout.GruNew * h;
             Gemm.MultiplyAtB(n, hOut, rows, dGh, gh, hPrevAll, hOut, grads.WeightHh[..(n * hOut)], hOut, accumulate: true, _team, _pool);
             Gemm.MultiplyAtB(h, hOut, rows, dGx[n..], gh, _r.Extra, h, grads.WeightHh.Slice(n * hOut, h * hOut), hOut, accumulate: true, _team, _pool);
-            AddSums(biases, grads.BiasIh);
-            AddSums(biases, grads.BiasHh);
         }
         else
         {
-            // dW_ih = dGᵀ·x and dW_hh = dGᵀ·h share one packing of dGᵀ.
-            Gemm.MultiplyAtBShared(gh, rows, dGx, gh, x, inputSize, inputSize, grads.WeightIh, inputSize, hPrevAll, hOut, hOut, grads.WeightHh, hOut, sums, accumulate: true, _team, _pool);
-            AddSums(biases, grads.BiasIh);
-            AddSums(biases, grads.BiasHh);
+            Gemm.MultiplyAtB(gh, hOut, rows, dGh, gh, hPrevAll, hOut, grads.WeightHh, hOut, accumulate: true, _team, _pool);
+        }
+
+        if (!grads.BiasIh.IsEmpty)
+        {
+            // b_ih and b_hh sit in the same sums, except GRU reset-after's b_hn (inside r ⊙ (W_hn h + b_hn)).
+            ColumnSums(dGx, rows);
+            AddSums(grads.BiasIh);
+            if (resetAfter)
+            {
+                ColumnSums(dGh, rows);
+            }
+
+            AddSums(grads.BiasHh);
         }
 
         if (_w.Projection is not null)
@@ -346,14 +338,26 @@ internal unsafe ref struct DirectionBackward : IBatchRows
         }
     }
 
-    /// <summary>bias += the column sums of dG the weight gradients' packing left in the scratch (PyTorch's order), rounded once.</summary>
-    private readonly void AddSums(bool biases, Span<float> bias)
+    /// <summary>
+    /// Σ over rows of dG[row, ·] into the bias scratch: summed in double, rows in order (the sum of T·B terms is
+    /// backward's one long reduction outside the products; in double it adds no error worth the name).
+    /// </summary>
+    private readonly void ColumnSums(ReadOnlySpan<float> dG, int rows)
     {
-        if (!biases)
+        int gh = _o.Gates * _o.HiddenSize;
+        Span<double> sum = MemoryMarshal.Cast<float, double>(_s.BiasSum)[..gh];
+        fixed (float* g = dG)
+        fixed (double* total = sum)
         {
-            return;
+            // Threads take disjoint column ranges; every column is still summed over the rows in order.
+            var work = new ColumnSumWork { Gates = g, Sum = total, Rows = rows, Width = gh };
+            RangeParallel.Run(_team, gh, 64, ref work);
         }
+    }
 
+    /// <summary>bias += the sums of <see cref="ColumnSums"/> (both in PyTorch's order), rounded once.</summary>
+    private readonly void AddSums(Span<float> bias)
+    {
         ReadOnlySpan<double> sum = MemoryMarshal.Cast<float, double>(_s.BiasSum)[..bias.Length];
         for (int j = 0; j < bias.Length; j++)
         {
@@ -586,4 +590,54 @@ internal unsafe ref struct DirectionBackward : IBatchRows
     }
 
     private static bool Active(ReadOnlySpan<int> lengths, int b, int t) => lengths.IsEmpty || t < lengths[b];
+
+    /// <summary>Σ over rows of dG[row, j] in double, for the columns j of one part.</summary>
+    private struct ColumnSumWork : IRangeWork
+    {
+        public float* Gates;
+        public double* Sum;
+        public int Rows;
+        public int Width;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int start, int end)
+        {
+            new Span<double>(Sum + start, end - start).Clear();
+            int row = 0;
+
+            // Four rows per sweep over the columns: each column's running sum stays in a register for four adds (still
+            // one row after another), and each float widens to double exactly, so vectors change no bit.
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; row + 4 <= Rows; row += 4)
+                {
+                    float* r0 = Gates + ((nint)row * Width);
+                    int j = start;
+                    for (; j + 4 <= end; j += 4)
+                    {
+                        Vector256<double> sum = Vector256.Load(Sum + j);
+                        sum += Vector256.WidenLower(Vector128.Load(r0 + j).ToVector256Unsafe());
+                        sum += Vector256.WidenLower(Vector128.Load(r0 + Width + j).ToVector256Unsafe());
+                        sum += Vector256.WidenLower(Vector128.Load(r0 + (2 * Width) + j).ToVector256Unsafe());
+                        sum += Vector256.WidenLower(Vector128.Load(r0 + (3 * Width) + j).ToVector256Unsafe());
+                        sum.Store(Sum + j);
+                    }
+
+                    for (; j < end; j++)
+                    {
+                        Sum[j] = Sum[j] + r0[j] + r0[Width + j] + r0[(2 * Width) + j] + r0[(3 * Width) + j];
+                    }
+                }
+            }
+
+            for (; row < Rows; row++)
+            {
+                float* values = Gates + ((nint)row * Width);
+                for (int j = start; j < end; j++)
+                {
+                    Sum[j] += values[j];
+                }
+            }
+        }
+    }
 }

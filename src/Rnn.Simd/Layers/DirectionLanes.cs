@@ -31,7 +31,7 @@ namespace Rnn.Simd.Layers;
 /// does on the row-major path, so the bits are its bits.</para>
 /// <code>
 ///   scratch (floats, NR = lanes, P = ⌈B / NR⌉ panels, R = padded G·H rows, S = steps per projection chunk)
-///     xT     [2][S][P][In][NR] the chunk's inputs, transposed; the next chunk's packed into the other half
+///     xT     [S][P][In][NR]   the chunk's inputs, transposed
 ///     gates  [S][P][R][NR]    the chunk's gate pre-activations (input part, then the recurrent part added in place)
 ///     rec    [P][R][NR]       GRU: the step's recurrent products (reset-after keeps them apart); int8: every cell's sums
 ///     h      [2][P][Hout][NR] ping-pong state panels
@@ -84,7 +84,7 @@ internal static unsafe class DirectionLanes
     public static long ScratchFloats(RecurrentNetworkOptions o, int steps, int batch, int inputSize, bool int8 = false)
     {
         Shape s = Shape.Of(o, steps, batch, inputSize, Isa.Best, int8);
-        return (2 * s.XtFloats) + s.GatesFloats + s.RecFloats + (3 * s.StateFloats) + (5 * GemmBlocking.AlignFloats);
+        return s.XtFloats + s.GatesFloats + s.RecFloats + (3 * s.StateFloats) + (5 * GemmBlocking.AlignFloats);
     }
 
     /// <summary>
@@ -130,7 +130,7 @@ internal static unsafe class DirectionLanes
                 OutputOffset = outputOffset,
                 AddToOutput = addToOutput,
             };
-            run.Xt = at; at = Align(at + (2 * shape.XtFloats));
+            run.Xt = at; at = Align(at + shape.XtFloats);
             run.Gates = at; at = Align(at + shape.GatesFloats);
             run.Rec = at; at = Align(at + shape.RecFloats);
             run.H0 = at; at = Align(at + shape.StateFloats);
@@ -176,32 +176,24 @@ internal static unsafe class DirectionLanes
             ToPanels<TKernel>(c0, s.Batch, s.Hidden, run.C, s.Panels);
         }
 
-        // The first chunk's inputs are packed up front; every later chunk's are packed by the parts during the
-        // first step of the chunk before it (into the other buffer), so each step is one team dispatch.
-        var pack = new PackJob<TKernel> { Run = run, Xt = run.Xt, Count = Math.Min(s.Chunk, s.Steps) };
-        pack.First = reverse ? s.Steps - pack.Count : 0;
-        Dispatch(team, ref pack, Math.Min(run.Parts, pack.Count * s.Panels));
+        var pack = new PackJob<TKernel> { Run = run };
+        var projection = new ProjectionJob<TKernel> { Run = run };
         var step = new StepJob<TKernel> { Run = run };
-        int buffer = 0;
         for (int i = 0; i < s.Steps; i++)
         {
-            step.Time = reverse ? s.Steps - 1 - i : i;
-            step.Project = i % s.Chunk == 0;
-            step.Next = default;
-            if (step.Project)
+            int t = reverse ? s.Steps - 1 - i : i;
+            if (i % s.Chunk == 0)
             {
-                step.Count = Math.Min(s.Chunk, s.Steps - i);
-                step.First = reverse ? s.Steps - i - step.Count : i;
-                step.Run.Xt = run.Xt + (buffer * s.XtFloats);
-                int later = i + s.Chunk;
-                if (later < s.Steps)
-                {
-                    buffer ^= 1;
-                    step.Next = new PackJob<TKernel> { Run = run, Xt = run.Xt + (buffer * s.XtFloats), Count = Math.Min(s.Chunk, s.Steps - later) };
-                    step.Next.First = reverse ? s.Steps - later - step.Next.Count : later;
-                }
+                int count = Math.Min(s.Chunk, s.Steps - i), first = reverse ? s.Steps - i - count : i;
+                pack.First = first;
+                pack.Count = count;
+                Dispatch(team, ref pack, Math.Min(run.Parts, count * s.Panels));
+                projection.Count = count;
+                Dispatch(team, ref projection, run.Parts);
+                step.First = first;
             }
 
+            step.Time = t;
             Dispatch(team, ref step, run.Parts);
             float* next = step.Run.H1;
             step.Run.H1 = step.Run.H0;
@@ -346,86 +338,80 @@ internal static unsafe class DirectionLanes
         public readonly float* GatesPanel(int slot, int p) => Gates + (((nint)slot * Shape.Panels) + p) * Shape.Rows * Shape.Lanes;
     }
 
-    /// <summary>The inputs of a chunk of steps packed as lane panels into <see cref="Xt"/>, the panels shared out among the parts.</summary>
+    /// <summary>The inputs of a chunk of steps packed as lane panels, the panels shared out among the parts.</summary>
     private struct PackJob<TKernel> : IParallelJob
         where TKernel : struct, IGemmMicroKernel
     {
         public Run Run;
-        public float* Xt;
         public int First, Count;
 
-        public readonly void Execute(int part) => Share(part, Math.Min(Run.Parts, Count * Run.Shape.Panels));
-
-        /// <summary>Part <paramref name="part"/>'s share of the panels among <paramref name="parts"/> (no panels when Count is 0).</summary>
-        public readonly void Share(int part, int parts)
+        public readonly void Execute(int part)
         {
             Shape s = Run.Shape;
-            int panels = Count * s.Panels;
+            int panels = Count * s.Panels, parts = Math.Min(Run.Parts, panels);
             for (int q = panels * part / parts; q < panels * (part + 1) / parts; q++)
             {
                 int slot = q / s.Panels, p = q % s.Panels;
                 float* rows = Run.X + ((((nint)(First + slot) * s.Batch) + (p * s.Lanes)) * s.InputSize);
-                LaneTiles<TKernel>.PackLanes(rows, s.InputSize, s.LanesIn(p), s.InputSize, Xt + ((((nint)slot * s.Panels) + p) * s.InputSize * s.Lanes));
+                LaneTiles<TKernel>.PackLanes(rows, s.InputSize, s.LanesIn(p), s.InputSize, Run.XtPanel(slot, p));
             }
         }
     }
 
-    /// <summary>
-    /// One time step: per strip of the part, at a chunk's first step the chunk's input projection of the strip's rows,
-    /// then per panel the recurrent products, the cell update and the outputs; at a chunk's first step the part also
-    /// packs its share of the next chunk's inputs (<see cref="Next"/>, into the buffer the projection does not read).
-    /// </summary>
+    /// <summary>The input projection of a chunk of steps: every weight panel of the part's strips against every input panel.</summary>
+    private struct ProjectionJob<TKernel> : IParallelJob
+        where TKernel : struct, IGemmMicroKernel
+    {
+        public Run Run;
+        public int Count;
+
+        public readonly void Execute(int part)
+        {
+            Shape s = Run.Shape;
+            (int first, int last) = s.PartStrips(part, Run.Parts);
+            if (first >= last)
+            {
+                return;
+            }
+
+            int start = s.StripRange(first).Start, end = s.StripRange(last - 1).End;
+            for (int i = start; i < end;)
+            {
+                int height = 0;
+                for (int slot = 0; slot < Count; slot++)
+                {
+                    for (int p = 0; p < s.Panels; p++)
+                    {
+                        float* gates = Run.GatesPanel(slot, p);
+                        height = LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, end, Run.XtPanel(slot, p), gates, loadC: false);
+                        if (Run.ScaleX != null)
+                        {
+                            LaneTiles<TKernel>.ScaleRows(gates, gates, Run.ScaleX, i, i + height, accumulate: false);
+                        }
+                    }
+                }
+
+                i += height;
+            }
+        }
+    }
+
+    /// <summary>One time step: per strip of the part and per panel, the recurrent products, the cell update and the outputs.</summary>
     private struct StepJob<TKernel> : IParallelJob
         where TKernel : struct, IGemmMicroKernel
     {
         public Run Run;
-        public PackJob<TKernel> Next;
-        public int Time, First, Count;
-        public bool Project;
+        public int Time, First;
 
         public readonly void Execute(int part)
         {
             Shape s = Run.Shape;
             (int first, int last) = s.PartStrips(part, Run.Parts);
             int nr = s.Lanes, h = s.Hidden, g = s.Gates, slot = Time - First;
-            if (first >= last)
-            {
-                Next.Share(part, Run.Parts);
-                return;
-            }
-
-            // The part's units [ua, ub).
-            int ua = s.StripRange(first).Start / g, ub = Math.Min(s.StripRange(last - 1).End, s.Layout.Rows) / g;
-            if (Run.Parts > 1)
-            {
-                // The other parts wrote the rest of h on other cores: ask for it all at once rather than line by line
-                // as the first strip's products reach it.
-                for (int p = 0; p < s.Panels; p++)
-                {
-                    float* hPrev = Run.H0 + ((nint)p * h * nr);
-                    Prefetch.ToL2(hPrev, (nint)ua * nr);
-                    Prefetch.ToL2(hPrev + ((nint)ub * nr), (nint)(h - ub) * nr);
-                }
-            }
-
             for (int strip = first; strip < last; strip++)
             {
                 (int start, int end) = s.StripRange(strip);
                 int u0 = start / g, units = (Math.Min(end, s.Layout.Rows) / g) - u0;
-                if (Project)
-                {
-                    Projection(start, end);
-                }
-                else if (strip + 1 < last)
-                {
-                    // The next strip's input parts were written a few steps ago and have left the near caches since.
-                    (int nextStart, int nextEnd) = s.StripRange(strip + 1);
-                    for (int p = 0; p < s.Panels; p++)
-                    {
-                        Prefetch.ToL2(Run.GatesPanel(slot, p) + ((nint)nextStart * nr), (nint)(nextEnd - nextStart) * nr);
-                    }
-                }
-
                 for (int p = 0; p < s.Panels; p++)
                 {
                     float* hPrev = Run.H0 + ((nint)p * h * nr), hNext = Run.H1 + ((nint)p * h * nr);
@@ -459,38 +445,13 @@ internal static unsafe class DirectionLanes
                 }
             }
 
-            for (int p = 0; p < s.Panels; p++)
+            if (first < last)
             {
-                WriteOutputs(p, ua, ub);
-            }
-
-            Next.Share(part, Run.Parts);
-        }
-
-        /// <summary>
-        /// The input projection of the chunk's steps for the rows [<paramref name="start"/>, <paramref name="end"/>):
-        /// each weight tile against every input panel of the chunk, so that it is reused from L1.
-        /// </summary>
-        private readonly void Projection(int start, int end)
-        {
-            Shape s = Run.Shape;
-            for (int i = start; i < end;)
-            {
-                int height = 0;
-                for (int slot = 0; slot < Count; slot++)
+                int ua = s.StripRange(first).Start / g, ub = Math.Min(s.StripRange(last - 1).End, s.Layout.Rows) / g;
+                for (int p = 0; p < s.Panels; p++)
                 {
-                    for (int p = 0; p < s.Panels; p++)
-                    {
-                        float* gates = Run.GatesPanel(slot, p);
-                        height = LaneTiles<TKernel>.Tile(s.Layout, s.InputSize, Run.Input, i, end, Run.XtPanel(slot, p), gates, loadC: false);
-                        if (Run.ScaleX != null)
-                        {
-                            LaneTiles<TKernel>.ScaleRows(gates, gates, Run.ScaleX, i, i + height, accumulate: false);
-                        }
-                    }
+                    WriteOutputs(p, ua, ub);
                 }
-
-                i += height;
             }
         }
 

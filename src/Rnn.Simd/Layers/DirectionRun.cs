@@ -153,32 +153,24 @@ internal unsafe ref struct DirectionRun : IBatchRows
         // of 16) rides along the recurrent products instead (OverlappedGemv): each chunk of 16 steps is computed during
         // the steps of the block before it, an equal share per step. (Batch 1 is never split into parts.)
         bool overlap = whole && OverlapApplies(recording, steps);
-
-        // Training's forward (LSTM, Elman) runs each step's input projection and recurrent product as one product over
-        // the whole fused matrix, [x_t | h_{t−1}] · [W_x | W_h]ᵀ: each element's chain is the same (the input depths,
-        // then the recurrent ones, in order), the gates are stored once instead of stored and reloaded, and the panels
-        // stream once a step. (GRU keeps W_h's product apart from the input's: r multiplies W_hn h.) Below 4 rows the
-        // recurrent product's row-at-a-time path beats one zero-padded tile of the fused product.
-        bool fused = recording && rows >= 4 && !_o.IsExtended && (_o.Cell == CellType.Lstm || _o.Cell == CellType.Rnn);
         int chunk = overlap ? ((steps - 1) % OverlappedGemv.Rows) + 1 : ProjectionChunk(batch, gh, steps);
         float[]? rented = overlap ? _pool.Rent(OverlappedGemv.Rows * inputSize) : null;
         try
         {
             fixed (float* aPack = rented)
             fixed (float* gxBase = gx)
-            fixed (float* xBase = x)
             {
                 for (int s = 0; s < steps; s++)
                 {
                     int t = Reverse ? steps - 1 - s : s;
-                    if (!fused && !whole)
+                    if (!whole)
                     {
                         // A part's rows of one step are contiguous, its rows of several steps are not: one product a step.
                         Gemm.MultiplyPackedRange(
                             rows, x.Slice(((t * batch) + b0) * inputSize, rows * inputSize), inputSize, _w.Fused, 0, inputSize, gh,
                             gx.Slice(((t * batch) + b0) * gh, rows * gh), gh, accumulate: false, team, _pool);
                     }
-                    else if (!fused && s % chunk == 0 && (!overlap || s == 0))
+                    else if (s % chunk == 0 && (!overlap || s == 0))
                     {
                         int count = Math.Min(chunk, steps - s), first = Reverse ? steps - s - count : s;
                         Gemm.MultiplyPackedRange(
@@ -205,10 +197,6 @@ internal unsafe ref struct DirectionRun : IBatchRows
 
                     // At batch 1, alternate the direction of the panel stream: the panels read last are the first read next.
                     pending.Descending = batch == 1 && (s & 1) == 1;
-                    if (fused)
-                    {
-                        pending.X = xBase + ((nint)((t * batch) + b0) * inputSize);
-                    }
 
                     StepAt(b0, rows, team, t, gx, inputSize, lengths, layerOut, record, pending, ref hPrev, ref hNext, ref cPrev, ref cNext);
                 }
@@ -522,15 +510,6 @@ internal unsafe ref struct DirectionRun : IBatchRows
     private readonly void Recurrent(int batch, ThreadTeam? team, Span<float> hRecurrent, int depth, int inputSize, Span<float> destination, bool accumulate, in PendingProjection pending)
     {
         int gh = _o.Gates * _o.HiddenSize;
-        if (pending.X != null)
-        {
-            // The input projection rides in the same product: destination = [x_t | h] · [W_x | W_h]ᵀ (see Rows).
-            Debug.Assert(accumulate);
-            Gemm.MultiplyPackedSplit(
-                batch, new ReadOnlySpan<float>(pending.X, batch * inputSize), inputSize, inputSize, hRecurrent, depth, depth, _w.Fused, gh, destination, gh, accumulate: false, team, _pool);
-            return;
-        }
-
         if (pending.A != null)
         {
             fixed (float* hp = hRecurrent)
@@ -551,8 +530,6 @@ internal unsafe ref struct DirectionRun : IBatchRows
     /// </summary>
     private struct PendingProjection
     {
-        /// <summary>This step's input rows when the input projection joins the recurrent product (null: the gates hold it already).</summary>
-        public float* X;
         public float* A;
         public float* C;
         public int TileStep;

@@ -28,8 +28,8 @@ public sealed class LaneRunTests
         // B = 15, 16 and 48 fill 16-lane panels: at AVX-512 they run one vector of lanes (MicroKernel512Narrow).
         var data = new TheoryData<int, int, int>();
         int seed = 0;
-        // B = 16 at H = 64 and B = 64 at H = 48 split over two threads too (each part projects its own strips and packs
-        // a share of the next chunk's inputs: 11 steps make two chunks at B = 16, three at B = 64 in 32-lane panels).
+        // B = 16 at H = 64 and B = 64 at H = 48 split over two threads too (11 steps make two chunks at B = 16, three
+        // at B = 64 in 32-lane panels).
         foreach ((int hidden, int batch) in new[] { (33, Nr), (21, OnePaddedLane()), (13, 3 * Nr), (70, 2 * Nr), (37, 15), (45, 16), (29, 48), (64, 16), (48, 64) })
         {
             data.Add(hidden, batch, ++seed);
@@ -81,26 +81,6 @@ public sealed class LaneRunTests
                 }
             }
         }
-    }
-
-    [Theory]
-    [InlineData(CellType.Lstm)]
-    [InlineData(CellType.Gru)]
-    [InlineData(CellType.Rnn)]
-    public void SplitLanes_DispatchOnceAStep(CellType cell)
-    {
-        // The input projection and the packing of the next chunk's inputs ride in the steps' dispatches: one to pack
-        // the first chunk, then one per step.
-        const int steps = 20, batch = 16;
-        var o = new RecurrentNetworkOptions { Cell = cell, InputSize = 40, HiddenSize = 96 };   // Elman too has rows enough to split
-        Assert.True(DirectionLanes.Applies(o, batch, wholeSequences: true));
-        RecurrentNetwork network = TestNetworks.Create(o, seed: 7);
-        float[] x = new TestRandom(8).Array(steps * batch * o.InputSize, -1f, 1f), y = new float[steps * batch * o.HiddenSize];
-        using var team = new ThreadTeam(2);
-        network.Forward(x, steps, batch, y, threads: team);
-        long before = team.Dispatches;
-        network.Forward(x, steps, batch, y, threads: team);
-        Assert.Equal(steps + 1, team.Dispatches - before);
     }
 
     [Fact]

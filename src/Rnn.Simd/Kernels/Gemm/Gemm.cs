@@ -113,88 +113,6 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// C1[m, n1] (+)= Aᵀ · B1 and, when <paramref name="n2"/> > 0, C2[m, n2] (+)= Aᵀ · B2, with A stored [k, m] and both B
-    /// stored [k, n]: the weight gradients dW_ih = dGᵀ·x and dW_hh = dGᵀ·h, which pack dGᵀ once between them. When
-    /// <paramref name="sums"/> is not empty, sums[i] = Σ_k A[k, i] in double, k in order (the bias gradients), read
-    /// with the packing. Every element of C1 and C2 has the bits of <see cref="MultiplyAtB"/>.
-    /// </summary>
-    public static void MultiplyAtBShared(int m, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b1, int n1, int ldb1, Span<float> c1, int ldc1, ReadOnlySpan<float> b2, int n2, int ldb2, Span<float> c2, int ldc2, Span<double> sums, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
-        => MultiplyAtBShared(m, k, a, lda, b1, n1, ldb1, c1, ldc1, b2, n2, ldb2, c2, ldc2, sums, accumulate, team, pool, Isa.Best);
-
-    /// <summary><see cref="MultiplyAtBShared(int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, int, Span{float}, int, ReadOnlySpan{float}, int, int, Span{float}, int, Span{double}, bool, ThreadTeam?, ArrayPool{float}?)"/> at an explicit vector width.</summary>
-    public static void MultiplyAtBShared(int m, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b1, int n1, int ldb1, Span<float> c1, int ldc1, ReadOnlySpan<float> b2, int n2, int ldb2, Span<float> c2, int ldc2, Span<double> sums, bool accumulate, ThreadTeam? team, ArrayPool<float>? pool, VectorWidth width)
-    {
-        ThrowHelper.ThrowIfNegative(m, nameof(m));
-        ThrowHelper.ThrowIfNegative(k, nameof(k));
-        ThrowHelper.ThrowIfNegative(n1, nameof(n1));
-        ThrowHelper.ThrowIfNegative(n2, nameof(n2));
-        ThrowHelper.ThrowIfMatrixDoesNotFit(k, m, lda, a.Length, nameof(a), nameof(lda));
-        ThrowHelper.ThrowIfMatrixDoesNotFit(k, n1, ldb1, b1.Length, nameof(b1), nameof(ldb1));
-        ThrowHelper.ThrowIfMatrixDoesNotFit(m, n1, ldc1, c1.Length, nameof(c1), nameof(ldc1));
-        if (n2 > 0)
-        {
-            ThrowHelper.ThrowIfMatrixDoesNotFit(k, n2, ldb2, b2.Length, nameof(b2), nameof(ldb2));
-            ThrowHelper.ThrowIfMatrixDoesNotFit(m, n2, ldc2, c2.Length, nameof(c2), nameof(ldc2));
-        }
-
-        if (!sums.IsEmpty)
-        {
-            ThrowHelper.ThrowIfMatrixDoesNotFit(1, m, m, sums.Length, nameof(sums), nameof(m));
-            sums[..m].Clear();
-        }
-
-        // The sums come with the packing of A (the first product's, or the second's when the first has no columns).
-        bool pairs = n2 > 0 && n1 > 0 && n1 <= GemmBlocking.NC && n2 <= GemmBlocking.NC;
-        fixed (float* pa = a, pb1 = b1, pc1 = c1, pb2 = b2, pc2 = c2)
-        fixed (double* ps = sums)
-        {
-            var problem = new GemmProblem
-            {
-                M = m, N = n1, K = k,
-                A = pa, Lda = lda, TransA = true,
-                B = pb1, Ldb = ldb1,
-                C = pc1, Ldc = ldc1,
-                Accumulate = accumulate,
-                ASums = n1 > 0 && k > 0 ? ps : null,
-            };
-            if (pairs)
-            {
-                problem.B2 = pb2;
-                problem.Ldb2 = ldb2;
-                problem.N2 = n2;
-                problem.C2 = pc2;
-                problem.Ldc2 = ldc2;
-            }
-
-            ArrayPool<float> scratch = pool ?? ArrayPool<float>.Shared;
-            Dispatch(problem, team, scratch, width);
-            if (n2 > 0 && !pairs)
-            {
-                GemmProblem second = problem;
-                second.N = n2;
-                second.B = pb2;
-                second.Ldb = ldb2;
-                second.C = pc2;
-                second.Ldc = ldc2;
-                second.ASums = n1 == 0 && k > 0 ? ps : null;
-                Dispatch(second, team, scratch, width);
-            }
-        }
-
-        if (!sums.IsEmpty && n1 == 0 && n2 == 0)
-        {
-            // No product, so no packing to read A with: sum here.
-            for (int kk = 0; kk < k; kk++)
-            {
-                for (int i = 0; i < m; i++)
-                {
-                    sums[i] += a[(kk * lda) + i];
-                }
-            }
-        }
-    }
-
-    /// <summary>
     /// C[m, n] = (accumulate ? C : 0) + A[m, k] · op(B) with op(B) pre-packed (n = b.N, k = b.K). With
     /// m = 1 and a contiguous row this is the batch-1 path: the packed panels stream through once.
     /// Runs at the width <paramref name="b"/> was packed for.
@@ -222,57 +140,6 @@ internal static unsafe class Gemm
                 Accumulate = accumulate,
             };
             DispatchPacked(problem, b, 0, team, pool ?? ArrayPool<float>.Shared);
-            GC.KeepAlive(b);
-        }
-    }
-
-    /// <summary>
-    /// C[m, n] = (accumulate ? C : 0) + [A1 | A2] · op(B)[0 … k1+k2−1, 0 … n−1] with A1 [m, k1] and A2 [m, k2] side by side
-    /// in depth: a step's input rows and recurrent state against the whole fused [W_x | W_h], one product where
-    /// <see cref="MultiplyPackedRange"/> would take two. Each element's chain runs over A1's depths, then A2's, in order:
-    /// the bits of the two products with the second accumulating. Float32 panels only.
-    /// </summary>
-    public static void MultiplyPackedSplit(int m, ReadOnlySpan<float> a1, int lda1, int k1, ReadOnlySpan<float> a2, int lda2, int k2, PackedMatrix b, int n, Span<float> c, int ldc, bool accumulate, ThreadTeam? team = null, ArrayPool<float>? pool = null)
-    {
-        if (b is null)
-        {
-            ThrowHelper.ArgumentNull(nameof(b));
-        }
-
-        ThrowHelper.ThrowIfNegative(m, nameof(m));
-        ThrowHelper.ThrowIfNegative(k1, nameof(k1));
-        ThrowHelper.ThrowIfNegative(k2, nameof(k2));
-        if ((long)k1 + k2 > b.K)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(k2), $"Depth {(long)k1 + k2} is more than the matrix's depth {b.K}.");
-        }
-
-        if ((uint)n > (uint)b.N)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(n), $"{n} columns requested of a matrix with {b.N}.");
-        }
-
-        if (b.Precision != WeightPrecision.Float32)
-        {
-            ThrowHelper.InvalidOperation($"A product with two sources of A needs float32 panels, not {b.Precision}.");
-        }
-
-        ThrowHelper.ThrowIfMatrixDoesNotFit(m, k1, lda1, a1.Length, nameof(a1), nameof(lda1));
-        ThrowHelper.ThrowIfMatrixDoesNotFit(m, k2, lda2, a2.Length, nameof(a2), nameof(lda2));
-        ThrowHelper.ThrowIfMatrixDoesNotFit(m, n, ldc, c.Length, nameof(c), nameof(ldc));
-
-        fixed (float* pa1 = a1, pa2 = a2)
-        fixed (float* pc = c)
-        {
-            var problem = new GemmProblem
-            {
-                M = m, N = n, K = k1 + k2,
-                A = pa1, Lda = lda1, A2 = pa2, Lda2 = lda2, K1 = k1,
-                BPacked = b.Panels, BPanelStride = b.PanelStride,
-                C = pc, Ldc = ldc,
-                Accumulate = accumulate,
-            };
-            Dispatch(problem, team, pool ?? ArrayPool<float>.Shared, b.Width);
             GC.KeepAlive(b);
         }
     }
@@ -359,7 +226,7 @@ internal static unsafe class Gemm
 
     internal static void Dispatch(in GemmProblem problem, ThreadTeam? team, ArrayPool<float> pool, VectorWidth width)
     {
-        if (problem.M == 2 && problem.BPacked != null && !problem.TransA && problem.A2 == null)
+        if (problem.M == 2 && problem.BPacked != null && !problem.TransA)
         {
             // Two rows against packed panels: one batch-1 pass a row (the panels stream through at bandwidth) rather
             // than one zero-padded MR-row tile that computes six rows to keep two. LSTM X = H = 256, one step at B = 2

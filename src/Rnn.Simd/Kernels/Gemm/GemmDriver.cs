@@ -78,12 +78,6 @@ internal static unsafe class GemmDriver<TKernel>
         // rows when A is the larger side and there are rows enough for balanced parts (the weight gradients' dGᵀ·x
         // and backward's dG·W over all T·B rows), columns otherwise, and rows when there are too few column panels.
         int columnPanels = CeilDiv(p.N, TKernel.NR), rowPanels = CeilDiv(p.M, TKernel.MR);
-        if (p.C2 != null)
-        {
-            // Two products share the packing of A: their columns cannot be cut together.
-            return false;
-        }
-
         if (p.M == 1)
         {
             return true;
@@ -102,8 +96,7 @@ internal static unsafe class GemmDriver<TKernel>
         int kc = Math.Min(GemmBlocking.KC, p.K);
         int mc = RoundUp(Math.Min(GemmBlocking.MC, p.M), TKernel.MR);
         int nc = p.BPacked != null ? 0 : RoundUp(Math.Min(GemmBlocking.NC, p.N), TKernel.NR);
-        int nc2 = p.C2 != null ? RoundUp(p.N2, TKernel.NR) : 0;
-        return (mc * kc) + (kc * (nc + nc2)) + (TKernel.MR * TKernel.NR) + (4 * GemmBlocking.AlignFloats);
+        return (mc * kc) + (kc * nc) + (TKernel.MR * TKernel.NR) + (3 * GemmBlocking.AlignFloats);
     }
 
     private struct Job : IParallelJob
@@ -127,11 +120,6 @@ internal static unsafe class GemmDriver<TKernel>
                 }
 
                 p = SplitColumns ? p.Columns(start, end - start, TKernel.NR) : p.Rows(start, end - start);
-                if (SplitColumns && start > 0)
-                {
-                    // Every part packs all of A: the part with the first columns sums it.
-                    p.ASums = null;
-                }
             }
 
             if (UsesGemv(p))
@@ -145,7 +133,7 @@ internal static unsafe class GemmDriver<TKernel>
         }
     }
 
-    /// <summary>The blocked loop nest of <see cref="GemmBlocking"/> over one (sub-)problem (and its second product, if any).</summary>
+    /// <summary>The blocked loop nest of <see cref="GemmBlocking"/> over one (sub-)problem.</summary>
     private static void Blocked(in GemmProblem p, float* scratch)
     {
         int mr = TKernel.MR, nr = TKernel.NR;
@@ -154,11 +142,6 @@ internal static unsafe class GemmDriver<TKernel>
         float* aPack = Align(scratch);                                 // [mcMax / MR][kc][MR]
         float* tile = Align(aPack + ((nint)mcMax * kcMax));             // [MR][NR] edge tiles
         float* bPack = Align(tile + (mr * nr));                         // [NC / NR][kc][NR] unless B is pre-packed
-        float* bPack2 = Align(bPack + (p.BPacked != null ? 0 : (nint)kcMax * RoundUp(Math.Min(GemmBlocking.NC, p.N), nr)));
-        Debug.Assert(p.C2 == null || (p.TransA && p.BPacked == null && p.N <= GemmBlocking.NC && p.N2 <= GemmBlocking.NC));
-        GemmProblem second = p;
-        second.C = p.C2;
-        second.Ldc = p.Ldc2;
 
         for (int jc = 0; jc < p.N; jc += GemmBlocking.NC)
         {
@@ -184,33 +167,12 @@ internal static unsafe class GemmDriver<TKernel>
                     bBlock = bPack;
                 }
 
-                if (p.C2 != null)
-                {
-                    GemmPacking<TKernel>.PackB(p.B2 + (pc * p.Ldb2), p.Ldb2, false, kc, p.N2, bPack2, bPanelStride);
-                }
-
                 for (int ic = 0; ic < p.M; ic += GemmBlocking.MC)
                 {
                     int mc = Math.Min(GemmBlocking.MC, p.M - ic);
                     float* aSrc = p.TransA ? p.A + (pc * p.Lda) + ic : p.A + (ic * p.Lda) + pc;
-
-                    // A block is packed once per column block: only the first adds to the sums.
-                    double* sums = p.ASums != null && jc == 0 ? p.ASums + ic : null;
-                    if (p.A2 != null)
-                    {
-                        // Depths [pc, pc + kc) cut at K1: the first from A, the rest from A2, into the same panels.
-                        int first = Math.Clamp(p.K1 - pc, 0, kc);
-                        GemmPacking<TKernel>.PackASplit(p.A + (ic * p.Lda) + Math.Min(pc, p.K1), p.Lda, first, p.A2 + (ic * p.Lda2) + Math.Max(0, pc - p.K1), p.Lda2, mc, kc, aPack);
-                    }
-                    else
-                    {
-                        GemmPacking<TKernel>.PackA(aSrc, p.Lda, p.TransA, mc, kc, aPack, sums);
-                    }
+                    GemmPacking<TKernel>.PackA(aSrc, p.Lda, p.TransA, mc, kc, aPack);
                     Macro(p, ic, jc, mc, nc, kc, aPack, bBlock, bPanelStride, tile, loadC);
-                    if (p.C2 != null)
-                    {
-                        Macro(second, ic, 0, mc, p.N2, kc, aPack, bPack2, bPanelStride, tile, loadC);
-                    }
                 }
             }
         }
@@ -340,7 +302,7 @@ internal static unsafe class GemmDriver<TKernel>
     }
 
     /// <summary>One contiguous row of A against pre-packed B streams the panels instead of tiling.</summary>
-    private static bool UsesGemv(in GemmProblem p) => p.M == 1 && p.BPacked != null && p.A2 == null && (!p.TransA || p.Lda == 1);
+    private static bool UsesGemv(in GemmProblem p) => p.M == 1 && p.BPacked != null && (!p.TransA || p.Lda == 1);
 
     /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of [0, length), cut at multiples of <paramref name="unit"/>.</summary>
     private static (int Start, int End) Share(int length, int unit, int part, int parts)

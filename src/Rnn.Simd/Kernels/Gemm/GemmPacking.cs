@@ -39,16 +39,15 @@ internal static unsafe class GemmPacking<TKernel>
     /// Packs A(rows i0…i0+mc−1, depth p0…p0+kc−1) as row micro-panels of the heights <see cref="RowSplit"/> gives:
     /// the panel holding row i starts at <c>dst + i·kc</c> and stores <c>panel[k·height + i % height]</c>, zero
     /// for rows past mc. A(i, k) is <c>a[i·lda + k]</c>, or <c>a[k·lda + i]</c> when <paramref name="transA"/>.
-    /// With <paramref name="sums"/> (transposed A only), <c>sums[i] += A(i, k)</c> in double for k in order.
     /// </summary>
-    public static void PackA(float* a, nint lda, bool transA, int mc, int kc, float* dst, double* sums = null)
+    public static void PackA(float* a, nint lda, bool transA, int mc, int kc, float* dst)
     {
-        Debug.Assert(mc > 0 && kc > 0 && (sums == null || transA));
+        Debug.Assert(mc > 0 && kc > 0);
         int mr = TKernel.MR, ms = TKernel.MRShort;
         (int full, int shortRows) = RowSplit(mc);
         if (transA)
         {
-            PackTransposed(a, lda, mc, kc, full, shortRows, dst, sums);
+            PackTransposed(a, lda, mc, kc, full, shortRows, dst);
             return;
         }
 
@@ -56,35 +55,6 @@ internal static unsafe class GemmPacking<TKernel>
         {
             int height = i0 >= full && i0 < full + shortRows ? ms : mr;
             PackPanel(a, lda, i0, Math.Min(height, mc - i0), height, kc, dst + ((nint)i0 * kc));
-            i0 += height;
-        }
-    }
-
-    /// <summary>
-    /// Packs a row-major A whose first <paramref name="k1"/> depths come from <paramref name="a1"/> and the other
-    /// kc − k1 from <paramref name="a2"/> (rows i0…i0+mc−1 of each), as <see cref="PackA"/> lays out one source: each
-    /// panel holds depth k at <c>k·height</c>, so the second source's depths follow the first's in the same panel.
-    /// </summary>
-    public static void PackASplit(float* a1, nint lda1, int k1, float* a2, nint lda2, int mc, int kc, float* dst)
-    {
-        Debug.Assert(mc > 0 && kc > 0 && k1 >= 0 && k1 <= kc);
-        int mr = TKernel.MR, ms = TKernel.MRShort;
-        (int full, int shortRows) = RowSplit(mc);
-        for (int i0 = 0; i0 < mc;)
-        {
-            int height = i0 >= full && i0 < full + shortRows ? ms : mr;
-            int rows = Math.Min(height, mc - i0);
-            float* panel = dst + ((nint)i0 * kc);
-            if (k1 > 0)
-            {
-                PackPanel(a1, lda1, i0, rows, height, k1, panel);
-            }
-
-            if (kc > k1)
-            {
-                PackPanel(a2, lda2, i0, rows, height, kc - k1, panel + ((nint)k1 * height));
-            }
-
             i0 += height;
         }
     }
@@ -101,11 +71,8 @@ internal static unsafe class GemmPacking<TKernel>
     /// at a time read each row's lines once per panel, from L2 or beyond; a row at a time scattered into all the
     /// panels (24 KiB apart, again one set) and was slower still. Blocks of 8 rows keep both sides in L1; measured in
     /// the LSTM training row (H = 256, B = 32, T = 50) the transposed packing took 2.4–3.1 ms per call instead of 3.0–3.9.
-    /// With <paramref name="sums"/>, each source float is also added, widened to double, into the sum of its row of
-    /// op(A): the bias gradients' column sums of dG in row order, as a pass of their own would add them, while the rows
-    /// are in L1 for the packing. Widening is exact, so vectors of doubles change no bit.
     /// </remarks>
-    private static void PackTransposed(float* a, nint lda, int mc, int kc, int full, int shortRows, float* dst, double* sums)
+    private static void PackTransposed(float* a, nint lda, int mc, int kc, int full, int shortRows, float* dst)
     {
         int mr = TKernel.MR, ms = TKernel.MRShort;
         for (int k0 = 0; k0 < kc; k0 += TransposedChunk)
@@ -117,8 +84,7 @@ internal static unsafe class GemmPacking<TKernel>
                 int rows = Math.Min(height, mc - i0);
                 float* d = dst + ((nint)i0 * kc) + ((nint)k0 * height);
                 float* src = a + ((nint)k0 * lda) + i0;
-                double* s = sums + i0;
-                if (rows == height && (height == 4 || height == 6) && sums == null)
+                if (rows == height && (height == 4 || height == 6))
                 {
                     for (int k = 0; k < chunk; k++, src += lda, d += height)
                     {
@@ -129,31 +95,6 @@ internal static unsafe class GemmPacking<TKernel>
                         }
                     }
                 }
-                else if (rows == height && (height == 4 || height == 6))
-                {
-                    Vector128<double> s01 = Vector128.Load(s), s23 = Vector128.Load(s + 2);
-                    Vector128<double> s45 = height == 6 ? Vector128.Load(s + 4) : default;
-                    for (int k = 0; k < chunk; k++, src += lda, d += height)
-                    {
-                        Vector128<float> v = Unsafe.ReadUnaligned<Vector128<float>>(src);
-                        Unsafe.WriteUnaligned(d, v);
-                        s01 += Vector128.WidenLower(v);
-                        s23 += Vector128.WidenUpper(v);
-                        if (height == 6)
-                        {
-                            Vector128<float> w = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(src + 4)).AsSingle();
-                            Unsafe.WriteUnaligned(d + 4, w.AsInt64().ToScalar());
-                            s45 += Vector128.WidenLower(w);
-                        }
-                    }
-
-                    s01.Store(s);
-                    s23.Store(s + 2);
-                    if (height == 6)
-                    {
-                        s45.Store(s + 4);
-                    }
-                }
                 else
                 {
                     for (int k = 0; k < chunk; k++, src += lda, d += height)
@@ -162,10 +103,6 @@ internal static unsafe class GemmPacking<TKernel>
                         for (; r < rows; r++)
                         {
                             d[r] = src[r];
-                            if (sums != null)
-                            {
-                                s[r] += src[r];
-                            }
                         }
 
                         for (; r < height; r++)
@@ -316,21 +253,7 @@ internal static unsafe class GemmPacking<TKernel>
         {
             int cols = Math.Min(nr, nc - j0);
             float* panel = dst + ((j0 / nr) * panelStride);
-            int k0 = 0;
-            if (cols == nr && nr % 8 == 0 && Avx.IsSupported)
-            {
-                // Full panels: 8 columns × 8 depths at a time through an 8×8 transpose in registers, each depth's 8
-                // columns written as one 32-byte store (the weights are re-packed after every optimiser step).
-                for (; k0 + 8 <= kc; k0 += 8)
-                {
-                    for (int j = 0; j < nr; j += 8)
-                    {
-                        Transpose8(b + ((j0 + j) * ldb) + k0, ldb, panel + ((nint)k0 * nr) + j, nr);
-                    }
-                }
-            }
-
-            for (; k0 < kc; k0 += 16)
+            for (int k0 = 0; k0 < kc; k0 += 16)
             {
                 int chunk = Math.Min(16, kc - k0);
                 for (int j = 0; j < cols; j++)
@@ -353,38 +276,5 @@ internal static unsafe class GemmPacking<TKernel>
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// Eight source rows of 8 floats (<paramref name="src"/>, <paramref name="ldSrc"/> apart) written as eight rows of
-    /// their columns (<paramref name="dst"/>, <paramref name="ldDst"/> apart): dst[k·ldDst + r] = src[r·ldSrc + k].
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(float* src, nint ldSrc, float* dst, nint ldDst)
-    {
-        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + ldSrc);
-        Vector256<float> r2 = Avx.LoadVector256(src + (2 * ldSrc)), r3 = Avx.LoadVector256(src + (3 * ldSrc));
-        Vector256<float> r4 = Avx.LoadVector256(src + (4 * ldSrc)), r5 = Avx.LoadVector256(src + (5 * ldSrc));
-        Vector256<float> r6 = Avx.LoadVector256(src + (6 * ldSrc)), r7 = Avx.LoadVector256(src + (7 * ldSrc));
-
-        // Within each 128-bit half: interleave pairs of rows, then pairs of pairs (a 4×4 transpose per half).
-        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
-        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
-        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
-        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
-        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
-        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
-        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
-        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-
-        // Then rows 0–3 and 4–7 meet: low halves give depths 0–3, high halves depths 4–7.
-        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(dst + ldDst, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(dst + (2 * ldDst), Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(dst + (3 * ldDst), Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(dst + (4 * ldDst), Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(dst + (5 * ldDst), Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(dst + (6 * ldDst), Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(dst + (7 * ldDst), Avx.Permute2x128(u3, u7, 0x31));
     }
 }

@@ -32,32 +32,6 @@ internal unsafe struct GemmProblem
     /// </summary>
     public bool DescendingPanels;
 
-    /// <summary>
-    /// A second product with the same op(A) (transposed A only, B unpacked and stored [K, N2]): C2[M, N2] =
-    /// (accumulate ? C2 : 0) + op(A) · B2, run on each packed block of A right after the first (the weight gradients
-    /// dW_ih = dGᵀ·x and dW_hh = dGᵀ·h pack dGᵀ once). Null when there is none.
-    /// </summary>
-    public float* B2;
-    public nint Ldb2;
-    public int N2;
-    public float* C2;
-    public nint Ldc2;
-
-    /// <summary>
-    /// A second source of A (A not transposed): depths from <see cref="K1"/> on are <c>A2[i·Lda2 + k − K1]</c>, the first
-    /// K1 <c>A[i·Lda + k]</c> (a step's input rows and recurrent state in one product over the fused [W_x | W_h]). Null when there is none.
-    /// </summary>
-    public float* A2;
-    public nint Lda2;
-    public int K1;
-
-    /// <summary>
-    /// When set (transposed A only), the packing of A also adds Σ_k op(A)(i, k) into <c>ASums[i]</c> in double, k in
-    /// order (the bias gradients' column sums of dG, read once with the packing instead of in a pass of their own).
-    /// The caller clears the sums first.
-    /// </summary>
-    public double* ASums;
-
     /// <summary>The sub-problem of columns [j0, j0 + n) (j0 a multiple of NR when B is packed).</summary>
     public readonly GemmProblem Columns(int j0, int n, int nr)
     {
@@ -83,21 +57,6 @@ internal unsafe struct GemmProblem
         p.M = m;
         p.C = C + (i0 * Ldc);
         p.A = TransA ? A + i0 : A + (i0 * Lda);
-        if (A2 != null)
-        {
-            p.A2 = A2 + (i0 * Lda2);
-        }
-
-        if (C2 != null)
-        {
-            p.C2 = C2 + (i0 * Ldc2);
-        }
-
-        if (ASums != null)
-        {
-            p.ASums = ASums + i0;
-        }
-
         return p;
     }
 }
