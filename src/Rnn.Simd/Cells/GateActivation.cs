@@ -20,7 +20,7 @@ namespace Rnn.Simd.Cells;
 internal static unsafe class GateActivation
 {
     /// <summary>x[i] = f(x[i] + b[i]) for i &lt; <paramref name="n"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Apply<TOp>(VectorWidth width, float* x, float* b, nint n)
         where TOp : struct, IUnaryOperator
     {
@@ -59,7 +59,7 @@ internal static unsafe class GateActivation
     }
 
     /// <summary>x[i] = f((x[i] + r[i]) + b[i]) for i &lt; <paramref name="n"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Apply<TOp>(VectorWidth width, float* x, float* r, float* b, nint n)
         where TOp : struct, IUnaryOperator
     {
@@ -102,7 +102,7 @@ internal static unsafe class GateActivation
     /// <paramref name="stride"/> apart, x[u·stride + l] = f(x[u·stride + l] + b[u]), the bias broadcast along the row.
     /// <paramref name="lanes"/> is a multiple of the vector length at <paramref name="width"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void ApplyLanes<TOp>(VectorWidth width, float* x, nint stride, int units, int lanes, float* b)
         where TOp : struct, IUnaryOperator
     {
@@ -162,7 +162,7 @@ internal static unsafe class GateActivation
     /// <see cref="ApplyLanes{TOp}(VectorWidth, float*, nint, int, int, float*)"/> with a recurrent term kept apart:
     /// x[u·stride + l] = f((x[u·stride + l] + r[u·stride + l]) + b[u]).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void ApplyLanes<TOp>(VectorWidth width, float* x, float* r, nint stride, int units, int lanes, float* b)
         where TOp : struct, IUnaryOperator
     {

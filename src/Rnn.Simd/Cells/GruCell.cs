@@ -74,7 +74,7 @@ internal static unsafe class GruCell
     }
 
     // n, h (and hn) from the activated r and z; one method per width, each holding one activation.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint NewV512(in NewRows r)
     {
         nint i = 0;
@@ -93,7 +93,7 @@ internal static unsafe class GruCell
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint NewV256(in NewRows r)
     {
         nint i = 0;
@@ -112,7 +112,7 @@ internal static unsafe class GruCell
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint NewV128(in NewRows r)
     {
         nint i = 0;
@@ -171,7 +171,7 @@ internal static unsafe class GruCell
     /// the same IEEE operations per lane, in the same order.
     /// </summary>
     /// <remarks>Layouts as in <see cref="LstmCell.Lanes"/>.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void ResetAfterLanes(VectorWidth width, int lanes, float* gates, float* recurrent, float* bias, float* newBias, int h, int u0, int units, float* hPrev, float* hOut)
     {
         Debug.Assert(width == VectorWidth.Scalar || lanes % (int)width == 0, "The lanes fill whole vectors (a width's value is its float count).");
@@ -196,7 +196,7 @@ internal static unsafe class GruCell
     }
 
     // n and h from the activated r and z, b_n and b_hn per unit; one method per width.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LaneNewV512(int lanes, float* gates, float* recurrent, float* bn, float* bhn, int units, float* hPrev, float* hOut)
     {
         for (int u = 0; u < units; u++, gates += 3 * lanes, recurrent += 3 * lanes, hPrev += lanes, hOut += lanes)
@@ -212,7 +212,7 @@ internal static unsafe class GruCell
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LaneNewV256(int lanes, float* gates, float* recurrent, float* bn, float* bhn, int units, float* hPrev, float* hOut)
     {
         for (int u = 0; u < units; u++, gates += 3 * lanes, recurrent += 3 * lanes, hPrev += lanes, hOut += lanes)
@@ -228,7 +228,7 @@ internal static unsafe class GruCell
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LaneNewV128(int lanes, float* gates, float* recurrent, float* bn, float* bhn, int units, float* hPrev, float* hOut)
     {
         for (int u = 0; u < units; u++, gates += 3 * lanes, recurrent += 3 * lanes, hPrev += lanes, hOut += lanes)
@@ -293,7 +293,7 @@ internal static unsafe class GruCell
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint BackwardV512(in GradientRow w)
     {
         nint i = 0;
@@ -312,7 +312,7 @@ internal static unsafe class GruCell
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint BackwardV256(in GradientRow w)
     {
         nint i = 0;
@@ -331,7 +331,7 @@ internal static unsafe class GruCell
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint BackwardV128(in GradientRow w)
     {
         nint i = 0;

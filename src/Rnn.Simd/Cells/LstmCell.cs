@@ -70,7 +70,7 @@ internal static unsafe class LstmCell
     }
 
     // c, tanh(c) and hCell from the activated gates; one method per width, each holding one activation.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint StateV512(in StateRows r)
     {
         nint i = 0;
@@ -84,7 +84,7 @@ internal static unsafe class LstmCell
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint StateV256(in StateRows r)
     {
         nint i = 0;
@@ -98,7 +98,7 @@ internal static unsafe class LstmCell
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint StateV128(in StateRows r)
     {
         nint i = 0;
@@ -129,7 +129,7 @@ internal static unsafe class LstmCell
     ///   states  [unit][lane]         c, h_{t−1} and h_t panels
     /// </code>
     /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Lanes(VectorWidth width, int lanes, float* gates, float* bias, int h, int u0, int units, float* c, float* hOut)
     {
         Debug.Assert(width == VectorWidth.Scalar || lanes % (int)width == 0, "The lanes fill whole vectors (a width's value is its float count).");
@@ -161,7 +161,7 @@ internal static unsafe class LstmCell
     }
 
     // c = f·c + i·g and h = o·tanh(c) from the activated gates; one method per width, as in Forward.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LaneStateV512(int lanes, float* gates, int units, float* c, float* hOut)
     {
         for (int u = 0; u < units; u++, gates += 4 * lanes, c += lanes, hOut += lanes)
@@ -176,7 +176,7 @@ internal static unsafe class LstmCell
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LaneStateV256(int lanes, float* gates, int units, float* c, float* hOut)
     {
         for (int u = 0; u < units; u++, gates += 4 * lanes, c += lanes, hOut += lanes)
@@ -191,7 +191,7 @@ internal static unsafe class LstmCell
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LaneStateV128(int lanes, float* gates, int units, float* c, float* hOut)
     {
         for (int u = 0; u < units; u++, gates += 4 * lanes, c += lanes, hOut += lanes)
@@ -254,7 +254,7 @@ internal static unsafe class LstmCell
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint BackwardV512(in GradientRow r)
     {
         nint i = 0;
@@ -273,7 +273,7 @@ internal static unsafe class LstmCell
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint BackwardV256(in GradientRow r)
     {
         nint i = 0;
@@ -292,7 +292,7 @@ internal static unsafe class LstmCell
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static nint BackwardV128(in GradientRow r)
     {
         nint i = 0;

@@ -599,7 +599,7 @@ internal unsafe ref struct DirectionBackward : IBatchRows
         public int Rows;
         public int Width;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int start, int end)
         {
             new Span<double>(Sum + start, end - start).Clear();

@@ -226,13 +226,13 @@ internal unsafe ref struct DirectionRun : IBatchRows
     /// <summary>
     /// Whether the batch-1 path carries the input projection along the recurrent products (<see cref="OverlappedGemv"/>):
     /// inference at batch 1 on Vector512 float32 panels, a cell whose recurrent product is one product of the fused
-    /// matrix (Elman, LSTM, GRU reset-after), and more steps than one chunk, so that at least one rides along. One thread
-    /// only: on two (each with half the panels and its own tiles) the row ran at 0.47–0.65× the separate products in a
-    /// paired wall-clock A/B, bimodal (its fastest calls were faster), which points at the hand-off between the threads
-    /// (not understood yet; the bits are the same either way, OverlappedGemvTests covers two parts).
+    /// matrix (Elman, LSTM, GRU reset-after), and more steps than one chunk, so that at least one rides along. On a team
+    /// each thread carries the tiles of its own panels. (It once ran at half speed on two threads: the worker's copy of
+    /// the tile kernel had been inlined into the job's trampoline and kept its tile on the stack; the kernels are now
+    /// never inlined, see KernelCompilationTests.)
     /// </summary>
     private readonly bool OverlapApplies(bool recording, int steps) =>
-        _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps > OverlappedGemv.Rows && (_team is null || _team.ThreadCount == 1)
+        _batch == 1 && !recording && RecurrentMask.IsEmpty && !_o.IsExtended && steps > OverlappedGemv.Rows
         && (_o.Cell != CellType.Gru || _o.GruVariant == GruVariant.ResetAfter)
         && OverlappedGemv.Serves(_w.Fused) && (_o.Gates * _o.HiddenSize) % _w.Fused.Nr == 0;
 

@@ -179,7 +179,7 @@ internal static unsafe class GemmDriver<TKernel>
     }
 
     /// <summary>All tiles of one packed [mc, kc] × [kc, nc] block pair (row panels as <see cref="GemmPacking{TKernel}.RowSplit"/> cuts them).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Macro(in GemmProblem p, int ic, int jc, int mc, int nc, int kc, float* aPack, float* bBlock, nint bPanelStride, float* tile, bool loadC)
     {
         int mr = TKernel.MR, ms = TKernel.MRShort, nr = TKernel.NR;

@@ -22,7 +22,7 @@ internal static unsafe class LaneStrip512
     /// c[12, 32] (row stride 32) = (loadC ? c : 0) + Σ_k over the panels a[k·6 + r] and a[6·kc + k·6 + r] against the
     /// B panel b[k·32 + lane].
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* a, float* b, float* c, bool loadC)
     {
         float* a0 = a, a1 = a + (6 * (nint)kc);

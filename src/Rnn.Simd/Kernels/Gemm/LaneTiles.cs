@@ -18,7 +18,7 @@ internal static unsafe class LaneTiles<TKernel>
     /// <paramref name="rowEnd"/>), both at panel starts of <paramref name="layout"/> (<paramref name="rowEnd"/> may be its
     /// padded end, whose rows c must hold).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Rows(in RowPanelLayout layout, int k, float* panels, int rowStart, int rowEnd, float* b, float* c, bool loadC)
     {
         for (int i = rowStart; i < rowEnd;)
@@ -63,7 +63,7 @@ internal static unsafe class LaneTiles<TKernel>
     /// (see <see cref="ReducedGemm"/>), lane by lane, the same operation at every width. <paramref name="sums"/> may be
     /// <paramref name="c"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void ScaleRows(float* sums, float* c, float* scales, int rowStart, int rowEnd, bool accumulate)
     {
         int nr = TKernel.NR;

@@ -12,7 +12,7 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
 
     public static int NR => 16;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
     {
         Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
@@ -95,7 +95,7 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
     }
 
     /// <summary>The 4-row tile over 4-row A panels (a[k·4 + r]): M remainders of 4 (and 2 + 6 as 4 + 4) without a padded 6-row tile.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
     {
         Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31;
@@ -133,7 +133,7 @@ internal readonly unsafe struct MicroKernel256 : IGemmMicroKernel
         c30.Store(c + (3 * ldc)); c31.Store(c + (3 * ldc) + 8);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Gemv(int kc, float* x, float* b, nint panelStride, int panelCount, float* y, bool loadY)
     {
         int p = 0;

@@ -30,7 +30,7 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
     /// <summary>Floats ahead of each weight stream that <see cref="Strip"/> asks the cache for (the weights stream from L3).</summary>
     private const int PrefetchFloats = 256;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
     {
         Vector512<float> c0, c1, c2, c3, c4, c5;
@@ -61,7 +61,7 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
         c3.Store(c + (3 * ldc)); c4.Store(c + (4 * ldc)); c5.Store(c + (5 * ldc));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
     {
         Vector512<float> c0, c1, c2, c3;
@@ -92,7 +92,7 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
     /// c[24, 16] (row stride 16) = (loadC ? c : 0) + Σ_k over the four consecutive MR-row panels at <paramref name="a"/>
     /// (panel q at a + q·6·kc, <c>a[q·6·kc + k·6 + r]</c>) against the B panel b[k·16 + lane].
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Strip(int kc, float* a, float* b, float* c, bool loadC)
     {
         float* a0 = a, a1 = a + (6 * (nint)kc), a2 = a1 + (6 * (nint)kc), a3 = a2 + (6 * (nint)kc);
@@ -161,7 +161,7 @@ internal readonly unsafe struct MicroKernel512Narrow : IGemmMicroKernel
         c30.Store(c + 288); c31.Store(c + 304); c32.Store(c + 320); c33.Store(c + 336); c34.Store(c + 352); c35.Store(c + 368);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Gemv(int kc, float* x, float* b, nint panelStride, int panelCount, float* y, bool loadY)
     {
         // Four panels at once, one chain each over k in order (as MicroKernel512.Gemv, one vector per panel).

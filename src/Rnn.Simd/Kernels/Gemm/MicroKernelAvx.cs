@@ -27,11 +27,11 @@ internal readonly unsafe struct MicroKernelAvx : IGemmMicroKernel
 
     public static int NR => 8;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC) => Rows(6, kc, a, b, c, ldc, loadC);
 
     /// <summary>The 4-row tile over 4-row A panels (a[k·4 + r]), as <see cref="MicroKernel128.TileShort"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC) => Rows(4, kc, a, b, c, ldc, loadC);
 
     /// <summary>
@@ -89,7 +89,7 @@ internal readonly unsafe struct MicroKernelAvx : IGemmMicroKernel
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Gemv(int kc, float* x, float* b, nint panelStride, int panelCount, float* y, bool loadY)
     {
         int p = 0;

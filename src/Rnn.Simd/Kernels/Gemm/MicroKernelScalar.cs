@@ -14,7 +14,7 @@ internal readonly unsafe struct MicroKernelScalar : IGemmMicroKernel
 
     public static int NR => 4;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* a, float* b, float* c, nint ldc, bool loadC)
     {
         // Four rows of four accumulators; row r lives at c + r·ldc.
@@ -51,7 +51,7 @@ internal readonly unsafe struct MicroKernelScalar : IGemmMicroKernel
     /// <summary>MR is already 4: the short tile is the tile.</summary>
     public static void TileShort(int kc, float* a, float* b, float* c, nint ldc, bool loadC) => Tile(kc, a, b, c, ldc, loadC);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Gemv(int kc, float* x, float* b, nint panelStride, int panelCount, float* y, bool loadY)
     {
         for (int p = 0; p < panelCount; p++)

@@ -134,7 +134,7 @@ internal static unsafe class OverlappedGemv
     /// (c[r, j] = Σ_k a[k·16 + r] · bx[k·32 + j]) in one loop over the common depth; the longer one then continues
     /// alone from what was stored (a float stored and reloaded continues its chain unchanged).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void GemvTile(int kc, float* x, float* b0, nint panelStride, float* y, bool loadY, int kt, float* a, float* bx, float* c, nint ldc)
     {
         float* b1 = b0 + panelStride;
@@ -193,7 +193,7 @@ internal static unsafe class OverlappedGemv
     }
 
     /// <summary>One 16 × 16 tile alone, from zero or from C (the tiles left over when a part has fewer groups than tiles in a step).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Tile(int kt, float* a, float* bx, float* c, nint ldc, bool loadC)
     {
         TileRows t = default;

@@ -13,7 +13,7 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
 {
     public static int Lanes => TWidth.Lanes;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void GemvBFloat16(int kc, float* x, uint* b, nint panelStride, int panelCount, float* y, bool loadY)
     {
         int l = TWidth.Lanes, p = 0;
@@ -75,7 +75,7 @@ internal readonly unsafe struct ReducedKernel<TWidth, TVector> : IReducedKernel
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void GemvInt8(int kc, float* x, uint* b, nint panelStride, int panelCount, float* scales, float* y, bool loadY)
     {
         int l = TWidth.Lanes, p = 0;

@@ -21,7 +21,7 @@ internal readonly unsafe struct ReducedKernelScalar : IReducedKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Byte(uint w, int j) => (sbyte)(w >> (8 * j)) * ReducedWeights.Int8Lift;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void GemvBFloat16(int kc, float* x, uint* b, nint panelStride, int panelCount, float* y, bool loadY)
     {
         for (int p = 0; p < panelCount; p++)
@@ -49,7 +49,7 @@ internal readonly unsafe struct ReducedKernelScalar : IReducedKernel
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void GemvInt8(int kc, float* x, uint* b, nint panelStride, int panelCount, float* scales, float* y, bool loadY)
     {
         // Column j·L + i of a panel is byte j of word i: eight sums of Σ x_k·q_k from +0.

@@ -153,7 +153,8 @@ public sealed unsafe class ThreadTeam : IDisposable
             t_insideJob = true;
             try
             {
-                job.Execute(0);
+                // Part 0 runs through the workers' trampoline: every part executes the same compiled code.
+                Trampoline<TJob>.Invoke(_job, 0);
             }
             finally
             {
@@ -232,9 +233,15 @@ public sealed unsafe class ThreadTeam : IDisposable
         return Volatile.Read(ref _generation);
     }
 
+    /// <summary>
+    /// The one compiled entry of a job type, for the calling thread and the workers alike. Never inlined: the JIT inlines
+    /// the job (and what it calls) into this method, and a copy inlined into <see cref="Run"/> could be compiled
+    /// differently (another inlining budget, other registers); a part that ran slower code would hold up every step.
+    /// </summary>
     private static class Trampoline<TJob>
         where TJob : struct, IParallelJob
     {
+        [MethodImpl(MethodImplOptions.NoInlining)]
         public static void Invoke(void* job, int part) => Unsafe.AsRef<TJob>(job).Execute(part);
     }
 }
