@@ -18,7 +18,7 @@ public static class Hardware
     /// AVX but no FMA (for example <c>DOTNET_EnableAVX2=0</c>) the products run the 256-bit AVX kernel while the
     /// element-wise kernels stay at 128 bits: this reports 256 there, and <see cref="VectorPath"/> says which.
     /// </remarks>
-    public static int VectorBits => Mad.SeparateWithAvx && Isa.Best == VectorWidth.V128 ? 256 : Isa.Best switch
+    public static int VectorBits => ProductsOnAvx ? 256 : Isa.Best switch
     {
         VectorWidth.V512 => 512,
         VectorWidth.V256 => 256,
@@ -31,7 +31,10 @@ public static class Hardware
     /// same-machine opt-in without FMA where <see cref="VectorBits"/> is 256 (AVX products with separate multiply and
     /// add, 128-bit element-wise kernels).
     /// </summary>
-    public static string VectorPath => Mad.SeparateWithAvx && Isa.Best == VectorWidth.V128 ? "vector256-avx" : Isa.Describe(Isa.Best);
+    public static string VectorPath => ProductsOnAvx ? "vector256-avx" : Isa.Describe(Isa.Best);
+
+    /// <summary>The products run the 256-bit AVX kernel while the element-wise kernels stay at 128 bits (the opt-in without FMA).</summary>
+    private static bool ProductsOnAvx => Mad.SeparateWithAvx && Isa.Best == VectorWidth.V128;
 
     /// <summary>
     /// Whether multiply-adds are fused in hardware. Without it (x64 without FMA, e.g. under
